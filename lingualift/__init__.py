@@ -1,0 +1,3 @@
+"""lingualift: teach an open chat LLM a new language."""
+
+__version__ = "0.1.0"

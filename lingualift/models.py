@@ -1,0 +1,53 @@
+"""One place that turns a model id into a loaded model: hub id, local directory, or `demo`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lingualift.demo.model import DEMO_MODEL_ID, demo_model_dir
+from lingualift.errors import ModelError
+
+
+def resolve_model(model_id: str) -> str:
+    """A path or hub id transformers can load; `demo` becomes the cached demo model directory."""
+    if model_id == DEMO_MODEL_ID:
+        return str(demo_model_dir())
+    return model_id
+
+
+def load_chat_model(model_id: str, *, device: str = "cpu", trust_remote_code: bool = False):
+    """(model, tokenizer) for a causal chat LM, in eval mode, tokenizer padding on the left."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = resolve_model(model_id)
+    local = Path(path).exists()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+        model = AutoModelForCausalLM.from_pretrained(
+            path, dtype=torch.float32 if device == "cpu" else "auto", trust_remote_code=trust_remote_code
+        )
+    except OSError as error:
+        where = "local directory" if local else "hub id (offline? gated? set HF_TOKEN)"
+        raise ModelError(f"cannot load model '{model_id}' as a {where}: {error}") from error
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model.to(device).eval(), tokenizer
+
+
+def generate_reply(model, tokenizer, messages: list[dict], *, max_new_tokens: int = 64) -> str:
+    """Greedy reply to a chat, rendered with the tokenizer's own chat template."""
+    import torch
+
+    if not getattr(tokenizer, "chat_template", None):
+        raise ModelError("the tokenizer has no chat template: pass a chat model or a template file")
+    inputs = tokenizer.apply_chat_template(
+        messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+    ).to(model.device)
+    with torch.inference_mode():
+        output = model.generate(
+            **inputs, max_new_tokens=max_new_tokens, do_sample=False,
+            pad_token_id=tokenizer.pad_token_id,
+        )  # fmt: skip
+    return tokenizer.decode(output[0][inputs["input_ids"].shape[1] :], skip_special_tokens=True).strip()

@@ -1,0 +1,81 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lingualift import __version__
+from lingualift.cli import app, main
+
+
+def command_names():
+    import typer.main
+
+    return sorted(typer.main.get_command(app).commands)
+
+
+def test_version(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"lingualift {__version__}"
+
+
+@pytest.mark.parametrize("command", [[]] + [[name] for name in ["languages", "run"]])
+def test_help_explains_every_command(capsys, command):
+    assert main(command + ["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "Usage: lingualift" in out
+    assert len(out.splitlines()) > 5
+
+
+def test_every_command_has_a_help_text():
+    import typer.main
+
+    for name, command in typer.main.get_command(app).commands.items():
+        assert command.help and len(command.help) > 40, name
+
+
+def test_user_error_is_one_line_with_exit_code_2(capsys):
+    assert main(["languages", "--lang", "xx"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: unknown language 'xx'")
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def test_debug_shows_the_traceback():
+    from lingualift.errors import LanguageError
+
+    with pytest.raises(LanguageError):
+        main(["--debug", "languages", "--lang", "xx"])
+
+
+def test_unknown_command_is_a_usage_error(capsys):
+    assert main(["bogus"]) == 2
+
+
+def test_languages_for_one_language_shows_every_backend(capsys):
+    assert main(["languages", "--lang", "zh-Hant"]) == 0
+    out = capsys.readouterr().out
+    assert "zho_Hant" in out and "cmn_Hant" in out and "unsupported" in out
+
+
+def test_languages_for_one_backend_lists_its_codes(capsys):
+    assert main(["languages", "--backend", "nllb"]) == 0
+    out = capsys.readouterr().out
+    assert "nllb: 202 languages" in out and "nld_Latn" in out
+
+
+def test_invalid_run_config_names_the_key(tmp_path, capsys):
+    config = tmp_path / "pipeline.yaml"
+    config.write_text("max_new_tokens: 0\nmodle: demo\n")
+    assert main(["run", str(config)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "max_new_tokens: input should be greater than 0" in err
+    assert "modle: extra inputs are not permitted" in err
+    assert len(err.splitlines()) == 1
+
+
+def test_installed_console_script_runs():
+    script = Path(sys.executable).parent / "lingualift"
+    result = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == f"lingualift {__version__}"
