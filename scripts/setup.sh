@@ -26,10 +26,13 @@ elif command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; the
   "${PIP[@]}" install -q torch
 else
   echo "setup: no CUDA GPU, installing the CPU build of torch==${TORCH_VERSION}"
-  # --no-index keeps pip's configured find-links (a local wheel) and never reaches PyPI's CUDA build.
-  if ! "${PIP[@]}" install -q --no-index "torch==${TORCH_VERSION}" 2>/dev/null; then
-    "${PIP[@]}" install -q "torch==${TORCH_VERSION}" --index-url https://download.pytorch.org/whl/cpu \
-      --extra-index-url https://pypi.org/simple
+  # A CPU wheel that pip is configured to find locally (find-links) is used first, with no index:
+  # PyPI's Linux build of torch would pull several GB of CUDA packages.
+  if "${PIP[@]}" install -q --no-index --no-deps "torch==${TORCH_VERSION}" 2>/dev/null; then
+    "${PIP[@]}" install -q "torch==${TORCH_VERSION}"  # its small pure-Python dependencies
+  else
+    "${PIP[@]}" install -q --timeout 60 --retries 2 "torch==${TORCH_VERSION}" \
+      --index-url https://download.pytorch.org/whl/cpu --extra-index-url https://pypi.org/simple
   fi
 fi
 
