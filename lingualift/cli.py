@@ -23,6 +23,7 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     add_completion=False,
 )
 _state = {"debug": False}
@@ -114,6 +115,83 @@ def run(
     from lingualift.pipeline import load_config, run_pipeline
 
     run_pipeline(load_config(config), echo=typer.echo)
+
+
+@app.command()
+def threads(
+    source: Annotated[
+        str, typer.Argument(help="Dataset: hub id, save_to_disk dir, or jsonl/csv/parquet files.")
+    ],
+    out: Annotated[str, typer.Option("--out", "-o", help="Output directory for the threads (save_to_disk).")],
+    pairs_out: Annotated[
+        Optional[str], typer.Option(help="Also write DPO/ORPO preference pairs (oasst ranks) here.")
+    ] = None,
+    lang: Annotated[
+        Optional[str],
+        typer.Option(help="Language of the conversations; oasst rows in other languages are skipped."),
+    ] = None,
+    system_prompt: Annotated[
+        Optional[str],
+        typer.Option(help="System prompt for every conversation (default: 'answer in <language>')."),
+    ] = None,
+    no_system_prompt: Annotated[bool, typer.Option(help="Add no system prompt.")] = False,
+    strategy: Annotated[
+        str,
+        typer.Option(
+            help="oasst: `best` follows the best-ranked reply (LLaMa2lang); `all-paths` every path."
+        ),
+    ] = "best",
+    format: Annotated[
+        str, typer.Option("--format", help="auto, oasst, sharegpt, alpaca, openai or dolly.")
+    ] = "auto",
+    keep_deleted: Annotated[
+        bool, typer.Option(help="oasst: keep deleted messages and failed reviews.")
+    ] = False,
+    all_pairs: Annotated[
+        bool, typer.Option(help="Pairs: every ordered ranked pair, not only best vs worst.")
+    ] = False,
+    render: Annotated[
+        bool, typer.Option(help="Add a rendered `text` column (needs --template or --model).")
+    ] = False,
+    template: Annotated[
+        Optional[str], typer.Option(help="Jinja chat template file (LLaMa2lang's work as is).")
+    ] = None,
+    model: Annotated[
+        Optional[str], typer.Option(help="Model whose tokenizer's chat template renders --render.")
+    ] = None,
+    split: Annotated[Optional[str], typer.Option(help="Only this split of the source.")] = None,
+) -> None:
+    """Turn (translated) data into conversations: oasst trees to threads, other formats to messages.
+
+    oasst1-style trees become one thread per root, following the best-ranked reply at each step
+    (a null rank counts as worse than any ranked one; ties keep dataset order), trimmed to end
+    on an assistant turn. Deleted, failed-review, empty, orphaned and cyclic messages are counted
+    in threads_report.json, never silently dropped. ShareGPT, Alpaca, OpenAI messages and Dolly
+    inputs are detected from their columns. thread_message_ids.json lists the messages the
+    threads use, so translation can be limited to them.
+    """
+    from pydantic import ValidationError
+
+    from lingualift.conversations.threads import ThreadsConfig, write_threads
+    from lingualift.errors import ConfigError
+
+    try:
+        config = ThreadsConfig(
+            lang=lang, system_prompt=system_prompt, no_system_prompt=no_system_prompt, strategy=strategy,
+            format=format, keep_deleted=keep_deleted, all_pairs=all_pairs, render=render,
+            template=template, model=model,
+        )  # fmt: skip
+    except ValidationError as error:
+        raise ConfigError("; ".join(f"{'.'.join(map(str, e['loc'])) or 'options'}: {e['msg']}"
+                                    for e in error.errors())) from error  # fmt: skip
+    report = write_threads(source, out, config, pairs_out=pairs_out, split=split)
+    for name, counts in report["splits"].items():
+        skipped = {k[8:]: v for k, v in counts.items() if k.startswith("skipped_") and v}
+        typer.echo(
+            f"{name} ({counts['format']}): {counts['threads']} threads, {counts['pairs']} pairs"
+            + (f"; skipped {skipped}" if skipped else "")
+        )
+    typer.echo(f"threads: {report['out']}" + (f"  pairs: {report.get('pairs_out')}" if pairs_out else ""))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -85,7 +85,13 @@ def index_forest(rows: Iterable[Mapping], *, keep_deleted: bool = False, lang: s
             continue
         rank = row.get("rank")
         forest.messages[message_id] = Message(
-            message_id, parent, str(row["text"]), role, None if rank is None else int(rank), row.get("lang"), order
+            message_id,
+            parent,
+            str(row["text"]),
+            role,
+            None if rank is None else int(rank),
+            row.get("lang"),
+            order,
         )
     for message in forest.messages.values():
         if message.parent is None:
@@ -110,13 +116,14 @@ def _count_unreachable(forest: Forest, parents: dict[str, str | None], skipped: 
         for child in forest.children.get(node, []):
             if forest.messages[child].role == forest.messages[node].role:
                 forest.report["skipped_role_not_alternating"] += 1
+                skipped[child] = "role_not_alternating"
                 continue
             kept.append(child)
             stack.append(child)
         forest.children[node] = kept
     verdict: dict[str, str] = {}
     for message_id in forest.messages:
-        if message_id in reached or forest.messages[message_id].parent is None:
+        if message_id in reached or message_id in skipped or forest.messages[message_id].parent is None:
             continue
         reason = _why_unreachable(message_id, parents, skipped, reached, verdict)
         forest.report[f"skipped_{reason}"] += 1
@@ -146,9 +153,6 @@ def _why_unreachable(start, parents, skipped, reached, verdict) -> str:
             break
         if parent in skipped:
             reason = "under_skipped"
-            break
-        if parent in reached:
-            reason = "under_skipped"  # cut by a role break
             break
         node = parent
     for visited in seen:

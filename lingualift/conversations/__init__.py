@@ -1,0 +1,1 @@
+"""Conversations stage: oasst trees and other chat formats → `messages` threads and pairs."""
