@@ -194,6 +194,111 @@ def threads(
     typer.echo(f"threads: {report['out']}" + (f"  pairs: {report.get('pairs_out')}" if pairs_out else ""))
 
 
+def _config_error(error) -> Exception:
+    from lingualift.errors import ConfigError
+
+    problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'options'}: {e['msg']}" for e in error.errors())
+    return ConfigError(problems)
+
+
+@app.command()
+def translate(
+    source: Annotated[
+        str, typer.Argument(help="Dataset: hub id, save_to_disk dir, or jsonl/csv/parquet files.")
+    ],
+    to: Annotated[
+        str, typer.Option("--to", help="Target language: code (nl, pt-BR, zh-Hant) or English name.")
+    ],
+    out: Annotated[str, typer.Option("--out", "-o", help="Output directory (save_to_disk DatasetDict).")],
+    backend: Annotated[
+        Optional[str],
+        typer.Option(
+            help="opus, mbart, madlad, m2m, nllb, seamless, tower, llm or openai "
+            "(default: nllb, else madlad, else m2m for the target)."
+        ),
+    ] = None,
+    model: Annotated[Optional[str], typer.Option(help="Model: hub id, local directory, or `demo`.")] = None,
+    from_: Annotated[
+        Optional[str],
+        typer.Option("--from", help="Source language of every row (else each row's --lang-field)."),
+    ] = None,
+    lang_field: Annotated[str, typer.Option(help="Column with each row's language (oasst1: lang).")] = "lang",
+    text_field: Annotated[str, typer.Option(help="Column to translate.")] = "text",
+    split: Annotated[Optional[str], typer.Option(help="Only this split.")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="Only the first N rows of each split.")] = None,
+    batch_tokens: Annotated[int, typer.Option(help="Token budget per batch (padded input tokens).")] = 4096,
+    max_new_tokens: Annotated[
+        Optional[int], typer.Option(help="Upper bound on generated tokens per segment.")
+    ] = None,
+    device: Annotated[
+        Optional[str], typer.Option(help="cpu, cuda, cuda:1 ... (default: cuda when available).")
+    ] = None,
+    quant4: Annotated[
+        bool, typer.Option("--quant4", help="4-bit model weights (bitsandbytes; CUDA only).")
+    ] = False,
+    quant8: Annotated[
+        bool, typer.Option("--quant8", help="8-bit model weights (bitsandbytes; CUDA only).")
+    ] = False,
+    ct2: Annotated[
+        bool, typer.Option("--ct2", help="CTranslate2 for seq2seq models (converted once, int8 on CPU).")
+    ] = False,
+    num_beams: Annotated[int, typer.Option(help="Beam size for seq2seq models (1 = greedy).")] = 1,
+    base_url: Annotated[
+        Optional[str], typer.Option(help="openai: endpoint, e.g. http://127.0.0.1:8000/v1.")
+    ] = None,
+    api_key_env: Annotated[
+        Optional[str], typer.Option(help="openai: environment variable holding the API key.")
+    ] = None,
+    concurrency: Annotated[int, typer.Option(help="openai: requests in flight.")] = 8,
+    prompt_template: Annotated[
+        Optional[str], typer.Option(help="LLM prompt with {src}, {tgt} and {text}.")
+    ] = None,
+    only_ids: Annotated[
+        Optional[str],
+        typer.Option(help="JSON list of message ids to translate (threads' thread_message_ids.json)."),
+    ] = None,
+    shard: Annotated[
+        Optional[str], typer.Option(help="i/n: translate shard i of n (default: RANK/WORLD_SIZE).")
+    ] = None,
+    work_dir: Annotated[
+        Optional[str], typer.Option(help="Translation store directory (default: OUT.work).")
+    ] = None,
+    trust_remote_code: Annotated[bool, typer.Option(help="Allow model code from the hub.")] = False,
+) -> None:
+    """Translate a dataset's text column into another language, exactly once per unique segment.
+
+    Messages are split into sentences (code blocks, inline code, URLs and markup are kept),
+    identical segments are translated once, sorted by length and batched by a token budget; each
+    batch is committed to a SQLite store, so re-running the same command resumes after a kill.
+    The output keeps the input's splits and columns, with the text translated, the language
+    field set to the target, plus source_text, translator and qe_flags (quality flags:
+    repetition, length_ratio, wrong_language, echo, lost_placeholder, commentary, failed).
+    """
+    from pydantic import ValidationError
+
+    from lingualift.translate.config import TranslateConfig
+    from lingualift.translate.engine import translate_dataset
+
+    try:
+        config = TranslateConfig(
+            source=source, to=to, backend=backend, model=model, source_lang=from_, lang_field=lang_field,
+            text_field=text_field, split=split, limit=limit, batch_tokens=batch_tokens,
+            max_new_tokens=max_new_tokens, device=device, quant4=quant4, quant8=quant8, ct2=ct2,
+            num_beams=num_beams, base_url=base_url, api_key_env=api_key_env, concurrency=concurrency,
+            prompt_template=prompt_template, only_ids=only_ids, shard=shard, work_dir=work_dir,
+            trust_remote_code=trust_remote_code,
+        )  # fmt: skip
+    except ValidationError as error:
+        raise _config_error(error) from error
+    report = translate_dataset(config, out, echo=typer.echo)
+    if "rows" in report:
+        typer.echo(
+            f"{report['rows']} rows → {out}: {report['rows_by_outcome']}; "
+            f"{report['translated_segments']} segments translated, {report['reused_from_store']} reused, "
+            f"{report['failed_segments']} failed ({report['rows_per_second']} rows/s)"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: run the app, turn LinguaLiftError into one line and exit code 2."""
     try:

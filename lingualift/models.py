@@ -15,7 +15,9 @@ def resolve_model(model_id: str) -> str:
     return model_id
 
 
-def load_chat_model(model_id: str, *, device: str = "cpu", trust_remote_code: bool = False):
+def load_chat_model(
+    model_id: str, *, device: str = "cpu", trust_remote_code: bool = False, quantization=None
+):
     """(model, tokenizer) for a causal chat LM, in eval mode, tokenizer padding on the left."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -24,16 +26,21 @@ def load_chat_model(model_id: str, *, device: str = "cpu", trust_remote_code: bo
     local = Path(path).exists()
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
-        model = AutoModelForCausalLM.from_pretrained(
-            path, dtype=torch.float32 if device == "cpu" else "auto", trust_remote_code=trust_remote_code
-        )
+        kwargs = {"trust_remote_code": trust_remote_code}
+        if quantization is not None:
+            kwargs.update(quantization_config=quantization, device_map={"": device})
+        else:
+            kwargs["dtype"] = torch.float32 if device == "cpu" else "auto"
+        model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     except OSError as error:
         where = "local directory" if local else "hub id (offline? gated? set HF_TOKEN)"
         raise ModelError(f"cannot load model '{model_id}' as a {where}: {error}") from error
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    return model.to(device).eval(), tokenizer
+    if quantization is None:
+        model = model.to(device)
+    return model.eval(), tokenizer
 
 
 def generate_reply(model, tokenizer, messages: list[dict], *, max_new_tokens: int = 64) -> str:

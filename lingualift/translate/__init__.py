@@ -1,0 +1,1 @@
+"""Translate stage: source rows → translated rows, exact-once, with quality flags."""

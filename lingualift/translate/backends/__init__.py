@@ -1,0 +1,1 @@
+"""Translation backends behind one small protocol (see base.Translator)."""

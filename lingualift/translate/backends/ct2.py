@@ -1,0 +1,99 @@
+"""CTranslate2 fast path for the seq2seq families: converted once, cached, int8 on CPU by default.
+
+Tokenization stays with the transformers tokenizer (as CTranslate2 expects); the target language
+token is passed as `target_prefix` where the family forces one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from lingualift.errors import ConfigError, ModelError
+from lingualift.languages import backend_code
+from lingualift.translate.backends.base import Translation
+from lingualift.translate.backends.seq2seq import FAMILIES, Seq2SeqTranslator
+
+
+def converted_model_dir(model: str, quantization: str) -> Path:
+    """Convert `model` with CTranslate2's TransformersConverter once; reuse the cached result."""
+    import ctranslate2
+
+    from lingualift.demo.model import cache_dir
+
+    stamp = model
+    if Path(model).exists():  # a local directory: its content decides, not just its path
+        config = Path(model) / "config.json"
+        stamp += str(config.stat().st_mtime_ns) if config.exists() else ""
+    digest = hashlib.sha256(f"{stamp}|{quantization}|{ctranslate2.__version__}".encode()).hexdigest()[:16]
+    target = cache_dir() / "ct2" / f"{Path(model).name}-{quantization}-{digest}"
+    if (target / "model.bin").exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        converter = ctranslate2.converters.TransformersConverter(model)
+        converter.convert(str(tmp / "model"), quantization=quantization, force=True)
+        os.replace(tmp / "model", target)
+    except Exception as error:
+        raise ModelError(f"CTranslate2 could not convert '{model}': {error}") from error
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+class CT2Translator(Seq2SeqTranslator):
+    """Same family spec and tokenizer as Seq2SeqTranslator; generation by ctranslate2.Translator."""
+
+    def __init__(self, family: str, model: str, *, device: str = "cpu", num_beams: int = 1,
+                 compute_type: str | None = None, trust_remote_code: bool = False):  # fmt: skip
+        import ctranslate2
+        from transformers import AutoTokenizer
+
+        if not FAMILIES[family].ct2:
+            raise ConfigError(
+                f"--ct2: CTranslate2 has no converter for the {family} family; run it without --ct2"
+            )
+        self.spec = FAMILIES[family]
+        self.family = family
+        self.model_id = model
+        self.num_beams = num_beams
+        compute_type = compute_type or ("int8" if device == "cpu" else "int8_float16")
+        self.name = f"{family}:{model}:ct2-{compute_type}"
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=trust_remote_code)
+        except OSError as error:
+            raise ModelError(f"cannot load the tokenizer of '{model}': {error}") from error
+        path = converted_model_dir(model, compute_type)
+        self.translator = ctranslate2.Translator(str(path), device=device, compute_type=compute_type)
+        self.max_length = 1024
+        self.max_input_tokens = self.spec.max_input_tokens
+
+    def source_tokens(self, texts, src, tgt) -> tuple[list[list[str]], str | None]:
+        token = self.target_token(tgt)
+        if self.spec.src_lang_on_tokenizer:
+            self.tokenizer.src_lang = backend_code(src, self.family)
+        inputs = [f"{token} {t}" if token and (self.spec.input_prefix or self.family == "opus") else t
+                  for t in texts]  # fmt: skip
+        ids = self.tokenizer(inputs, truncation=True, max_length=self.max_input_tokens * 2)["input_ids"]
+        return [self.tokenizer.convert_ids_to_tokens(i) for i in ids], token if self.spec.forced_bos else None
+
+    def translate(self, texts, src, tgt, *, max_new_tokens, strict=False):
+        tokens, prefix = self.source_tokens(texts, src, tgt)
+        options = {"beam_size": self.num_beams, "max_decoding_length": max_new_tokens}
+        if prefix:
+            options["target_prefix"] = [[prefix]] * len(texts)
+        if strict:
+            options.update(no_repeat_ngram_size=4, repetition_penalty=1.3)
+        results = self.translator.translate_batch(tokens, **options)
+        out = []
+        for result in results:
+            hypothesis = result.hypotheses[0]
+            if prefix and hypothesis and hypothesis[0] == prefix:
+                hypothesis = hypothesis[1:]
+            ids = self.tokenizer.convert_tokens_to_ids(hypothesis)
+            out.append(Translation(self.tokenizer.decode(ids, skip_special_tokens=True).strip()))
+        return out

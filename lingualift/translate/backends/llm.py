@@ -1,0 +1,103 @@
+"""Causal chat LMs as translators: a prompt per segment, strict output parsing.
+
+The default prompt is TowerInstruct's: "Translate the following text from {src} into {tgt}.\\n
+{src}: {text}\\n{tgt}:". Commentary around the translation ("Here is the translation: ...") is
+cut and flagged; quotes the source did not have are removed.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lingualift.errors import ConfigError
+from lingualift.languages import Language
+from lingualift.translate.backends.base import Translation
+
+TOWER_PROMPT = "Translate the following text from {src} into {tgt}.\n{src}: {text}\n{tgt}:"
+COMMENTARY = re.compile(
+    r"^\s*(?:sure[,!.]?\s*)?(?:here(?:'s| is) (?:the|your|a) (?:\w+ )?translation[^:\n]*:|"
+    r"(?:the )?translation(?: in \w+)?:|translated text:)\s*",
+    re.IGNORECASE,
+)
+TRAILING_NOTE = re.compile(r"\n\s*\n\s*(?:note|explanation|\(note)\b.*\Z", re.IGNORECASE | re.DOTALL)
+QUOTES = [('"', '"'), ("“", "”"), ("'", "'"), ("«", "»")]
+
+
+def check_prompt_template(template: str) -> str:
+    missing = [key for key in ("{text}", "{tgt}") if key not in template]
+    if missing:
+        raise ConfigError(f"--prompt-template must contain {' and '.join(missing)} (and may use {{src}})")
+    return template
+
+
+def clean_output(raw: str, source: str, tgt: Language) -> Translation:
+    """Strip what an LLM adds around a translation; flag `commentary` when something was cut."""
+    text = raw.strip()
+    flags = []
+    label = re.compile(rf"^\s*{re.escape(tgt.name)}\s*:\s*", re.IGNORECASE)
+    for pattern in (COMMENTARY, label):
+        stripped = pattern.sub("", text, count=1)
+        if stripped != text:
+            text = stripped.strip()
+            if pattern is COMMENTARY:
+                flags.append("commentary")
+    without_note = TRAILING_NOTE.sub("", text)
+    if without_note != text and not TRAILING_NOTE.search(source):
+        text = without_note.strip()
+        flags.append("commentary")
+    for left, right in QUOTES:
+        if len(text) > 1 and text.startswith(left) and text.endswith(right):
+            if not (source.strip().startswith(left) and source.strip().endswith(right)):
+                text = text[1:-1].strip()
+            break
+    return Translation(text, flags)
+
+
+class LLMTranslator:
+    """A causal chat LM (hub id, local dir or `demo`) prompted once per segment, batched."""
+
+    def __init__(self, model: str, *, backend: str = "llm", device: str = "cpu", prompt_template: str | None = None,
+                 quantization=None, trust_remote_code: bool = False):  # fmt: skip
+        from lingualift.models import load_chat_model
+
+        self.model, self.tokenizer = load_chat_model(
+            model, device=device, trust_remote_code=trust_remote_code, quantization=quantization
+        )
+        self.name = f"{backend}:{model}"
+        self.device = device
+        self.template = check_prompt_template(prompt_template or TOWER_PROMPT)
+        limit = getattr(self.model.config, "max_position_embeddings", None) or 2048
+        self.max_length = min(int(limit), 4096)
+        self.max_input_tokens = min(400, self.max_length // 3)
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        return [len(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
+
+    def prompts(self, texts: list[str], src: Language, tgt: Language) -> list[str]:
+        return [
+            self.tokenizer.apply_chat_template(
+                [{"role": "user", "content": self.template.format(src=src.name, tgt=tgt.name, text=t)}],
+                add_generation_prompt=True,
+                tokenize=False,
+            )
+            for t in texts
+        ]
+
+    def translate(self, texts, src, tgt, *, max_new_tokens, strict=False):
+        import torch
+
+        encoded = self.tokenizer(
+            self.prompts(texts, src, tgt), return_tensors="pt", padding=True, add_special_tokens=False
+        ).to(self.device)
+        generate = {
+            "max_new_tokens": max_new_tokens,
+            "do_sample": False,
+            "pad_token_id": self.tokenizer.pad_token_id,
+        }
+        if strict:
+            generate.update(no_repeat_ngram_size=4, repetition_penalty=1.3)
+        with torch.inference_mode():
+            output = self.model.generate(**encoded, **generate)
+        new_tokens = output[:, encoded["input_ids"].shape[1] :]
+        decoded = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+        return [clean_output(raw, source, tgt) for raw, source in zip(decoded, texts)]

@@ -1,0 +1,151 @@
+"""Encoder-decoder MT models through transformers' generate, one spec per family.
+
+Family differences are data: how the target language is chosen (forced BOS token, input prefix
+or `tgt_lang`), whether the tokenizer needs `src_lang`, and the comfortable input length.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from lingualift.errors import LanguageError, ModelError
+from lingualift.languages import Language, backend_code, opus_model
+from lingualift.translate.backends.base import Translation
+
+
+@dataclass(frozen=True)
+class FamilySpec:
+    family: str  # the language registry's family name
+    default_model: str | None
+    src_lang_on_tokenizer: bool = False
+    forced_bos: Callable[[str], str] | None = None  # target code -> token generation starts with
+    input_prefix: bool = False  # the target code is written before the text (MADLAD `<2nl> `)
+    tgt_lang_on_generate: bool = False  # SeamlessM4T: generate(tgt_lang=...)
+    max_input_tokens: int = 400
+    ct2: bool = True  # CTranslate2 has a converter for it
+
+
+FAMILIES = {
+    "opus": FamilySpec("opus", None),
+    "m2m": FamilySpec("m2m", "facebook/m2m100_418M", src_lang_on_tokenizer=True, forced_bos=lambda c: f"__{c}__"),
+    # NLLB was trained on short segments and degrades well before its 512-token limit.
+    "nllb": FamilySpec("nllb", "facebook/nllb-200-distilled-600M", src_lang_on_tokenizer=True,
+                       forced_bos=lambda c: c, max_input_tokens=200),
+    "mbart": FamilySpec("mbart", "facebook/mbart-large-50-many-to-many-mmt", src_lang_on_tokenizer=True,
+                        forced_bos=lambda c: c),
+    "madlad": FamilySpec("madlad", "google/madlad400-3b-mt", input_prefix=True),
+    "seamless": FamilySpec("seamless", "facebook/seamless-m4t-v2-large", src_lang_on_tokenizer=True,
+                           tgt_lang_on_generate=True, ct2=False),
+}  # fmt: skip
+
+
+def default_model(family: str, src: Language, tgt: Language) -> str:
+    if family == "opus":
+        return opus_model(src, tgt).model
+    return FAMILIES[family].default_model
+
+
+class Seq2SeqTranslator:
+    """Any FAMILIES model (a hub id or a local directory) translating with greedy/beam search."""
+
+    def __init__(self, family: str, model: str, *, device: str = "cpu", num_beams: int = 1,
+                 quantization=None, trust_remote_code: bool = False):  # fmt: skip
+        import torch
+        from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+        self.spec = FAMILIES[family]
+        self.family = family
+        self.model_id = model
+        self.name = f"{family}:{model}"
+        self.device = device
+        self.num_beams = num_beams
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=trust_remote_code)
+            if family == "seamless":
+                from transformers import SeamlessM4Tv2ForTextToText
+
+                loader = SeamlessM4Tv2ForTextToText
+            else:
+                loader = AutoModelForSeq2SeqLM
+            kwargs = {"trust_remote_code": trust_remote_code}
+            if quantization is not None:
+                kwargs.update(quantization_config=quantization, device_map={"": device})
+            else:
+                kwargs["dtype"] = torch.float32 if device == "cpu" else torch.float16
+            self.model = loader.from_pretrained(model, **kwargs)
+        except OSError as error:
+            raise ModelError(f"cannot load {family} model '{model}': {error}") from error
+        if quantization is None:
+            self.model.to(device)
+        self.model.eval()
+        limit = getattr(self.model.config, "max_position_embeddings", None) or 512
+        self.max_length = min(int(limit), 1024)
+        self.max_input_tokens = min(self.spec.max_input_tokens, self.max_length // 2)
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        return [len(ids) for ids in self.tokenizer(texts, add_special_tokens=True)["input_ids"]]
+
+    def target_token(self, tgt: Language) -> str | None:
+        """The token that selects the target language, checked against the model's vocabulary."""
+        if self.family == "opus":
+            return opus_model_token(self.model_id, tgt, self.tokenizer)
+        code = backend_code(tgt, self.family)
+        token = None
+        if self.spec.forced_bos:
+            token = self.spec.forced_bos(code)
+        elif self.spec.input_prefix:
+            token = code
+        if token is not None:
+            _require_token(self.tokenizer, token, self.name)
+        return token
+
+    def translate(self, texts, src, tgt, *, max_new_tokens, strict=False):
+        import torch
+
+        token = self.target_token(tgt)
+        inputs = [f"{token} {t}" if token and (self.spec.input_prefix or self.family == "opus") else t
+                  for t in texts]  # fmt: skip
+        if self.spec.src_lang_on_tokenizer:
+            self.tokenizer.src_lang = backend_code(src, self.family)
+        encoded = self.tokenizer(
+            inputs, return_tensors="pt", padding=True, truncation=True, max_length=self.max_input_tokens * 2
+        ).to(self.device)
+        generate = {"max_new_tokens": max_new_tokens, "num_beams": self.num_beams, "do_sample": False}
+        if self.spec.forced_bos:
+            generate["forced_bos_token_id"] = self.tokenizer.convert_tokens_to_ids(token)
+        if self.spec.tgt_lang_on_generate:
+            generate["tgt_lang"] = backend_code(tgt, self.family)
+        if strict:
+            generate.update(no_repeat_ngram_size=4, repetition_penalty=1.3)
+        with torch.inference_mode():
+            output = self.model.generate(**encoded, **generate)
+        return [Translation(t.strip()) for t in self.tokenizer.batch_decode(output, skip_special_tokens=True)]
+
+
+def _require_token(tokenizer, token: str, name: str) -> None:
+    token_id = tokenizer.convert_tokens_to_ids(token)
+    if token_id is None or token_id == tokenizer.unk_token_id:
+        raise LanguageError(
+            f"{name}: the model's vocabulary has no language token {token!r} — it does not support "
+            "this language (or its tokenizer lost its language codes)"
+        )
+
+
+def opus_model_token(model_id: str, tgt: Language, tokenizer) -> str | None:
+    """`>>xxx<<` for multilingual OPUS models (checked in the vocabulary), None for one-target ones."""
+    codes = [t for t in tokenizer.get_vocab() if t.startswith(">>") and t.endswith("<<")]
+    if not codes:
+        return None
+    for candidate in (
+        f">>{tgt.alpha3}_{tgt.script}<<",
+        f">>{tgt.alpha3}<<",
+        f">>{tgt.macro}<<",
+        f">>{tgt.raw}<<",
+    ):
+        if candidate in codes:
+            return candidate
+    raise LanguageError(
+        f"opus:{model_id} has target tokens {', '.join(sorted(codes)[:8])}... but none for {tgt.name} "
+        f"({tgt.tag}): choose another --model or --backend"
+    )

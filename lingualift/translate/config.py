@@ -1,0 +1,87 @@
+"""Options of `lingualift translate` (and the pipeline's `translate:` section), declared once."""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Backend = Literal["opus", "mbart", "madlad", "m2m", "nllb", "seamless", "tower", "llm", "openai"]
+SEQ2SEQ = ("opus", "mbart", "madlad", "m2m", "nllb", "seamless")
+
+
+class TranslateConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(description="Dataset: hub id, save_to_disk dir, or jsonl/csv/parquet files")
+    to: str = Field(description="Target language (code or English name)")
+    backend: Backend | None = Field(
+        None, description="Translator family; default: nllb, else madlad, else m2m"
+    )
+    model: str | None = Field(None, description="Model: hub id, local directory, or `demo`")
+    source_lang: str | None = Field(None, description="Source language of every row (--from)")
+    lang_field: str = Field(
+        "lang", description="Column with each row's language (used when --from is not given)"
+    )
+    text_field: str = Field("text", description="Column to translate")
+    split: str | None = Field(None, description="Only this split")
+    limit: int | None = Field(None, gt=0, description="Only the first N rows of each split")
+    batch_tokens: int = Field(4096, gt=0, description="Token budget per batch (padded input tokens)")
+    max_new_tokens: int | None = Field(None, gt=0, description="Upper bound on generated tokens per segment")
+    segment_chars: int = Field(500, ge=50, description="Sentences longer than this are cut at clauses/words")
+    num_beams: int = Field(1, ge=1, le=16, description="Beam size for seq2seq models (1 = greedy)")
+    device: str | None = Field(None, description="cpu, cuda, cuda:1 ...; default: cuda when available")
+    quant4: bool = Field(False, description="Load the model in 4-bit (bitsandbytes, CUDA only)")
+    quant8: bool = Field(False, description="Load the model in 8-bit (bitsandbytes, CUDA only)")
+    ct2: bool = Field(False, description="Use CTranslate2 for seq2seq families (converted once, cached)")
+    ct2_compute_type: str | None = Field(None, description="CTranslate2 compute type; default int8 on CPU")
+    base_url: str | None = Field(
+        None, description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1"
+    )
+    api_key_env: str | None = Field(None, description="Environment variable holding the endpoint's API key")
+    concurrency: int = Field(8, ge=1, le=256, description="openai: requests in flight")
+    prompt_template: str | None = Field(None, description="LLM prompt with {src}, {tgt}, {text}")
+    only_ids: str | None = Field(
+        None, description="JSON file of message ids to translate (threads' thread_message_ids.json)"
+    )
+    id_field: str = Field("message_id", description="Column with the id matched against --only-ids")
+    shard: str | None = Field(
+        None, description="i/n: this process translates shard i of n (default RANK/WORLD_SIZE)"
+    )
+    work_dir: str | None = Field(None, description="Translation store directory; default OUT.work")
+    trust_remote_code: bool = Field(False, description="Allow model code from the hub")
+
+    @field_validator("shard")
+    @classmethod
+    def _shard_form(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            index, count = (int(v) for v in value.split("/"))
+        except ValueError:
+            raise ValueError("use i/n, e.g. 0/2") from None
+        if not 0 <= index < count:
+            raise ValueError(f"shard index must be in 0..{count - 1}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TranslateConfig:
+        if self.quant4 and self.quant8:
+            raise ValueError("quant4 and quant8 exclude each other")
+        if self.ct2 and self.backend not in (None, *SEQ2SEQ):
+            raise ValueError(
+                f"ct2 works with the seq2seq backends ({', '.join(SEQ2SEQ)}), not {self.backend}"
+            )
+        if self.backend in ("llm", "openai") and not self.model:
+            raise ValueError(f"backend {self.backend} needs --model")
+        if self.backend == "openai" and not self.base_url:
+            raise ValueError("backend openai needs --base-url")
+        return self
+
+    def shard_position(self) -> tuple[int, int]:
+        """(rank, world size) from --shard, else torchrun/accelerate's RANK and WORLD_SIZE."""
+        if self.shard:
+            index, count = self.shard.split("/")
+            return int(index), int(count)
+        return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))

@@ -1,0 +1,454 @@
+"""The translation engine: plan → dedupe → sort by length → batch by token budget → translate →
+commit each batch → assemble rows from the store.
+
+Rows are never all held in memory: planning streams the dataset into the SQLite store's pending
+queue, translation pages through that queue, and assembly is a batched `Dataset.map`. A kill at
+any point loses at most the batch in flight; running the same command again resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lingualift.errors import ConfigError, DataError, LanguageError, LinguaLiftError
+from lingualift.languages import Language, backend_code, get_language
+from lingualift.translate.config import SEQ2SEQ, TranslateConfig
+from lingualift.translate.quality import segment_flags
+from lingualift.translate.segment import PLACEHOLDER_RE, Piece, join_message, split_message
+from lingualift.translate.store import Result, Segment, TranslationStore, segment_key
+
+PLAN_BATCH_ROWS = 1000
+PAGE = 2048
+MAX_BATCH_ITEMS = 256
+
+
+def default_backend(tgt: Language) -> str:
+    for family in ("nllb", "madlad", "m2m"):
+        try:
+            backend_code(tgt, family)
+            return family
+        except LanguageError:
+            continue
+    raise LanguageError(f"no MT family supports {tgt.name} ({tgt.tag}): use --backend llm or openai")
+
+
+def _owner(key: str, world: int) -> int:
+    return int(key[:12], 16) % world
+
+
+@dataclass
+class RowPlan:
+    """What happens to one row: translated pieces, or kept as is with a reason."""
+
+    pieces: list[Piece] | None = None
+    src: Language | None = None
+    keep_reason: str | None = None  # None: translated; else why the row keeps its text
+    flags: list[str] = field(default_factory=list)
+
+
+class Planner:
+    """Decides, per row, which segments need translation. Pure given the config (deterministic)."""
+
+    def __init__(self, config: TranslateConfig, tgt: Language, backend: str):
+        self.config = config
+        self.tgt = tgt
+        self.backend = backend
+        self.fixed_src = get_language(config.source_lang) if config.source_lang else None
+        self.only_ids = _read_ids(config.only_ids) if config.only_ids else None
+        self.languages: dict[object, Language | str] = {}
+
+    def source_language(self, value) -> Language | str:
+        """The row's Language, or a flag explaining why it cannot be translated."""
+        if self.fixed_src is not None:
+            return self.fixed_src
+        if value not in self.languages:
+            try:
+                lang = get_language(str(value)) if value else None
+                if lang is None:
+                    self.languages[value] = "unknown_source_language"
+                elif self.backend in SEQ2SEQ or self.backend == "tower":
+                    backend_code(lang, self.backend)
+                    self.languages[value] = lang
+                else:
+                    self.languages[value] = lang
+            except LanguageError:
+                known = value and _is_known(value)
+                self.languages[value] = (
+                    f"unsupported_source_language:{value}" if known else f"unknown_source_language:{value}"
+                )
+        return self.languages[value]
+
+    def plan(self, text, lang_value, row_id) -> RowPlan:
+        if text is None or (isinstance(text, str) and not text.strip()):
+            return RowPlan(keep_reason="empty_source", flags=["empty_source"])
+        if not isinstance(text, str):
+            return RowPlan(keep_reason="not_text", flags=[f"not_text:{type(text).__name__}"])
+        if self.only_ids is not None and row_id not in self.only_ids:
+            return RowPlan(keep_reason="not_selected", flags=["not_translated:not_selected"])
+        src = self.source_language(lang_value)
+        if isinstance(src, str):
+            return RowPlan(keep_reason="language", flags=[src])
+        if src.key == self.tgt.key:
+            return RowPlan(keep_reason="already_target")
+        pieces = split_message(text, max_chars=self.config.segment_chars, language=src.raw)
+        return RowPlan(pieces=pieces, src=src)
+
+
+def _is_known(value) -> bool:
+    try:
+        get_language(str(value))
+        return True
+    except LanguageError:
+        return False
+
+
+def _read_ids(path: str) -> set[str]:
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"--only-ids {file}: file not found")
+    data = json.loads(file.read_text(encoding="utf-8"))
+    if isinstance(data, dict):  # thread_message_ids.json: {split: [ids]}
+        return {i for ids in data.values() for i in ids}
+    return set(data)
+
+
+def translate_dataset(config: TranslateConfig, out: str, *, echo=print, progress: bool = True) -> dict:
+    """Translate `config`'s source into `out` (save_to_disk), resuming from the store; the report."""
+    import datasets
+
+    from lingualift.io import load_source, require_columns
+
+    started = time.perf_counter()
+    tgt = get_language(config.to)
+    backend = config.backend or default_backend(tgt)
+    if backend in SEQ2SEQ or backend == "tower":
+        backend_code(tgt, backend)  # fail before anything loads
+    _check_device(config)
+    rank, world = config.shard_position()
+    work = Path(config.work_dir or f"{out}.work")
+    store = TranslationStore(work / f"store-{rank}-of-{world}.sqlite")
+
+    data = load_source(config.source, split=config.split)
+    if isinstance(data, datasets.Dataset):
+        data = datasets.DatasetDict({config.split: data})
+    if config.limit:
+        data = datasets.DatasetDict({k: v.select(range(min(config.limit, len(v)))) for k, v in data.items()})
+    require_columns(data, [config.text_field], where=config.source)
+    planner = Planner(config, tgt, backend)
+
+    planned, before = _plan(data, planner, store, rank, world)
+    pending = store.pending_count()
+    echo(f"rank {rank}/{world}: {planned} unique segments, {planned - pending} already in the store, "
+         f"{pending} to translate with {backend}")  # fmt: skip
+    stats = Counter()
+    if pending:
+        stats = _translate_pending(config, backend, tgt, store, pending, progress=progress)
+    (work / f"done-{rank}-of-{world}.json").write_text(json.dumps({"translated": stats.get("segments", 0)}))
+    report = {
+        "rank": rank,
+        "world_size": world,
+        "backend": backend,
+        "target": tgt.tag,
+        "unique_segments": planned,
+        "reused_from_store": planned - pending,
+        "translated_segments": stats.get("segments", 0),
+        "failed_segments": stats.get("failed", 0),
+        "translation_seconds": round(stats.get("seconds", 0.0), 2),
+        "tokens_per_second": round(stats["tokens"] / stats["seconds"], 1) if stats.get("seconds") else None,
+        "segments_per_second": round(stats["segments"] / stats["seconds"], 2)
+        if stats.get("seconds")
+        else None,
+    }
+    store.close()
+    if rank != 0:
+        echo(f"rank {rank} finished its shard; rank 0 assembles the dataset")
+        return report
+    _wait_for_ranks(work, world, echo)
+    stores = [TranslationStore(p, readonly=True) for p in sorted(work.glob(f"store-*-of-{world}.sqlite"))]
+    try:
+        assembled, row_counts = _assemble(data, planner, stores, config, tgt)
+    finally:
+        for s in stores:
+            s.close()
+    from lingualift.io import save_dataset
+
+    save_dataset(assembled, out)
+    seconds = time.perf_counter() - started
+    rows = sum(before.values())
+    report.update(
+        rows=rows, rows_per_split=before, rows_by_outcome=dict(row_counts), seconds=round(seconds, 2),
+        rows_per_second=round(rows / seconds, 2), source=config.source, out=out,
+    )  # fmt: skip
+    (Path(out) / "translate_report.json").write_text(json.dumps(report, indent=2))
+    return report
+
+
+def _check_device(config: TranslateConfig) -> None:
+    if not (config.quant4 or config.quant8):
+        return
+    import torch
+
+    if not torch.cuda.is_available() or (config.device or "cuda").startswith("cpu"):
+        raise ConfigError(
+            "--quant4/--quant8 need a CUDA GPU (bitsandbytes); this machine has none — drop the flag"
+        )
+
+
+def _plan(data, planner: Planner, store: TranslationStore, rank: int, world: int) -> tuple[int, dict]:
+    """Queue this rank's unique segments; returns (unique segments of this rank, rows per split)."""
+    config = planner.config
+    seen: set[str] = set()
+    rows = {}
+    for split, part in data.items():
+        rows[split] = len(part)
+        columns = [
+            c for c in (config.text_field, config.lang_field, config.id_field) if c in part.column_names
+        ]
+        for batch in part.select_columns(columns).iter(batch_size=PLAN_BATCH_ROWS):
+            texts = batch[config.text_field]
+            langs = batch.get(config.lang_field, [None] * len(texts))
+            ids = batch.get(config.id_field, [None] * len(texts))
+            queue = []
+            for text, lang, row_id in zip(texts, langs, ids):
+                plan = planner.plan(text, lang, row_id)
+                for piece in plan.pieces or ():
+                    if not piece.translate:
+                        continue
+                    key = segment_key(piece.text, plan.src.tag, planner.tgt.tag)
+                    if _owner(key, world) == rank and key not in seen:
+                        seen.add(key)
+                        queue.append(Segment(key, piece.text, plan.src.tag, planner.tgt.tag))
+            store.add_pending(queue)
+    return len(seen), rows
+
+
+class _Translators:
+    """One translator per model (OPUS needs a model per language pair), built on first use."""
+
+    def __init__(self, config: TranslateConfig, backend: str, tgt: Language):
+        self.config, self.backend, self.tgt = config, backend, tgt
+        self.by_model: dict[str, object] = {}
+
+    def for_source(self, src: Language):
+        from lingualift.translate.backends.seq2seq import default_model
+
+        config = self.config
+        if self.backend in SEQ2SEQ:
+            model = config.model or default_model(self.backend, src, self.tgt)
+        else:
+            model = config.model or ("Unbabel/TowerInstruct-7B-v0.2" if self.backend == "tower" else None)
+        if model not in self.by_model:
+            self.by_model[model] = build_translator(config, self.backend, model)
+        return self.by_model[model]
+
+
+def build_translator(config: TranslateConfig, backend: str, model: str):
+    import torch
+
+    device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    quantization = None
+    if config.quant4 or config.quant8:
+        from transformers import BitsAndBytesConfig
+
+        quantization = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=torch.bfloat16,
+                                          bnb_4bit_quant_type="nf4") if config.quant4 else \
+            BitsAndBytesConfig(load_in_8bit=True)  # fmt: skip
+    if backend in SEQ2SEQ:
+        if config.ct2:
+            from lingualift.translate.backends.ct2 import CT2Translator
+
+            return CT2Translator(backend, model, device=device, num_beams=config.num_beams,
+                                 compute_type=config.ct2_compute_type, trust_remote_code=config.trust_remote_code)  # fmt: skip
+        from lingualift.translate.backends.seq2seq import Seq2SeqTranslator
+
+        return Seq2SeqTranslator(backend, model, device=device, num_beams=config.num_beams,
+                                 quantization=quantization, trust_remote_code=config.trust_remote_code)  # fmt: skip
+    if backend == "openai":
+        from lingualift.translate.backends.openai import OpenAITranslator
+
+        return OpenAITranslator(model, base_url=config.base_url, api_key_env=config.api_key_env,
+                                concurrency=config.concurrency, prompt_template=config.prompt_template)  # fmt: skip
+    from lingualift.translate.backends.llm import LLMTranslator
+
+    return LLMTranslator(model, backend=backend, device=device, prompt_template=config.prompt_template,
+                         quantization=quantization, trust_remote_code=config.trust_remote_code)  # fmt: skip
+
+
+def _batches(translator, segments: list[Segment], budget: int):
+    """Group same-pair segments (already sorted by length) under a padded-token budget."""
+    lengths = translator.count_tokens([s.source for s in segments])
+    batch, longest = [], 0
+    for segment, length in zip(segments, lengths):
+        length = min(length, translator.max_input_tokens * 2)
+        grown = max(longest, length)
+        if batch and (grown * (len(batch) + 1) > budget or len(batch) >= MAX_BATCH_ITEMS):
+            yield batch, longest
+            batch, grown = [], length
+        batch.append(segment)
+        longest = grown
+    if batch:
+        yield batch, longest
+
+
+def _translate_pending(config, backend, tgt, store, pending, *, progress):
+    from tqdm.auto import tqdm
+
+    translators = _Translators(config, backend, tgt)
+    stats = Counter()
+    bar = tqdm(
+        total=pending, unit="seg", desc=f"translate → {tgt.name}", disable=not progress, dynamic_ncols=True
+    )
+    try:
+        while True:
+            page = store.next_pending(PAGE)
+            if not page:
+                break
+            src_tag = page[0].src
+            page = [s for s in page if s.src == src_tag]
+            src = get_language(src_tag)
+            translator = translators.for_source(src)
+            for batch, longest in _batches(translator, page, config.batch_tokens):
+                cap = 2 * longest + 16
+                cap = min(cap, max(16, translator.max_length - longest))
+                if config.max_new_tokens:
+                    cap = min(cap, config.max_new_tokens)
+                begin = time.perf_counter()
+                results = _run_batch(translator, batch, src, tgt, cap)
+                stats["seconds"] += time.perf_counter() - begin
+                stats["tokens"] += longest * len(batch)
+                store.commit_batch(results)
+                stats["segments"] += len(batch)
+                stats["failed"] += sum(r.status == "failed" for _, r in results)
+                bar.update(len(batch))
+    finally:
+        bar.close()
+    return stats
+
+
+def _run_batch(translator, batch: list[Segment], src: Language, tgt: Language, cap: int):
+    """Translate a batch; on failure split it in halves down to single segments."""
+    try:
+        outputs = translator.translate([s.source for s in batch], src, tgt, max_new_tokens=cap)
+        if len(outputs) != len(batch):
+            raise RuntimeError(f"translator returned {len(outputs)} outputs for {len(batch)} inputs")
+    except LinguaLiftError:
+        raise  # a configuration problem, not a data problem: stop with its message
+    except Exception as error:
+        if len(batch) == 1:
+            message = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:500]
+            return [(batch[0], Result(None, ["failed"], "failed", translator.name, message))]
+        middle = len(batch) // 2
+        return _run_batch(translator, batch[:middle], src, tgt, cap) + _run_batch(
+            translator, batch[middle:], src, tgt, cap
+        )
+    results = [(s, _result(translator, s, o.text, o.flags, src, tgt)) for s, o in zip(batch, outputs)]
+    looping = [i for i, (_, r) in enumerate(results) if "repetition" in r.flags]
+    if looping:  # one retry with repetition controls before the flag stays
+        try:
+            again = translator.translate(
+                [batch[i].source for i in looping], src, tgt, max_new_tokens=cap, strict=True
+            )
+            for i, output in zip(looping, again):
+                retried = _result(translator, batch[i], output.text, output.flags, src, tgt)
+                if "repetition" not in retried.flags:
+                    results[i] = (batch[i], retried)
+        except LinguaLiftError:
+            raise
+        except Exception:
+            pass  # keep the first output, flagged
+    return results
+
+
+def _result(
+    translator, segment: Segment, text: str, extra: list[str], src: Language, tgt: Language
+) -> Result:
+    wanted = set(PLACEHOLDER_RE.findall(segment.source))
+    intact = wanted <= set(PLACEHOLDER_RE.findall(text))
+    flags = segment_flags(segment.source, text, source_lang=src.tag, target_lang=tgt.tag, source_script=src.script,
+                          target_script=tgt.script, placeholders_intact=intact)  # fmt: skip
+    return Result(text, flags + [f for f in extra if f not in flags], "ok", translator.name)
+
+
+def _wait_for_ranks(work: Path, world: int, echo, timeout: float = 7 * 24 * 3600) -> None:
+    missing = [r for r in range(world) if not (work / f"done-{r}-of-{world}.json").exists()]
+    if missing:
+        echo(f"waiting for ranks {missing} to finish their shards ...")
+    deadline = time.monotonic() + timeout
+    while missing and time.monotonic() < deadline:
+        time.sleep(2)
+        missing = [r for r in range(world) if not (work / f"done-{r}-of-{world}.json").exists()]
+    if missing:
+        raise DataError(f"ranks {missing} did not finish: run them again, then rank 0")
+
+
+def _assemble(data, planner: Planner, stores: list[TranslationStore], config: TranslateConfig, tgt: Language):
+    import datasets
+
+    outcome = Counter()
+    text_field, lang_field = config.text_field, config.lang_field
+
+    def assemble(batch):
+        texts = batch[text_field]
+        langs = batch.get(lang_field, [None] * len(texts))
+        ids = batch.get(config.id_field, [None] * len(texts))
+        plans = [planner.plan(t, lang, i) for t, lang, i in zip(texts, langs, ids)]
+        keys = {
+            segment_key(p.text, plan.src.tag, tgt.tag)
+            for plan in plans for p in plan.pieces or () if p.translate
+        }  # fmt: skip
+        found: dict[str, Result] = {}
+        for store in stores:
+            for key, result in store.lookup(sorted(keys - found.keys())).items():
+                found[key] = result
+        new_text, translators, flags_out, lang_out = [], [], [], []
+        for text, lang, plan in zip(texts, langs, plans):
+            if plan.pieces is None:
+                outcome[plan.keep_reason] += 1
+                new_text.append(None if plan.keep_reason == "not_text" else text)
+                translators.append("none")
+                flags_out.append(plan.flags)
+                lang_out.append(tgt.tag if plan.keep_reason == "already_target" else lang)
+                continue
+            parts = [
+                found.get(segment_key(p.text, plan.src.tag, tgt.tag)) for p in plan.pieces if p.translate
+            ]
+            if any(r is None for r in parts):
+                raise DataError(
+                    "segments are missing from the store: run the same command again to finish them"
+                )
+            used = sorted({r.translator for r in parts})
+            row_flags = sorted({f for r in parts for f in r.flags if f != "failed"})
+            failed = [r for r in parts if r.status == "failed"]
+            if failed:
+                outcome["failed"] += 1
+                new_text.append(None)
+                row_flags = [f"failed:{failed[0].error}"] + row_flags
+            else:
+                joined, _ = join_message(plan.pieces, [r.output for r in parts])
+                new_text.append(joined)
+                outcome["flagged" if row_flags else "translated"] += 1
+            translators.append("+".join(used) if used else "none")
+            flags_out.append(row_flags)
+            lang_out.append(tgt.tag)
+        batch[text_field] = new_text
+        batch["source_text"] = texts
+        batch["translator"] = translators
+        batch["qe_flags"] = flags_out
+        batch[lang_field] = lang_out
+        return batch
+
+    out = {}
+    for split, part in data.items():
+        features = part.features.copy()
+        features[text_field] = datasets.Value("string")
+        features["source_text"] = part.features[text_field]
+        features["translator"] = datasets.Value("string")
+        features["qe_flags"] = datasets.Sequence(datasets.Value("string"))
+        features[lang_field] = datasets.Value("string")
+        out[split] = part.map(assemble, batched=True, batch_size=500, features=features,
+                              desc=f"assemble {split}", load_from_cache_file=False)  # fmt: skip
+    return datasets.DatasetDict(out), outcome
