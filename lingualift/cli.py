@@ -106,6 +106,12 @@ def run(
         Optional[str],
         typer.Argument(help="Pipeline YAML config. Leave out to run the embedded offline demo."),
     ] = None,
+    limit: Annotated[
+        Optional[int], typer.Option(help="Only the first N rows of each split (overrides the config).")
+    ] = None,
+    out: Annotated[
+        Optional[str], typer.Option(help="Work directory (overrides the config; default runs/demo).")
+    ] = None,
 ) -> None:
     """Run the pipeline from a YAML config, or the offline demo when no config is given.
 
@@ -114,7 +120,9 @@ def run(
     """
     from lingualift.pipeline import load_config, run_pipeline
 
-    run_pipeline(load_config(config), echo=typer.echo)
+    loaded = load_config(config)
+    overrides = {k: v for k, v in {"limit": limit, "out": out}.items() if v is not None}
+    run_pipeline(loaded.model_copy(update=overrides), echo=typer.echo)
 
 
 @app.command()

@@ -214,3 +214,16 @@ def test_a_200k_character_row_is_translated_in_bounded_segments(tiny_marian, tmp
     row = datasets.load_from_disk(str(out))["train"][0]
     assert row["text"] and row["source_text"] == long_text.strip()
     assert json.loads((out / "translate_report.json").read_text())["unique_segments"] == 1  # deduped
+
+
+def test_another_backend_continues_a_partly_translated_dataset(source, tiny_marian, tiny_m2m, tmp_path):
+    out, work = tmp_path / "o", tmp_path / "work"
+    common = [source[1], "--to", "nl", "--out", str(out), "--work-dir", str(work), "--max-new-tokens", "8"]
+    assert run_translate([*common, "--backend", "opus", "--model", str(tiny_marian), "--limit", "1"]) == 0
+    assert run_translate([*common, "--backend", "m2m", "--model", str(tiny_m2m)]) == 0
+    rows = {r["message_id"]: r for r in datasets.load_from_disk(str(out))["train"]}
+    assert rows["m1"]["translator"] == f"opus:{tiny_marian}"  # kept from the first run
+    assert rows["m2"]["translator"] == f"opus:{tiny_marian}"  # same text: reused, not retranslated
+    assert rows["m3"]["translator"] == f"m2m:{tiny_m2m}"
+    report = json.loads((out / "translate_report.json").read_text())
+    assert report["reused_from_store"] == 2 and report["translated_segments"] == 2

@@ -69,8 +69,12 @@ class CT2Translator(Seq2SeqTranslator):
             raise ModelError(f"cannot load the tokenizer of '{model}': {error}") from error
         path = converted_model_dir(model, compute_type)
         self.translator = ctranslate2.Translator(str(path), device=device, compute_type=compute_type)
-        self.max_length = 1024
-        self.max_input_tokens = self.spec.max_input_tokens
+        from transformers import AutoConfig
+
+        limit = getattr(AutoConfig.from_pretrained(model, trust_remote_code=trust_remote_code),
+                        "max_position_embeddings", None) or 512  # fmt: skip
+        self.max_length = min(int(limit), 1024)
+        self.max_input_tokens = min(self.spec.max_input_tokens, self.max_length // 2)
 
     def source_tokens(self, texts, src, tgt) -> tuple[list[list[str]], str | None]:
         token = self.target_token(tgt)

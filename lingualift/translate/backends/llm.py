@@ -95,7 +95,7 @@ class LLMTranslator:
             "pad_token_id": self.tokenizer.pad_token_id,
         }
         if strict:
-            generate.update(no_repeat_ngram_size=4, repetition_penalty=1.3)
+            generate["repetition_penalty"] = 1.3  # no_repeat_ngram_size is slow Python per step
         with torch.inference_mode():
             output = self.model.generate(**encoded, **generate)
         new_tokens = output[:, encoded["input_ids"].shape[1] :]

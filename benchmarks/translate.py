@@ -1,0 +1,223 @@
+"""Translation benchmarks, each measured side by side in one run; ratios are printed last.
+
+    python benchmarks/translate.py throughput [--model demo|tiny] [--ct2] [--rows 1000]
+    python benchmarks/translate.py overhead [--rows 1000]
+    python benchmarks/translate.py memory [--small 10000 --large 100000]
+
+`tiny` is a random-weight Marian model built on the fly (like the tests'), so the numbers measure
+the engine, not translation quality. `demo` is the bundled SmolLM2-135M-Instruct (LLM backend).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def skewed_rows(count: int, seed: int = 0) -> list[dict]:
+    """Skewed lengths (many short, few long messages) with about 10% exact duplicates."""
+    from lingualift.demo.sample import sample_rows
+
+    rng = random.Random(seed)
+    sentences = [
+        s.strip() + "." for r in sample_rows() for s in r["text"].replace("\n", " ").split(".") if len(s) > 20
+    ]
+    rows = []
+    for i in range(count):
+        if rows and rng.random() < 0.1:
+            rows.append({"message_id": f"r{i}", "text": rng.choice(rows)["text"], "lang": "en"})
+            continue
+        length = min(12, int(rng.paretovariate(1.3)))
+        rows.append({"message_id": f"r{i}", "text": " ".join(rng.sample(sentences, length)), "lang": "en"})
+    return rows
+
+
+def tiny_marian() -> str:
+    """Build the tests' tiny Marian model into a temporary directory."""
+    from tests.translate.conftest import tiny_marian as fixture
+
+    class Factory:
+        def mktemp(self, name):
+            return Path(tempfile.mkdtemp(prefix=name))
+
+    return str(fixture.__wrapped__(Factory()))
+
+
+def llama2lang_loop(
+    model_path: str, backend: str, texts: list[str], batch_size: int, max_new_tokens: int
+) -> float:
+    """LLaMa2lang's translate loop: dataset order, fixed row batches, no dedupe, no length cap."""
+    import torch
+
+    from lingualift.languages import get_language
+    from lingualift.translate.backends.llm import LLMTranslator
+    from lingualift.translate.backends.seq2seq import Seq2SeqTranslator
+
+    en, nl = get_language("en"), get_language("nl")
+    translator = LLMTranslator(model_path) if backend == "llm" else Seq2SeqTranslator("opus", model_path)
+    # the model's default generation length, bounded by its position limit
+    max_new_tokens = min(max_new_tokens, translator.max_length)
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for i in range(0, len(texts), batch_size):
+            translator.translate(texts[i : i + batch_size], en, nl, max_new_tokens=max_new_tokens)
+    return time.perf_counter() - start
+
+
+def lingualift_run(source: Path, out: Path, backend: str, model: str, *extra: str) -> dict:
+    from lingualift.translate.config import TranslateConfig
+    from lingualift.translate.engine import translate_dataset
+
+    options = {"ct2": "--ct2" in extra}
+    for flag in extra:
+        if flag.startswith("--batch-tokens="):
+            options["batch_tokens"] = int(flag.split("=")[1])
+    config = TranslateConfig(source=str(source), to="nl", backend=backend, model=model, **options)
+    return translate_dataset(config, str(out), echo=lambda *_: None, progress=False)
+
+
+def throughput(args) -> None:
+    rows = skewed_rows(args.rows)
+    work = Path(tempfile.mkdtemp())
+    source = work / "rows.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    model, backend = (tiny_marian(), "opus") if args.model == "tiny" else (args.model, "llm")
+    if backend == "llm":
+        from lingualift.models import resolve_model
+
+        model = resolve_model(model)
+    texts = [r["text"] for r in rows]
+    baseline_s = llama2lang_loop(model, backend, texts, args.batch_size, args.baseline_max_new_tokens)
+    start = time.perf_counter()
+    report = lingualift_run(source, work / "out", backend, model, *(["--ct2"] if args.ct2 else []),
+                            f"--batch-tokens={args.batch_size * 64}")  # fmt: skip
+    ours_s = time.perf_counter() - start
+    print(
+        f"rows: {len(rows)} (skewed lengths, ~10% duplicates), model: {args.model}, batch: {args.batch_size} rows"
+    )
+    print(f"LLaMa2lang-style loop: {baseline_s:.1f} s, {len(rows) / baseline_s:.2f} rows/s "
+          f"(max_new_tokens {args.baseline_max_new_tokens})")  # fmt: skip
+    print(f"lingualift translate{' --ct2' if args.ct2 else ''}: {ours_s:.1f} s, {len(rows) / ours_s:.2f} rows/s "
+          f"({report['unique_segments']} unique segments; {report['translation_seconds']} s in the model), "
+          "including planning, store and assembly")  # fmt: skip
+    print(f"ratio (rows/s): {baseline_s / ours_s:.1f}x")
+
+
+def overhead(args) -> None:
+    """lingualift --ct2 end to end vs ctranslate2.translate_batch on the same pre-sorted batches."""
+    import ctranslate2
+
+    from lingualift.languages import get_language
+    from lingualift.translate.backends.ct2 import CT2Translator
+    from lingualift.translate.engine import _batches
+    from lingualift.translate.segment import split_message
+    from lingualift.translate.store import Segment, segment_key
+
+    rows = skewed_rows(args.rows)
+    work = Path(tempfile.mkdtemp())
+    source = work / "rows.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    model = tiny_marian()
+    en, nl = get_language("en"), get_language("nl")
+    translator = CT2Translator("opus", model)
+    unique = {}
+    for row in rows:
+        for piece in split_message(row["text"], max_chars=500):
+            if piece.translate:
+                unique.setdefault(segment_key(piece.text, "en", "nl"), piece.text)
+    segments = sorted(
+        (Segment(k, t, "en", "nl") for k, t in unique.items()), key=lambda s: (len(s.source), s.key)
+    )
+    plans = list(_batches(translator, segments, 4096))
+    raw_batches = []
+    for batch, longest in plans:
+        tokens, prefix = translator.source_tokens([s.source for s in batch], en, nl)
+        cap = min(2 * longest + 16, max(16, translator.max_length - longest))  # as the engine caps
+        raw_batches.append((tokens, cap, prefix))
+    raw = ctranslate2.Translator(str(translator.translator.model_path) if hasattr(translator.translator, "model_path")
+                                 else _ct2_dir(model), device="cpu", compute_type="int8")  # fmt: skip
+    start = time.perf_counter()
+    for tokens, cap, _prefix in raw_batches:
+        raw.translate_batch(tokens, max_decoding_length=cap, beam_size=1)
+    raw_s = time.perf_counter() - start
+    start = time.perf_counter()
+    report = lingualift_run(source, work / "out", "opus", model, "--ct2", "--batch-tokens=4096")
+    ours_s = time.perf_counter() - start
+    loop_s = report["translation_seconds"]
+    print(f"rows: {len(rows)}, unique segments: {len(segments)}, batches: {len(raw_batches)}")
+    print(f"raw ctranslate2 translate_batch (tokens prepared beforehand): {raw_s:.2f} s")
+    print(f"lingualift translate --ct2 (plan, tokenize, store, assemble, save): {ours_s:.2f} s")
+    print(
+        f"  of which the engine's batch loop (translate, quality flags, repetition retries): {loop_s:.2f} s"
+    )
+    print(f"ratio of the batch loop (raw / lingualift): {raw_s / loop_s:.2f}")
+    print(f"ratio end to end (raw / lingualift): {raw_s / ours_s:.2f}")
+
+
+def _ct2_dir(model: str) -> str:
+    from lingualift.translate.backends.ct2 import converted_model_dir
+
+    return str(converted_model_dir(model, "int8"))
+
+
+MEMORY_CHILD = """
+import json, resource, sys
+sys.path.insert(0, {root!r})
+from benchmarks.translate import lingualift_run
+from pathlib import Path
+lingualift_run(Path({source!r}), Path({out!r}), "opus", {model!r}, "--batch-tokens=4096")
+print(json.dumps({{"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+
+def memory(args) -> None:
+    """Peak RSS of a whole translate run for a small and a 10x larger dataset (same unique text)."""
+    model = tiny_marian()
+    base = skewed_rows(2000)
+    peaks = {}
+    for count in (args.small, args.large):
+        work = Path(tempfile.mkdtemp())
+        source = work / "rows.jsonl"
+        with source.open("w") as handle:
+            for i in range(count):
+                row = dict(base[i % len(base)], message_id=f"r{i}")
+                handle.write(json.dumps(row) + "\n")
+        code = MEMORY_CHILD.format(root=str(ROOT), source=str(source), out=str(work / "out"), model=model)
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        peaks[count] = json.loads(result.stdout.strip().splitlines()[-1])["peak_rss_mb"]
+        print(f"{count} rows: peak RSS {peaks[count]:.0f} MB")
+    growth = peaks[args.large] / peaks[args.small] - 1
+    print(f"growth from {args.small} to {args.large} rows: {growth * 100:.1f}% (target < 20%)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="bench", required=True)
+    t = sub.add_parser("throughput")
+    t.add_argument(
+        "--model", default="tiny", help="tiny (random Marian) or demo (SmolLM2 via the LLM backend)"
+    )
+    t.add_argument("--ct2", action="store_true")
+    t.add_argument("--rows", type=int, default=1000)
+    t.add_argument("--batch-size", type=int, default=16)
+    t.add_argument("--baseline-max-new-tokens", type=int, default=512)
+    o = sub.add_parser("overhead")
+    o.add_argument("--rows", type=int, default=1000)
+    m = sub.add_parser("memory")
+    m.add_argument("--small", type=int, default=10_000)
+    m.add_argument("--large", type=int, default=100_000)
+    args = parser.parse_args()
+    {"throughput": throughput, "overhead": overhead, "memory": memory}[args.bench](args)
+
+
+if __name__ == "__main__":
+    main()
