@@ -181,7 +181,7 @@ def threads(
     from pydantic import ValidationError
 
     from lingualift.conversations.threads import ThreadsConfig, write_threads
-    from lingualift.errors import ConfigError
+    from lingualift.errors import config_error
 
     try:
         config = ThreadsConfig(
@@ -190,8 +190,7 @@ def threads(
             template=template, model=model,
         )  # fmt: skip
     except ValidationError as error:
-        raise ConfigError("; ".join(f"{'.'.join(map(str, e['loc'])) or 'options'}: {e['msg']}"
-                                    for e in error.errors())) from error  # fmt: skip
+        raise config_error(error) from error
     report = write_threads(source, out, config, pairs_out=pairs_out, split=split)
     for name, counts in report["splits"].items():
         skipped = {k[8:]: v for k, v in counts.items() if k.startswith("skipped_") and v}
@@ -200,13 +199,6 @@ def threads(
             + (f"; skipped {skipped}" if skipped else "")
         )
     typer.echo(f"threads: {report['out']}" + (f"  pairs: {report.get('pairs_out')}" if pairs_out else ""))
-
-
-def _config_error(error) -> Exception:
-    from lingualift.errors import ConfigError
-
-    problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'options'}: {e['msg']}" for e in error.errors())
-    return ConfigError(problems)
 
 
 @app.command()
@@ -284,6 +276,7 @@ def translate(
     """
     from pydantic import ValidationError
 
+    from lingualift.errors import config_error
     from lingualift.translate.config import TranslateConfig
     from lingualift.translate.engine import translate_dataset
 
@@ -297,7 +290,7 @@ def translate(
             trust_remote_code=trust_remote_code,
         )  # fmt: skip
     except ValidationError as error:
-        raise _config_error(error) from error
+        raise config_error(error) from error
     report = translate_dataset(config, out, echo=typer.echo)
     if "rows" in report:
         typer.echo(

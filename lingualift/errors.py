@@ -21,3 +21,11 @@ class DataError(LinguaLiftError):
 
 class ModelError(LinguaLiftError):
     """A model cannot be located, converted or loaded."""
+
+
+def config_error(error, *, where: str = "") -> ConfigError:
+    """One ConfigError listing every problem of a pydantic ValidationError with its key path."""
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'options'}: {e['msg'].lower()}" for e in error.errors()
+    )
+    return ConfigError(f"{where}: {problems}" if where else problems)

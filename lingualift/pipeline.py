@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from lingualift.errors import ConfigError
+from lingualift.errors import ConfigError, config_error
 
 
 class RunConfig(BaseModel):
@@ -53,10 +53,7 @@ def load_config(path: str | Path | None) -> RunConfig:
     try:
         return RunConfig.model_validate(raw)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg'].lower()}" for e in error.errors()
-        )
-        raise ConfigError(f"{file}: {problems}") from error
+        raise config_error(error, where=str(file)) from error
 
 
 def run_pipeline(config: RunConfig, *, echo=print) -> dict[str, Any]:

@@ -8,6 +8,7 @@ any point loses at most the batch in flight; running the same command again resu
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections import Counter
@@ -449,6 +450,7 @@ def _assemble(data, planner: Planner, stores: list[TranslationStore], config: Tr
         features["translator"] = datasets.Value("string")
         features["qe_flags"] = datasets.Sequence(datasets.Value("string"))
         features[lang_field] = datasets.Value("string")
-        out[split] = part.map(assemble, batched=True, batch_size=500, features=features,
+        fingerprint = hashlib.sha256(f"{part._fingerprint}|{config.model_dump_json()}".encode()).hexdigest()[:32]
+        out[split] = part.map(assemble, batched=True, batch_size=500, features=features, new_fingerprint=fingerprint,
                               desc=f"assemble {split}", load_from_cache_file=False)  # fmt: skip
     return datasets.DatasetDict(out), outcome
