@@ -450,7 +450,9 @@ def _assemble(data, planner: Planner, stores: list[TranslationStore], config: Tr
         features["translator"] = datasets.Value("string")
         features["qe_flags"] = datasets.Sequence(datasets.Value("string"))
         features[lang_field] = datasets.Value("string")
-        fingerprint = hashlib.sha256(f"{part._fingerprint}|{config.model_dump_json()}".encode()).hexdigest()[:32]
+        fingerprint = hashlib.sha256(f"{part._fingerprint}|{config.model_dump_json()}".encode()).hexdigest()[
+            :32
+        ]
         out[split] = part.map(assemble, batched=True, batch_size=500, features=features, new_fingerprint=fingerprint,
                               desc=f"assemble {split}", load_from_cache_file=False)  # fmt: skip
     return datasets.DatasetDict(out), outcome
