@@ -43,7 +43,7 @@ def skewed_rows(count: int, seed: int = 0) -> list[dict]:
 
 def tiny_marian() -> str:
     """Build the tests' tiny Marian model into a temporary directory."""
-    from tests.translate.conftest import tiny_marian as fixture
+    from tests.fixtures_mt import tiny_marian as fixture
 
     class Factory:
         def mktemp(self, name):

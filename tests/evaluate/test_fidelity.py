@@ -1,0 +1,58 @@
+import json
+
+import pytest
+
+from lingualift.cli import main
+from lingualift.evaluate.fidelity import bootstrap_interval, fidelity_summary, judge_reply
+from lingualift.languages import get_language
+
+NL, ZH = get_language("nl"), get_language("zh")
+DUTCH = "Het weer is vandaag erg mooi en we gaan wandelen in het park."
+ENGLISH = "The weather is very nice today and we are going for a walk."
+
+
+@pytest.mark.parametrize(
+    "reply, lang, passed, leaked",
+    [
+        (f"{DUTCH}\nDaarna drinken we samen koffie op het terras bij de haven.", NL, True, []),
+        (f"{DUTCH}\n{ENGLISH}", NL, False, ["en"]),
+        ("Ja.\nOk, prima!\nDank je.", NL, True, []),  # only short lines: nothing to judge, passes
+        ("今天天气很好，我们去公园散步吧。\n我们一起喝咖啡。", ZH, True, []),
+        (f"今天天气很好，我们去公园散步吧。\n{ENGLISH}", ZH, False, ["en"]),  # mixed script
+    ],
+)
+def test_crafted_replies_pass_or_fail_as_expected(reply, lang, passed, leaked):
+    verdict = judge_reply(reply, lang)
+    assert (verdict.passed, verdict.leaked) == (passed, leaked)
+
+
+def test_short_lines_are_skipped():
+    assert judge_reply("Ja.\nNee.", NL).lines_checked == 0
+
+
+def test_summary_reports_rate_interval_leaks_and_examples():
+    replies = [DUTCH] * 8 + [ENGLISH] * 2
+    summary = fidelity_summary(replies, [f"p{i}" for i in range(10)], NL)
+    assert summary["pass_rate"] == 0.8
+    low, high = summary["ci95"]
+    assert low <= 0.8 <= high and low < high
+    assert summary["leaked_languages"] == {"en": 2}
+    assert [e["prompt"] for e in summary["failure_examples"]] == ["p8", "p9"]
+    assert "lid.176" in summary["method"]
+
+
+def test_bootstrap_interval_of_constant_outcomes_is_a_point():
+    assert bootstrap_interval([True] * 20) == (1.0, 1.0)
+
+
+@pytest.mark.slow
+def test_fidelity_end_to_end_with_the_demo_model(demo_model_path, use_demo_cache, tmp_path, capsys):
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("Wat is de hoofdstad van Frankrijk?\nHoe kook ik een ei?\n")
+    code = main(["eval", "fidelity", "--model", "demo", "--lang", "nl", "--prompts", str(prompts),
+                 "--baseline", "demo", "--max-new-tokens", "24", "--out", str(tmp_path / "o")])  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out
+    assert out.count("replies in Dutch") == 1 or "demo:" in out
+    result = json.loads((tmp_path / "o" / "fidelity.json").read_text())
+    assert result["demo"]["replies"] == 2 and len(result["demo"]["replies_text"]) == 2
