@@ -1,0 +1,275 @@
+"""`lingualift train`: set up model, data and trainer; train (resuming from the last checkpoint);
+save the adapter or weights with the tokenizer and chat template; write the report and loss curve.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+
+from lingualift.errors import ConfigError, DataError
+from lingualift.train.config import TrainConfig
+
+
+def _check_device(config: TrainConfig) -> str:
+    import torch
+
+    cuda = torch.cuda.is_available()
+    if (config.quant4 or config.quant8) and not cuda:
+        raise ConfigError(
+            "--quant4/--quant8 need a CUDA GPU (bitsandbytes); this machine has none — drop the flag"
+        )
+    return "cuda" if cuda else "cpu"
+
+
+def _load_model(config: TrainConfig, device: str):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from lingualift.models import resolve_model
+
+    path = resolve_model(config.model)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    if tokenizer.pad_token is None:  # never a real token id like 0 (LLaMa2lang's trap): use the eos token
+        tokenizer.pad_token = tokenizer.eos_token
+    kwargs = {"dtype": torch.float32 if device == "cpu" else torch.bfloat16}
+    if config.quant4 or config.quant8:
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = (
+            BitsAndBytesConfig(
+                load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16
+            )
+            if config.quant4
+            else BitsAndBytesConfig(load_in_8bit=True)
+        )
+        kwargs["device_map"] = {"": 0}
+    model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    return model, tokenizer
+
+
+def lora_config(config: TrainConfig):
+    from peft import LoraConfig
+
+    targets = config.target_modules
+    return LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=targets if targets == "all-linear" else [t.strip() for t in targets.split(",")],
+        task_type="CAUSAL_LM",
+    )
+
+
+def _sft_dataset(config: TrainConfig, tokenizer):
+    from lingualift.io import load_source, require_columns
+    from lingualift.train.data import tokenize_conversation
+
+    data = load_source(config.data)
+    train = data["train"] if "train" in data else next(iter(data.values()))
+    require_columns(train, ["messages"], where=config.data)
+    with_answer = train.filter(lambda row: any(m["role"] == "assistant" for m in row["messages"] or []))
+    if len(with_answer) == 0:
+        raise DataError(f"{config.data}: no conversation has an assistant turn — nothing to learn from")
+    tokenized = with_answer.map(
+        lambda row: tokenize_conversation(tokenizer, row["messages"], max_length=config.max_seq_length,
+                                          assistant_only=config.assistant_only_loss),
+        remove_columns=with_answer.column_names, desc="tokenize",
+    )  # fmt: skip
+    stats = {"conversations": len(train), "without_assistant_turn": len(train) - len(with_answer),
+             "truncated": int(sum(tokenized["truncated"]))}  # fmt: skip
+    tokenized = tokenized.remove_columns(["truncated"]).filter(
+        lambda row: any(x != -100 for x in row["labels"])
+    )
+    stats["without_trainable_tokens_after_truncation"] = len(with_answer) - len(tokenized)
+    if len(tokenized) == 0:
+        raise DataError(
+            f"{config.data}: every assistant turn was cut off by --max-seq-length {config.max_seq_length}"
+        )
+    return tokenized, stats
+
+
+def _cpt_dataset(config: TrainConfig, tokenizer):
+    """Raw text (files or a dataset with `text`), tokenized and packed into max_seq_length blocks."""
+    from pathlib import Path as _Path
+
+    import datasets
+
+    from lingualift.io import load_source, require_columns
+
+    path = _Path(config.data)
+    if path.suffix == ".txt" or (path.is_dir() and any(path.glob("*.txt"))):
+        files = [str(path)] if path.is_file() else sorted(str(p) for p in path.glob("*.txt"))
+        data = datasets.load_dataset("text", data_files={"train": files})["train"]
+    else:
+        loaded = load_source(config.data)
+        data = loaded["train"] if "train" in loaded else next(iter(loaded.values()))
+    require_columns(data, ["text"], where=config.data)
+    block = config.max_seq_length
+    eos = tokenizer.eos_token_id
+
+    def pack(batch):
+        ids = []
+        for text in batch["text"]:
+            if text and text.strip():
+                ids.extend(tokenizer(text, add_special_tokens=False)["input_ids"] + [eos])
+        blocks = [ids[i : i + block] for i in range(0, len(ids) - block + 1, block)] or ([ids] if ids else [])
+        return {"input_ids": blocks, "attention_mask": [[1] * len(b) for b in blocks], "labels": blocks}
+
+    packed = data.map(pack, batched=True, batch_size=1000, remove_columns=data.column_names, desc="pack")
+    if len(packed) == 0:
+        raise DataError(f"{config.data}: no text to train on")
+    return packed, {"documents": len(data), "blocks": len(packed), "block_tokens": block}
+
+
+def _pairs_dataset(config: TrainConfig):
+    from lingualift.io import load_source, require_columns
+
+    data = load_source(config.data)
+    train = data["train"] if "train" in data else next(iter(data.values()))
+    require_columns(train, ["prompt", "chosen", "rejected"], where=config.data)
+    return train, {"pairs": len(train)}
+
+
+def _last_checkpoint(directory: Path) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(directory)) if directory.is_dir() else None
+
+
+def run_training(config: TrainConfig, *, echo=print) -> dict:
+    import torch
+
+    device = _check_device(config)  # before anything loads
+    started = time.perf_counter()
+    out = Path(config.out)
+    checkpoints = out / "checkpoints"
+    model, tokenizer = _load_model(config, device)
+    tokenizer.padding_side = "right"
+    common = dict(
+        output_dir=str(checkpoints), per_device_train_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accum, learning_rate=config.lr, num_train_epochs=config.epochs,
+        max_steps=config.max_steps, logging_steps=1, save_steps=config.save_steps, save_total_limit=2,
+        report_to=[], seed=config.seed, use_cpu=device == "cpu", remove_unused_columns=False,
+        include_num_input_tokens_seen="non_padding", bf16=device == "cuda",
+    )  # fmt: skip
+    peft_config = None if config.full else lora_config(config)
+    if config.method in ("sft", "cpt"):
+        from transformers import Trainer, TrainingArguments
+
+        from lingualift.train.data import PadCollator
+
+        dataset, stats = (
+            _sft_dataset(config, tokenizer) if config.method == "sft" else _cpt_dataset(config, tokenizer)
+        )
+        if config.method == "sft" and stats["truncated"] > stats["conversations"] / 2:
+            echo(f"warning: {stats['truncated']} of {stats['conversations']} conversations are longer than "
+                 f"--max-seq-length {config.max_seq_length} and were truncated")  # fmt: skip
+        eval_dataset = None
+        if config.eval_ratio:
+            split = dataset.train_test_split(test_size=config.eval_ratio, seed=config.seed)
+            dataset, eval_dataset = split["train"], split["test"]
+        if peft_config is not None:
+            from peft import get_peft_model, prepare_model_for_kbit_training
+
+            if config.quant4 or config.quant8:
+                model = prepare_model_for_kbit_training(model)
+            model = get_peft_model(model, peft_config)
+        args = TrainingArguments(eval_strategy="epoch" if eval_dataset is not None else "no", **common)
+        trainer = Trainer(model=model, args=args, train_dataset=dataset, eval_dataset=eval_dataset,
+                          data_collator=PadCollator(tokenizer))  # fmt: skip
+    else:
+        dataset, stats = _pairs_dataset(config)
+        if config.method == "dpo":
+            from trl import DPOConfig as ArgsClass
+            from trl import DPOTrainer as TrainerClass
+        else:
+            from trl.experimental.orpo import ORPOConfig as ArgsClass
+            from trl.experimental.orpo import ORPOTrainer as TrainerClass
+        args = ArgsClass(max_length=config.max_seq_length, **common)
+        trainer = TrainerClass(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
+                               peft_config=peft_config)  # fmt: skip
+    resume_from = _last_checkpoint(checkpoints)
+    if config.resume and resume_from is None:
+        echo("no checkpoint to resume from: starting fresh")
+    if resume_from:
+        echo(f"resuming from {resume_from}")
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    result = trainer.train(resume_from_checkpoint=resume_from)
+    trained = trainer.model
+    trained.save_pretrained(str(out))
+    tokenizer.padding_side = "left"  # for generation with the saved tokenizer
+    tokenizer.save_pretrained(str(out))
+    report = _report(config, trainer, result, stats, started, device)
+    (out / "training_report.json").write_text(json.dumps(report, indent=2))
+    _loss_curve(trainer.state.log_history, out / "loss_curve.png", title=f"{config.method} {config.model}")
+    echo(f"{config.method}: {report['steps']} steps, final loss {report['final_loss']}, "
+         f"{report['non_pad_tokens_per_second']} tokens/s → {out}")  # fmt: skip
+    return report
+
+
+def _report(config, trainer, result, stats, started, device) -> dict:
+    import resource
+
+    import peft
+    import torch
+    import transformers
+    import trl
+
+    history = trainer.state.log_history
+    losses = [h["loss"] for h in history if "loss" in h]
+    eval_losses = [h["eval_loss"] for h in history if "eval_loss" in h]
+    trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in trainer.model.parameters())
+    seconds = result.metrics.get("train_runtime") or (time.perf_counter() - started)
+    tokens = int(trainer.state.num_input_tokens_seen or 0)
+    peak = (torch.cuda.max_memory_allocated() / 2**20 if device == "cuda"
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # fmt: skip
+    return {
+        "method": config.method,
+        "model": config.model,
+        "data": config.data,
+        "mode": "full" if config.full else ("qlora" if config.quant4 or config.quant8 else "lora"),
+        "data_stats": stats,
+        "steps": trainer.state.global_step,
+        "epochs": round(trainer.state.epoch or 0, 3),
+        "first_loss": losses[0] if losses else None,
+        "final_loss": losses[-1] if losses else None,
+        "final_eval_loss": eval_losses[-1] if eval_losses else None,
+        "best_eval_loss": min(eval_losses) if eval_losses else None,
+        "non_pad_tokens_seen": tokens,
+        "non_pad_tokens_per_second": round(tokens / seconds, 1) if seconds else None,
+        "trainable_parameters": trainable,
+        "total_parameters": total,
+        "peak_memory_mb": round(peak, 1),
+        "train_seconds": round(seconds, 2),
+        "wall_seconds": round(time.perf_counter() - started, 2),
+        "config": config.model_dump(),
+        "versions": {"python": platform.python_version(), "torch": torch.__version__,
+                     "transformers": transformers.__version__, "peft": peft.__version__, "trl": trl.__version__},
+    }  # fmt: skip
+
+
+def _loss_curve(history: list[dict], path: Path, *, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    train = [(h["step"], h["loss"]) for h in history if "loss" in h]
+    evals = [(h["step"], h["eval_loss"]) for h in history if "eval_loss" in h]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    if train:
+        ax.plot(*zip(*train), label="train loss")
+    if evals:
+        ax.plot(*zip(*evals), "o-", label="eval loss")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title(title, fontsize=9)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

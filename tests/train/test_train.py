@@ -1,0 +1,150 @@
+"""Training on a tiny Llama-style chat model (built in tests/conftest.py): real steps on CPU."""
+
+import json
+
+import datasets
+import pytest
+
+from lingualift.cli import main
+from lingualift.io import save_dataset
+from lingualift.train.data import IGNORE, tokenize_conversation
+
+CONVERSATIONS = [
+    [{"role": "system", "content": "Always answer in Dutch."}, {"role": "user", "content": "Hoi, hoe gaat het?"},
+     {"role": "assistant", "content": "Goed, dank je!"}, {"role": "user", "content": "Wat eet je?"},
+     {"role": "assistant", "content": "Ik eet appels."}],
+    [{"role": "user", "content": "Wat is de hoofdstad?"}, {"role": "assistant", "content": "Amsterdam."}],
+    [{"role": "user", "content": "Noem een kleur."}, {"role": "assistant", "content": "Blauw is mooi."}],
+    [{"role": "user", "content": "Hoe laat is het?"}, {"role": "assistant", "content": "Het is drie uur."}],
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def threads_dir(tmp_path_factory):
+    rows = [{"id": str(i), "lang": "nl", "messages": m} for i, m in enumerate(CONVERSATIONS)]
+    return str(save_dataset(datasets.Dataset.from_list(rows), tmp_path_factory.mktemp("threads") / "t"))
+
+
+def test_assistant_only_labels_cover_exactly_the_assistant_turns(tiny_chat_model):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_chat_model)
+    row = tokenize_conversation(tokenizer, CONVERSATIONS[0], max_length=512, assistant_only=True)
+    learned = [t for t, label in zip(row["input_ids"], row["labels"]) if label != IGNORE]
+    text = tokenizer.decode(learned)
+    assert text == "Goed, dank je!<|im_end|>\nIk eet appels.<|im_end|>\n"  # answers and their end of turn
+    everything = tokenize_conversation(tokenizer, CONVERSATIONS[0], max_length=512, assistant_only=False)
+    assert everything["labels"] == everything["input_ids"]
+    short = tokenize_conversation(tokenizer, CONVERSATIONS[0], max_length=10, assistant_only=True)
+    assert len(short["input_ids"]) == 10 and short["truncated"]
+
+
+@pytest.mark.slow
+def test_sft_lora_overfits_and_the_saved_adapter_reloads_to_the_same_logits(
+    demo_model_path, use_demo_cache, threads_dir, tmp_path
+):
+    """On the demo model (a tiny random model's frozen embeddings make LoRA learn too slowly to see)."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    out = tmp_path / "sft"
+    code = main(["train", "sft", "--model", "demo", "--data", threads_dir, "--out", str(out), "--max-steps", "24",
+                 "--lr", "2e-3", "--batch-size", "4", "--lora-r", "8", "--save-steps", "12"])  # fmt: skip
+    assert code == 0
+    report = json.loads((out / "training_report.json").read_text())
+    assert report["steps"] == 24 and report["mode"] == "lora"
+    assert report["final_loss"] < 0.5 * report["first_loss"]  # it learns the tiny set
+    assert 0 < report["trainable_parameters"] < report["total_parameters"]
+    assert report["non_pad_tokens_seen"] > 0 and (out / "loss_curve.png").stat().st_size > 1000
+    assert (out / "adapter_config.json").exists()
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    assert tokenizer.chat_template  # saved with the output: chat works on it directly
+    reloaded = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(demo_model_path), out).eval()
+    checkpoint = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(demo_model_path),
+                                           out / "checkpoints" / "checkpoint-24").eval()  # fmt: skip
+    ids = tokenizer("Hoi, hoe gaat het?", return_tensors="pt")
+    with torch.no_grad():
+        assert torch.allclose(reloaded(**ids).logits, checkpoint(**ids).logits, atol=1e-4)
+        plain = AutoModelForCausalLM.from_pretrained(demo_model_path).eval()
+        assert not torch.allclose(
+            reloaded(**ids).logits, plain(**ids).logits, atol=1e-3
+        )  # training changed it
+
+
+def test_full_fine_tuning_overfits_a_tiny_model(tiny_chat_model, threads_dir, tmp_path):
+    out = tmp_path / "full"
+    assert main(["train", "sft", "--full", "--model", str(tiny_chat_model), "--data", threads_dir, "--out",
+                 str(out), "--max-steps", "30", "--lr", "1e-2", "--batch-size", "4"]) == 0  # fmt: skip
+    report = json.loads((out / "training_report.json").read_text())
+    assert report["mode"] == "full" and report["final_loss"] < 0.5 * report["first_loss"]
+    assert report["trainable_parameters"] == report["total_parameters"]
+    assert (out / "model.safetensors").exists()
+
+
+def test_running_again_resumes_from_the_last_checkpoint(tiny_chat_model, threads_dir, tmp_path, capsys):
+    out = tmp_path / "resume"
+    base = ["train", "sft", "--model", str(tiny_chat_model), "--data", threads_dir, "--out", str(out),
+            "--batch-size", "2", "--save-steps", "2", "--lr", "1e-3"]  # fmt: skip
+    assert main([*base, "--max-steps", "4"]) == 0
+    assert main([*base, "--max-steps", "6", "--resume"]) == 0
+    assert "resuming from" in capsys.readouterr().out
+    state = json.loads((out / "checkpoints" / "checkpoint-6" / "trainer_state.json").read_text())
+    steps = [h["step"] for h in state["log_history"] if "loss" in h]
+    assert steps == [1, 2, 3, 4, 5, 6]  # steps 1-4 restored from the checkpoint, 5-6 trained now
+
+
+def test_cpt_trains_on_raw_text(tiny_chat_model, tmp_path):
+    text = tmp_path / "corpus.txt"
+    text.write_text("\n".join(["Het weer is mooi vandaag en we gaan naar het park."] * 40))
+    out = tmp_path / "cpt"
+    assert main(["train", "cpt", "--model", str(tiny_chat_model), "--data", str(text), "--out", str(out),
+                 "--max-steps", "3", "--max-seq-length", "32", "--batch-size", "2"]) == 0  # fmt: skip
+    report = json.loads((out / "training_report.json").read_text())
+    assert report["steps"] == 3 and report["data_stats"]["blocks"] > 3
+
+
+@pytest.mark.parametrize("method", ["dpo", "orpo"])
+def test_preference_methods_run_on_pairs(method, tiny_chat_model, tmp_path):
+    pairs = [{"prompt": [{"role": "user", "content": c[-2]["content"]}],
+              "chosen": [{"role": "assistant", "content": c[-1]["content"]}],
+              "rejected": [{"role": "assistant", "content": "I do not know."}]} for c in CONVERSATIONS]  # fmt: skip
+    data = save_dataset(datasets.Dataset.from_list(pairs), tmp_path / "pairs")
+    out = tmp_path / method
+    assert main(["train", method, "--model", str(tiny_chat_model), "--data", str(data), "--out", str(out),
+                 "--max-steps", "2", "--batch-size", "2"]) == 0  # fmt: skip
+    assert json.loads((out / "training_report.json").read_text())["steps"] == 2
+
+
+@pytest.mark.parametrize(
+    "rows, message",
+    [
+        ([{"messages": [{"role": "user", "content": "Hoi"}]}], "no conversation has an assistant turn"),
+        ([{"text": "no messages"}], "missing column 'messages'"),
+    ],
+)
+def test_bad_data_is_one_clear_error(tiny_chat_model, tmp_path, capsys, rows, message):
+    data = save_dataset(datasets.Dataset.from_list(rows), tmp_path / "d")
+    assert (
+        main(
+            [
+                "train",
+                "sft",
+                "--model",
+                str(tiny_chat_model),
+                "--data",
+                str(data),
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 2
+    )
+    assert message in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_quant4_on_cpu_is_a_clear_error_before_loading(tmp_path, capsys):
+    code = main(["train", "sft", "--model", "no/such-model", "--data", str(tmp_path), "--out", str(tmp_path / "o"),
+                 "--quant4"])  # fmt: skip
+    assert code == 2
+    assert "need a CUDA GPU" in capsys.readouterr().err
