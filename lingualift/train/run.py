@@ -199,6 +199,8 @@ def run_training(config: TrainConfig, *, echo=print) -> dict:
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     result = trainer.train(resume_from_checkpoint=resume_from)
+    if not trainer.is_world_process_zero():  # under DDP only rank 0 writes the outputs
+        return {}
     trained = trainer.model
     trained.save_pretrained(str(out))
     tokenizer.padding_side = "left"  # for generation with the saved tokenizer
@@ -235,6 +237,7 @@ def _report(config, trainer, result, stats, started, device) -> dict:
         "mode": "full" if config.full else ("qlora" if config.quant4 or config.quant8 else "lora"),
         "data_stats": stats,
         "steps": trainer.state.global_step,
+        "world_size": trainer.args.world_size,
         "epochs": round(trainer.state.epoch or 0, 3),
         "first_loss": losses[0] if losses else None,
         "final_loss": losses[-1] if losses else None,

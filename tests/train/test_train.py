@@ -148,3 +148,58 @@ def test_quant4_on_cpu_is_a_clear_error_before_loading(tmp_path, capsys):
                  "--quant4"])  # fmt: skip
     assert code == 2
     assert "need a CUDA GPU" in capsys.readouterr().err
+
+
+def _train_cli(*args: str) -> list[str]:
+    import sys
+
+    return [sys.executable, "-m", "lingualift", "train", *args]
+
+
+@pytest.mark.slow
+def test_two_process_ddp_on_cpu(tiny_chat_model, threads_dir, tmp_path):
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
+    if torchrun is None:
+        pytest.skip("torchrun is not installed next to this Python")
+    out = tmp_path / "ddp"
+    result = subprocess.run(
+        [torchrun, "--nproc_per_node=2", "--master_port=29541", "-m", "lingualift", "train", "sft", "--model",
+         str(tiny_chat_model), "--data", threads_dir, "--out", str(out), "--max-steps", "3", "--batch-size", "1"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((out / "training_report.json").read_text())
+    assert report["world_size"] == 2 and report["steps"] == 3
+
+
+@pytest.mark.slow
+def test_kill_9_mid_training_then_resume_restores_step_and_optimizer(tiny_chat_model, threads_dir, tmp_path):
+    import signal
+    import subprocess
+    import time
+
+    out = tmp_path / "killed"
+    args = ["sft", "--model", str(tiny_chat_model), "--data", threads_dir, "--out", str(out), "--batch-size", "1",
+            "--save-steps", "5", "--max-steps", "100000", "--lr", "1e-3"]  # fmt: skip
+    process = subprocess.Popen(_train_cli(*args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoints = out / "checkpoints"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and len(list(checkpoints.glob("checkpoint-*"))) < 2:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    saved = sorted(checkpoints.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    assert saved, "no checkpoint was written before the kill"
+    last = int(saved[-1].name.split("-")[1])
+    assert (saved[-1] / "optimizer.pt").exists()
+    resumed = subprocess.run(_train_cli(*args[:-4], "--max-steps", str(last + 3), "--lr", "1e-3"),
+                             capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"resuming from {saved[-1]}" in resumed.stdout
+    report = json.loads((out / "training_report.json").read_text())
+    assert report["steps"] == last + 3  # the step count continued from the checkpoint, not from 0
