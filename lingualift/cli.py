@@ -381,7 +381,12 @@ def eval_fidelity(
             help="Prompts: .txt (one per line), a threads dataset, or data with a prompt/text column."
         ),
     ],
-    baseline: Annotated[Optional[str], typer.Option(help="A second model measured side by side.")] = None,
+    adapter: Annotated[
+        Optional[str], typer.Option(help="LoRA adapter on top of --model (lingualift train's output).")
+    ] = None,
+    baseline: Annotated[
+        Optional[str], typer.Option(help="A second model measured side by side (without the adapter).")
+    ] = None,
     limit: Annotated[Optional[int], typer.Option(help="Only the first N prompts.")] = 50,
     system: Annotated[
         Optional[str], typer.Option(help="System prompt for every request (default: none).")
@@ -404,8 +409,13 @@ def eval_fidelity(
     language = get_language(lang)
     items = load_prompts(prompts, limit=limit)
     results = {}
-    for name in [model] + ([baseline] if baseline else []):
-        replies = generate_replies(name, items, system=system, max_new_tokens=max_new_tokens)
+    runs = [(f"{model}+{adapter}" if adapter else model, model, adapter)] + (
+        [(baseline, baseline, None)] if baseline else []
+    )
+    for name, model_id, adapter_dir in runs:
+        replies = generate_replies(
+            model_id, items, system=system, max_new_tokens=max_new_tokens, adapter=adapter_dir
+        )
         results[name] = {**fidelity_summary(replies, items, language), "replies_text": replies}
         summary = results[name]
         typer.echo(

@@ -16,16 +16,26 @@ def resolve_model(model_id: str) -> str:
 
 
 def load_chat_model(
-    model_id: str, *, device: str = "cpu", trust_remote_code: bool = False, quantization=None
+    model_id: str,
+    *,
+    device: str = "cpu",
+    trust_remote_code: bool = False,
+    quantization=None,
+    adapter: str | None = None,
 ):
-    """(model, tokenizer) for a causal chat LM, in eval mode, tokenizer padding on the left."""
+    """(model, tokenizer) for a causal chat LM (+ a LoRA adapter), in eval mode, padding on the left.
+
+    With an adapter, its directory's tokenizer (saved by `lingualift train`, with the chat
+    template used in training) is preferred over the base model's.
+    """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = resolve_model(model_id)
     local = Path(path).exists()
+    tokenizer_path = adapter if adapter and (Path(adapter) / "tokenizer_config.json").exists() else path
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_path, trust_remote_code=trust_remote_code)
         kwargs = {"trust_remote_code": trust_remote_code}
         if quantization is not None:
             kwargs.update(quantization_config=quantization, device_map={"": device})
@@ -35,6 +45,12 @@ def load_chat_model(
     except OSError as error:
         where = "local directory" if local else "hub id (offline? gated? set HF_TOKEN)"
         raise ModelError(f"cannot load model '{model_id}' as a {where}: {error}") from error
+    if adapter:
+        from peft import PeftModel
+
+        if not (Path(adapter) / "adapter_config.json").exists():
+            raise ModelError(f"{adapter}: not a LoRA adapter directory (no adapter_config.json)")
+        model = PeftModel.from_pretrained(model, adapter)
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

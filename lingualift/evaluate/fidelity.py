@@ -114,13 +114,13 @@ def load_prompts(spec: str, *, limit: int | None = None) -> list[str]:
 
 
 def generate_replies(model_id: str, prompts: list[str], *, system: str | None = None, max_new_tokens: int = 128,
-                     batch_size: int = 8, device: str = "cpu") -> list[str]:  # fmt: skip
+                     batch_size: int = 8, device: str = "cpu", adapter: str | None = None) -> list[str]:  # fmt: skip
     """Greedy replies with the model's chat template, batched with left padding."""
     import torch
 
     from lingualift.models import load_chat_model
 
-    model, tokenizer = load_chat_model(model_id, device=device)
+    model, tokenizer = load_chat_model(model_id, device=device, adapter=adapter)
     replies = []
     for start in range(0, len(prompts), batch_size):
         chats = [([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": p}]

@@ -56,3 +56,31 @@ def test_fidelity_end_to_end_with_the_demo_model(demo_model_path, use_demo_cache
     assert out.count("replies in Dutch") == 1 or "demo:" in out
     result = json.loads((tmp_path / "o" / "fidelity.json").read_text())
     assert result["demo"]["replies"] == 2 and len(result["demo"]["replies_text"]) == 2
+
+
+def test_fidelity_with_a_lora_adapter_against_its_base(tiny_chat_model, tmp_path, capsys):
+    """Base + adapter is measured as its own system, the base as the baseline."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from lingualift.models import load_chat_model
+
+    torch.manual_seed(0)
+    peft_model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_chat_model),
+                                LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False))  # fmt: skip
+    adapter = tmp_path / "adapter"
+    peft_model.save_pretrained(adapter)
+    AutoTokenizer.from_pretrained(tiny_chat_model).save_pretrained(adapter)
+    with_adapter, tokenizer = load_chat_model(str(tiny_chat_model), adapter=str(adapter))
+    base, _ = load_chat_model(str(tiny_chat_model))
+    ids = tokenizer("Hallo daar", return_tensors="pt")
+    with torch.no_grad():
+        assert not torch.allclose(with_adapter(**ids).logits, base(**ids).logits)
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("Hoe gaat het?\n")
+    assert main(["eval", "fidelity", "--model", str(tiny_chat_model), "--adapter", str(adapter), "--baseline",
+                 str(tiny_chat_model), "--lang", "nl", "--prompts", str(prompts), "--max-new-tokens", "4",
+                 "--out", str(tmp_path / "o")]) == 0  # fmt: skip
+    result = json.loads((tmp_path / "o" / "fidelity.json").read_text())
+    assert set(result) == {f"{tiny_chat_model}+{adapter}", str(tiny_chat_model)}
