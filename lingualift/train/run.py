@@ -146,6 +146,12 @@ def run_training(config: TrainConfig, *, echo=print) -> dict:
     started = time.perf_counter()
     out = Path(config.out)
     checkpoints = out / "checkpoints"
+    from lingualift.models import resolve_model
+    from lingualift.train.memory import check_fits
+
+    mode = "full" if config.full else ("quant4" if config.quant4 else "quant8" if config.quant8 else "lora")
+    check_fits(resolve_model(config.model), batch=config.batch_size, seq=config.max_seq_length, mode=mode,
+               device=device, echo=echo)  # fmt: skip
     model, tokenizer = _load_model(config, device)
     tokenizer.padding_side = "right"
     common = dict(

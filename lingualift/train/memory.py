@@ -1,0 +1,75 @@
+"""A memory estimate before loading: parameters + gradients + optimizer state + activations.
+
+Rough on purpose (it is a sanity check, not a profiler): bytes per parameter by mode, and
+activations after Korthikanti et al. (2022), s·b·h·L·(34 + 5·a·s/h) bytes without checkpointing.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+# weights + gradients + Adam moments (+ fp32 master copy under mixed precision), per parameter
+FULL_BYTES = 16
+BASE_WEIGHT_BYTES = {"cpu": 4, "cuda": 2}
+QUANT_BYTES = {"quant4": 0.55, "quant8": 1.1}
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    parameters: int
+    trainable: int
+    weights_gb: float
+    training_state_gb: float
+    activations_gb: float
+
+    @property
+    def total_gb(self) -> float:
+        return self.weights_gb + self.training_state_gb + self.activations_gb
+
+
+def estimate(*, parameters: int, hidden: int, layers: int, heads: int, batch: int, seq: int, mode: str,
+             device: str, lora_fraction: float = 0.01) -> MemoryEstimate:  # fmt: skip
+    if mode == "full":
+        weights, trainable = parameters * FULL_BYTES / 4, parameters
+        state = parameters * FULL_BYTES * 3 / 4
+    else:
+        per_param = QUANT_BYTES.get(mode, BASE_WEIGHT_BYTES[device])
+        trainable = int(parameters * lora_fraction)
+        weights, state = parameters * per_param, trainable * FULL_BYTES
+    activations = seq * batch * hidden * layers * (34 + 5 * heads * seq / hidden)
+    gb = 1024**3
+    return MemoryEstimate(parameters, trainable, weights / gb, state / gb, activations / gb)
+
+
+def visible_memory_gb(device: str) -> float:
+    if device == "cuda":
+        import torch
+
+        return torch.cuda.mem_get_info()[1] / 1024**3
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
+
+
+def check_fits(model_path: str, *, batch: int, seq: int, mode: str, device: str, echo=print,
+               available_gb: float | None = None) -> MemoryEstimate | None:  # fmt: skip
+    """Count the parameters on the meta device (nothing is allocated) and warn when it cannot fit."""
+    try:
+        from accelerate import init_empty_weights
+        from transformers import AutoConfig, AutoModelForCausalLM
+
+        config = AutoConfig.from_pretrained(model_path)
+        with init_empty_weights():
+            parameters = sum(p.numel() for p in AutoModelForCausalLM.from_config(config).parameters())
+    except Exception:  # an estimate must never stop training; the loader reports real problems
+        return None
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    result = estimate(
+        parameters=parameters, hidden=text.hidden_size, layers=text.num_hidden_layers,
+        heads=text.num_attention_heads, batch=batch, seq=seq, mode=mode, device=device,
+    )  # fmt: skip
+    available = available_gb if available_gb is not None else visible_memory_gb(device)
+    if result.total_gb > 0.9 * available:
+        echo(f"warning: training needs about {result.total_gb:.1f} GiB ({result.weights_gb:.1f} weights, "
+             f"{result.training_state_gb:.1f} gradients/optimizer, {result.activations_gb:.1f} activations) but "
+             f"{device} has {available:.1f} GiB: lower --batch-size/--max-seq-length, use LoRA or --quant4")  # fmt: skip
+    return result
