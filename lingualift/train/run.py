@@ -134,9 +134,12 @@ def _pairs_dataset(config: TrainConfig):
 
 
 def _last_checkpoint(directory: Path) -> str | None:
-    from transformers.trainer_utils import get_last_checkpoint
-
-    return get_last_checkpoint(str(directory)) if directory.is_dir() else None
+    """The newest complete checkpoint. The trainer writes trainer_state.json last, so a kill in the
+    middle of a save leaves a directory without it, which must not be resumed from."""
+    if not directory.is_dir():
+        return None
+    complete = [p for p in directory.glob("checkpoint-*") if (p / "trainer_state.json").exists()]
+    return str(max(complete, key=lambda p: int(p.name.split("-")[-1]))) if complete else None
 
 
 def run_training(config: TrainConfig, *, echo=print) -> dict:
