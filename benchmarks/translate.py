@@ -118,7 +118,7 @@ def overhead(args) -> None:
 
     from lingualift.languages import get_language
     from lingualift.translate.backends.ct2 import CT2Translator
-    from lingualift.translate.engine import _batches
+    from lingualift.translate.engine import _batches, new_token_cap
     from lingualift.translate.segment import split_message
     from lingualift.translate.store import Segment, segment_key
 
@@ -141,7 +141,7 @@ def overhead(args) -> None:
     raw_batches = []
     for batch, longest in plans:
         tokens, prefix = translator.source_tokens([s.source for s in batch], en, nl)
-        cap = min(2 * longest + 16, max(16, translator.max_length - longest))  # as the engine caps
+        cap = new_token_cap(translator, longest)  # as the engine caps
         raw_batches.append((tokens, cap, prefix))
     raw = ctranslate2.Translator(str(translator.translator.model_path) if hasattr(translator.translator, "model_path")
                                  else _ct2_dir(model), device="cpu", compute_type="int8")  # fmt: skip

@@ -198,6 +198,11 @@ def _require_rows(loaded, source: str) -> None:
         raise DataError(f"{source}: the dataset is empty (0 rows)")
 
 
+def first_split(data, prefer: str = "train"):
+    """The `prefer` split of a DatasetDict, else its first split."""
+    return data[prefer] if prefer in data else next(iter(data.values()))
+
+
 def _first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return text[0] if text else type(error).__name__

@@ -5,7 +5,33 @@ from __future__ import annotations
 from pathlib import Path
 
 from lingualift.demo.model import DEMO_MODEL_ID, demo_model_dir
-from lingualift.errors import ModelError
+from lingualift.errors import ConfigError, ModelError
+
+
+def require_cuda_for_quantization(quant4: bool, quant8: bool, device: str | None = None) -> None:
+    """bitsandbytes 4/8-bit needs CUDA: one clear error before anything loads."""
+    if not (quant4 or quant8):
+        return
+    import torch
+
+    if not torch.cuda.is_available() or (device or "cuda").startswith("cpu"):
+        raise ConfigError(
+            "--quant4/--quant8 need a CUDA GPU (bitsandbytes); this machine has none — drop the flag"
+        )
+
+
+def quantization_config(quant4: bool, quant8: bool):
+    """The BitsAndBytesConfig for --quant4 (NF4, bf16 compute) or --quant8; None for neither."""
+    if not (quant4 or quant8):
+        return None
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    if quant4:
+        return BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16
+        )
+    return BitsAndBytesConfig(load_in_8bit=True)
 
 
 def resolve_model(model_id: str) -> str:

@@ -93,10 +93,10 @@ def load_prompts(spec: str, *, limit: int | None = None) -> list[str]:
     if path.suffix == ".txt" and path.is_file():
         prompts = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     else:
-        from lingualift.io import load_source
+        from lingualift.io import first_split, load_source
 
         data = load_source(spec)
-        split = data["test"] if "test" in data else next(iter(data.values()))
+        split = first_split(data, prefer="test")
         columns = split.column_names
         if "messages" in columns:
             prompts = [

@@ -9,26 +9,24 @@ import platform
 import time
 from pathlib import Path
 
-from lingualift.errors import ConfigError, DataError
+from lingualift.errors import DataError
 from lingualift.train.config import TrainConfig
 
 
 def _check_device(config: TrainConfig) -> str:
     import torch
 
-    cuda = torch.cuda.is_available()
-    if (config.quant4 or config.quant8) and not cuda:
-        raise ConfigError(
-            "--quant4/--quant8 need a CUDA GPU (bitsandbytes); this machine has none — drop the flag"
-        )
-    return "cuda" if cuda else "cpu"
+    from lingualift.models import require_cuda_for_quantization
+
+    require_cuda_for_quantization(config.quant4, config.quant8)
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _load_model(config: TrainConfig, device: str):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from lingualift.models import resolve_model
+    from lingualift.models import quantization_config, resolve_model
 
     path = resolve_model(config.model)
     tokenizer = AutoTokenizer.from_pretrained(path)
@@ -36,15 +34,7 @@ def _load_model(config: TrainConfig, device: str):
         tokenizer.pad_token = tokenizer.eos_token
     kwargs = {"dtype": torch.float32 if device == "cpu" else torch.bfloat16}
     if config.quant4 or config.quant8:
-        from transformers import BitsAndBytesConfig
-
-        kwargs["quantization_config"] = (
-            BitsAndBytesConfig(
-                load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16
-            )
-            if config.quant4
-            else BitsAndBytesConfig(load_in_8bit=True)
-        )
+        kwargs["quantization_config"] = quantization_config(config.quant4, config.quant8)
         kwargs["device_map"] = {"": 0}
     model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     return model, tokenizer
@@ -64,11 +54,11 @@ def lora_config(config: TrainConfig):
 
 
 def _sft_dataset(config: TrainConfig, tokenizer):
-    from lingualift.io import load_source, require_columns
+    from lingualift.io import first_split, load_source, require_columns
     from lingualift.train.data import tokenize_conversation
 
     data = load_source(config.data)
-    train = data["train"] if "train" in data else next(iter(data.values()))
+    train = first_split(data)
     require_columns(train, ["messages"], where=config.data)
     with_answer = train.filter(lambda row: any(m["role"] == "assistant" for m in row["messages"] or []))
     if len(with_answer) == 0:
@@ -97,7 +87,7 @@ def _cpt_dataset(config: TrainConfig, tokenizer):
 
     import datasets
 
-    from lingualift.io import load_source, require_columns
+    from lingualift.io import first_split, load_source, require_columns
 
     path = _Path(config.data)
     if path.suffix == ".txt" or (path.is_dir() and any(path.glob("*.txt"))):
@@ -105,7 +95,7 @@ def _cpt_dataset(config: TrainConfig, tokenizer):
         data = datasets.load_dataset("text", data_files={"train": files})["train"]
     else:
         loaded = load_source(config.data)
-        data = loaded["train"] if "train" in loaded else next(iter(loaded.values()))
+        data = first_split(loaded)
     require_columns(data, ["text"], where=config.data)
     block = config.max_seq_length
     eos = tokenizer.eos_token_id
@@ -125,10 +115,10 @@ def _cpt_dataset(config: TrainConfig, tokenizer):
 
 
 def _pairs_dataset(config: TrainConfig):
-    from lingualift.io import load_source, require_columns
+    from lingualift.io import first_split, load_source, require_columns
 
     data = load_source(config.data)
-    train = data["train"] if "train" in data else next(iter(data.values()))
+    train = first_split(data)
     require_columns(train, ["prompt", "chosen", "rejected"], where=config.data)
     return train, {"pairs": len(train)}
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from lingualift.errors import ConfigError, DataError, LanguageError, LinguaLiftError
 from lingualift.languages import Language, backend_code, get_language
+from lingualift.models import quantization_config, require_cuda_for_quantization
 from lingualift.translate.config import SEQ2SEQ, TranslateConfig
 from lingualift.translate.quality import segment_flags
 from lingualift.translate.segment import PLACEHOLDER_RE, Piece, join_message, split_message
@@ -128,7 +129,7 @@ def translate_dataset(config: TranslateConfig, out: str, *, echo=print, progress
     backend = config.backend or default_backend(tgt)
     if backend in SEQ2SEQ or backend == "tower":
         backend_code(tgt, backend)  # fail before anything loads
-    _check_device(config)
+    require_cuda_for_quantization(config.quant4, config.quant8, config.device)
     rank, world = config.shard_position()
     work = Path(config.work_dir or f"{out}.work")
     store = TranslationStore(work / f"store-{rank}-of-{world}.sqlite")
@@ -188,17 +189,6 @@ def translate_dataset(config: TranslateConfig, out: str, *, echo=print, progress
     return report
 
 
-def _check_device(config: TranslateConfig) -> None:
-    if not (config.quant4 or config.quant8):
-        return
-    import torch
-
-    if not torch.cuda.is_available() or (config.device or "cuda").startswith("cpu"):
-        raise ConfigError(
-            "--quant4/--quant8 need a CUDA GPU (bitsandbytes); this machine has none — drop the flag"
-        )
-
-
 def _plan(data, planner: Planner, store: TranslationStore, rank: int, world: int) -> tuple[int, dict]:
     """Queue this rank's unique segments; returns (unique segments of this rank, rows per split)."""
     config = planner.config
@@ -251,13 +241,7 @@ def build_translator(config: TranslateConfig, backend: str, model: str):
     import torch
 
     device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    quantization = None
-    if config.quant4 or config.quant8:
-        from transformers import BitsAndBytesConfig
-
-        quantization = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=torch.bfloat16,
-                                          bnb_4bit_quant_type="nf4") if config.quant4 else \
-            BitsAndBytesConfig(load_in_8bit=True)  # fmt: skip
+    quantization = quantization_config(config.quant4, config.quant8)
     if backend in SEQ2SEQ:
         if config.ct2:
             from lingualift.translate.backends.ct2 import CT2Translator
@@ -277,6 +261,13 @@ def build_translator(config: TranslateConfig, backend: str, model: str):
 
     return LLMTranslator(model, backend=backend, device=device, prompt_template=config.prompt_template,
                          quantization=quantization, trust_remote_code=config.trust_remote_code)  # fmt: skip
+
+
+def new_token_cap(translator, longest: int, limit: int | None = None) -> int:
+    """Generated tokens allowed for a batch: twice its longest input plus a margin, within the
+    model's length limit (this also ends repetition loops early)."""
+    cap = min(2 * longest + 16, max(16, translator.max_length - longest))
+    return min(cap, limit) if limit else cap
 
 
 def _batches(translator, segments: list[Segment], budget: int):
@@ -313,10 +304,7 @@ def _translate_pending(config, backend, tgt, store, pending, *, progress):
             src = get_language(src_tag)
             translator = translators.for_source(src)
             for batch, longest in _batches(translator, page, config.batch_tokens):
-                cap = 2 * longest + 16
-                cap = min(cap, max(16, translator.max_length - longest))
-                if config.max_new_tokens:
-                    cap = min(cap, config.max_new_tokens)
+                cap = new_token_cap(translator, longest, config.max_new_tokens)
                 begin = time.perf_counter()
                 results = _run_batch(translator, batch, src, tgt, cap)
                 stats["seconds"] += time.perf_counter() - begin
