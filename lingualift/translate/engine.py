@@ -72,10 +72,9 @@ class Planner:
                 lang = get_language(str(value)) if value else None
                 if lang is None:
                     self.languages[value] = "unknown_source_language"
-                elif self.backend in SEQ2SEQ or self.backend == "tower":
-                    backend_code(lang, self.backend)
-                    self.languages[value] = lang
                 else:
+                    if self.backend in SEQ2SEQ or self.backend == "tower":
+                        backend_code(lang, self.backend)  # raises when the backend cannot read it
                     self.languages[value] = lang
             except LanguageError:
                 known = value and _is_known(value)

@@ -13,7 +13,6 @@ import tempfile
 from pathlib import Path
 
 from lingualift.errors import ConfigError, ModelError
-from lingualift.languages import backend_code
 from lingualift.translate.backends.base import Translation
 from lingualift.translate.backends.seq2seq import FAMILIES, Seq2SeqTranslator
 
@@ -77,11 +76,7 @@ class CT2Translator(Seq2SeqTranslator):
         self.max_input_tokens = min(self.spec.max_input_tokens, self.max_length // 2)
 
     def source_tokens(self, texts, src, tgt) -> tuple[list[list[str]], str | None]:
-        token = self.target_token(tgt)
-        if self.spec.src_lang_on_tokenizer:
-            self.tokenizer.src_lang = backend_code(src, self.family)
-        inputs = [f"{token} {t}" if token and (self.spec.input_prefix or self.family == "opus") else t
-                  for t in texts]  # fmt: skip
+        inputs, token = self.prepare_inputs(texts, src, tgt)
         ids = self.tokenizer(inputs, truncation=True, max_length=self.max_input_tokens * 2)["input_ids"]
         return [self.tokenizer.convert_ids_to_tokens(i) for i in ids], token if self.spec.forced_bos else None
 

@@ -100,14 +100,19 @@ class Seq2SeqTranslator:
             _require_token(self.tokenizer, token, self.name)
         return token
 
+    def prepare_inputs(self, texts: list[str], src: Language, tgt: Language) -> tuple[list[str], str | None]:
+        """Texts as the family expects them (MADLAD/OPUS prefix the target token) and that token;
+        sets the tokenizer's source language where the family needs it."""
+        token = self.target_token(tgt)
+        if self.spec.src_lang_on_tokenizer:
+            self.tokenizer.src_lang = backend_code(src, self.family)
+        prefixed = token and (self.spec.input_prefix or self.family == "opus")
+        return [f"{token} {t}" if prefixed else t for t in texts], token
+
     def translate(self, texts, src, tgt, *, max_new_tokens, strict=False):
         import torch
 
-        token = self.target_token(tgt)
-        inputs = [f"{token} {t}" if token and (self.spec.input_prefix or self.family == "opus") else t
-                  for t in texts]  # fmt: skip
-        if self.spec.src_lang_on_tokenizer:
-            self.tokenizer.src_lang = backend_code(src, self.family)
+        inputs, token = self.prepare_inputs(texts, src, tgt)
         encoded = self.tokenizer(
             inputs, return_tensors="pt", padding=True, truncation=True, max_length=self.max_input_tokens * 2
         ).to(self.device)
