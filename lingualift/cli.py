@@ -13,6 +13,8 @@ import typer
 
 from lingualift import __version__
 from lingualift.errors import LinguaLiftError
+from lingualift.options import config_command
+from lingualift.train.config import TrainConfig
 
 app = typer.Typer(
     name="lingualift",
@@ -300,69 +302,28 @@ def translate(
         )
 
 
-@app.command()
+@config_command(
+    app,
+    TrainConfig,
+    flags={"full": "--full/--lora", "quant4": "--quant4", "quant8": "--quant8", "resume": "--resume",
+           "assistant_only_loss": "--assistant-only-loss/--all-tokens", "out": "--out -o"},
+)  # fmt: skip
 def train(
+    config: TrainConfig,
     method: Annotated[
         str, typer.Argument(help="sft, dpo, orpo or cpt (continued pre-training on raw text).")
     ],
-    model: Annotated[str, typer.Option(help="Base model: hub id, local directory, or `demo`.")],
-    data: Annotated[str, typer.Option(help="Threads (sft), preference pairs (dpo/orpo), or raw text (cpt).")],
-    out: Annotated[str, typer.Option("--out", "-o", help="Output directory.")],
-    full: Annotated[
-        bool, typer.Option("--full/--lora", help="Train all weights, or a LoRA adapter (default).")
-    ] = False,
-    quant4: Annotated[bool, typer.Option("--quant4", help="QLoRA: 4-bit base weights (CUDA only).")] = False,
-    quant8: Annotated[bool, typer.Option("--quant8", help="8-bit base weights (CUDA only).")] = False,
-    lora_r: Annotated[int, typer.Option(help="LoRA rank.")] = 16,
-    lora_alpha: Annotated[int, typer.Option(help="LoRA alpha.")] = 32,
-    lora_dropout: Annotated[float, typer.Option(help="LoRA dropout.")] = 0.05,
-    target_modules: Annotated[
-        str, typer.Option(help="LoRA targets: all-linear or comma-separated names.")
-    ] = "all-linear",
-    max_seq_length: Annotated[
-        int, typer.Option(help="Tokens per sample; warns when most samples are cut.")
-    ] = 512,
-    epochs: Annotated[float, typer.Option(help="Epochs.")] = 2.0,
-    max_steps: Annotated[int, typer.Option(help="Stop after N optimizer steps (-1: use --epochs).")] = -1,
-    batch_size: Annotated[int, typer.Option(help="Per-device batch size.")] = 4,
-    grad_accum: Annotated[int, typer.Option(help="Gradient accumulation steps.")] = 1,
-    lr: Annotated[float, typer.Option(help="Learning rate.")] = 2e-4,
-    assistant_only_loss: Annotated[
-        bool,
-        typer.Option(
-            "--assistant-only-loss/--all-tokens", help="SFT loss on assistant turns only (default)."
-        ),
-    ] = True,
-    save_steps: Annotated[int, typer.Option(help="Checkpoint every N steps.")] = 50,
-    resume: Annotated[
-        bool, typer.Option("--resume", help="Continue from the last checkpoint (re-running does too).")
-    ] = False,
-    eval_ratio: Annotated[float, typer.Option(help="Share of the data held out for evaluation.")] = 0.0,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
 ) -> None:
     """Fine-tune a model: SFT (LoRA, QLoRA or full), DPO, ORPO, or continued pre-training.
 
     Writes the adapter (or full weights) with the tokenizer and its chat template, a
     training_report.json (tokens seen, non-pad tokens/s, trainable parameters, losses, peak
     memory, wall time, versions) and loss_curve.png. Checkpoints go to OUT/checkpoints; running
-    the same command again continues from the last one.
+    the same command again continues from the last one. Several GPUs: --accelerate-config ddp
+    (or fsdp, zero2, zero3), or `accelerate launch -m lingualift train ...` yourself.
     """
-    from pydantic import ValidationError
-
-    from lingualift.errors import config_error
-    from lingualift.train.config import TrainConfig
     from lingualift.train.run import run_training
 
-    try:
-        config = TrainConfig(
-            method=method, model=model, data=data, out=out, full=full, quant4=quant4, quant8=quant8, lora_r=lora_r,
-            lora_alpha=lora_alpha, lora_dropout=lora_dropout, target_modules=target_modules,
-            max_seq_length=max_seq_length, epochs=epochs, max_steps=max_steps, batch_size=batch_size,
-            grad_accum=grad_accum, lr=lr, assistant_only_loss=assistant_only_loss, save_steps=save_steps,
-            resume=resume, eval_ratio=eval_ratio, seed=seed,
-        )  # fmt: skip
-    except ValidationError as error:
-        raise config_error(error) from error
     run_training(config, echo=typer.echo)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -10,11 +10,15 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    method: Literal["sft", "dpo", "orpo", "cpt"] = Field("sft", description="What to train")
+    method: Literal["sft", "dpo", "orpo", "cpt"] = Field(
+        "sft", description="sft, dpo, orpo, or cpt (continued pre-training on raw text)"
+    )
     model: str = Field(description="Base model: hub id, local directory, or `demo`")
-    data: str = Field(description="Threads (sft), pairs (dpo/orpo) or raw text (cpt)")
+    data: str = Field(
+        description="Threads (sft), preference pairs (dpo/orpo), or raw text: .txt files, a dataset with `text` (cpt)"
+    )
     out: str = Field(description="Output directory: adapter or full weights, tokenizer, report")
-    full: bool = Field(False, description="Train all weights instead of a LoRA adapter")
+    full: bool = Field(False, description="Train all weights (--full) or a LoRA adapter (--lora)")
     quant4: bool = Field(False, description="QLoRA: 4-bit base weights (bitsandbytes, CUDA only)")
     quant8: bool = Field(False, description="8-bit base weights (bitsandbytes, CUDA only)")
     lora_r: int = Field(16, gt=0, description="LoRA rank")
@@ -23,7 +27,20 @@ class TrainConfig(BaseModel):
     target_modules: str = Field(
         "all-linear", description="LoRA targets: all-linear, or comma-separated names"
     )
-    max_seq_length: int = Field(512, gt=8, description="Tokens per sample (LLaMa2lang's 512)")
+    max_seq_length: int = Field(
+        512, gt=8, description="Tokens per sample (LLaMa2lang's 512); warns when most samples are cut"
+    )
+    max_prompt_length: Optional[int] = Field(
+        None,
+        gt=0,
+        description="dpo/orpo: shorten longer prompts (oldest turns first, then the start of the text)",
+    )
+    packing: bool = Field(
+        False,
+        description="sft: pack several conversations into each max-seq-length row; attention stays "
+        "within each conversation (position ids restart), so no padding is computed",
+    )
+    gradient_checkpointing: bool = Field(False, description="Recompute activations: less memory, ~30% slower")
     epochs: float = Field(2.0, gt=0, description="Epochs")
     max_steps: int = Field(-1, description="Stop after this many optimizer steps (-1: use epochs)")
     batch_size: int = Field(4, gt=0, description="Per-device batch size")
@@ -33,7 +50,19 @@ class TrainConfig(BaseModel):
     save_steps: int = Field(50, gt=0, description="Checkpoint every N steps")
     resume: bool = Field(False, description="Continue from the last checkpoint in OUT/checkpoints")
     eval_ratio: float = Field(0.0, ge=0, lt=1, description="Share of the data held out for evaluation")
+    eval_split: Optional[str] = Field(None, description="Evaluate on this split of --data instead")
     seed: int = Field(42, description="Random seed")
+    accelerate_config: Optional[str] = Field(
+        None,
+        description="Launch through accelerate: ddp, fsdp, zero2, zero3, cpu-ddp (shipped configs) or a YAML path",
+    )
+    num_processes: Optional[int] = Field(
+        None, gt=0, description="With --accelerate-config: processes to start"
+    )
+    push_to_hub: Optional[str] = Field(
+        None, description="Push the result to this hub repo (token from HF_TOKEN) with a model card"
+    )
+    private: bool = Field(True, description="Create the hub repo private")
 
     @model_validator(mode="after")
     def _consistent(self) -> TrainConfig:
@@ -43,4 +72,8 @@ class TrainConfig(BaseModel):
             raise ValueError(
                 "full fine-tuning cannot train quantized weights: drop --full or the quantization"
             )
+        if self.eval_ratio and self.eval_split:
+            raise ValueError("eval_ratio and eval_split exclude each other")
+        if self.packing and self.method != "sft":
+            raise ValueError("packing applies to sft (cpt always packs; dpo/orpo pairs are not packed)")
         return self

@@ -72,3 +72,91 @@ class PadCollator:
                 padding = [value] * gap
                 batch[key].append(padding + list(f[key]) if self.left else list(f[key]) + padding)
         return {k: torch.tensor(v) for k, v in batch.items()}
+
+
+def pack_examples(lengths: list[int], capacity: int) -> list[list[int]]:
+    """Best-fit decreasing: indices of examples grouped into rows of at most `capacity` tokens."""
+    import bisect
+
+    rows: list[list[int]] = []
+    free: list[tuple[int, int]] = []  # (room left, row), sorted: the first that fits is the best fit
+    for index in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+        at = bisect.bisect_left(free, (lengths[index], -1))
+        if at < len(free):
+            room, row = free.pop(at)
+        else:
+            room, row = capacity, len(rows)
+            rows.append([])
+        rows[row].append(index)
+        bisect.insort(free, (room - lengths[index], row))
+    return rows
+
+
+def packed_rows(examples: list[dict], capacity: int) -> list[dict]:
+    """Concatenate examples into rows with restarting position ids. The first label of each example
+    is ignored so no token learns to predict the start of the next, unrelated conversation."""
+    rows = []
+    for group in pack_examples([len(e["input_ids"]) for e in examples], capacity):
+        row = {"input_ids": [], "labels": [], "position_ids": []}
+        for index in group:
+            ids, labels = examples[index]["input_ids"], examples[index]["labels"]
+            row["input_ids"] += ids
+            row["labels"] += [IGNORE, *labels[1:]]
+            row["position_ids"] += list(range(len(ids)))
+        rows.append(row)
+    return rows
+
+
+class PackedCollator:
+    """Batch packed rows without an attention mask: transformers then derives a block-diagonal causal
+    mask from the restarting position ids (sdpa, eager, flex and flash attention alike). Rows are
+    right-padded; the padding is its own short sequence with ignored labels, so no real token sees it.
+
+    The batch carries `use_cache=False`: with a KV cache (the config default, also in training mode)
+    transformers skips the packed-sequence detection and every token attends across the boundaries.
+    """
+
+    def __init__(self, tokenizer):
+        self.pad_id = tokenizer.pad_token_id
+
+    def __call__(self, features: list[dict]) -> dict:
+        import torch
+
+        width = max(len(f["input_ids"]) for f in features)
+        batch = {"input_ids": [], "labels": [], "position_ids": []}
+        for f in features:
+            gap = width - len(f["input_ids"])
+            batch["input_ids"].append(list(f["input_ids"]) + [self.pad_id] * gap)
+            batch["labels"].append(list(f["labels"]) + [IGNORE] * gap)
+            batch["position_ids"].append(list(f["position_ids"]) + list(range(gap)))
+        return {**{k: torch.tensor(v) for k, v in batch.items()}, "use_cache": False}
+
+
+def shorten_prompt(tokenizer, prompt, limit: int):
+    """A DPO/ORPO prompt cut to `limit` tokens, keeping what is closest to the answer: the oldest
+    user/assistant exchanges go first (a system message stays), then the start of the last text."""
+
+    def length(value) -> int:
+        if isinstance(value, str):
+            return len(tokenizer(value, add_special_tokens=False)["input_ids"])
+        return len(tokenizer.apply_chat_template(value, tokenize=True, add_generation_prompt=True,
+                                                 return_dict=True)["input_ids"])  # fmt: skip
+
+    def cut_start(text: str, tokens: int) -> str:
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        return tokenizer.decode(ids[min(tokens, len(ids)) :])
+
+    if isinstance(prompt, str):
+        excess = length(prompt) - limit
+        return cut_start(prompt, excess) if excess > 0 else prompt
+    messages = list(prompt)
+    system = [m for m in messages[:1] if m["role"] == "system"]
+    turns = messages[len(system) :]
+    while len(turns) > 1 and length(system + turns) > limit:
+        turns = turns[2:] if len(turns) > 2 else turns[1:]  # keep the prompt starting with a user turn
+    for _ in range(3):  # the template's own tokens are fixed, so this settles in one or two passes
+        excess = length(system + turns) - limit
+        if excess <= 0 or not turns[-1]["content"]:
+            break
+        turns[-1] = {**turns[-1], "content": cut_start(turns[-1]["content"], excess)}
+    return system + turns

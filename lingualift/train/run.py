@@ -53,12 +53,25 @@ def lora_config(config: TrainConfig):
     )
 
 
-def _sft_dataset(config: TrainConfig, tokenizer):
-    from lingualift.io import first_split, load_source, require_columns
-    from lingualift.train.data import tokenize_conversation
+def _split(config: TrainConfig, name: str | None = None):
+    from lingualift.io import first_split, load_source
 
     data = load_source(config.data)
-    train = first_split(data)
+    if name is None:
+        return first_split(data)
+    if not hasattr(data, "keys") or name not in data:
+        available = ", ".join(data.keys()) if hasattr(data, "keys") else "one unnamed split"
+        raise DataError(f"{config.data}: no split '{name}' for --eval-split (it has: {available})")
+    return data[name]
+
+
+def _sft_dataset(config: TrainConfig, tokenizer, split: str | None = None):
+    import datasets
+
+    from lingualift.io import require_columns
+    from lingualift.train.data import packed_rows, tokenize_conversation
+
+    train = _split(config, split)
     require_columns(train, ["messages"], where=config.data)
     with_answer = train.filter(lambda row: any(m["role"] == "assistant" for m in row["messages"] or []))
     if len(with_answer) == 0:
@@ -78,6 +91,10 @@ def _sft_dataset(config: TrainConfig, tokenizer):
         raise DataError(
             f"{config.data}: every assistant turn was cut off by --max-seq-length {config.max_seq_length}"
         )
+    if config.packing:
+        rows = packed_rows(tokenized.remove_columns(["attention_mask"]).to_list(), config.max_seq_length)
+        stats["packed_rows"] = len(rows)
+        tokenized = datasets.Dataset.from_list(rows)
     return tokenized, stats
 
 
@@ -114,13 +131,21 @@ def _cpt_dataset(config: TrainConfig, tokenizer):
     return packed, {"documents": len(data), "blocks": len(packed), "block_tokens": block}
 
 
-def _pairs_dataset(config: TrainConfig):
-    from lingualift.io import first_split, load_source, require_columns
+def _pairs_dataset(config: TrainConfig, tokenizer, split: str | None = None):
+    from lingualift.io import require_columns
+    from lingualift.train.data import shorten_prompt
 
-    data = load_source(config.data)
-    train = first_split(data)
+    train = _split(config, split)
     require_columns(train, ["prompt", "chosen", "rejected"], where=config.data)
-    return train, {"pairs": len(train)}
+    stats = {"pairs": len(train)}
+    if config.max_prompt_length:
+        limit = config.max_prompt_length
+        train = train.map(lambda row: {"prompt": shorten_prompt(tokenizer, row["prompt"], limit)},
+                          desc="shorten prompts")  # fmt: skip
+        stats["prompts_shortened"] = sum(
+            a != b for a, b in zip(_split(config, split)["prompt"], train["prompt"])
+        )
+    return train, stats
 
 
 def _last_checkpoint(directory: Path) -> str | None:
@@ -136,6 +161,14 @@ def run_training(config: TrainConfig, *, echo=print) -> dict:
     import torch
 
     device = _check_device(config)  # before anything loads
+    if config.push_to_hub:
+        from lingualift.io import hub_token
+
+        hub_token()  # a missing token is an error now, not after hours of training
+    if config.accelerate_config:
+        from lingualift.train.launch import launch
+
+        return launch(config, echo=echo)
     started = time.perf_counter()
     out = Path(config.out)
     checkpoints = out / "checkpoints"
@@ -149,27 +182,30 @@ def run_training(config: TrainConfig, *, echo=print) -> dict:
     tokenizer.padding_side = "right"
     common = dict(
         output_dir=str(checkpoints), per_device_train_batch_size=config.batch_size,
-        gradient_accumulation_steps=config.grad_accum, learning_rate=config.lr, num_train_epochs=config.epochs,
-        max_steps=config.max_steps, logging_steps=1, save_steps=config.save_steps, save_total_limit=2,
-        report_to=[], seed=config.seed, use_cpu=device == "cpu", remove_unused_columns=False,
-        include_num_input_tokens_seen="non_padding", bf16=device == "cuda",
+        per_device_eval_batch_size=config.batch_size, gradient_accumulation_steps=config.grad_accum,
+        learning_rate=config.lr, num_train_epochs=config.epochs, max_steps=config.max_steps, logging_steps=1,
+        save_steps=config.save_steps, save_total_limit=2, report_to=[], seed=config.seed,
+        use_cpu=device == "cpu", remove_unused_columns=False, include_num_input_tokens_seen="non_padding",
+        bf16=device == "cuda", ddp_find_unused_parameters=False,  # every LoRA/full parameter is used
     )  # fmt: skip
+    if config.gradient_checkpointing:
+        common.update(_checkpointing_arguments())
     peft_config = None if config.full else lora_config(config)
     if config.method in ("sft", "cpt"):
         from transformers import Trainer, TrainingArguments
 
-        from lingualift.train.data import PadCollator
+        from lingualift.train.data import PackedCollator, PadCollator
 
-        dataset, stats = (
-            _sft_dataset(config, tokenizer) if config.method == "sft" else _cpt_dataset(config, tokenizer)
+        if config.method == "sft":
+            dataset, stats = _sft_dataset(config, tokenizer)
+            if stats["truncated"] > stats["conversations"] / 2:
+                echo(f"warning: {stats['truncated']} of {stats['conversations']} conversations are longer than "
+                     f"--max-seq-length {config.max_seq_length} and were truncated")  # fmt: skip
+        else:
+            dataset, stats = _cpt_dataset(config, tokenizer)
+        dataset, eval_dataset = _held_out(
+            config, dataset, lambda: _sft_dataset(config, tokenizer, config.eval_split)[0]
         )
-        if config.method == "sft" and stats["truncated"] > stats["conversations"] / 2:
-            echo(f"warning: {stats['truncated']} of {stats['conversations']} conversations are longer than "
-                 f"--max-seq-length {config.max_seq_length} and were truncated")  # fmt: skip
-        eval_dataset = None
-        if config.eval_ratio:
-            split = dataset.train_test_split(test_size=config.eval_ratio, seed=config.seed)
-            dataset, eval_dataset = split["train"], split["test"]
         if peft_config is not None:
             from peft import get_peft_model, prepare_model_for_kbit_training
 
@@ -177,19 +213,24 @@ def run_training(config: TrainConfig, *, echo=print) -> dict:
                 model = prepare_model_for_kbit_training(model)
             model = get_peft_model(model, peft_config)
         args = TrainingArguments(eval_strategy="epoch" if eval_dataset is not None else "no", **common)
+        collator = PackedCollator(tokenizer) if config.packing else PadCollator(tokenizer)
         trainer = Trainer(model=model, args=args, train_dataset=dataset, eval_dataset=eval_dataset,
-                          data_collator=PadCollator(tokenizer))  # fmt: skip
+                          data_collator=collator)  # fmt: skip
     else:
-        dataset, stats = _pairs_dataset(config)
+        dataset, stats = _pairs_dataset(config, tokenizer)
+        dataset, eval_dataset = _held_out(
+            config, dataset, lambda: _pairs_dataset(config, tokenizer, config.eval_split)[0]
+        )
         if config.method == "dpo":
             from trl import DPOConfig as ArgsClass
             from trl import DPOTrainer as TrainerClass
         else:
             from trl.experimental.orpo import ORPOConfig as ArgsClass
             from trl.experimental.orpo import ORPOTrainer as TrainerClass
-        args = ArgsClass(max_length=config.max_seq_length, **common)
-        trainer = TrainerClass(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
-                               peft_config=peft_config)  # fmt: skip
+        args = ArgsClass(max_length=config.max_seq_length, eval_strategy="epoch" if eval_dataset is not None else "no",
+                         **common)  # fmt: skip
+        trainer = TrainerClass(model=model, args=args, train_dataset=dataset, eval_dataset=eval_dataset,
+                               processing_class=tokenizer, peft_config=peft_config)  # fmt: skip
     resume_from = _last_checkpoint(checkpoints)
     if config.resume and resume_from is None:
         echo("no checkpoint to resume from: starting fresh")
@@ -209,7 +250,34 @@ def run_training(config: TrainConfig, *, echo=print) -> dict:
     _loss_curve(trainer.state.log_history, out / "loss_curve.png", title=f"{config.method} {config.model}")
     echo(f"{config.method}: {report['steps']} steps, final loss {report['final_loss']}, "
          f"{report['non_pad_tokens_per_second']} tokens/s → {out}")  # fmt: skip
+    if config.push_to_hub:
+        from lingualift.train.hub import push_model
+
+        url = push_model(out, config.push_to_hub, report, private=config.private)
+        echo(f"pushed to {url}")
     return report
+
+
+def _checkpointing_arguments() -> dict:
+    """Activation (gradient) checkpointing, under the name this transformers version uses."""
+    from transformers import TrainingArguments
+
+    new = "activation_checkpointing" in TrainingArguments.__dataclass_fields__
+    name = "activation_checkpointing" if new else "gradient_checkpointing"
+    return {
+        name: True,
+        f"{name}_kwargs": {"use_reentrant": False},
+    }  # non-reentrant: works with frozen LoRA bases
+
+
+def _held_out(config: TrainConfig, dataset, load_eval_split):
+    """(train, eval): a split of --data named by --eval-split, a --eval-ratio share, or no eval."""
+    if config.eval_split:
+        return dataset, load_eval_split()
+    if config.eval_ratio:
+        split = dataset.train_test_split(test_size=config.eval_ratio, seed=config.seed)
+        return split["train"], split["test"]
+    return dataset, None
 
 
 def _report(config, trainer, result, stats, started, device) -> dict:

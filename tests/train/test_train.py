@@ -205,3 +205,147 @@ def test_kill_9_mid_training_then_resume_restores_step_and_optimizer(tiny_chat_m
     assert f"resuming from {saved[-1]}" in resumed.stdout
     report = json.loads((out / "training_report.json").read_text())
     assert report["steps"] == last + 3  # the step count continued from the checkpoint, not from 0
+
+
+def test_long_preference_prompts_lose_their_oldest_turns_first(tiny_chat_model):
+    from transformers import AutoTokenizer
+
+    from lingualift.train.data import shorten_prompt
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_chat_model)
+
+    def tokens(messages):
+        return len(
+            tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=True)["input_ids"]
+        )
+
+    prompt = CONVERSATIONS[0][:4]  # system, user, assistant, user
+    length = tokens(prompt)
+    assert shorten_prompt(tokenizer, prompt, length) == prompt  # fits: unchanged
+    shorter = shorten_prompt(tokenizer, prompt, length - 5)
+    assert [m["role"] for m in shorter] == ["system", "user"] and shorter[1] == prompt[
+        3
+    ]  # oldest exchange dropped
+    tiny = shorten_prompt(tokenizer, prompt, 38)  # system turn and template: 34 tokens
+    assert tokens(tiny) <= 38 and tiny[1]["content"]
+    assert tiny[0] == prompt[0] and prompt[3]["content"].endswith(
+        tiny[1]["content"]
+    )  # the end of the text is kept
+    text = "een twee drie vier vijf zes zeven acht negen tien"
+    cut = shorten_prompt(tokenizer, text, 5)
+    assert len(tokenizer(cut, add_special_tokens=False)["input_ids"]) <= 5 and text.endswith(cut)
+
+
+def test_dpo_with_max_prompt_length_and_an_eval_split(tiny_chat_model, tmp_path):
+    def pairs(conversations):
+        return [{"prompt": c[:-1], "chosen": [c[-1]], "rejected": [{"role": "assistant", "content": "Geen idee."}]}
+                for c in conversations]  # fmt: skip
+
+    data = datasets.DatasetDict({"train": datasets.Dataset.from_list(pairs(CONVERSATIONS)),
+                                 "test": datasets.Dataset.from_list(pairs(CONVERSATIONS[1:3]))})  # fmt: skip
+    saved = save_dataset(data, tmp_path / "pairs")
+    out = tmp_path / "dpo"
+    assert main(["train", "dpo", "--model", str(tiny_chat_model), "--data", str(saved), "--out", str(out),
+                 "--max-steps", "2", "--batch-size", "2", "--max-prompt-length", "30", "--eval-split", "test",
+                 "--epochs", "1"]) == 0  # fmt: skip
+    report = json.loads((out / "training_report.json").read_text())
+    assert report["data_stats"]["prompts_shortened"] == 1  # only the multi-turn prompt is longer than 30
+    assert report["final_eval_loss"] is not None
+
+
+def test_an_unknown_eval_split_is_one_clear_error(tiny_chat_model, threads_dir, tmp_path, capsys):
+    code = main(["train", "sft", "--model", str(tiny_chat_model), "--data", threads_dir, "--out", str(tmp_path / "o"),
+                 "--eval-split", "validation"])  # fmt: skip
+    assert code == 2
+    assert "no split 'validation' for --eval-split" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [("nope", "neither a shipped config (cpu-ddp, ddp, fsdp, zero2, zero3)"), ("ddp", "needs CUDA GPUs"),
+     ("zero3", "pip install deepspeed")],
+)  # fmt: skip
+def test_accelerate_configs_are_checked_before_launching(name, message, tmp_path, capsys):
+    import importlib.util
+
+    import torch
+
+    if name == "ddp" and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    if name == "zero3" and importlib.util.find_spec("deepspeed") is not None:
+        pytest.skip("deepspeed is installed here")
+    code = main(["train", "sft", "--model", "m", "--data", str(tmp_path), "--out", str(tmp_path / "o"),
+                 "--accelerate-config", name])  # fmt: skip
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_shipped_accelerate_configs_load_in_accelerate():
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    from lingualift.train.launch import shipped_configs
+
+    kinds = {
+        name: load_config_from_file(str(path)).distributed_type for name, path in shipped_configs().items()
+    }
+    assert {k: str(v).split(".")[-1] for k, v in kinds.items()} == {
+        "cpu-ddp": "MULTI_GPU", "ddp": "MULTI_GPU", "fsdp": "FSDP", "zero2": "DEEPSPEED", "zero3": "DEEPSPEED"
+    }  # fmt: skip
+
+
+@pytest.mark.slow
+def test_accelerate_launch_with_two_cpu_processes(tiny_chat_model, threads_dir, tmp_path):
+    import subprocess
+
+    out = tmp_path / "accelerate"
+    result = subprocess.run(_train_cli("sft", "--model", str(tiny_chat_model), "--data", threads_dir, "--out",
+                                       str(out), "--max-steps", "2", "--batch-size", "1", "--packing",
+                                       "--accelerate-config", "cpu-ddp", "--num-processes", "2"),
+                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((out / "training_report.json").read_text())
+    assert report["world_size"] == 2 and report["steps"] == 2
+    assert json.loads((out / "launch_config.json").read_text())["accelerate_config"] is None
+
+
+def test_push_to_hub_needs_a_token_before_training(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    code = main(["train", "sft", "--model", "m", "--data", str(tmp_path), "--out", str(tmp_path / "o"),
+                 "--push-to-hub", "me/model"])  # fmt: skip
+    assert code == 2
+    assert "set HF_TOKEN" in capsys.readouterr().err
+
+
+def test_push_uploads_the_output_with_a_model_card_and_never_the_token(tiny_chat_model, threads_dir, tmp_path,
+                                                                       monkeypatch):  # fmt: skip
+    import huggingface_hub
+
+    calls = []
+
+    class RecordingApi:  # the hub is unreachable here: record what would be sent
+        def __init__(self, token=None):
+            calls.append(("token", token))
+
+        def create_repo(self, repo_id, private=True, exist_ok=False):
+            calls.append(("create", repo_id, private))
+            return f"https://huggingface.co/{repo_id}"
+
+        def upload_folder(self, folder_path, repo_id, ignore_patterns=None):
+            calls.append(("upload", folder_path, repo_id, tuple(ignore_patterns)))
+
+    monkeypatch.setenv("HF_TOKEN", "hf_secret_value_123")
+    monkeypatch.setattr(huggingface_hub, "HfApi", RecordingApi)
+    out = tmp_path / "pushed"
+    assert main(["train", "sft", "--model", str(tiny_chat_model), "--data", threads_dir, "--out", str(out),
+                 "--max-steps", "1", "--push-to-hub", "me/dutch-lora"]) == 0  # fmt: skip
+    assert calls[0] == ("token", "hf_secret_value_123") and calls[1] == ("create", "me/dutch-lora", True)
+    assert calls[2][1:3] == (str(out), "me/dutch-lora") and "checkpoints/*" in calls[2][3]
+    card = (out / "README.md").read_text()
+    assert (
+        "base_model: " + str(tiny_chat_model) in card
+        and "library_name: peft" in card
+        and "| steps | 1 |" in card
+    )
+    for path in out.rglob("*"):
+        if path.is_file() and path.suffix in (".json", ".md", ".txt"):
+            assert "hf_secret_value_123" not in path.read_text(errors="ignore")

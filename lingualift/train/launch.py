@@ -1,0 +1,87 @@
+"""`lingualift train --accelerate-config NAME`: start the same training under `accelerate launch`.
+
+The validated config is written to OUT/launch_config.json and every process runs
+`python -m lingualift.train.launch OUT/launch_config.json`, so the processes train exactly what
+the command line asked for.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from lingualift.errors import ConfigError, LinguaLiftError
+from lingualift.train.config import TrainConfig
+
+CONFIG_DIR = Path(__file__).parent / "accelerate_configs"
+
+
+def shipped_configs() -> dict[str, Path]:
+    return {path.stem: path for path in sorted(CONFIG_DIR.glob("*.yaml"))}
+
+
+def config_path(name: str) -> Path:
+    shipped = shipped_configs()
+    if name in shipped:
+        return shipped[name]
+    if Path(name).is_file():
+        return Path(name)
+    raise ConfigError(
+        f"--accelerate-config {name}: neither a shipped config ({', '.join(shipped)}) nor a YAML file"
+    )
+
+
+def launch_command(config: TrainConfig, stored: Path) -> list[str]:
+    path = config_path(config.accelerate_config)
+    settings = yaml.safe_load(path.read_text()) or {}
+    kind = settings.get("distributed_type")
+    if kind == "DEEPSPEED" and importlib.util.find_spec("deepspeed") is None:
+        raise ConfigError(
+            f"--accelerate-config {config.accelerate_config} uses DeepSpeed: pip install deepspeed"
+        )
+    if kind in ("MULTI_GPU", "FSDP", "DEEPSPEED") and not settings.get("use_cpu"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                f"--accelerate-config {config.accelerate_config} needs CUDA GPUs; on CPU use cpu-ddp"
+            )
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(path)]
+    if config.num_processes:
+        command += ["--num_processes", str(config.num_processes)]
+    return command + ["-m", "lingualift.train.launch", str(stored)]
+
+
+def launch(config: TrainConfig, *, echo=print) -> dict:
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stored = out / "launch_config.json"
+    command = launch_command(config, stored)
+    stored.write_text(
+        config.model_copy(update={"accelerate_config": None, "num_processes": None}).model_dump_json(indent=2)
+    )
+    echo("launching: " + " ".join(command))
+    finished = subprocess.run(command)
+    if finished.returncode != 0:
+        raise LinguaLiftError(f"accelerate launch exited with {finished.returncode}: see the output above")
+    return json.loads((out / "training_report.json").read_text())
+
+
+def main(argv: list[str]) -> int:
+    from lingualift.train.run import run_training
+
+    try:
+        run_training(TrainConfig.model_validate_json(Path(argv[0]).read_text()))
+    except LinguaLiftError as error:
+        print("error: " + " ".join(str(error).split()), file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
