@@ -12,7 +12,8 @@ from typing import Annotated, Optional
 import typer
 
 from lingualift import __version__
-from lingualift.errors import LinguaLiftError
+from lingualift.errors import ConfigError, LinguaLiftError
+from lingualift.evaluate.config import FidelityConfig
 from lingualift.options import config_command
 from lingualift.train.config import TrainConfig
 
@@ -106,25 +107,75 @@ def languages(
 def run(
     config: Annotated[
         Optional[str],
-        typer.Argument(help="Pipeline YAML config. Leave out to run the embedded offline demo."),
+        typer.Argument(help="Pipeline YAML (`lingualift init` writes one). Leave out for the demo."),
+    ] = None,
+    set_: Annotated[
+        Optional[list[str]],
+        typer.Option("--set", help="Override a config key, repeatable: --set train.sft.max_steps=5."),
     ] = None,
     limit: Annotated[
-        Optional[int], typer.Option(help="Only the first N rows of each split (overrides the config).")
+        Optional[int], typer.Option(help="Only the first N rows of each split (= --set limit=N).")
     ] = None,
-    out: Annotated[
-        Optional[str], typer.Option(help="Work directory (overrides the config; default runs/demo).")
+    work_dir: Annotated[
+        Optional[str], typer.Option("--work-dir", "--out", help="Work directory (= --set work_dir=DIR).")
     ] = None,
+    start: Annotated[
+        Optional[str], typer.Option("--from", help="Rerun this stage and everything after it.")
+    ] = None,
+    until: Annotated[Optional[str], typer.Option("--until", help="Stop after this stage.")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan and why each stage runs; run nothing.")
+    ] = False,
 ) -> None:
-    """Run the pipeline from a YAML config, or the offline demo when no config is given.
+    """Run the whole pipeline: source → translate → threads → train (cpt, sft, dpo/orpo) → evaluate → report.
 
-    The demo uses the embedded English oasst1-format sample and the bundled SmolLM2-135M-Instruct
-    model (`demo`), so it needs no network and no GPU.
+    Each stage works in its own folder under the work directory and records a fingerprint of its
+    config, its inputs and the package versions: running the same command again skips unchanged
+    stages, reruns a changed stage and everything downstream, and resumes a stage that was killed.
+    Without a config: the offline demo (English sample → Dutch with the bundled SmolLM2-135M, a
+    short LoRA SFT, language fidelity before/after, an HTML report).
     """
+    import yaml
+
     from lingualift.pipeline import load_config, run_pipeline
 
-    loaded = load_config(config)
-    overrides = {k: v for k, v in {"limit": limit, "out": out}.items() if v is not None}
-    run_pipeline(loaded.model_copy(update=overrides), echo=typer.echo)
+    overrides = {}
+    for item in set_ or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {item}: expected KEY=VALUE, e.g. train.sft.max_steps=5")
+        overrides[key.strip()] = yaml.safe_load(value)
+    if limit is not None:
+        overrides["limit"] = limit
+    if work_dir is not None:
+        overrides["work_dir"] = work_dir
+    run_pipeline(load_config(config, overrides), start=start, until=until, dry_run=dry_run, echo=typer.echo)
+
+
+@app.command()
+def init(
+    path: Annotated[str, typer.Argument(help="Where to write the config.")] = "pipeline.yaml",
+    lang: Annotated[str, typer.Option(help="Target language (code or English name).")] = "nl",
+    preset: Annotated[
+        str, typer.Option(help="demo, llama2lang (QLoRA, oasst1, NLLB), bactrian-lora, or cpt-sft.")
+    ] = "demo",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented pipeline config from a preset recipe; edit it, then `lingualift run PATH`."""
+    from pathlib import Path
+
+    from lingualift.languages import get_language
+    from lingualift.pipeline.config import load_config, preset_text, stage_configs
+
+    target = Path(path)
+    if target.exists() and not force:
+        raise ConfigError(f"{target} exists: pass --force to overwrite it")
+    text = preset_text(preset, get_language(lang).tag)
+    target.write_text(text, encoding="utf-8")
+    stage_configs(load_config(target))  # a preset must always validate
+    typer.echo(
+        f"wrote {target} ({preset} preset, language {get_language(lang).name}); run: lingualift run {target}"
+    )
 
 
 @app.command()
@@ -332,62 +383,17 @@ eval_app = typer.Typer(help="Evaluate a tuned model: language fidelity (more eva
 app.add_typer(eval_app, name="eval")
 
 
-@eval_app.command("fidelity")
-def eval_fidelity(
-    model: Annotated[str, typer.Option(help="Chat model to evaluate: hub id, local directory, or `demo`.")],
-    lang: Annotated[str, typer.Option(help="Language the replies should be in.")],
-    prompts: Annotated[
-        str,
-        typer.Option(
-            help="Prompts: .txt (one per line), a threads dataset, or data with a prompt/text column."
-        ),
-    ],
-    adapter: Annotated[
-        Optional[str], typer.Option(help="LoRA adapter on top of --model (lingualift train's output).")
-    ] = None,
-    baseline: Annotated[
-        Optional[str], typer.Option(help="A second model measured side by side (without the adapter).")
-    ] = None,
-    limit: Annotated[Optional[int], typer.Option(help="Only the first N prompts.")] = 50,
-    system: Annotated[
-        Optional[str], typer.Option(help="System prompt for every request (default: none).")
-    ] = None,
-    max_new_tokens: Annotated[int, typer.Option(help="Reply length limit.")] = 128,
-    out: Annotated[Optional[str], typer.Option(help="Write fidelity.json (with every reply) here.")] = None,
-) -> None:
+@config_command(eval_app, FidelityConfig, name="fidelity")
+def eval_fidelity(config: FidelityConfig) -> None:
     """Does the model answer in the language? Line-level pass rate with a bootstrap 95% interval.
 
     Each reply is split into lines; lines under 5 words (under 10 characters for scripts written
     without spaces) are skipped; the rest are identified with fastText lid.176, a label counting
     above 0.3 confidence. A reply passes when no line is in another language.
     """
-    import json as _json
-    from pathlib import Path
+    from lingualift.evaluate.fidelity import run_fidelity
 
-    from lingualift.evaluate.fidelity import fidelity_summary, generate_replies, load_prompts
-    from lingualift.languages import get_language
-
-    language = get_language(lang)
-    items = load_prompts(prompts, limit=limit)
-    results = {}
-    runs = [(f"{model}+{adapter}" if adapter else model, model, adapter)] + (
-        [(baseline, baseline, None)] if baseline else []
-    )
-    for name, model_id, adapter_dir in runs:
-        replies = generate_replies(
-            model_id, items, system=system, max_new_tokens=max_new_tokens, adapter=adapter_dir
-        )
-        results[name] = {**fidelity_summary(replies, items, language), "replies_text": replies}
-        summary = results[name]
-        typer.echo(
-            f"{name}: {summary['pass_rate'] * 100:.1f}% of {summary['replies']} replies in {language.name} "
-            f"(95% CI {summary['ci95'][0] * 100:.1f}-{summary['ci95'][1] * 100:.1f}); "
-            f"leaked: {summary['leaked_languages'] or 'none'}"
-        )
-    typer.echo(f"method: {next(iter(results.values()))['method']}")
-    if out:
-        Path(out).mkdir(parents=True, exist_ok=True)
-        (Path(out) / "fidelity.json").write_text(_json.dumps(results, indent=2, ensure_ascii=False))
+    run_fidelity(config, echo=typer.echo)
 
 
 @app.command("bench-mt")

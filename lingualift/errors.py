@@ -23,9 +23,11 @@ class ModelError(LinguaLiftError):
     """A model cannot be located, converted or loaded."""
 
 
-def config_error(error, *, where: str = "") -> ConfigError:
-    """One ConfigError listing every problem of a pydantic ValidationError with its key path."""
+def config_error(error, *, where: str = "", prefix: str = "") -> ConfigError:
+    """One ConfigError listing every problem of a pydantic ValidationError with its key path
+    (`prefix` puts a section in front, e.g. `train.sft` → `train.sft.lora_r: ...`)."""
     problems = "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'options'}: {e['msg'].lower()}" for e in error.errors()
+        f"{'.'.join([prefix] * bool(prefix) + [str(p) for p in e['loc']]) or 'options'}: {e['msg'].lower()}"
+        for e in error.errors()
     )
     return ConfigError(f"{where}: {problems}" if where else problems)

@@ -41,6 +41,34 @@ def resolve_model(model_id: str) -> str:
     return model_id
 
 
+def adapter_base(path: str) -> str | None:
+    """The base model a LoRA adapter directory was trained on, or None when `path` is no adapter."""
+    import json
+
+    config = Path(path) / "adapter_config.json"
+    if not config.is_file():
+        return None
+    base = json.loads(config.read_text()).get("base_model_name_or_path")
+    if not base:
+        raise ModelError(f"{path}: adapter_config.json does not name its base model")
+    return base
+
+
+def load_causal_lm(path: str, **kwargs):
+    """AutoModelForCausalLM.from_pretrained, where `path` may also be a LoRA adapter directory:
+    its base (itself possibly an adapter, as after cpt → sft) is loaded and the adapter merged in,
+    or kept unmerged on a quantized base."""
+    from transformers import AutoModelForCausalLM
+
+    base = adapter_base(path)
+    if base is None:
+        return AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    from peft import PeftModel
+
+    model = PeftModel.from_pretrained(load_causal_lm(resolve_model(base), **kwargs), path)
+    return model if "quantization_config" in kwargs else model.merge_and_unload()
+
+
 def load_chat_model(
     model_id: str,
     *,
@@ -55,7 +83,7 @@ def load_chat_model(
     template used in training) is preferred over the base model's.
     """
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
 
     path = resolve_model(model_id)
     local = Path(path).exists()
@@ -67,7 +95,7 @@ def load_chat_model(
             kwargs.update(quantization_config=quantization, device_map={"": device})
         else:
             kwargs["dtype"] = torch.float32 if device == "cpu" else "auto"
-        model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+        model = load_causal_lm(path, **kwargs)
     except OSError as error:
         where = "local directory" if local else "hub id (offline? gated? set HF_TOKEN)"
         raise ModelError(f"cannot load model '{model_id}' as a {where}: {error}") from error

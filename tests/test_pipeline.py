@@ -1,52 +1,191 @@
-"""`lingualift run`: the offline demo (no config; reduced with --limit) and a config of local files."""
+"""`lingualift run`: the demo pipeline at a reduced size, skip/rerun logic with fingerprints, config
+errors with key paths, presets, and kills during translate and train followed by a re-run."""
 
 import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import datasets
+import pytest
 
 from lingualift.cli import main
 
-
-def test_run_without_config_runs_the_offline_demo_pipeline(demo_model_path, use_demo_cache, tmp_path, capsys):
-    out = tmp_path / "demo"
-    assert main(["run", "--limit", "12", "--out", str(out)]) == 0
-    text = capsys.readouterr().out
-    assert "demo sample" in text and "train: 153 rows" in text
-    assert "only those are translated" in text
-    translated = datasets.load_from_disk(str(out / "translated"))["train"]
-    used = set(json.loads((out / "threads-source" / "thread_message_ids.json").read_text())["train"])
-    for row in translated:
-        if row["message_id"] in used:
-            assert row["lang"] == "nl" and row["translator"] == "llm:demo"
-        else:
-            assert row["qe_flags"] == ["not_translated:not_selected"]
-    threads = datasets.load_from_disk(str(out / "threads"))["train"]
-    assert len(threads) >= 1
-    assert threads[0]["messages"][0]["content"] == "You are a helpful assistant. Always answer in Dutch."
-    reply = next(line for line in text.splitlines() if line.startswith("reply: "))
-    assert len(reply) > len("reply: ")
-    summary = json.loads((out / "run_summary.json").read_text())
-    assert summary["translate"]["rows"] == 12
+REDUCED = ["--limit", "30", "--set", "translate.max_new_tokens=24", "--set", "translate.batch_tokens=256",
+           "--set", "evaluate.holdout=2", "--set", "train.sft.max_steps=4", "--set", "train.sft.save_steps=2",
+           "--set", "train.sft.max_seq_length=256", "--set", "evaluate.fidelity.limit=2",
+           "--set", "evaluate.fidelity.max_new_tokens=8"]  # fmt: skip
 
 
-def test_run_with_a_config_uses_its_source(demo_model_path, use_demo_cache, tmp_path, capsys):
-    data = tmp_path / "prompts.jsonl"
-    data.write_text(json.dumps({"text": "Name three colours."}) + "\n")
+def _threads(work: Path) -> list[dict]:
+    return datasets.load_from_disk(str(work / "threads" / "train"))["train"].to_list()
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory, demo_cache):
+    """The README's demo (`lingualift run`, no config) at a reduced size, run once for this module."""
+    import os
+
+    work = tmp_path_factory.mktemp("pipeline") / "demo"
+    env = {**os.environ, "LINGUALIFT_CACHE": str(demo_cache)}
+    result = subprocess.run([sys.executable, "-m", "lingualift", "run", "--work-dir", str(work), *REDUCED],
+                            capture_output=True, text=True, timeout=900, env=env)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    return work, result.stdout
+
+
+def test_the_demo_runs_every_stage_and_writes_a_report(demo_run):
+    work, output = demo_run
+    assert "source: demo sample (English, oasst1 format) — train: 30 rows" in output
+    for stage in ("source", "translate", "threads", "train-sft", "evaluate"):
+        assert f"[{stage}] running: no finished run" in output
+        assert json.loads((work / stage / "stage.json").read_text())["fingerprint"]
+    translated = datasets.load_from_disk(str(work / "translate" / "data"))["train"]
+    assert len(translated) == 30 and {"nl"} <= set(translated["lang"])
+    heldout = datasets.load_from_disk(str(work / "threads" / "heldout"))["test"]
+    assert len(heldout) == 2 and len(_threads(work)) >= 1
+    assert not {r["id"] for r in heldout} & {r["id"] for r in _threads(work)}  # held out of training
+    report = json.loads((work / "train-sft" / "training_report.json").read_text())
+    assert report["steps"] == 4 and report["mode"] == "lora"
+    fidelity = json.loads((work / "evaluate" / "fidelity.json").read_text())
+    assert len(fidelity) == 2 and all(r["replies"] == 2 for r in fidelity.values())  # tuned and base
+    page = (work / "report" / "report.html").read_text()
+    assert "Language fidelity: before and after" in page and "train-sft" in page
+    for image in ("fidelity.png", "train-sft-loss.png"):
+        assert f'src="{image}"' in page and (work / "report" / image).stat().st_size > 1000
+    assert f"report: {work / 'report' / 'report.html'}" in output
+
+
+def test_running_again_skips_every_unchanged_stage(demo_run, demo_cache, monkeypatch, capsys):
+    work, _ = demo_run
+    monkeypatch.setenv("LINGUALIFT_CACHE", str(demo_cache))
+    assert main(["run", "--work-dir", str(work), *REDUCED]) == 0
+    output = capsys.readouterr().out
+    for stage in ("source", "translate", "threads", "train-sft", "evaluate"):
+        assert f"[{stage}] skipped: unchanged" in output
+
+
+@pytest.mark.parametrize(
+    "extra, expected",
+    [
+        (["--set", "train.sft.lr=0.002"],
+         {"source": "skip", "translate": "skip", "threads": "skip", "train-sft": "run: changed: lr",
+          "evaluate": "run: upstream reruns: train-sft"}),
+        (["--set", "evaluate.fidelity.max_new_tokens=9"],
+         {"threads": "skip", "train-sft": "skip", "evaluate": "run: changed: max_new_tokens"}),
+        (["--from", "threads"], {"translate": "skip", "threads": "run: --from threads", "train-sft": "run: --from threads"}),
+        (["--until", "translate"], {"translate": "skip", "threads": "stop: after --until translate"}),
+        (["--set", "threads.system_prompt=Antwoord in het Nederlands."],
+         {"translate": "skip", "threads": "run: changed: system_prompt", "train-sft": "run: upstream reruns: threads"}),
+    ],
+)  # fmt: skip
+def test_the_plan_reruns_a_changed_stage_and_everything_downstream(demo_run, extra, expected, capsys):
+    work, _ = demo_run
+    assert main(["run", "--work-dir", str(work), *REDUCED, *extra, "--dry-run"]) == 0
+    plan = {}
+    for line in capsys.readouterr().out.split("plan:")[1].strip().splitlines():
+        name, action, *why = line.split(None, 2)
+        plan[name] = action if action == "skip" else f"{action}: {why[0] if why else ''}"
+    assert {k: plan[k] for k in expected} == expected
+
+
+@pytest.mark.parametrize(
+    "yaml_text, message",
+    [
+        ("train:\n  sft:\n    lora_r: 0\n", "train.sft.lora_r: input should be greater than 0"),
+        ("language: xx-nope\n", "language: unknown language 'xx-nope'"),
+        ("translate:\n  to: de\n", "translate.to: set by the pipeline, remove it"),
+        ("train:\n  sft:\n    lora_rank: 8\n", "train.sft.lora_rank: extra inputs are not permitted"),
+        ("evaluate:\n  fidelity:\n    limit: -1\n", "evaluate.fidelity.limit: input should be greater than 0"),
+        ("translate:\n  backend: deepl\n", "translate.backend: input should be"),
+        ("train:\n  cpt:\n    lr: 0.001\n", "train.cpt.data: raw target-language text to pre-train on is required"),
+        ("tarin: {}\n", "tarin: extra inputs are not permitted"),
+        ("train:\n  sft:\n    lora_r: 0\n  dpo:\n    lr: -1\n", "train.sft.lora_r: input should be greater than 0; "
+         "train.dpo.lr: input should be greater than 0"),
+    ],
+)  # fmt: skip
+def test_an_invalid_config_is_one_error_naming_the_key_path_before_anything_loads(
+    yaml_text, message, tmp_path, capsys
+):
     config = tmp_path / "pipeline.yaml"
-    config.write_text(
-        f"source: {data}\nsource_lang: en\nmodel: demo\nmax_new_tokens: 6\nout: {tmp_path / 'run'}\n"
+    config.write_text("model: no/such-model\n" + yaml_text)  # would fail to load: proves nothing loads first
+    assert main(["run", str(config), "--work-dir", str(tmp_path / "w")]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and message in error[0]
+    assert not (tmp_path / "w").exists()
+
+
+@pytest.mark.parametrize("preset", ["demo", "llama2lang", "bactrian-lora", "cpt-sft"])
+def test_init_writes_a_commented_preset_that_validates(preset, tmp_path, capsys):
+    from lingualift.pipeline import load_config, stage_configs
+
+    path = tmp_path / "pipeline.yaml"
+    assert main(["init", str(path), "--preset", preset, "--lang", "German"]) == 0
+    text = path.read_text()
+    assert "# " in text and "{language}" not in text
+    config = load_config(path)
+    assert config.language == "de" and "train-sft" in stage_configs(config)
+    assert main(["init", str(path), "--preset", preset]) == 2  # never overwrites silently
+    assert "pass --force" in capsys.readouterr().err
+
+
+def test_an_unknown_stage_for_from_is_a_clear_error(tmp_path, capsys):
+    assert main(["run", "--work-dir", str(tmp_path / "w"), "--from", "training", "--dry-run"]) == 2
+    assert "--from training: no such stage" in capsys.readouterr().err
+
+
+def _kill_when(command: list[str], ready, env, timeout: float = 600) -> None:
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None and not ready():
+        time.sleep(0.2)
+    assert process.poll() is None, "the run finished before it could be killed"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+
+@pytest.mark.slow
+def test_killed_during_translate_and_during_train_then_the_same_command_finishes_identically(
+    demo_run, demo_cache, tmp_path
+):
+    import os
+    import sqlite3
+
+    reference, _ = demo_run
+    work = tmp_path / "killed"
+    env = {**os.environ, "LINGUALIFT_CACHE": str(demo_cache)}
+    command = [sys.executable, "-m", "lingualift", "run", "--work-dir", str(work), *REDUCED]
+
+    def translated_some() -> bool:
+        stores = list((work / "translate" / "store").glob("*.sqlite*"))
+        if not stores:
+            return False
+        try:
+            with sqlite3.connect(stores[0]) as db:
+                return db.execute("SELECT COUNT(*) FROM segments").fetchone()[0] > 0
+        except sqlite3.Error:
+            return False
+
+    _kill_when(command, translated_some, env)
+    assert not (work / "translate" / "stage.json").exists()
+    _kill_when(
+        command,
+        lambda: any((work / "train-sft" / "checkpoints").glob("checkpoint-*/trainer_state.json")),
+        env,
     )
-    assert main(["run", str(config)]) == 0
-    out = capsys.readouterr().out
-    row = datasets.load_from_disk(str(tmp_path / "run" / "translated"))["train"][0]
-    assert row["translator"] == "llm:demo" and row["source_text"] == "Name three colours."
-    assert f"prompt: {row['text']}" in out  # the translated text is what the model is asked
-
-
-def test_run_with_a_missing_text_column_is_one_clear_error(use_demo_cache, tmp_path, capsys):
-    data = tmp_path / "rows.jsonl"
-    data.write_text(json.dumps({"content": "hello"}) + "\n")
-    config = tmp_path / "pipeline.yaml"
-    config.write_text(f"source: {data}\nout: {tmp_path / 'run'}\n")
-    assert main(["run", str(config)]) == 2
-    assert "missing column 'text' — it has content" in capsys.readouterr().err
+    assert (work / "translate" / "stage.json").exists() and not (work / "train-sft" / "stage.json").exists()
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=900, env=env)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert "[translate] skipped: unchanged" in finished.stdout
+    assert (
+        "[train-sft] running: resume an interrupted run" in finished.stdout
+        and "resuming from" in finished.stdout
+    )
+    assert _threads(work) == _threads(reference)
+    for split in ("train",):
+        ours = datasets.load_from_disk(str(work / "translate" / "data"))[split]
+        theirs = datasets.load_from_disk(str(reference / "translate" / "data"))[split]
+        assert ours["text"] == theirs["text"] and ours["qe_flags"] == theirs["qe_flags"]
+    assert json.loads((work / "train-sft" / "training_report.json").read_text())["steps"] == 4

@@ -136,3 +136,33 @@ def generate_replies(model_id: str, prompts: list[str], *, system: str | None = 
             tokenizer.batch_decode(output[:, encoded["input_ids"].shape[1] :], skip_special_tokens=True)
         )
     return [r.strip() for r in replies]
+
+
+def run_fidelity(config, *, echo=print) -> dict:
+    """Fidelity of the model (+ adapter) and of the baseline on the same prompts; fidelity.json."""
+    import json
+    from pathlib import Path
+
+    from lingualift.languages import get_language
+
+    language = get_language(config.lang)
+    items = load_prompts(config.prompts, limit=config.limit)
+    results = {}
+    runs = [
+        (f"{config.model}+{config.adapter}" if config.adapter else config.model, config.model, config.adapter)
+    ]
+    if config.baseline:
+        runs.append((config.baseline, config.baseline, None))
+    for name, model_id, adapter in runs:
+        replies = generate_replies(model_id, items, system=config.system, max_new_tokens=config.max_new_tokens,
+                                   batch_size=config.batch_size, adapter=adapter)  # fmt: skip
+        summary = {**fidelity_summary(replies, items, language), "replies_text": replies}
+        results[name] = summary
+        echo(f"{name}: {summary['pass_rate'] * 100:.1f}% of {summary['replies']} replies in {language.name} "
+             f"(95% CI {summary['ci95'][0] * 100:.1f}-{summary['ci95'][1] * 100:.1f}); "
+             f"leaked: {summary['leaked_languages'] or 'none'}")  # fmt: skip
+    echo(f"method: {METHOD}")
+    if config.out:
+        Path(config.out).mkdir(parents=True, exist_ok=True)
+        (Path(config.out) / "fidelity.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    return results

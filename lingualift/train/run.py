@@ -23,12 +23,18 @@ def _check_device(config: TrainConfig) -> str:
 
 
 def _load_model(config: TrainConfig, device: str):
+    """(model, tokenizer). A LoRA adapter directory as --model (e.g. the output of `train cpt`) is
+    merged into its base first, so the new run trains on top of it."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
 
-    from lingualift.models import quantization_config, resolve_model
+    from lingualift.errors import ConfigError
+    from lingualift.models import adapter_base, load_causal_lm, quantization_config, resolve_model
 
     path = resolve_model(config.model)
+    if adapter_base(path) and (config.quant4 or config.quant8):
+        raise ConfigError(f"{config.model} is a LoRA adapter: a quantized base cannot take it merged; train the "
+                          "first stage with --full, or without --quant4/--quant8")  # fmt: skip
     tokenizer = AutoTokenizer.from_pretrained(path)
     if tokenizer.pad_token is None:  # never a real token id like 0 (LLaMa2lang's trap): use the eos token
         tokenizer.pad_token = tokenizer.eos_token
@@ -36,8 +42,19 @@ def _load_model(config: TrainConfig, device: str):
     if config.quant4 or config.quant8:
         kwargs["quantization_config"] = quantization_config(config.quant4, config.quant8)
         kwargs["device_map"] = {"": 0}
-    model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
-    return model, tokenizer
+    return load_causal_lm(path, **kwargs), tokenizer
+
+
+def _record_adapter_base(out: Path, model_path: str) -> None:
+    """An adapter trained on a merged adapter names that adapter as its base, so loading it (chat,
+    eval, the next stage) rebuilds the whole stack instead of silently dropping the first stage."""
+    from lingualift.models import adapter_base
+
+    config_file = out / "adapter_config.json"
+    if adapter_base(model_path) and config_file.is_file():
+        settings = json.loads(config_file.read_text())
+        settings["base_model_name_or_path"] = str(Path(model_path).resolve())
+        config_file.write_text(json.dumps(settings, indent=2))
 
 
 def lora_config(config: TrainConfig):
@@ -172,12 +189,13 @@ def run_training(config: TrainConfig, *, echo=print) -> dict:
     started = time.perf_counter()
     out = Path(config.out)
     checkpoints = out / "checkpoints"
-    from lingualift.models import resolve_model
+    from lingualift.models import adapter_base, resolve_model
     from lingualift.train.memory import check_fits
 
     mode = "full" if config.full else ("quant4" if config.quant4 else "quant8" if config.quant8 else "lora")
-    check_fits(resolve_model(config.model), batch=config.batch_size, seq=config.max_seq_length, mode=mode,
-               device=device, echo=echo)  # fmt: skip
+    model_path = resolve_model(config.model)
+    check_fits(resolve_model(adapter_base(model_path) or model_path), batch=config.batch_size,
+               seq=config.max_seq_length, mode=mode, device=device, echo=echo)  # fmt: skip
     model, tokenizer = _load_model(config, device)
     tokenizer.padding_side = "right"
     common = dict(
@@ -243,6 +261,7 @@ def run_training(config: TrainConfig, *, echo=print) -> dict:
         return {}
     trained = trainer.model
     trained.save_pretrained(str(out))
+    _record_adapter_base(out, model_path)
     tokenizer.padding_side = "left"  # for generation with the saved tokenizer
     tokenizer.save_pretrained(str(out))
     report = _report(config, trainer, result, stats, started, device)

@@ -104,6 +104,36 @@ def test_cpt_trains_on_raw_text(tiny_chat_model, tmp_path):
     assert report["steps"] == 3 and report["data_stats"]["blocks"] > 3
 
 
+def test_sft_on_top_of_a_cpt_adapter_merges_it_first(tiny_chat_model, threads_dir, tmp_path):
+    """The Dutch recipe: continued pre-training, then SFT starting from its output."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    text = tmp_path / "corpus.txt"
+    text.write_text("\n".join(["Het weer is mooi vandaag en we gaan naar het park."] * 40))
+    cpt = tmp_path / "cpt"
+    assert main(["train", "cpt", "--model", str(tiny_chat_model), "--data", str(text), "--out", str(cpt),
+                 "--max-steps", "3", "--max-seq-length", "32", "--lr", "1e-2"]) == 0  # fmt: skip
+    sft = tmp_path / "sft"
+    assert main(["train", "sft", "--model", str(cpt), "--data", threads_dir, "--out", str(sft),
+                 "--max-steps", "1", "--lr", "1e-9"]) == 0  # fmt: skip
+    # the new adapter's base is the cpt adapter merged: with an (almost) untrained new adapter the
+    # result equals base + cpt adapter, not the plain base; loading the sft output rebuilds the stack
+    from lingualift.models import adapter_base, load_causal_lm
+
+    assert adapter_base(str(sft)) == str(cpt.resolve())
+    tuned = load_causal_lm(str(sft)).eval()
+    plain = AutoModelForCausalLM.from_pretrained(tiny_chat_model).eval()
+    ids = torch.tensor([[5, 6, 7, 8]])
+    with torch.no_grad():
+        reference = PeftModel.from_pretrained(
+            AutoModelForCausalLM.from_pretrained(tiny_chat_model), cpt
+        ).eval()
+        assert torch.allclose(tuned(ids).logits, reference(ids).logits, atol=1e-4)
+        assert not torch.allclose(tuned(ids).logits, plain(ids).logits, atol=1e-4)
+
+
 @pytest.mark.parametrize("method", ["dpo", "orpo"])
 def test_preference_methods_run_on_pairs(method, tiny_chat_model, tmp_path):
     pairs = [{"prompt": [{"role": "user", "content": c[-2]["content"]}],

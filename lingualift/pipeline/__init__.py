@@ -1,0 +1,34 @@
+"""`lingualift run`: the whole pipeline from one YAML config (or the offline demo without one)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lingualift.pipeline.config import PipelineConfig, load_config, stage_configs
+
+__all__ = ["PipelineConfig", "load_config", "run_pipeline", "stage_configs"]
+
+
+def run_pipeline(config: PipelineConfig, *, start: str | None = None, until: str | None = None,
+                 dry_run: bool = False, echo=print) -> dict:  # fmt: skip
+    """Plan (every config problem is reported before anything loads), then run what changed."""
+    import time
+
+    from lingualift.pipeline.report import write_report
+    from lingualift.pipeline.runner import build_stages, plan, run_stages
+
+    began = time.perf_counter()
+    work = Path(config.work_dir)
+    stage_list = plan(build_stages(config, echo=echo), work, start=start, until=until)
+    width = max(len(s.name) for s in stage_list)
+    echo("plan:")
+    for stage in stage_list:
+        echo(f"  {stage.name:<{width}}  {stage.action:<4}  {stage.reason}")
+    if dry_run:
+        return {"plan": {s.name: {"action": s.action, "reason": s.reason} for s in stage_list}}
+    summaries = run_stages(stage_list, work, echo=echo)
+    report = write_report(work, stage_list, summaries, language=config.language)
+    seconds = round(time.perf_counter() - began, 1)
+    echo(f"done in {seconds} s — report: {report}")
+    return {"stages": summaries, "report": str(report), "seconds": seconds,
+            "plan": {s.name: {"action": s.action, "reason": s.reason} for s in stage_list}}  # fmt: skip
