@@ -12,9 +12,12 @@ from typing import Annotated, Optional
 import typer
 
 from lingualift import __version__
+from lingualift.chat import ChatConfig
 from lingualift.errors import ConfigError, LinguaLiftError
 from lingualift.evaluate.config import FidelityConfig
+from lingualift.export import MergeConfig
 from lingualift.options import config_command
+from lingualift.serve.config import ServeConfig
 from lingualift.train.config import TrainConfig
 
 app = typer.Typer(
@@ -451,6 +454,51 @@ def bench_mt(
         typer.echo(f"{name}: {results[0][name]['signature']}")
     write_outputs(results, Path(out), title=f"{src.name} → {tgt.name} ({len(sources)} segments, {data})")
     typer.echo(f"results: {Path(out) / 'bench_mt.json'}  chart: {Path(out) / 'bench_mt.png'}")
+
+
+MODEL_ARGUMENT = typer.Argument(help="Chat model: `demo`, a hub id, a merged model, or an adapter directory.")
+
+
+@config_command(app, ChatConfig)
+def chat(config: ChatConfig, model: Annotated[str, MODEL_ARGUMENT]) -> None:
+    """Talk to a model: an interactive REPL with streamed replies and multi-turn history (/reset,
+    /system TEXT, /exit), a one-shot --prompt, or batched generation --input FILE.jsonl --out FILE.jsonl
+    (rows with `prompt` or `messages`; sorted by length and batched; a `reply` added to each row).
+
+    MODEL may be `demo`, a hub id, a merged model, or an adapter directory from `lingualift train`
+    (its base is loaded and the adapter applied); --adapter puts an adapter on MODEL explicitly.
+    """
+    from lingualift.chat import run_chat
+
+    run_chat(config, echo=typer.echo)
+
+
+@config_command(app, ServeConfig)
+def serve(config: ServeConfig, model: Annotated[str, MODEL_ARGUMENT]) -> None:
+    """Serve a model over an OpenAI-compatible API (/v1/models, /v1/chat/completions with SSE
+    streaming) and a web chat page at /. Listens on 127.0.0.1 unless --host says otherwise."""
+    from lingualift.serve.server import start_server
+
+    server = start_server(config, echo=typer.echo)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        typer.echo("stopped")
+    finally:
+        server.server_close()
+
+
+export_app = typer.Typer(help="Ship a tuned model: merge an adapter into its base.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+@config_command(export_app, MergeConfig, name="merge")
+def export_merge(config: MergeConfig) -> None:
+    """Merge a LoRA adapter into its base: plain safetensors weights + tokenizer + chat template,
+    loadable by anything that loads a transformers model (and llama.cpp's GGUF converter)."""
+    from lingualift.export import merge_adapter
+
+    merge_adapter(config, echo=typer.echo)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -67,10 +67,10 @@ def test_languages_for_one_backend_lists_its_codes(capsys):
 
 def test_invalid_run_config_names_the_key(tmp_path, capsys):
     config = tmp_path / "pipeline.yaml"
-    config.write_text("max_new_tokens: 0\nmodle: demo\n")
+    config.write_text("limit: 0\nmodle: demo\n")
     assert main(["run", str(config)]) == 2
     err = capsys.readouterr().err.strip()
-    assert "max_new_tokens: input should be greater than 0" in err
+    assert "limit: input should be greater than 0" in err
     assert "modle: extra inputs are not permitted" in err
     assert len(err.splitlines()) == 1
 

@@ -159,7 +159,7 @@ def test_killed_during_translate_and_during_train_then_the_same_command_finishes
     command = [sys.executable, "-m", "lingualift", "run", "--work-dir", str(work), *REDUCED]
 
     def translated_some() -> bool:
-        stores = list((work / "translate" / "store").glob("*.sqlite*"))
+        stores = list((work / "translate" / "store").glob("*.sqlite"))
         if not stores:
             return False
         try:

@@ -115,27 +115,13 @@ def load_prompts(spec: str, *, limit: int | None = None) -> list[str]:
 
 def generate_replies(model_id: str, prompts: list[str], *, system: str | None = None, max_new_tokens: int = 128,
                      batch_size: int = 8, device: str = "cpu", adapter: str | None = None) -> list[str]:  # fmt: skip
-    """Greedy replies with the model's chat template, batched with left padding."""
-    import torch
-
+    """Greedy replies with the model's chat template, batched by length."""
+    from lingualift.chat import generate_batch, with_system
     from lingualift.models import load_chat_model
 
     model, tokenizer = load_chat_model(model_id, device=device, adapter=adapter)
-    replies = []
-    for start in range(0, len(prompts), batch_size):
-        chats = [([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": p}]
-                 for p in prompts[start : start + batch_size]]  # fmt: skip
-        texts = [tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in chats]
-        encoded = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(
-            model.device
-        )
-        with torch.inference_mode():
-            output = model.generate(**encoded, max_new_tokens=max_new_tokens, do_sample=False,
-                                    pad_token_id=tokenizer.pad_token_id)  # fmt: skip
-        replies.extend(
-            tokenizer.batch_decode(output[:, encoded["input_ids"].shape[1] :], skip_special_tokens=True)
-        )
-    return [r.strip() for r in replies]
+    chats = [with_system([{"role": "user", "content": p}], system) for p in prompts]
+    return generate_batch(model, tokenizer, chats, max_new_tokens=max_new_tokens, batch_size=batch_size)
 
 
 def run_fidelity(config, *, echo=print) -> dict:

@@ -1,0 +1,232 @@
+"""Talking to a (tuned) chat model: streamed replies, a multi-turn session, batched generation.
+Used by `lingualift chat`, `lingualift serve` and the fidelity evaluation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lingualift.errors import ModelError
+
+
+class ChatConfig(BaseModel):
+    """Options of `lingualift chat`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(description="Chat model: hub id, local directory (merged or adapter), or `demo`")
+    adapter: Optional[str] = Field(
+        None, description="LoRA adapter on top of MODEL (lingualift train's output)"
+    )
+    system: Optional[str] = Field(None, description="System prompt")
+    prompt: Optional[str] = Field(None, description="One-shot: answer this prompt and exit")
+    input: Optional[str] = Field(None, description="Batch: a .jsonl of {prompt} or {messages} rows")
+    out: Optional[str] = Field(None, description="Batch: where to write the .jsonl with a `reply` per row")
+    max_new_tokens: int = Field(256, gt=0, le=8192, description="Reply length limit")
+    temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature (0: greedy)")
+    batch_size: int = Field(8, gt=0, description="Batch: prompts generated together")
+    device: str = Field("cpu", description="cpu, cuda, cuda:1 ...")
+
+
+def _inputs(tokenizer, messages: list[dict]):
+    if not getattr(tokenizer, "chat_template", None):
+        raise ModelError("the tokenizer has no chat template: pass a chat model or a template file")
+    return tokenizer.apply_chat_template(
+        messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+    )
+
+
+def _sampling(temperature: float) -> dict:
+    return {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
+
+
+def stream_reply(model, tokenizer, messages: list[dict], *, max_new_tokens: int = 256,
+                 temperature: float = 0.0) -> Iterator[str]:  # fmt: skip
+    """Yield the reply's text piece by piece as it is generated (generation runs in a thread)."""
+    import threading
+
+    import torch
+    from transformers import TextIteratorStreamer
+
+    inputs = _inputs(tokenizer, messages).to(model.device)
+    streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+    failure: list[BaseException] = []
+
+    def generate() -> None:
+        try:
+            with torch.inference_mode():
+                model.generate(**inputs, streamer=streamer, max_new_tokens=max_new_tokens,
+                               pad_token_id=tokenizer.pad_token_id, **_sampling(temperature))  # fmt: skip
+        except BaseException as error:  # noqa: BLE001 — re-raised in the caller's thread below
+            failure.append(error)
+            streamer.end()
+
+    worker = threading.Thread(target=generate, daemon=True)
+    worker.start()
+    yield from (piece for piece in streamer if piece)
+    worker.join()
+    if failure:
+        raise failure[0]
+
+
+def reply_once(model, tokenizer, messages: list[dict], *, max_new_tokens: int = 256,
+               temperature: float = 0.0) -> tuple[str, int, int, str]:  # fmt: skip
+    """(reply, prompt tokens, completion tokens, finish reason 'stop' or 'length')."""
+    import torch
+
+    inputs = _inputs(tokenizer, messages).to(model.device)
+    with torch.inference_mode():
+        output = model.generate(**inputs, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
+                                **_sampling(temperature))  # fmt: skip
+    new = output[0][inputs["input_ids"].shape[1] :]
+    ended = len(new) and int(new[-1]) in _stop_ids(model, tokenizer)
+    text = tokenizer.decode(new, skip_special_tokens=True).strip()
+    return (
+        text,
+        int(inputs["input_ids"].shape[1]),
+        len(new),
+        "stop" if ended or len(new) < max_new_tokens else "length",
+    )
+
+
+def _stop_ids(model, tokenizer) -> set[int]:
+    eos = model.generation_config.eos_token_id
+    ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+    return ids | ({tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set())
+
+
+def generate_batch(model, tokenizer, chats: list[list[dict]], *, max_new_tokens: int = 256, batch_size: int = 8,
+                   temperature: float = 0.0, progress: bool = False) -> list[str]:  # fmt: skip
+    """Replies to many chats: sorted by length so each batch pads little, left-padded, returned in
+    the input order."""
+    import torch
+    from tqdm.auto import tqdm
+
+    if not getattr(tokenizer, "chat_template", None):
+        raise ModelError("the tokenizer has no chat template: pass a chat model or a template file")
+    texts = [tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in chats]
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    replies: list[str] = [""] * len(texts)
+    bar = tqdm(total=len(texts), desc="generate", unit="reply", disable=not progress)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        encoded = tokenizer([texts[i] for i in chunk], return_tensors="pt", padding=True,
+                            add_special_tokens=False).to(model.device)  # fmt: skip
+        with torch.inference_mode():
+            output = model.generate(**encoded, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
+                                    **_sampling(temperature))  # fmt: skip
+        decoded = tokenizer.batch_decode(output[:, encoded["input_ids"].shape[1] :], skip_special_tokens=True)
+        for index, text in zip(chunk, decoded):
+            replies[index] = text.strip()
+        bar.update(len(chunk))
+    bar.close()
+    return replies
+
+
+def with_system(messages: list[dict], system: str | None) -> list[dict]:
+    if system and not (messages and messages[0]["role"] == "system"):
+        return [{"role": "system", "content": system}, *messages]
+    return messages
+
+
+def read_batch(path: str) -> list[list[dict]]:
+    """Rows of a .jsonl: `messages` (a chat) or `prompt` (one user turn); a bad row is one error line."""
+    import json
+    from pathlib import Path
+
+    from lingualift.errors import DataError
+
+    chats = []
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DataError(f"{path}:{number}: not JSON ({error.msg})") from error
+        if isinstance(row, dict) and isinstance(row.get("messages"), list) and row["messages"]:
+            chats.append(row["messages"])
+        elif isinstance(row, dict) and isinstance(row.get("prompt"), str) and row["prompt"].strip():
+            chats.append([{"role": "user", "content": row["prompt"]}])
+        else:
+            raise DataError(f"{path}:{number}: expected a non-empty `prompt` string or `messages` list")
+    if not chats:
+        raise DataError(f"{path}: no rows")
+    return chats
+
+
+def repl(model, tokenizer, config: ChatConfig, *, read=input, write=print) -> None:
+    """Multi-turn chat on the terminal: replies stream as they are generated.
+    /reset forgets the conversation, /system TEXT sets the system prompt, /exit (or Ctrl-D) quits."""
+    system = config.system
+    history: list[dict] = []
+    write("chat with " + config.model + (f" + {config.adapter}" if config.adapter else "")
+          + " — /reset, /system TEXT, /exit")  # fmt: skip
+    while True:
+        try:
+            line = read("you> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            write("")
+            return
+        if not line:
+            continue
+        if line in ("/exit", "/quit"):
+            return
+        if line == "/reset":
+            history = []
+            write("(conversation cleared)")
+            continue
+        if line.startswith("/system"):
+            system = line[len("/system") :].strip() or None
+            history = []
+            write(f"(system prompt: {system or 'none'}; conversation cleared)")
+            continue
+        history.append({"role": "user", "content": line})
+        write("model> ", end="", flush=True)
+        pieces = []
+        for piece in stream_reply(model, tokenizer, with_system(history, system),
+                                  max_new_tokens=config.max_new_tokens, temperature=config.temperature):  # fmt: skip
+            pieces.append(piece)
+            write(piece, end="", flush=True)
+        write("")
+        history.append({"role": "assistant", "content": "".join(pieces).strip()})
+
+
+def run_chat(config: ChatConfig, *, echo=print) -> None:
+    import json
+    from pathlib import Path
+
+    from lingualift.errors import ConfigError
+    from lingualift.models import load_chat_model
+
+    if bool(config.input) != bool(config.out):
+        raise ConfigError("batch mode needs both --input FILE.jsonl and --out FILE.jsonl")
+    if config.prompt and config.input:
+        raise ConfigError("--prompt and --input exclude each other")
+    chats = read_batch(config.input) if config.input else None  # bad input is reported before loading
+    model, tokenizer = load_chat_model(config.model, device=config.device, adapter=config.adapter)
+    if config.prompt:
+        for piece in stream_reply(model, tokenizer, with_system([{"role": "user", "content": config.prompt}],
+                                  config.system), max_new_tokens=config.max_new_tokens,
+                                  temperature=config.temperature):  # fmt: skip
+            print(piece, end="", flush=True)
+        print()
+        return
+    if chats is not None:
+        replies = generate_batch(model, tokenizer, [with_system(c, config.system) for c in chats],
+                                 max_new_tokens=config.max_new_tokens, batch_size=config.batch_size,
+                                 temperature=config.temperature, progress=True)  # fmt: skip
+        rows = [
+            json.loads(line)
+            for line in Path(config.input).read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ]
+        Path(config.out).parent.mkdir(parents=True, exist_ok=True)
+        with open(config.out, "w", encoding="utf-8") as handle:
+            for row, reply in zip(rows, replies):
+                handle.write(json.dumps({**row, "reply": reply}, ensure_ascii=False) + "\n")
+        echo(f"{len(replies)} replies → {config.out}")
+        return
+    repl(model, tokenizer, config)

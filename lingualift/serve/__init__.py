@@ -1,0 +1,1 @@
+"""`lingualift serve`: an OpenAI-compatible chat endpoint with a web chat page."""

@@ -1,0 +1,154 @@
+"""`lingualift serve`: the OpenAI-compatible API through the official `openai` client, bad
+requests, the queue limit, an API key; the server runs on 127.0.0.1 inside the test."""
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from lingualift.chat import reply_once
+from lingualift.serve.config import ServeConfig
+from lingualift.serve.server import start_server
+
+
+@pytest.fixture(scope="module")
+def server(tiny_chat_model):
+    instance = start_server(ServeConfig(model=str(tiny_chat_model), port=0, max_tokens_limit=64, max_queue=8),
+                            echo=lambda *_: None)  # fmt: skip
+    thread = threading.Thread(target=instance.serve_forever, daemon=True)
+    thread.start()
+    yield instance
+    instance.shutdown()
+    instance.server_close()
+
+
+def _url(server) -> str:
+    host, port = server.server_address[:2]
+    return f"http://{host}:{port}"
+
+
+def _client(server, key="unused"):
+    from openai import OpenAI
+
+    return OpenAI(base_url=_url(server) + "/v1", api_key=key, max_retries=0, timeout=120)
+
+
+def _post(server, body: bytes, headers=None) -> tuple[int, dict]:
+    request = urllib.request.Request(_url(server) + "/v1/chat/completions", data=body,
+                                     headers={"Content-Type": "application/json", **(headers or {})})  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+MESSAGES = [{"role": "system", "content": "Antwoord in het Nederlands."}, {"role": "user", "content": "Hoi!"}]
+
+
+def test_models_and_a_plain_completion_through_the_openai_client(server):
+    client = _client(server)
+    assert [m.id for m in client.models.list().data] == [server.service.name]
+    completion = client.chat.completions.create(model="any", messages=MESSAGES, max_tokens=6)
+    expected = reply_once(server.service.model, server.service.tokenizer, MESSAGES, max_new_tokens=6)
+    assert completion.choices[0].message.content == expected[0]
+    assert completion.choices[0].finish_reason == expected[3]
+    assert completion.usage.prompt_tokens == expected[1] and completion.usage.completion_tokens == expected[2]
+
+
+def test_streamed_completion_arrives_in_pieces_and_equals_the_plain_one(server):
+    client = _client(server)
+    chunks = list(client.chat.completions.create(model="any", messages=MESSAGES, max_tokens=6, stream=True))
+    text = "".join(c.choices[0].delta.content or "" for c in chunks)
+    plain = (
+        client.chat.completions.create(model="any", messages=MESSAGES, max_tokens=6)
+        .choices[0]
+        .message.content
+    )
+    assert text.strip() == plain
+    assert len([c for c in chunks if c.choices[0].delta.content]) >= 2  # streamed, not one blob
+    assert chunks[-1].choices[0].finish_reason in ("stop", "length")
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        (b"{not json", "not valid JSON"),
+        (b"[]", "must be a JSON object"),
+        (b"{}", "messages: field required"),
+        (b'{"messages": []}', "messages: list should have at least 1 item"),
+        (b'{"messages": [{"role": "wizard", "content": "hi"}]}', "messages.0.role: input should be"),
+        (
+            b'{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 1000000}',
+            "max_tokens: at most 64",
+        ),
+        (
+            b'{"messages": [{"role": "user", "content": "hi"}], "temperature": 9}',
+            "temperature: input should be less",
+        ),
+    ],
+)
+def test_bad_requests_get_a_400_with_a_message_and_the_server_lives_on(server, body, message):
+    status, payload = _post(server, body)
+    assert status == 400 and message in payload["error"]["message"]
+    assert _client(server).chat.completions.create(model="m", messages=MESSAGES, max_tokens=2).choices
+
+
+def test_concurrent_requests_are_all_answered(server):
+    client = _client(server)
+    prompts = [f"Vraag {i}?" for i in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        replies = list(pool.map(lambda p: client.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": p}], max_tokens=4).choices[0].message.content, prompts))  # fmt: skip
+    for prompt, reply in zip(prompts, replies):
+        alone = reply_once(server.service.model, server.service.tokenizer, [{"role": "user", "content": prompt}],
+                           max_new_tokens=4)[0]  # fmt: skip
+        assert reply == alone
+
+
+def test_a_full_queue_answers_429_instead_of_piling_up(server):
+    taken = 0
+    while server.service.slots.acquire(blocking=False):  # every slot busy
+        taken += 1
+    try:
+        status, payload = _post(server, json.dumps({"messages": MESSAGES}).encode())
+        assert status == 429 and "too many requests" in payload["error"]["message"]
+    finally:
+        for _ in range(taken):
+            server.service.slots.release()
+    assert _post(server, json.dumps({"messages": MESSAGES, "max_tokens": 2}).encode())[0] == 200
+
+
+def test_an_api_key_from_the_environment_is_required_when_configured(tiny_chat_model, monkeypatch):
+    monkeypatch.setenv("LL_TEST_KEY", "s3cret")
+    instance = start_server(ServeConfig(model=str(tiny_chat_model), port=0, api_key_env="LL_TEST_KEY"),
+                            echo=lambda *_: None)  # fmt: skip
+    threading.Thread(target=instance.serve_forever, daemon=True).start()
+    try:
+        from openai import AuthenticationError
+
+        with pytest.raises(AuthenticationError):
+            _client(instance, key="wrong").models.list()
+        assert _client(instance, key="s3cret").chat.completions.create(
+            model="m", messages=MESSAGES, max_tokens=2
+        )
+    finally:
+        instance.shutdown()
+        instance.server_close()
+
+
+def test_a_missing_api_key_variable_is_an_error_before_loading(monkeypatch, capsys):
+    from lingualift.cli import main
+
+    monkeypatch.delenv("LL_MISSING_KEY", raising=False)
+    assert main(["serve", "no/such-model", "--api-key-env", "LL_MISSING_KEY"]) == 2
+    assert "LL_MISSING_KEY: the variable is not set" in capsys.readouterr().err
+
+
+def test_the_chat_page_is_served(server):
+    with urllib.request.urlopen(_url(server) + "/", timeout=30) as response:
+        page = response.read().decode()
+    assert response.status == 200 and "/v1/chat/completions" in page and 'id="system"' in page

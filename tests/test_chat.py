@@ -1,0 +1,125 @@
+"""`lingualift chat`: REPL (driven through a pseudo-terminal), one-shot and batch modes."""
+
+import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+
+import pytest
+
+from lingualift.chat import ChatConfig, read_batch, repl, reply_once
+from lingualift.cli import main
+from lingualift.models import load_chat_model
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny_chat_model):
+    return load_chat_model(str(tiny_chat_model))
+
+
+def test_the_repl_keeps_the_conversation_and_obeys_its_commands(loaded, tiny_chat_model):
+    model, tokenizer = loaded
+    lines = iter(
+        ["Hoi, hoe gaat het?", "Wat eet je?", "/system Antwoord kort.", "Noem een kleur.", "/reset", "/exit"]
+    )
+    shown: list[str] = []
+    config = ChatConfig(model=str(tiny_chat_model), max_new_tokens=6)
+    repl(
+        model,
+        tokenizer,
+        config,
+        read=lambda prompt: next(lines),
+        write=lambda *a, **k: shown.append("".join(a)),
+    )
+    text = "".join(s if s.startswith("model> ") or not s else s + "\n" for s in shown)
+    replies = [line[len("model> ") :] for line in text.splitlines() if line.startswith("model> ")]
+    assert len(replies) == 3
+    first = reply_once(
+        model, tokenizer, [{"role": "user", "content": "Hoi, hoe gaat het?"}], max_new_tokens=6
+    )[0]
+    second = reply_once(model, tokenizer, [{"role": "user", "content": "Hoi, hoe gaat het?"},
+                                           {"role": "assistant", "content": first},
+                                           {"role": "user", "content": "Wat eet je?"}], max_new_tokens=6)[0]  # fmt: skip
+    assert replies[0].strip() == first and replies[1].strip() == second  # the history was sent
+    third = reply_once(model, tokenizer, [{"role": "system", "content": "Antwoord kort."},
+                                          {"role": "user", "content": "Noem een kleur."}], max_new_tokens=6)[0]  # fmt: skip
+    assert replies[2].strip() == third  # /system set the prompt and started a new conversation
+    assert (
+        "(system prompt: Antwoord kort.; conversation cleared)" in text and "(conversation cleared)" in text
+    )
+
+
+def _read_until(fd: int, marker: str, timeout: float = 120) -> str:
+    seen = ""
+    deadline = time.monotonic() + timeout
+    while marker not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if ready:
+            try:
+                seen += os.read(fd, 4096).decode(errors="replace")
+            except OSError:
+                break
+    assert marker in seen, seen[-2000:]
+    return seen
+
+
+def test_the_repl_on_a_real_terminal_streams_replies_and_exits(tiny_chat_model):
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "lingualift", "chat", str(tiny_chat_model), "--max-new-tokens", "5"],
+                               stdin=follower, stdout=follower, stderr=follower, close_fds=True)  # fmt: skip
+    os.close(follower)
+    try:
+        _read_until(leader, "you> ")
+        os.write(leader, b"Hoi!\n")
+        after = _read_until(leader, "you> ")
+        assert "model> " in after
+        os.write(leader, b"/reset\n")
+        _read_until(leader, "(conversation cleared)")
+        os.write(leader, b"/exit\n")
+        assert process.wait(timeout=60) == 0
+    finally:
+        process.kill()
+        os.close(leader)
+
+
+def test_one_shot_prompt_prints_the_reply(tiny_chat_model, capfd):
+    assert main(["chat", str(tiny_chat_model), "--prompt", "Noem een kleur.", "--max-new-tokens", "5"]) == 0
+    model, tokenizer = load_chat_model(str(tiny_chat_model))
+    expected = reply_once(
+        model, tokenizer, [{"role": "user", "content": "Noem een kleur."}], max_new_tokens=5
+    )[0]
+    assert capfd.readouterr().out.strip() == expected
+
+
+def test_batch_mode_answers_every_row_in_input_order(tiny_chat_model, tmp_path, loaded):
+    rows = [{"prompt": "Hoi"}, {"messages": [{"role": "user", "content": "Wat is de hoofdstad van Nederland?"}]},
+            {"prompt": "Noem een kleur.", "id": 7}]  # fmt: skip
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    out = tmp_path / "out.jsonl"
+    assert main(["chat", str(tiny_chat_model), "--input", str(source), "--out", str(out), "--max-new-tokens", "4",
+                 "--batch-size", "2"]) == 0  # fmt: skip
+    written = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [{k: v for k, v in w.items() if k != "reply"} for w in written] == rows
+    model, tokenizer = loaded
+    alone = reply_once(model, tokenizer, [{"role": "user", "content": "Noem een kleur."}], max_new_tokens=4)[
+        0
+    ]
+    assert written[2]["reply"] == alone  # batching and sorting did not mix replies up
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [("{not json\n", "in.jsonl:1: not JSON"), ('{"prompt": ""}\n', "in.jsonl:1: expected a non-empty `prompt`"),
+     ('{"prompt": "ok"}\n[1, 2]\n', "in.jsonl:2: expected")],
+)  # fmt: skip
+def test_bad_batch_rows_are_one_clear_error_before_loading(content, message, tmp_path, capsys):
+    source = tmp_path / "in.jsonl"
+    source.write_text(content)
+    with pytest.raises(Exception, match=message.split(": ", 1)[1][:10]):
+        read_batch(str(source))
+    code = main(["chat", "no/such-model", "--input", str(source), "--out", str(tmp_path / "o.jsonl")])
+    assert code == 2 and message in capsys.readouterr().err

@@ -1,0 +1,72 @@
+"""`lingualift export merge`: the merged model gives the same logits as base + adapter."""
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from lingualift.cli import main
+
+
+@pytest.fixture(scope="module")
+def adapter(tiny_chat_model, tmp_path_factory):
+    """A LoRA adapter with non-zero (random) B matrices, so merging changes the weights."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.manual_seed(0)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_chat_model),
+                           LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False))  # fmt: skip
+    path = tmp_path_factory.mktemp("adapter")
+    model.save_pretrained(path)
+    AutoTokenizer.from_pretrained(tiny_chat_model).save_pretrained(path)
+    return path
+
+
+def test_merged_weights_give_the_logits_of_base_plus_adapter(tiny_chat_model, adapter, tmp_path):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    out = tmp_path / "merged"
+    assert main(["export", "merge", "--adapter", str(adapter), "--out", str(out)]) == 0
+    assert (out / "model.safetensors").exists() and not (out / "adapter_config.json").exists()
+    assert AutoTokenizer.from_pretrained(out).chat_template
+    ids = torch.tensor([[5, 17, 42, 8, 99]])
+    with torch.no_grad():
+        merged = AutoModelForCausalLM.from_pretrained(out).eval()(ids).logits
+        stacked = (
+            PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_chat_model), adapter)
+            .eval()(ids)
+            .logits
+        )
+        base = AutoModelForCausalLM.from_pretrained(tiny_chat_model).eval()(ids).logits
+    assert torch.allclose(merged, stacked, atol=1e-5)
+    assert not torch.allclose(merged, base, atol=1e-3)  # the adapter is in there
+
+
+def test_merging_into_a_quantized_base_is_refused_with_a_way_out(tiny_chat_model, adapter, tmp_path, capsys):
+    quantized = tmp_path / "base-4bit"
+    shutil.copytree(tiny_chat_model, quantized)
+    config = json.loads((quantized / "config.json").read_text())
+    config["quantization_config"] = {"load_in_4bit": True, "quant_method": "bitsandbytes"}
+    (quantized / "config.json").write_text(json.dumps(config))
+    code = main(
+        [
+            "export",
+            "merge",
+            "--model",
+            str(quantized),
+            "--adapter",
+            str(adapter),
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
+    assert code == 2
+    assert "4-bit-quantized" in capsys.readouterr().err
+
+
+def test_a_directory_without_an_adapter_is_one_clear_error(tmp_path, capsys):
+    assert main(["export", "merge", "--adapter", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    assert "not a LoRA adapter directory" in capsys.readouterr().err
