@@ -39,7 +39,7 @@ def demo_run(tmp_path_factory, demo_cache):
 def test_the_demo_runs_every_stage_and_writes_a_report(demo_run):
     work, output = demo_run
     assert "source: demo sample (English, oasst1 format) — train: 30 rows" in output
-    for stage in ("source", "translate", "threads", "train-sft", "evaluate"):
+    for stage in ("source", "translate", "threads", "train-sft", "evaluate", "export"):
         assert f"[{stage}] running: no finished run" in output
         assert json.loads((work / stage / "stage.json").read_text())["fingerprint"]
     translated = datasets.load_from_disk(str(work / "translate" / "data"))["train"]
@@ -56,6 +56,8 @@ def test_the_demo_runs_every_stage_and_writes_a_report(demo_run):
     for image in ("fidelity.png", "train-sft-loss.png"):
         assert f'src="{image}"' in page and (work / "report" / image).stat().st_size > 1000
     assert f"report: {work / 'report' / 'report.html'}" in output
+    merged = work / "export" / "merged"
+    assert (merged / "model.safetensors").exists() and not (merged / "adapter_config.json").exists()
 
 
 def test_running_again_skips_every_unchanged_stage(demo_run, demo_cache, monkeypatch, capsys):
@@ -63,7 +65,7 @@ def test_running_again_skips_every_unchanged_stage(demo_run, demo_cache, monkeyp
     monkeypatch.setenv("LINGUALIFT_CACHE", str(demo_cache))
     assert main(["run", "--work-dir", str(work), *REDUCED]) == 0
     output = capsys.readouterr().out
-    for stage in ("source", "translate", "threads", "train-sft", "evaluate"):
+    for stage in ("source", "translate", "threads", "train-sft", "evaluate", "export"):
         assert f"[{stage}] skipped: unchanged" in output
 
 
@@ -72,9 +74,9 @@ def test_running_again_skips_every_unchanged_stage(demo_run, demo_cache, monkeyp
     [
         (["--set", "train.sft.lr=0.002"],
          {"source": "skip", "translate": "skip", "threads": "skip", "train-sft": "run: changed: lr",
-          "evaluate": "run: upstream reruns: train-sft"}),
+          "evaluate": "run: upstream reruns: train-sft", "export": "run: upstream reruns: train-sft"}),
         (["--set", "evaluate.fidelity.max_new_tokens=9"],
-         {"threads": "skip", "train-sft": "skip", "evaluate": "run: changed: max_new_tokens"}),
+         {"threads": "skip", "train-sft": "skip", "evaluate": "run: changed: max_new_tokens", "export": "skip"}),
         (["--from", "threads"], {"translate": "skip", "threads": "run: --from threads", "train-sft": "run: --from threads"}),
         (["--until", "translate"], {"translate": "skip", "threads": "stop: after --until translate"}),
         (["--set", "threads.system_prompt=Antwoord in het Nederlands."],
@@ -102,6 +104,8 @@ def test_the_plan_reruns_a_changed_stage_and_everything_downstream(demo_run, ext
         ("translate:\n  backend: deepl\n", "translate.backend: input should be"),
         ("train:\n  cpt:\n    lr: 0.001\n", "train.cpt.data: raw target-language text to pre-train on is required"),
         ("tarin: {}\n", "tarin: extra inputs are not permitted"),
+        ("export:\n  merge:\n    out: /tmp/x\n", "export.merge.out: set by the pipeline, remove it"),
+        ("train:\n  sft:\n    full: true\nexport:\n  merge: {}\n", "export.merge: needs a LoRA training stage"),
         ("train:\n  sft:\n    lora_r: 0\n  dpo:\n    lr: -1\n", "train.sft.lora_r: input should be greater than 0; "
          "train.dpo.lr: input should be greater than 0"),
     ],

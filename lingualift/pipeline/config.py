@@ -39,6 +39,14 @@ class EvaluateSection(BaseModel):
     )
 
 
+class ExportSection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    merge: Optional[dict[str, Any]] = Field(
+        None, description="`lingualift export merge` options: fold the final adapter into its base"
+    )
+
+
 class PipelineConfig(BaseModel):
     """Every field has a default: no config runs the offline demo."""
 
@@ -57,6 +65,7 @@ class PipelineConfig(BaseModel):
     threads: dict[str, Any] = Field(default_factory=dict, description="`lingualift threads` options")
     train: TrainSection = Field(default_factory=TrainSection)
     evaluate: EvaluateSection = Field(default_factory=EvaluateSection)
+    export: ExportSection = Field(default_factory=ExportSection)
 
 
 # what the pipeline sets itself, per section: the user cannot override these
@@ -65,6 +74,7 @@ OWNED = {
     "threads": {"lang"},
     "train": {"method", "model", "data", "out", "resume"},
     "fidelity": {"model", "lang", "prompts", "adapter", "baseline", "out"},
+    "merge": {"adapter", "out"},
 }
 
 
@@ -186,6 +196,19 @@ def stage_configs(config: PipelineConfig) -> dict[str, BaseModel]:
         build("evaluate", "evaluate.fidelity", FidelityConfig, "fidelity", section,
               {"model": model, "baseline": config.model if trained else None, "lang": language.tag,
                "prompts": str(work / "threads" / "heldout"), "out": str(work / "evaluate")})  # fmt: skip
+    if config.export.merge is not None:
+        from lingualift.export import MergeConfig
+
+        last = next(
+            (built[f"train-{m}"] for m in ("orpo", "dpo", "sft", "cpt") if f"train-{m}" in built), None
+        )
+        if last is None or last.full:
+            problems.append(
+                "export.merge: needs a LoRA training stage to merge (full weights are already merged)"
+            )
+        else:
+            build("export", "export.merge", MergeConfig, "merge", config.export.merge,
+                  {"adapter": last.out, "out": str(work / "export" / "merged")})  # fmt: skip
     if problems:
         raise ConfigError("; ".join(problems))
     return built

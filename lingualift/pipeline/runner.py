@@ -109,6 +109,10 @@ def build_stages(config: PipelineConfig, *, echo=print) -> list[Stage]:
         upstream = ["threads"] + ([previous] if previous else [])
         result.append(Stage("evaluate", _dump(evaluate_config), upstream,
                             run=lambda _: stages.evaluate(evaluate_config, work, echo=echo)))  # fmt: skip
+    if "export" in built:
+        merge_config = built["export"]
+        result.append(Stage("export", _dump(merge_config), [previous],
+                            run=lambda _: {"merged": str(stages.export(merge_config, echo=echo))}))  # fmt: skip
     return result
 
 

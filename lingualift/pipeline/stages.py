@@ -112,5 +112,11 @@ def evaluate(config, work: Path, *, echo=print) -> dict:
     }
 
 
+def export(config, *, echo=print):
+    from lingualift.export import merge_adapter
+
+    return merge_adapter(config, echo=echo)
+
+
 def read_json(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
