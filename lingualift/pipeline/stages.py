@@ -70,13 +70,14 @@ def threads(config, work: Path, *, holdout: int, seed: int = 0, echo=print) -> d
     import datasets
 
     from lingualift.conversations.threads import write_threads
-    from lingualift.io import first_split, load_source, save_dataset
+    from lingualift.io import load_source, save_dataset
 
     stage = work / "threads"
     report = write_threads(
         str(work / "translate" / "data"), str(stage / "all"), config, pairs_out=str(stage / "pairs")
     )
-    conversations = first_split(load_source(str(stage / "all")))
+    built = load_source(str(stage / "all"))  # every split's threads train (oasst1's validation split too)
+    conversations = datasets.concatenate_datasets(list(built.values())) if hasattr(built, "values") else built
     if len(conversations) <= holdout:
         from lingualift.errors import DataError
 
