@@ -13,7 +13,7 @@ import typer
 
 from lingualift import __version__
 from lingualift.chat import ChatConfig
-from lingualift.errors import ConfigError, LinguaLiftError
+from lingualift.errors import ConfigError, LinguaLiftError, error_line
 from lingualift.evaluate.config import FidelityConfig
 from lingualift.export import MergeConfig
 from lingualift.options import config_command
@@ -508,7 +508,7 @@ def main(argv: list[str] | None = None) -> int:
     except LinguaLiftError as error:
         if _state["debug"]:
             raise
-        typer.echo("error: " + " ".join(str(error).split()), err=True)  # always one line
+        typer.echo(error_line(error), err=True)  # always one line
         return 2
     except SystemExit as done:
         return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)

@@ -31,3 +31,8 @@ def config_error(error, *, where: str = "", prefix: str = "") -> ConfigError:
         for e in error.errors()
     )
     return ConfigError(f"{where}: {problems}" if where else problems)
+
+
+def error_line(error: Exception) -> str:
+    """How an error is shown to the user: `error: ...` on one line."""
+    return "error: " + " ".join(str(error).split())

@@ -111,20 +111,3 @@ def load_chat_model(
     if quantization is None:
         model = model.to(device)
     return model.eval(), tokenizer
-
-
-def generate_reply(model, tokenizer, messages: list[dict], *, max_new_tokens: int = 64) -> str:
-    """Greedy reply to a chat, rendered with the tokenizer's own chat template."""
-    import torch
-
-    if not getattr(tokenizer, "chat_template", None):
-        raise ModelError("the tokenizer has no chat template: pass a chat model or a template file")
-    inputs = tokenizer.apply_chat_template(
-        messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
-    ).to(model.device)
-    with torch.inference_mode():
-        output = model.generate(
-            **inputs, max_new_tokens=max_new_tokens, do_sample=False,
-            pad_token_id=tokenizer.pad_token_id,
-        )  # fmt: skip
-    return tokenizer.decode(output[0][inputs["input_ids"].shape[1] :], skip_special_tokens=True).strip()

@@ -51,16 +51,11 @@ class RequestError(Exception):
 class ChatService:
     """The loaded model and the request admission rules, independent of HTTP."""
 
-    def __init__(self, config: ServeConfig, model, tokenizer):
-        self.config, self.model, self.tokenizer = config, model, tokenizer
+    def __init__(self, config: ServeConfig, model, tokenizer, api_key: str | None = None):
+        self.config, self.model, self.tokenizer, self.api_key = config, model, tokenizer, api_key
         self.name = config.model + (f"+{config.adapter}" if config.adapter else "")
         self.slots = threading.BoundedSemaphore(config.max_queue)
         self.generating = threading.Lock()
-        self.api_key = None
-        if config.api_key_env:
-            self.api_key = os.environ.get(config.api_key_env, "")
-            if not self.api_key:
-                raise ConfigError(f"--api-key-env {config.api_key_env}: the variable is not set or empty")
 
     def parse(self, body: bytes) -> ChatRequest:
         try:
@@ -208,9 +203,13 @@ def start_server(config: ServeConfig, *, echo=print) -> ThreadingHTTPServer:
     """Load the model and bind; the caller runs `serve_forever()` (tests run it in a thread)."""
     from lingualift.models import load_chat_model
 
-    ChatService(config, None, None)  # a missing API key is an error before the model loads
+    api_key = None
+    if config.api_key_env:  # a missing key is an error before the model loads
+        api_key = os.environ.get(config.api_key_env, "")
+        if not api_key:
+            raise ConfigError(f"--api-key-env {config.api_key_env}: the variable is not set or empty")
     model, tokenizer = load_chat_model(config.model, device=config.device, adapter=config.adapter)
-    service = ChatService(config, model, tokenizer)
+    service = ChatService(config, model, tokenizer, api_key)
     try:
         server = ThreadingHTTPServer((config.host, config.port), make_handler(service))
     except OSError as error:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from lingualift.errors import ConfigError, LinguaLiftError
+from lingualift.errors import ConfigError, LinguaLiftError, error_line
 from lingualift.train.config import TrainConfig
 
 CONFIG_DIR = Path(__file__).parent / "accelerate_configs"
@@ -78,7 +78,7 @@ def main(argv: list[str]) -> int:
     try:
         run_training(TrainConfig.model_validate_json(Path(argv[0]).read_text()))
     except LinguaLiftError as error:
-        print("error: " + " ".join(str(error).split()), file=sys.stderr)
+        print(error_line(error), file=sys.stderr)
         return 2
     return 0
 

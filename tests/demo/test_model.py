@@ -41,13 +41,14 @@ def test_conversion_writes_a_plain_safetensors_model_and_is_reused(
 
 
 def test_demo_model_generates_a_reply(demo_model_path, use_demo_cache):
-    from lingualift.models import generate_reply, load_chat_model
+    from lingualift.chat import reply_once
+    from lingualift.models import load_chat_model
 
     model, tokenizer = load_chat_model("demo")
-    reply = generate_reply(
+    reply, _, produced, _ = reply_once(
         model, tokenizer, [{"role": "user", "content": "What is the capital of France?"}], max_new_tokens=8
     )
-    assert reply.strip()
+    assert reply.strip() and 0 < produced <= 8
     assert tokenizer.chat_template
 
 
