@@ -13,12 +13,14 @@ import typer
 
 from lingualift import __version__
 from lingualift.chat import ChatConfig
+from lingualift.conversations.threads import ThreadsConfig
 from lingualift.errors import ConfigError, LinguaLiftError, error_line
 from lingualift.evaluate.config import FidelityConfig
 from lingualift.export import MergeConfig
 from lingualift.options import config_command
 from lingualift.serve.config import ServeConfig
 from lingualift.train.config import TrainConfig
+from lingualift.translate.config import TranslateConfig
 
 app = typer.Typer(
     name="lingualift",
@@ -181,47 +183,16 @@ def init(
     )
 
 
-@app.command()
+SOURCE_ARGUMENT = typer.Argument(help="Dataset: hub id, save_to_disk dir, or jsonl/csv/parquet files.")
+
+
+@config_command(app, ThreadsConfig)
 def threads(
-    source: Annotated[
-        str, typer.Argument(help="Dataset: hub id, save_to_disk dir, or jsonl/csv/parquet files.")
-    ],
+    config: ThreadsConfig,
+    source: Annotated[str, SOURCE_ARGUMENT],
     out: Annotated[str, typer.Option("--out", "-o", help="Output directory for the threads (save_to_disk).")],
     pairs_out: Annotated[
         Optional[str], typer.Option(help="Also write DPO/ORPO preference pairs (oasst ranks) here.")
-    ] = None,
-    lang: Annotated[
-        Optional[str],
-        typer.Option(help="Language of the conversations; oasst rows in other languages are skipped."),
-    ] = None,
-    system_prompt: Annotated[
-        Optional[str],
-        typer.Option(help="System prompt for every conversation (default: 'answer in <language>')."),
-    ] = None,
-    no_system_prompt: Annotated[bool, typer.Option(help="Add no system prompt.")] = False,
-    strategy: Annotated[
-        str,
-        typer.Option(
-            help="oasst: `best` follows the best-ranked reply (LLaMa2lang); `all-paths` every path."
-        ),
-    ] = "best",
-    format: Annotated[
-        str, typer.Option("--format", help="auto, oasst, sharegpt, alpaca, openai or dolly.")
-    ] = "auto",
-    keep_deleted: Annotated[
-        bool, typer.Option(help="oasst: keep deleted messages and failed reviews.")
-    ] = False,
-    all_pairs: Annotated[
-        bool, typer.Option(help="Pairs: every ordered ranked pair, not only best vs worst.")
-    ] = False,
-    render: Annotated[
-        bool, typer.Option(help="Add a rendered `text` column (needs --template or --model).")
-    ] = False,
-    template: Annotated[
-        Optional[str], typer.Option(help="Jinja chat template file (LLaMa2lang's work as is).")
-    ] = None,
-    model: Annotated[
-        Optional[str], typer.Option(help="Model whose tokenizer's chat template renders --render.")
     ] = None,
     split: Annotated[Optional[str], typer.Option(help="Only this split of the source.")] = None,
 ) -> None:
@@ -234,19 +205,8 @@ def threads(
     inputs are detected from their columns. thread_message_ids.json lists the messages the
     threads use, so translation can be limited to them.
     """
-    from pydantic import ValidationError
+    from lingualift.conversations.threads import write_threads
 
-    from lingualift.conversations.threads import ThreadsConfig, write_threads
-    from lingualift.errors import config_error
-
-    try:
-        config = ThreadsConfig(
-            lang=lang, system_prompt=system_prompt, no_system_prompt=no_system_prompt, strategy=strategy,
-            format=format, keep_deleted=keep_deleted, all_pairs=all_pairs, render=render,
-            template=template, model=model,
-        )  # fmt: skip
-    except ValidationError as error:
-        raise config_error(error) from error
     report = write_threads(source, out, config, pairs_out=pairs_out, split=split)
     for name, counts in report["splits"].items():
         skipped = {k[8:]: v for k, v in counts.items() if k.startswith("skipped_") and v}
@@ -257,69 +217,15 @@ def threads(
     typer.echo(f"threads: {report['out']}" + (f"  pairs: {report.get('pairs_out')}" if pairs_out else ""))
 
 
-@app.command()
+@config_command(
+    app,
+    TranslateConfig,
+    flags={"source_lang": "--from", "quant4": "--quant4", "quant8": "--quant8", "ct2": "--ct2"},
+)
 def translate(
-    source: Annotated[
-        str, typer.Argument(help="Dataset: hub id, save_to_disk dir, or jsonl/csv/parquet files.")
-    ],
-    to: Annotated[
-        str, typer.Option("--to", help="Target language: code (nl, pt-BR, zh-Hant) or English name.")
-    ],
+    config: TranslateConfig,
+    source: Annotated[str, SOURCE_ARGUMENT],
     out: Annotated[str, typer.Option("--out", "-o", help="Output directory (save_to_disk DatasetDict).")],
-    backend: Annotated[
-        Optional[str],
-        typer.Option(
-            help="opus, mbart, madlad, m2m, nllb, seamless, tower, llm or openai "
-            "(default: nllb, else madlad, else m2m for the target)."
-        ),
-    ] = None,
-    model: Annotated[Optional[str], typer.Option(help="Model: hub id, local directory, or `demo`.")] = None,
-    from_: Annotated[
-        Optional[str],
-        typer.Option("--from", help="Source language of every row (else each row's --lang-field)."),
-    ] = None,
-    lang_field: Annotated[str, typer.Option(help="Column with each row's language (oasst1: lang).")] = "lang",
-    text_field: Annotated[str, typer.Option(help="Column to translate.")] = "text",
-    split: Annotated[Optional[str], typer.Option(help="Only this split.")] = None,
-    limit: Annotated[Optional[int], typer.Option(help="Only the first N rows of each split.")] = None,
-    batch_tokens: Annotated[int, typer.Option(help="Token budget per batch (padded input tokens).")] = 4096,
-    max_new_tokens: Annotated[
-        Optional[int], typer.Option(help="Upper bound on generated tokens per segment.")
-    ] = None,
-    device: Annotated[
-        Optional[str], typer.Option(help="cpu, cuda, cuda:1 ... (default: cuda when available).")
-    ] = None,
-    quant4: Annotated[
-        bool, typer.Option("--quant4", help="4-bit model weights (bitsandbytes; CUDA only).")
-    ] = False,
-    quant8: Annotated[
-        bool, typer.Option("--quant8", help="8-bit model weights (bitsandbytes; CUDA only).")
-    ] = False,
-    ct2: Annotated[
-        bool, typer.Option("--ct2", help="CTranslate2 for seq2seq models (converted once, int8 on CPU).")
-    ] = False,
-    num_beams: Annotated[int, typer.Option(help="Beam size for seq2seq models (1 = greedy).")] = 1,
-    base_url: Annotated[
-        Optional[str], typer.Option(help="openai: endpoint, e.g. http://127.0.0.1:8000/v1.")
-    ] = None,
-    api_key_env: Annotated[
-        Optional[str], typer.Option(help="openai: environment variable holding the API key.")
-    ] = None,
-    concurrency: Annotated[int, typer.Option(help="openai: requests in flight.")] = 8,
-    prompt_template: Annotated[
-        Optional[str], typer.Option(help="LLM prompt with {src}, {tgt} and {text}.")
-    ] = None,
-    only_ids: Annotated[
-        Optional[str],
-        typer.Option(help="JSON list of message ids to translate (threads' thread_message_ids.json)."),
-    ] = None,
-    shard: Annotated[
-        Optional[str], typer.Option(help="i/n: translate shard i of n (default: RANK/WORLD_SIZE).")
-    ] = None,
-    work_dir: Annotated[
-        Optional[str], typer.Option(help="Translation store directory (default: OUT.work).")
-    ] = None,
-    trust_remote_code: Annotated[bool, typer.Option(help="Allow model code from the hub.")] = False,
 ) -> None:
     """Translate a dataset's text column into another language, exactly once per unique segment.
 
@@ -330,23 +236,8 @@ def translate(
     field set to the target, plus source_text, translator and qe_flags (quality flags:
     repetition, length_ratio, wrong_language, echo, lost_placeholder, commentary, failed).
     """
-    from pydantic import ValidationError
-
-    from lingualift.errors import config_error
-    from lingualift.translate.config import TranslateConfig
     from lingualift.translate.engine import translate_dataset
 
-    try:
-        config = TranslateConfig(
-            source=source, to=to, backend=backend, model=model, source_lang=from_, lang_field=lang_field,
-            text_field=text_field, split=split, limit=limit, batch_tokens=batch_tokens,
-            max_new_tokens=max_new_tokens, device=device, quant4=quant4, quant8=quant8, ct2=ct2,
-            num_beams=num_beams, base_url=base_url, api_key_env=api_key_env, concurrency=concurrency,
-            prompt_template=prompt_template, only_ids=only_ids, shard=shard, work_dir=work_dir,
-            trust_remote_code=trust_remote_code,
-        )  # fmt: skip
-    except ValidationError as error:
-        raise config_error(error) from error
     report = translate_dataset(config, out, echo=typer.echo)
     if "rows" in report:
         typer.echo(

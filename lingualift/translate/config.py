@@ -20,7 +20,9 @@ class TranslateConfig(BaseModel):
         None, description="Translator family; default: nllb, else madlad, else m2m"
     )
     model: str | None = Field(None, description="Model: hub id, local directory, or `demo`")
-    source_lang: str | None = Field(None, description="Source language of every row (--from)")
+    source_lang: str | None = Field(
+        None, description="Source language of every row (else each row's --lang-field)"
+    )
     lang_field: str = Field(
         "lang", description="Column with each row's language (used when --from is not given)"
     )
