@@ -81,3 +81,40 @@ def tiny_chat_model(tmp_path_factory):
     model.save_pretrained(path)
     fast.save_pretrained(path)
     return path
+
+
+ARTIFACTS = os.environ.get("LINGUALIFT_TEST_ARTIFACTS") or os.path.join(
+    os.path.dirname(__file__), "..", "test-artifacts"
+)
+CHROMIUM = os.environ.get("LINGUALIFT_CHROMIUM", "/usr/bin/chromium")
+# Chromium on a closed network: no background connections, no sandbox (CI runs as root).
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir():
+    """Where browser tests keep their screenshots (test-artifacts/, or $LINGUALIFT_TEST_ARTIFACTS)."""
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    return os.path.abspath(ARTIFACTS)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium driven by Playwright. Skipped where either is missing, except in CI
+    (`CI=true`), where .ci/run installs both and a missing one is a failure, not a silent skip
+    (unless .ci/run itself could not install chromium and said so)."""
+    import importlib.util
+
+    missing = [name for name, ok in [("Debian's chromium (apt-get install chromium)", os.path.exists(CHROMIUM)),
+                                     ("playwright (the dev extra)", importlib.util.find_spec("playwright"))] if not ok]  # fmt: skip
+    if missing:
+        if os.environ.get("CI") == "true" and os.environ.get("LINGUALIFT_BROWSER_TESTS") != "optional":
+            pytest.fail(f"browser tests need {' and '.join(missing)}; .ci/run installs them")
+        pytest.skip(f"browser tests need {' and '.join(missing)}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
