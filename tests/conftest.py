@@ -106,8 +106,9 @@ def browser():
     (unless .ci/run itself could not install chromium and said so)."""
     import importlib.util
 
-    missing = [name for name, ok in [("Debian's chromium (apt-get install chromium)", os.path.exists(CHROMIUM)),
-                                     ("playwright (the dev extra)", importlib.util.find_spec("playwright"))] if not ok]  # fmt: skip
+    needs = [("Debian's chromium (apt-get install chromium)", os.path.exists(CHROMIUM)),
+             ("playwright (the dev extra)", importlib.util.find_spec("playwright") is not None)]  # fmt: skip
+    missing = [name for name, ok in needs if not ok]
     if missing:
         if os.environ.get("CI") == "true" and os.environ.get("LINGUALIFT_BROWSER_TESTS") != "optional":
             pytest.fail(f"browser tests need {' and '.join(missing)}; .ci/run installs them")
