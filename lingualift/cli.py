@@ -16,6 +16,7 @@ from lingualift.chat import ChatConfig
 from lingualift.conversations.threads import ThreadsConfig
 from lingualift.errors import ConfigError, LinguaLiftError, error_line
 from lingualift.evaluate.config import FidelityConfig
+from lingualift.evaluate.judge import JudgeConfig
 from lingualift.export import GGUFConfig, MergeConfig
 from lingualift.options import config_command
 from lingualift.serve.config import ServeConfig
@@ -272,7 +273,7 @@ def train(
     run_training(config, echo=typer.echo)
 
 
-eval_app = typer.Typer(help="Evaluate a tuned model: language fidelity (more evaluations land here).",
+eval_app = typer.Typer(help="Evaluate a tuned model: language fidelity, LLM-judge win rate.",
                        no_args_is_help=True)  # fmt: skip
 app.add_typer(eval_app, name="eval")
 
@@ -288,6 +289,17 @@ def eval_fidelity(config: FidelityConfig) -> None:
     from lingualift.evaluate.fidelity import run_fidelity
 
     run_fidelity(config, echo=typer.echo)
+
+
+@config_command(eval_app, JudgeConfig, name="judge")
+def eval_judge(config: JudgeConfig) -> None:
+    """Pairwise LLM-as-judge: the model's and the baseline's answers to the same prompts, judged by a
+    model behind an OpenAI-compatible endpoint (vLLM, llama.cpp server, a hosted API) in both orders
+    so position bias cancels; the rubric requires answers in the target language. Win/tie/loss rates
+    with bootstrap 95% intervals; unparsable verdicts and failed requests are counted."""
+    from lingualift.evaluate.judge import run_judge
+
+    run_judge(config, echo=typer.echo)
 
 
 @app.command("bench-mt")

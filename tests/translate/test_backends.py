@@ -96,9 +96,9 @@ def endpoint():
 
 
 def test_openai_backend_against_a_local_endpoint(endpoint, tmp_path, monkeypatch):
-    import lingualift.translate.backends.openai as openai_backend
+    import lingualift.endpoint as endpoint_module
 
-    monkeypatch.setattr(openai_backend.time, "sleep", lambda s: None)  # no real backoff waits in tests
+    monkeypatch.setattr(endpoint_module.time, "sleep", lambda s: None)  # no real backoff waits in tests
     monkeypatch.setenv("MY_KEY", "sk-test-123")
     rows = [{"text": t, "lang": "en"} for t in ("Good morning.", "Flaky sentence.", "Broken sentence.")]
     src = tmp_path / "a.jsonl"
