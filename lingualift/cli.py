@@ -391,6 +391,31 @@ def serve(config: ServeConfig, model: Annotated[str, MODEL_ARGUMENT]) -> None:
         server.server_close()
 
 
+@app.command("report")
+def report(
+    run_dir: Annotated[
+        str,
+        typer.Argument(
+            help="A pipeline work directory, or any folder holding the outputs of "
+            "lingualift commands (searched recursively)."
+        ),
+    ],  # fmt: skip
+    out: Annotated[
+        Optional[str], typer.Option("--out", "-o", help="Output folder (default: RUN_DIR/report).")
+    ] = None,
+    title: Annotated[Optional[str], typer.Option(help="Page title.")] = None,
+) -> None:
+    """One self-contained HTML page (plots embedded as PNG) from a run: translation counts and QE flags,
+    training loss curves, language fidelity before/after, LLM-judge win rates, MT benchmark scores and
+    harness scores, each labelled with the model, data, settings and versions that produced it. Also
+    report.md and the PNG files."""
+    from pathlib import Path
+
+    from lingualift.report import write_report
+
+    typer.echo(f"report: {write_report(Path(run_dir), Path(out) if out else None, title=title)}")
+
+
 export_app = typer.Typer(
     help="Ship a tuned model: merge an adapter into its base, or convert to GGUF for llama.cpp/Ollama.",
     no_args_is_help=True,

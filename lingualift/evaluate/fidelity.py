@@ -142,7 +142,13 @@ def run_fidelity(config, *, echo=print) -> dict:
     for name, model_id, adapter in runs:
         replies = generate_replies(model_id, items, system=config.system, max_new_tokens=config.max_new_tokens,
                                    batch_size=config.batch_size, adapter=adapter)  # fmt: skip
-        summary = {**fidelity_summary(replies, items, language), "replies_text": replies}
+        settings = {"lang": language.tag, "prompts": config.prompts, "limit": config.limit, "system": config.system,
+                    "max_new_tokens": config.max_new_tokens, "adapter": adapter}  # fmt: skip
+        summary = {
+            **fidelity_summary(replies, items, language),
+            "settings": settings,
+            "replies_text": replies,
+        }
         results[name] = summary
         echo(f"{name}: {summary['pass_rate'] * 100:.1f}% of {summary['replies']} replies in {language.name} "
              f"(95% CI {summary['ci95'][0] * 100:.1f}-{summary['ci95'][1] * 100:.1f}); "

@@ -54,6 +54,7 @@ def translate(config, work: Path, *, oasst: bool, echo=print) -> dict:
         for key in (
             "rows",
             "rows_by_outcome",
+            "rows_by_flag",
             "unique_segments",
             "translated_segments",
             "reused_from_store",

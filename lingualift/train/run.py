@@ -336,6 +336,8 @@ def _report(config, trainer, result, stats, started, device) -> dict:
         "peak_memory_mb": round(peak, 1),
         "train_seconds": round(seconds, 2),
         "wall_seconds": round(time.perf_counter() - started, 2),
+        "loss_history": [{k: h[k] for k in ("step", "epoch", "loss", "eval_loss") if k in h}
+                         for h in history if "loss" in h or "eval_loss" in h],  # fmt: skip
         "config": config.model_dump(),
         "versions": {"python": platform.python_version(), "torch": torch.__version__,
                      "transformers": transformers.__version__, "peft": peft.__version__, "trl": trl.__version__},

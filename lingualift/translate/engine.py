@@ -153,6 +153,7 @@ def translate_dataset(config: TranslateConfig, out: str, *, echo=print, progress
         "rank": rank,
         "world_size": world,
         "backend": backend,
+        "model": config.model,
         "target": tgt.tag,
         "unique_segments": planned,
         "reused_from_store": planned - pending,
@@ -180,8 +181,10 @@ def translate_dataset(config: TranslateConfig, out: str, *, echo=print, progress
     save_dataset(assembled, out)
     seconds = time.perf_counter() - started
     rows = sum(before.values())
+    flags = {key.split(":", 1)[1]: n for key, n in sorted(row_counts.items()) if key.startswith("flag:")}
+    outcomes = {key: n for key, n in row_counts.items() if not key.startswith("flag:")}
     report.update(
-        rows=rows, rows_per_split=before, rows_by_outcome=dict(row_counts), seconds=round(seconds, 2),
+        rows=rows, rows_per_split=before, rows_by_outcome=outcomes, rows_by_flag=flags, seconds=round(seconds, 2),
         rows_per_second=round(rows / seconds, 2), source=config.source, out=out,
     )  # fmt: skip
     (Path(out) / "translate_report.json").write_text(json.dumps(report, indent=2))
@@ -421,6 +424,7 @@ def _assemble(data, planner: Planner, stores: list[TranslationStore], config: Tr
                 outcome["flagged" if row_flags else "translated"] += 1
             translators.append("+".join(used) if used else "none")
             flags_out.append(row_flags)
+            outcome.update(f"flag:{flag.split(':', 1)[0]}" for flag in row_flags)  # rows per flag reason
             lang_out.append(tgt.tag)
         batch[text_field] = new_text
         batch["source_text"] = texts
