@@ -16,6 +16,7 @@ from lingualift.chat import ChatConfig
 from lingualift.conversations.threads import ThreadsConfig
 from lingualift.errors import ConfigError, LinguaLiftError, error_line
 from lingualift.evaluate.config import FidelityConfig
+from lingualift.evaluate.harness import HarnessConfig
 from lingualift.evaluate.judge import JudgeConfig
 from lingualift.export import GGUFConfig, MergeConfig
 from lingualift.options import config_command
@@ -273,7 +274,7 @@ def train(
     run_training(config, echo=typer.echo)
 
 
-eval_app = typer.Typer(help="Evaluate a tuned model: language fidelity, LLM-judge win rate.",
+eval_app = typer.Typer(help="Evaluate a tuned model: language fidelity, LLM-judge win rate, lm-eval tasks.",
                        no_args_is_help=True)  # fmt: skip
 app.add_typer(eval_app, name="eval")
 
@@ -289,6 +290,17 @@ def eval_fidelity(config: FidelityConfig) -> None:
     from lingualift.evaluate.fidelity import run_fidelity
 
     run_fidelity(config, echo=typer.echo)
+
+
+@config_command(eval_app, HarnessConfig, name="harness")
+def eval_harness(config: HarnessConfig) -> None:
+    """Run lm-evaluation-harness tasks for the target language (belebele, xcopa, xwinograd, mgsm,
+    global_mmlu, ... or your own YAML tasks over local files with --include-path) on the model or
+    base + adapter; scores and standard errors go to harness.json, which `lingualift report` shows.
+    Needs the harness extra: pip install 'lingualift[harness]'."""
+    from lingualift.evaluate.harness import run_harness
+
+    run_harness(config, echo=typer.echo)
 
 
 @config_command(eval_app, JudgeConfig, name="judge")

