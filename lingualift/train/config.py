@@ -49,6 +49,10 @@ class TrainConfig(BaseModel):
     assistant_only_loss: bool = Field(True, description="SFT loss on assistant turns only (else all tokens)")
     save_steps: int = Field(50, gt=0, description="Checkpoint every N steps")
     resume: bool = Field(False, description="Continue from the last checkpoint in OUT/checkpoints")
+    replay: Optional[str] = Field(None, description="sft: source-language (e.g. English) conversations mixed in so "
+                                                    "the model keeps that language; a dataset with `messages`")  # fmt: skip
+    replay_ratio: float = Field(0.1, ge=0, lt=1, description="Share of the training conversations taken from "
+                                                             "--replay (seeded sample)")  # fmt: skip
     eval_ratio: float = Field(0.0, ge=0, lt=1, description="Share of the data held out for evaluation")
     eval_split: Optional[str] = Field(None, description="Evaluate on this split of --data instead")
     seed: int = Field(42, description="Random seed")
@@ -74,6 +78,10 @@ class TrainConfig(BaseModel):
             )
         if self.eval_ratio and self.eval_split:
             raise ValueError("eval_ratio and eval_split exclude each other")
+        if self.replay and self.method != "sft":
+            raise ValueError(
+                "replay applies to sft (conversations); for cpt, add source-language text to --data"
+            )
         if self.packing and self.method != "sft":
             raise ValueError("packing applies to sft (cpt always packs; dpo/orpo pairs are not packed)")
         return self

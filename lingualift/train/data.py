@@ -160,3 +160,41 @@ def shorten_prompt(tokenizer, prompt, limit: int):
             break
         turns[-1] = {**turns[-1], "content": cut_start(turns[-1]["content"], excess)}
     return system + turns
+
+
+def replay_count(target_rows: int, ratio: float) -> int:
+    """Replay rows so that they make up `ratio` of the mixed set: r / (n + r) = ratio."""
+    if ratio <= 0:
+        return 0
+    return round(target_rows * ratio / (1 - ratio))
+
+
+def mix_replay(target, replay, *, ratio: float, seed: int, where: str = "--replay"):
+    """Target-language conversations plus a seeded sample of source-language (replay) conversations
+    making up `ratio` of the result, shuffled with the same seed. Only `messages` is kept from both.
+    Returns (dataset, stats); asking for more replay than there is uses all of it and says so."""
+    import datasets
+
+    if "messages" not in replay.column_names:
+        raise DataError(
+            f"{where}: needs a `messages` column (conversations); it has {', '.join(replay.column_names)}"
+        )
+    wanted = replay_count(len(target), ratio)
+    taken = min(wanted, len(replay))
+    sample = replay.shuffle(seed=seed).select(range(taken))
+    parts = [_plain_messages(target), _plain_messages(sample)]
+    mixed = datasets.concatenate_datasets(parts).shuffle(seed=seed)
+    stats = {"target_conversations": len(target), "replay_conversations": taken, "replay_wanted": wanted,
+             "replay_available": len(replay), "replay_share": round(taken / len(mixed), 4) if len(mixed) else 0.0}  # fmt: skip
+    return mixed, stats
+
+
+def _plain_messages(data):
+    """Only `messages`, each turn only role and content: two sources then share one schema."""
+    import datasets
+
+    features = datasets.Features(
+        {"messages": [{"role": datasets.Value("string"), "content": datasets.Value("string")}]}
+    )
+    return data.map(lambda row: {"messages": [{"role": m["role"], "content": m["content"]} for m in row["messages"]]},
+                    remove_columns=data.column_names, features=features, desc="messages")  # fmt: skip

@@ -90,6 +90,13 @@ def _sft_dataset(config: TrainConfig, tokenizer, split: str | None = None):
 
     train = _split(config, split)
     require_columns(train, ["messages"], where=config.data)
+    replay_stats = {}
+    if config.replay and split is None:  # replay joins the training data, never the eval split
+        from lingualift.io import first_split, load_source
+        from lingualift.train.data import mix_replay
+
+        train, replay_stats = mix_replay(train, first_split(load_source(config.replay)), ratio=config.replay_ratio,
+                                         seed=config.seed, where=config.replay)  # fmt: skip
     with_answer = train.filter(lambda row: any(m["role"] == "assistant" for m in row["messages"] or []))
     if len(with_answer) == 0:
         raise DataError(f"{config.data}: no conversation has an assistant turn — nothing to learn from")
@@ -99,7 +106,7 @@ def _sft_dataset(config: TrainConfig, tokenizer, split: str | None = None):
         remove_columns=with_answer.column_names, desc="tokenize",
     )  # fmt: skip
     stats = {"conversations": len(train), "without_assistant_turn": len(train) - len(with_answer),
-             "truncated": int(sum(tokenized["truncated"]))}  # fmt: skip
+             "truncated": int(sum(tokenized["truncated"])), **replay_stats}  # fmt: skip
     tokenized = tokenized.remove_columns(["truncated"]).filter(
         lambda row: any(x != -100 for x in row["labels"])
     )
