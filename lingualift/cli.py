@@ -18,6 +18,7 @@ from lingualift.errors import ConfigError, LinguaLiftError, error_line
 from lingualift.evaluate.config import FidelityConfig
 from lingualift.evaluate.harness import HarnessConfig
 from lingualift.evaluate.judge import JudgeConfig
+from lingualift.evaluate.regression import RegressionConfig
 from lingualift.export import GGUFConfig, MergeConfig
 from lingualift.options import config_command
 from lingualift.serve.config import ServeConfig
@@ -274,8 +275,10 @@ def train(
     run_training(config, echo=typer.echo)
 
 
-eval_app = typer.Typer(help="Evaluate a tuned model: language fidelity, LLM-judge win rate, lm-eval tasks.",
-                       no_args_is_help=True)  # fmt: skip
+eval_app = typer.Typer(
+    help="Evaluate a tuned model: language fidelity, LLM-judge win rate, lm-eval tasks, source-language regression.",
+    no_args_is_help=True,
+)
 app.add_typer(eval_app, name="eval")
 
 
@@ -301,6 +304,16 @@ def eval_harness(config: HarnessConfig) -> None:
     from lingualift.evaluate.harness import run_harness
 
     run_harness(config, echo=typer.echo)
+
+
+@config_command(eval_app, RegressionConfig, name="regression")
+def eval_regression(config: RegressionConfig) -> None:
+    """Did tuning cost the source language? Held-out loss on source-language conversations (tuned minus
+    baseline, paired per conversation, bootstrap 95% interval; perplexities) and source-language
+    fidelity of both models. An interval above zero is reported as a regression."""
+    from lingualift.evaluate.regression import run_regression
+
+    run_regression(config, echo=typer.echo)
 
 
 @config_command(eval_app, JudgeConfig, name="judge")

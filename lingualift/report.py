@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ORDER = ("translate_report.json", "threads_report.json", "training_report.json", "fidelity.json", "judge.json",
-         "bench_mt.json", "harness.json")  # fmt: skip
+         "regression.json", "bench_mt.json", "harness.json")  # fmt: skip
 SKIP_PARTS = {"checkpoints", "report"}
 
 
@@ -41,6 +41,7 @@ def find_artifacts(run_dir: Path) -> list[Path]:
 def build_sections(run_dir: Path) -> list[Section]:
     builders = {"translate_report.json": _translate, "threads_report.json": _threads,
                 "training_report.json": _training, "fidelity.json": _fidelity, "judge.json": _judge,
+                "regression.json": _regression,
                 "bench_mt.json": _bench_mt, "harness.json": _harness}  # fmt: skip
     sections = []
     for path in find_artifacts(run_dir):
@@ -262,6 +263,20 @@ def _judge(data: dict, where: str) -> Section:
             for n in names] + _pick(data, ("prompts", "judged", "unjudged", "unparsed_verdicts", "failed_requests",
                                            "order_agreement"))  # fmt: skip
     return Section("LLM judge: win rate", where, by, rows, _png(draw, size=(5, 3)))
+
+
+def _regression(data: dict, where: str) -> Section:
+    by = (f"eval regression: {data.get('model')} vs {data.get('baseline')} on {data.get('data')} "
+          f"({data.get('lang')}), assistant-turn loss per conversation, paired, bootstrap 95% CI; "
+          f"up to {data.get('max_seq_length')} tokens")  # fmt: skip
+    low, high = data.get("loss_difference_ci95") or (0, 0)
+    rows = [("loss difference (tuned − baseline)", f"{data.get('loss_difference'):+.4f} (95% CI {low:+.4f} to {high:+.4f})"
+             + (" — regressed" if data.get("regressed") else ""))] + _pick(
+        data, ("conversations", "tuned_loss", "baseline_loss", "tuned_perplexity", "baseline_perplexity"))  # fmt: skip
+    for role, f in (data.get("fidelity") or {}).items():
+        rows.append((f"{role} fidelity in {data.get('lang')}", f"{f['pass_rate']:.1%} (95% CI {f['ci95'][0]:.1%}–"
+                                                             f"{f['ci95'][1]:.1%})"))  # fmt: skip
+    return Section("Source-language regression", where, by, rows)
 
 
 def _bench_mt(data: list, where: str) -> Section:
