@@ -51,8 +51,10 @@ def judge_reply(reply: str, lang: Language) -> ReplyVerdict:
     return verdict
 
 
-def bootstrap_interval(passes: list[bool], *, samples: int = 2000, seed: int = 0) -> tuple[float, float]:
-    """95% percentile bootstrap interval of the pass rate."""
+def bootstrap_interval(
+    passes: list[bool] | list[float], *, samples: int = 2000, seed: int = 0
+) -> tuple[float, float]:
+    """95% percentile bootstrap interval of the mean: the pass rate for booleans, the mean for numbers."""
     if not passes:
         return (0.0, 0.0)
     rng = random.Random(seed)

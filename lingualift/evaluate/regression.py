@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import random
 from pathlib import Path
 from typing import Optional
 
@@ -32,16 +31,6 @@ class RegressionConfig(BaseModel):
     fidelity_limit: int = Field(20, gt=0, description="Prompts for the fidelity check")
     max_new_tokens: int = Field(64, gt=0, le=4096, description="Reply length of the fidelity check")
     out: Optional[str] = Field(None, description="Write regression.json here")
-
-
-def mean_interval(values: list[float], *, samples: int = 2000, seed: int = 0) -> tuple[float, float]:
-    """95% percentile bootstrap interval of the mean."""
-    if not values:
-        return (0.0, 0.0)
-    rng = random.Random(seed)
-    n = len(values)
-    means = sorted(sum(rng.choice(values) for _ in range(n)) / n for _ in range(samples))
-    return means[int(0.025 * samples)], means[int(0.975 * samples) - 1]
 
 
 def conversation_losses(
@@ -68,9 +57,11 @@ def conversation_losses(
 
 
 def regression_summary(tuned: list[tuple[float, int]], base: list[tuple[float, int]]) -> dict:
+    from lingualift.evaluate.fidelity import bootstrap_interval
+
     pairs = [(t[0] / t[1], b[0] / b[1]) for t, b in zip(tuned, base) if t[1] and b[1]]
     differences = [t - b for t, b in pairs]
-    low, high = mean_interval(differences)
+    low, high = bootstrap_interval(differences)
 
     def perplexity(losses):
         tokens = sum(n for _, n in losses)
