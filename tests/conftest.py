@@ -119,3 +119,25 @@ def browser():
         instance = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield instance
         instance.close()
+
+
+def save_random_lora(base, path, *, seed: int = 0, r: int = 4, target_modules="all-linear", scale_b: float = 1.0,
+                     with_tokenizer: bool = False):  # fmt: skip
+    """A LoRA adapter on `base` with random (non-zero) B matrices, so it changes the model; B is
+    multiplied by `scale_b` (large values wreck the model on purpose). Returns `path`."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.manual_seed(seed)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(base),
+                           LoraConfig(r=r, target_modules=target_modules, init_lora_weights=False))  # fmt: skip
+    if scale_b != 1.0:
+        with torch.no_grad():
+            for name, parameter in model.named_parameters():
+                if "lora_B" in name:
+                    parameter.mul_(scale_b)
+    model.save_pretrained(path)
+    if with_tokenizer:
+        AutoTokenizer.from_pretrained(base).save_pretrained(path)
+    return path

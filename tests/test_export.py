@@ -7,21 +7,13 @@ import pytest
 import torch
 
 from lingualift.cli import main
+from tests.conftest import save_random_lora
 
 
 @pytest.fixture(scope="module")
 def adapter(tiny_chat_model, tmp_path_factory):
     """A LoRA adapter with non-zero (random) B matrices, so merging changes the weights."""
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    torch.manual_seed(0)
-    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_chat_model),
-                           LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False))  # fmt: skip
-    path = tmp_path_factory.mktemp("adapter")
-    model.save_pretrained(path)
-    AutoTokenizer.from_pretrained(tiny_chat_model).save_pretrained(path)
-    return path
+    return save_random_lora(tiny_chat_model, tmp_path_factory.mktemp("adapter"), with_tokenizer=True)
 
 
 def test_merged_weights_give_the_logits_of_base_plus_adapter(tiny_chat_model, adapter, tmp_path):

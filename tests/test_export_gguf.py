@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from lingualift.cli import main
+from tests.conftest import save_random_lora
 
 pytestmark = [
     pytest.mark.slow,  # the published tokenizer comes from the demo model (converted once per session)
@@ -37,15 +38,7 @@ def tiny_llama(demo_model_path, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tiny_adapter(tiny_llama, tmp_path_factory):
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    torch.manual_seed(1)
-    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_llama),
-                           LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False))  # fmt: skip
-    path = tmp_path_factory.mktemp("tiny-adapter")
-    model.save_pretrained(path)
-    return path
+    return save_random_lora(tiny_llama, tmp_path_factory.mktemp("tiny-adapter"), seed=1)
 
 
 def _logits(model, ids):

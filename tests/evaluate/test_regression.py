@@ -5,12 +5,12 @@ import json
 
 import datasets
 import pytest
-import torch
 
 from lingualift.cli import main
 from lingualift.evaluate.fidelity import bootstrap_interval
 from lingualift.evaluate.regression import regression_summary
 from lingualift.io import save_dataset
+from tests.conftest import save_random_lora
 
 ENGLISH = [
     [{"role": "user", "content": "What is the capital of France?"},
@@ -44,19 +44,8 @@ def english(tmp_path_factory):
 @pytest.fixture(scope="module")
 def damaged_adapter(demo_model_path, tmp_path_factory):
     """A LoRA adapter with large random weights: it wrecks the model's English."""
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    torch.manual_seed(0)
-    model = get_peft_model(AutoModelForCausalLM.from_pretrained(demo_model_path),
-                           LoraConfig(r=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False))  # fmt: skip
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if "lora_B" in name:
-                parameter.mul_(20)
     path = tmp_path_factory.mktemp("damaged")
-    model.save_pretrained(path)
-    return str(path)
+    return str(save_random_lora(demo_model_path, path, r=8, target_modules=["q_proj", "v_proj"], scale_b=20))
 
 
 @pytest.mark.slow
