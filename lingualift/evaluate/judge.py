@@ -99,16 +99,20 @@ def judge_pairs(prompts: list[str], model_replies: list[str], baseline_replies: 
         try:
             reply = endpoint.chat([{"role": "user", "content": text}], max_tokens=200)
         except EndpointError as error:
-            return i, order, None, f"error: {error}"
-        return i, order, parse_verdict(reply), reply
+            return i, order, {"verdict": None, "request_failed": True, "judge_reply": f"error: {error}"[:500]}
+        return (
+            i,
+            order,
+            {"verdict": parse_verdict(reply), "request_failed": False, "judge_reply": reply[:500]},
+        )
 
     verdicts: dict[int, dict] = {i: {} for i in range(len(prompts))}
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        for i, order, verdict, raw in pool.map(ask, jobs):
-            verdicts[i][order] = {"verdict": verdict, "judge_reply": raw[:500]}
-    unparsed = sum(v["verdict"] is None and not v["judge_reply"].startswith("error: ")
-                   for pair in verdicts.values() for v in pair.values())  # fmt: skip
-    failed = sum(v["judge_reply"].startswith("error: ") for pair in verdicts.values() for v in pair.values())
+        for i, order, verdict in pool.map(ask, jobs):
+            verdicts[i][order] = verdict
+    every = [v for pair in verdicts.values() for v in pair.values()]
+    failed = sum(v["request_failed"] for v in every)
+    unparsed = sum(v["verdict"] is None and not v["request_failed"] for v in every)
     rows, outcomes = [], []
     for i in range(len(prompts)):
         first, second = verdicts[i]["model_first"]["verdict"], verdicts[i]["model_second"]["verdict"]
