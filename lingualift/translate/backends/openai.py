@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from lingualift.endpoint import ChatEndpoint, EndpointError  # noqa: F401 — EndpointError re-exported
+from lingualift.endpoint import ChatEndpoint
 from lingualift.translate.backends.base import Translation
 from lingualift.translate.backends.llm import TOWER_PROMPT, check_prompt_template, clean_output
 
