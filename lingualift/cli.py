@@ -22,6 +22,7 @@ from lingualift.evaluate.regression import RegressionConfig
 from lingualift.export import GGUFConfig, MergeConfig
 from lingualift.options import config_command
 from lingualift.serve.config import ServeConfig
+from lingualift.tools.check import CheckConfig
 from lingualift.train.config import TrainConfig
 from lingualift.translate.config import TranslateConfig
 
@@ -248,6 +249,19 @@ def translate(
             f"{report['translated_segments']} segments translated, {report['reused_from_store']} reused, "
             f"{report['failed_segments']} failed ({report['rows_per_second']} rows/s)"
         )
+
+
+@config_command(app, CheckConfig, flags={"out": "--out -o"})
+def check(config: CheckConfig, data: Annotated[str, SOURCE_ARGUMENT]) -> None:
+    """Look at a dataset before training on it: tokens per conversation and turn with the model's
+    tokenizer and chat template (percentiles, histogram), the share --max-seq-length would cut,
+    turns per conversation, the language of every turn, exact and near duplicates, empty and very
+    short turns, a training estimate (measured on this machine, and GPU-hours from an assumed
+    throughput table) and, with --price-per-million-chars, what translating it through an API costs.
+    Writes check.json and token_histogram.png to --out."""
+    from lingualift.tools.check import check_dataset
+
+    check_dataset(config, echo=typer.echo)
 
 
 @config_command(

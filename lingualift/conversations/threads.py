@@ -111,7 +111,10 @@ def build_threads(data, config: ThreadsConfig):
         if renderer:
             for row in rows:
                 row["text"] = renderer(row["messages"])
-        threads_out[split] = datasets.Dataset.from_list(rows, features=_thread_features(renderer))
+        features = _thread_features(renderer)
+        # from_list cannot build an empty dataset with features: a split with no usable row stays a split
+        threads_out[split] = (datasets.Dataset.from_list(rows, features=features) if rows
+                              else datasets.Dataset.from_dict({name: [] for name in features}, features=features))  # fmt: skip
         if pairs:
             pairs_out[split] = datasets.Dataset.from_list(pairs, features=_pair_features())
         counts["threads"] = len(rows)
