@@ -23,6 +23,7 @@ from lingualift.export import GGUFConfig, MergeConfig
 from lingualift.options import config_command
 from lingualift.serve.config import ServeConfig
 from lingualift.tools.check import CheckConfig
+from lingualift.tools.generate import GenerateConfig
 from lingualift.train.config import TrainConfig
 from lingualift.translate.config import TranslateConfig
 
@@ -262,6 +263,19 @@ def check(config: CheckConfig, data: Annotated[str, SOURCE_ARGUMENT]) -> None:
     from lingualift.tools.check import check_dataset
 
     check_dataset(config, echo=typer.echo)
+
+
+@config_command(app, GenerateConfig, flags={"out": "--out -o"})
+def generate(config: GenerateConfig) -> None:
+    """Write grounded question-answer conversations from raw target-language documents (a Wikipedia or
+    news dump you provide): clean, chunk below --chunk-tokens, ask a local model or any OpenAI-compatible
+    endpoint for --pairs-per-chunk pairs as JSON, repair what is almost JSON, keep pairs whose answer is
+    in the language and grounded in the chunk. Output: `train` (messages) and `rejected` (with reasons)
+    splits, chat.jsonl (OpenAI chat format), generate_report.json. Re-running resumes; failed requests
+    are retried."""
+    from lingualift.tools.generate import generate_conversations
+
+    generate_conversations(config, echo=typer.echo)
 
 
 @config_command(

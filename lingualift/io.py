@@ -232,7 +232,12 @@ def save_dataset(dataset, out_dir: str | Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        dataset.save_to_disk(str(tmp))
+        # datasets writes an empty split as zero shards, which load_from_disk then cannot read
+        if hasattr(dataset, "keys"):
+            shards = {name: 1 if len(part) == 0 else None for name, part in dataset.items()}
+            dataset.save_to_disk(str(tmp), num_shards=shards)
+        else:
+            dataset.save_to_disk(str(tmp), num_shards=1 if len(dataset) == 0 else None)
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
