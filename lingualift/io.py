@@ -226,6 +226,15 @@ def _check_columns(names: list[str], columns: Iterable[str], where: str) -> None
         )
 
 
+def dataset_from_rows(rows: list[dict], features):
+    """Dataset.from_list, which cannot build an empty dataset with features: a split with no rows stays a split."""
+    import datasets
+
+    if rows:
+        return datasets.Dataset.from_list(rows, features=features)
+    return datasets.Dataset.from_dict({name: [] for name in features}, features=features)
+
+
 def save_dataset(dataset, out_dir: str | Path) -> Path:
     """`save_to_disk` into `out_dir` atomically: a killed save never leaves a half dataset."""
     out = Path(out_dir)

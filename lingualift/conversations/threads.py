@@ -96,6 +96,8 @@ def build_threads(data, config: ThreadsConfig):
     """(threads DatasetDict, pairs DatasetDict or None, report dict) for every split of `data`."""
     import datasets
 
+    from lingualift.io import dataset_from_rows
+
     started = time.perf_counter()
     lang = _normalised_lang(config.lang)
     system_for = _SystemPrompts(config)
@@ -111,10 +113,7 @@ def build_threads(data, config: ThreadsConfig):
         if renderer:
             for row in rows:
                 row["text"] = renderer(row["messages"])
-        features = _thread_features(renderer)
-        # from_list cannot build an empty dataset with features: a split with no usable row stays a split
-        threads_out[split] = (datasets.Dataset.from_list(rows, features=features) if rows
-                              else datasets.Dataset.from_dict({name: [] for name in features}, features=features))  # fmt: skip
+        threads_out[split] = dataset_from_rows(rows, _thread_features(renderer))
         if pairs:
             pairs_out[split] = datasets.Dataset.from_list(pairs, features=_pair_features())
         counts["threads"] = len(rows)

@@ -464,7 +464,7 @@ def generate_conversations(config: GenerateConfig, *, echo=print, progress: bool
 def _assemble(config: GenerateConfig, language, chunks, replies, generator: str) -> dict:
     import datasets
 
-    from lingualift.io import save_dataset
+    from lingualift.io import dataset_from_rows, save_dataset
 
     accepted, rejected, seen = [], [], set()
     reply_counts, reasons = Counter(), Counter()
@@ -517,13 +517,9 @@ def _assemble(config: GenerateConfig, language, chunks, replies, generator: str)
     rejected_features = datasets.Features({name: datasets.Value("int64" if name == "chunk" else "string")
                                            for name in columns})  # fmt: skip
 
-    def split(rows, features):
-        return datasets.Dataset.from_list(rows, features=features) if rows else \
-            datasets.Dataset.from_dict({k: [] for k in features}, features=features)  # fmt: skip
-
     out = Path(config.out)
-    save_dataset(datasets.DatasetDict({"train": split(accepted, train_features),
-                                       "rejected": split(rejected, rejected_features)}), out)  # fmt: skip
+    save_dataset(datasets.DatasetDict({"train": dataset_from_rows(accepted, train_features),
+                                       "rejected": dataset_from_rows(rejected, rejected_features)}), out)  # fmt: skip
     with open(out / "chat.jsonl", "w", encoding="utf-8") as handle:
         for row in accepted:
             handle.write(json.dumps({"messages": row["messages"]}, ensure_ascii=False) + "\n")

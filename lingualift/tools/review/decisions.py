@@ -1,0 +1,166 @@
+"""Review decisions in SQLite and how `review export` applies them to the dataset.
+
+One row per (split, row index): accept, edit (with the corrected text) or reject (with a reason),
+plus a hash of the row's source text when the decision was made, so decisions are never applied
+to a different dataset. WAL mode; every decision is its own transaction, so killing the server
+loses nothing that was answered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lingualift.errors import DataError
+
+ACTIONS = ("accept", "edit", "reject")
+SCHEMA = """CREATE TABLE IF NOT EXISTS decisions (
+    split TEXT NOT NULL, row INTEGER NOT NULL, source_hash TEXT NOT NULL,
+    action TEXT NOT NULL CHECK (action IN ('accept', 'edit', 'reject')),
+    text TEXT, reason TEXT, decided REAL NOT NULL,
+    PRIMARY KEY (split, row))"""
+
+
+class ReviewConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    db: Optional[str] = Field(
+        None, description="Decisions database (default: DATA.review.sqlite beside the dataset)"
+    )
+    text_field: str = Field("text", description="Column holding the translation")
+    source_field: str = Field("source_text", description="Column holding the source text")
+    flags_field: str = Field("qe_flags", description="Column holding the quality flags")
+    host: str = Field("127.0.0.1", description="Address to listen on (review: the page has no login)")
+    port: int = Field(8765, ge=0, le=65535, description="Port (0: any free port)")
+    page_size: int = Field(50, gt=0, le=1000, description="Rows per page")
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    split: str
+    row: int = Field(ge=0)
+    action: Literal["accept", "edit", "reject", "clear"]
+    text: Optional[str] = None
+    reason: Optional[str] = None
+
+
+def source_hash(text: str | None) -> str:
+    return hashlib.sha256((text or "").encode("utf-8")).hexdigest()[:16]
+
+
+def default_db(data: str) -> Path:
+    path = Path(data.rstrip("/"))
+    return path.with_name(path.name + ".review.sqlite")
+
+
+class DecisionStore:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.db = sqlite3.connect(self.path, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute(SCHEMA)
+        self.lock = threading.Lock()
+
+    def record(self, decision: Decision, source: str | None) -> None:
+        with self.lock, self.db:
+            if decision.action == "clear":
+                self.db.execute(
+                    "DELETE FROM decisions WHERE split = ? AND row = ?", (decision.split, decision.row)
+                )
+                return
+            self.db.execute("INSERT OR REPLACE INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            (decision.split, decision.row, source_hash(source), decision.action,
+                             decision.text if decision.action == "edit" else None,
+                             decision.reason if decision.action == "reject" else None, time.time()))  # fmt: skip
+
+    def all(self) -> dict[tuple[str, int], dict]:
+        with self.lock:
+            rows = self.db.execute(
+                "SELECT split, row, source_hash, action, text, reason FROM decisions"
+            ).fetchall()
+        return {
+            (s, r): {"source_hash": h, "action": a, "text": t, "reason": why} for s, r, h, a, t, why in rows
+        }
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def load_review_data(data: str, config: ReviewConfig):
+    from lingualift.io import load_source, require_columns
+
+    dataset = load_source(data)
+    for name, part in dataset.items():
+        require_columns(part, [config.text_field, config.source_field], where=f"{data} split {name}")
+    return dataset
+
+
+def apply_decisions(data: str, out: str, config: ReviewConfig, *, echo=print) -> dict:
+    """Write the reviewed dataset: edited text replaces the translation, rejected rows move to a
+    `rejected` split (with `source_split`, `source_row` and `reject_reason`), every kept row gets a
+    `review` column (accepted, edited, unreviewed)."""
+    import datasets
+
+    from lingualift.io import dataset_from_rows, save_dataset
+
+    db = Path(config.db) if config.db else default_db(data)
+    if not db.exists():
+        raise DataError(f"no review decisions at {db} — run `lingualift review {data}` first (or pass --db)")
+    dataset = load_review_data(data, config)
+    if "rejected" in dataset:
+        raise DataError(f"{data} already has a `rejected` split: export into a dataset without one")
+    store = DecisionStore(db)
+    decisions = store.all()
+    store.close()
+    unknown = [f"{s}[{r}]" for s, r in decisions if s not in dataset or r >= len(dataset[s])]
+    if unknown:
+        raise DataError(f"{db}: decisions for rows this dataset does not have ({', '.join(unknown[:5])}): "
+                        "it was made for another dataset")  # fmt: skip
+    counts = {"accepted": 0, "edited": 0, "rejected": 0, "unreviewed": 0}
+    kept, rejected = {}, []
+    for name, part in dataset.items():
+        rows = []
+        for index, row in enumerate(part):
+            decision = decisions.get((name, index))
+            if decision and decision["source_hash"] != source_hash(row[config.source_field]):
+                raise DataError(f"{data} split {name} row {index}: its {config.source_field} changed since the "
+                                f"review decision in {db} — the decisions belong to another version of the data")  # fmt: skip
+            action = decision["action"] if decision else None
+            if action == "reject":
+                counts["rejected"] += 1
+                rejected.append(
+                    {
+                        **row,
+                        "source_split": name,
+                        "source_row": index,
+                        "reject_reason": decision["reason"] or "",
+                    }
+                )
+                continue
+            if action == "edit":
+                row = {**row, config.text_field: decision["text"]}
+            status = {"accept": "accepted", "edit": "edited", None: "unreviewed"}[action]
+            counts[status] += 1
+            rows.append({**row, "review": status})
+        features = part.features.copy()
+        features["review"] = datasets.Value("string")
+        kept[name] = dataset_from_rows(rows, features)
+    first = next(iter(dataset.values()))
+    rejected_features = first.features.copy()
+    rejected_features.update({"source_split": datasets.Value("string"), "source_row": datasets.Value("int64"),
+                              "reject_reason": datasets.Value("string")})  # fmt: skip
+    kept["rejected"] = dataset_from_rows(rejected, rejected_features)
+    save_dataset(datasets.DatasetDict(kept), out)
+    report = {"data": data, "decisions": str(db), **counts}
+    (Path(out) / "review_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    echo(f"{out}: {counts['accepted']} accepted, {counts['edited']} edited, {counts['unreviewed']} unreviewed kept; "
+         f"{counts['rejected']} rejected → split `rejected`")  # fmt: skip
+    return report
