@@ -15,8 +15,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ORDER = ("translate_report.json", "threads_report.json", "training_report.json", "fidelity.json", "judge.json",
-         "regression.json", "bench_mt.json", "harness.json")  # fmt: skip
+ORDER = ("check.json", "generate_report.json", "translate_report.json", "review_report.json", "threads_report.json",
+         "training_report.json", "fidelity.json", "judge.json", "regression.json", "bench_mt.json", "harness.json")  # fmt: skip
 SKIP_PARTS = {"checkpoints", "report"}
 
 
@@ -39,7 +39,8 @@ def find_artifacts(run_dir: Path) -> list[Path]:
 
 
 def build_sections(run_dir: Path) -> list[Section]:
-    builders = {"translate_report.json": _translate, "threads_report.json": _threads,
+    builders = {"check.json": _check, "generate_report.json": _generate, "review_report.json": _review,
+                "translate_report.json": _translate, "threads_report.json": _threads,
                 "training_report.json": _training, "fidelity.json": _fidelity, "judge.json": _judge,
                 "regression.json": _regression,
                 "bench_mt.json": _bench_mt, "harness.json": _harness}  # fmt: skip
@@ -146,6 +147,55 @@ def _fmt(value) -> str:
 
 def _pick(data: dict, keys) -> list[tuple[str, str]]:
     return [(k.replace("_", " "), _fmt(data[k])) for k in keys if data.get(k) is not None]
+
+
+def _bars(counts: dict, *, title: str, xlabel: str) -> bytes:
+    def draw(fig, ax):
+        ax.barh(range(len(counts)), list(counts.values()), color="#4c72b0")
+        ax.set_yticks(range(len(counts)), list(counts), fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel(xlabel)
+        ax.set_title(title, fontsize=9)
+
+    return _png(draw)
+
+
+def _check(data: dict, where: str) -> Section:
+    tokens, cut = data.get("tokens") or {}, data.get("truncated") or {}
+    estimate = data.get("training_estimate") or {}
+    rows = [("conversations", _fmt(data.get("conversations"))),
+            ("tokens per conversation", _fmt(tokens.get("per_conversation"))),
+            (f"cut at {data.get('max_seq_length')} tokens", f"{cut.get('conversations')} ({_fmt(cut.get('share'))})"),
+            ("duplicates", _fmt({k: v for k, v in (data.get("duplicates") or {}).items() if k != "near_examples"})),
+            ("training tokens", _fmt(estimate.get("training_tokens")))]  # fmt: skip
+    if "this_machine" in estimate:
+        rows.append(("measured here", _fmt(estimate["this_machine"])))
+    if "translation_cost" in data:
+        rows.append(("translation cost", _fmt(data["translation_cost"])))
+    languages = {k: v["turns"] for k, v in list((data.get("languages") or {}).items())[:12]}
+    by = f"check of {data.get('data')} with the tokenizer and chat template of {data.get('model')}; languages by fastText lid.176"
+    return Section("Dataset check", where, by, rows,
+                   _bars(languages, title="Turns per detected language", xlabel="turns") if languages else None)  # fmt: skip
+
+
+def _generate(data: dict, where: str) -> Section:
+    pairs = data.get("pairs") or {}
+    rows = _pick(data, ("documents", "documents_kept", "chunks", "replies"))
+    rows += [
+        ("pairs accepted", _fmt(pairs.get("accepted"))),
+        ("rejected by reason", _fmt(pairs.get("rejected_by_reason"))),
+    ]
+    by = f"generate: {data.get('generator')}, language {data.get('lang')}, chunks of {data.get('chunk_tokens')} tokens"
+    counts = {"accepted": pairs.get("accepted", 0), **(pairs.get("rejected_by_reason") or {})}
+    return Section("Generated instructions", where, by, rows,
+                   _bars(counts, title="Question-answer pairs", xlabel="pairs") if any(counts.values()) else None)  # fmt: skip
+
+
+def _review(data: dict, where: str) -> Section:
+    by = f"review of {data.get('data')} by hand (decisions in {data.get('decisions')})"
+    return Section(
+        "Translation review", where, by, _pick(data, ("accepted", "edited", "rejected", "unreviewed"))
+    )
 
 
 def _translate(data: dict, where: str) -> Section:

@@ -31,6 +31,8 @@ def run_dir(tiny_marian, tiny_chat_model, tmp_path_factory):
     threads = save_dataset(
         datasets.Dataset.from_list([{"messages": m} for m in CONVERSATIONS]), run / "threads"
     )
+    assert main(["check", str(threads), "--model", str(tiny_chat_model), "--measure-steps", "0",
+                 "--out", str(run / "check")]) == 0  # fmt: skip
     assert main(["train", "sft", "--model", str(tiny_chat_model), "--data", str(threads), "--max-steps", "3",
                  "--out", str(run / "sft")]) == 0  # fmt: skip
     prompts = run / "prompts.txt"
@@ -59,18 +61,19 @@ def test_report_gathers_every_run_into_one_self_contained_page(run_dir, tmp_path
     assert f"report: {out / 'report.html'}" in capsys.readouterr().out
     page = (out / "report.html").read_text()
     titles = re.findall(r"<h2>(.*?)</h2>", page)
-    assert titles == ["Translation", "Training: sft", "Language fidelity: before and after", "LLM judge: win rate",
-                      "MT benchmark"]  # fmt: skip
+    assert titles == ["Dataset check", "Translation", "Training: sft", "Language fidelity: before and after",
+                      "LLM judge: win rate", "MT benchmark"]  # fmt: skip
     images = re.findall(r"<img src='([^']*)'", page)
-    assert len(images) == 5 and all(src.startswith("data:image/png;base64,") for src in images)
+    assert len(images) == 6 and all(src.startswith("data:image/png;base64,") for src in images)
     assert not re.search(r"(src|href)=['\"](?!data:|#)", page)  # nothing outside the page
     # each figure says what produced it
+    assert f"check of {run_dir / 'threads'} with the tokenizer" in page
     assert "translate: backend opus" in page and "train sft (lora) of" in page and "transformers " in page
     assert "eval fidelity, language nl" in page and "judge j @ http://127.0.0.1" in page
     assert "nrefs:1|case:mixed|eff:no|tok:13a" in page
-    assert sorted(p.name for p in out.glob("figure-*.png")) == [f"figure-{i}.png" for i in range(5)]
+    assert sorted(p.name for p in out.glob("figure-*.png")) == [f"figure-{i}.png" for i in range(6)]
     markdown = (out / "report.md").read_text()
-    assert "![Training: sft](figure-1.png)" in markdown and "| win rate |" in markdown
+    assert "![Training: sft](figure-2.png)" in markdown and "| win rate |" in markdown
 
 
 def test_the_report_renders_in_chromium_with_every_image_loaded(run_dir, tmp_path, browser, artifacts_dir):
@@ -83,8 +86,8 @@ def test_the_report_renders_in_chromium_with_every_image_loaded(run_dir, tmp_pat
         images = page.evaluate(
             "() => [...document.images].map(i => [i.complete, i.naturalWidth, i.naturalHeight])"
         )
-        assert len(images) == 5 and all(done and w > 300 and h > 100 for done, w, h in images)
-        assert page.locator("h2").count() == 5
+        assert len(images) == 6 and all(done and w > 300 and h > 100 for done, w, h in images)
+        assert page.locator("h2").count() == 6
         shot = os.path.join(artifacts_dir, "report.png")
         page.screenshot(path=shot, full_page=True)
         assert os.path.getsize(shot) > 20_000

@@ -190,6 +190,8 @@ def test_generate_against_an_endpoint_counts_every_reply_and_resumes(tmp_path, g
     assert [m["role"] for m in first] == ["user", "assistant"] and data["train"][0]["lang"] == "nl"
     chat = [json.loads(line) for line in (out / "chat.jsonl").read_text().splitlines()]
     assert [c["messages"] for c in chat] == data["train"]["messages"]
+    assert main(["report", str(out), "--out", str(tmp_path / "report")]) == 0
+    assert "Generated instructions" in (tmp_path / "report" / "report.html").read_text()
 
     Generator.requests, Generator.healed = [], True
     assert main(argv) == 0

@@ -122,6 +122,8 @@ def test_export_applies_every_decision_exactly(translated, review_url, tmp_path)
     assert len(result["train"]) + len(result["validation"]) + len(rejected) == 8
     report = json.loads((out / "review_report.json").read_text())
     assert (report["accepted"], report["edited"], report["rejected"], report["unreviewed"]) == (1, 1, 2, 4)
+    assert main(["report", str(out)]) == 0  # the review's counts land in lingualift report
+    assert "Translation review" in (out / "report" / "report.html").read_text()
 
 
 def test_export_refuses_decisions_made_on_other_data(translated, review_url, tmp_path, capsys):
