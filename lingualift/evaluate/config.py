@@ -11,7 +11,9 @@ class FidelityConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str = Field(description="Chat model to evaluate: hub id, local directory, or `demo`")
-    lang: str = Field(description="Language the replies should be in")
+    lang: str = Field(
+        description="Language the replies should be in; several (nl,de): each measured on the prompts whose `lang` it is"
+    )
     prompts: str = Field(
         description="Prompts: .txt (one per line), a threads dataset, or data with a prompt/text column"
     )

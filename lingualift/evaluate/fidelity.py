@@ -126,35 +126,72 @@ def generate_replies(model_id: str, prompts: list[str], *, system: str | None = 
     return generate_batch(model, tokenizer, chats, max_new_tokens=max_new_tokens, batch_size=batch_size)
 
 
+def prompts_by_language(spec: str, languages: list, *, limit: int | None = None) -> dict[str, list[str]]:
+    """First user turns of a conversations dataset with a `lang` column, per requested language."""
+    from lingualift.errors import DataError
+    from lingualift.io import first_split, load_source
+    from lingualift.languages import get_language
+
+    split = first_split(load_source(spec), prefer="test")
+    if "messages" not in split.column_names or "lang" not in split.column_names:
+        raise DataError(f"{spec}: several languages need conversations with `messages` and `lang` columns (a threads "
+                        f"dataset); it has {', '.join(split.column_names)}")  # fmt: skip
+    wanted = {language.tag: [] for language in languages}
+    tags: dict[str, str] = {}
+    for messages, lang in zip(split["messages"], split["lang"]):
+        if lang and lang not in tags:
+            tags[lang] = get_language(lang).tag
+        prompt = next((m["content"] for m in messages if m["role"] == "user"), "")
+        if lang and tags[lang] in wanted and prompt.strip():
+            wanted[tags[lang]].append(prompt)
+    missing = [tag for tag, prompts in wanted.items() if not prompts]
+    if missing:
+        raise DataError(
+            f"{spec}: no prompts in {', '.join(missing)} (its languages: {', '.join(sorted(tags)) or 'none'})"
+        )
+    return {tag: prompts[:limit] if limit else prompts for tag, prompts in wanted.items()}
+
+
 def run_fidelity(config, *, echo=print) -> dict:
-    """Fidelity of the model (+ adapter) and of the baseline on the same prompts; fidelity.json."""
+    """Fidelity of the model (+ adapter) and of the baseline on the same prompts; fidelity.json. With
+    several languages (`--lang nl,de`), each is measured on the prompts of its own language."""
     import json
     from pathlib import Path
 
     from lingualift.languages import get_language
 
-    language = get_language(config.lang)
-    items = load_prompts(config.prompts, limit=config.limit)
+    languages = [get_language(code.strip()) for code in config.lang.split(",") if code.strip()]
+    if len(languages) == 1:
+        items_by = {languages[0].tag: load_prompts(config.prompts, limit=config.limit)}
+    else:
+        items_by = prompts_by_language(config.prompts, languages, limit=config.limit)
     results = {}
     runs = [
         (f"{config.model}+{config.adapter}" if config.adapter else config.model, config.model, config.adapter)
     ]
     if config.baseline:
         runs.append((config.baseline, config.baseline, None))
+    every_prompt = [p for prompts in items_by.values() for p in prompts]
     for name, model_id, adapter in runs:
-        replies = generate_replies(model_id, items, system=config.system, max_new_tokens=config.max_new_tokens,
-                                   batch_size=config.batch_size, adapter=adapter)  # fmt: skip
-        settings = {"lang": language.tag, "prompts": config.prompts, "limit": config.limit, "system": config.system,
-                    "max_new_tokens": config.max_new_tokens, "adapter": adapter}  # fmt: skip
-        summary = {
-            **fidelity_summary(replies, items, language),
-            "settings": settings,
-            "replies_text": replies,
-        }
-        results[name] = summary
-        echo(f"{name}: {summary['pass_rate'] * 100:.1f}% of {summary['replies']} replies in {language.name} "
-             f"(95% CI {summary['ci95'][0] * 100:.1f}-{summary['ci95'][1] * 100:.1f}); "
-             f"leaked: {summary['leaked_languages'] or 'none'}")  # fmt: skip
+        all_replies = generate_replies(model_id, every_prompt, system=config.system, max_new_tokens=config.max_new_tokens,
+                                       batch_size=config.batch_size, adapter=adapter)  # fmt: skip
+        start = 0
+        for language in languages:
+            items = items_by[language.tag]
+            replies = all_replies[start : start + len(items)]
+            start += len(items)
+            settings = {"lang": language.tag, "prompts": config.prompts, "limit": config.limit, "system": config.system,
+                        "max_new_tokens": config.max_new_tokens, "adapter": adapter}  # fmt: skip
+            summary = {
+                **fidelity_summary(replies, items, language),
+                "settings": settings,
+                "replies_text": replies,
+            }
+            key = name if len(languages) == 1 else f"{name} [{language.tag}]"
+            results[key] = summary
+            echo(f"{key}: {summary['pass_rate'] * 100:.1f}% of {summary['replies']} replies in {language.name} "
+                 f"(95% CI {summary['ci95'][0] * 100:.1f}-{summary['ci95'][1] * 100:.1f}); "
+                 f"leaked: {summary['leaked_languages'] or 'none'}")  # fmt: skip
     echo(f"method: {METHOD}")
     if config.out:
         Path(config.out).mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,8 @@ class TrainConfig(BaseModel):
     )
     model: str = Field(description="Base model: hub id, local directory, or `demo`")
     data: str = Field(
-        description="Threads (sft), preference pairs (dpo/orpo), or raw text: .txt files, a dataset with `text` (cpt)"
+        description="Threads (sft), preference pairs (dpo/orpo), or raw text: .txt files, a dataset with `text` (cpt); "
+        "sft: several threads datasets separated by commas (e.g. one per language)"
     )
     out: str = Field(description="Output directory: adapter or full weights, tokenizer, report")
     full: bool = Field(False, description="Train all weights (--full) or a LoRA adapter (--lora)")
@@ -53,6 +54,15 @@ class TrainConfig(BaseModel):
                                                     "the model keeps that language; a dataset with `messages`")  # fmt: skip
     replay_ratio: float = Field(0.1, ge=0, lt=1, description="Share of the training conversations taken from "
                                                              "--replay (seeded sample)")  # fmt: skip
+    mix: Optional[Literal["proportional", "uniform", "temperature"]] = Field(
+        None, description="sft: resample conversations per language (`lang` column): proportional to each "
+        "language's size, uniform, or temperature-scaled (size^(1/T))")  # fmt: skip
+    mix_temperature: float = Field(
+        3.0, ge=1, description="T for --mix temperature (1: proportional; larger: nearer uniform)"
+    )
+    mix_size: Optional[int] = Field(
+        None, gt=0, description="Conversations after --mix (default: as many as there are)"
+    )
     eval_ratio: float = Field(0.0, ge=0, lt=1, description="Share of the data held out for evaluation")
     eval_split: Optional[str] = Field(None, description="Evaluate on this split of --data instead")
     seed: int = Field(42, description="Random seed")
@@ -82,6 +92,8 @@ class TrainConfig(BaseModel):
             raise ValueError(
                 "replay applies to sft (conversations); for cpt, add source-language text to --data"
             )
+        if (self.mix or "," in self.data) and self.method != "sft":
+            raise ValueError("several datasets and --mix apply to sft (conversations)")
         if self.packing and self.method != "sft":
             raise ValueError("packing applies to sft (cpt always packs; dpo/orpo pairs are not packed)")
         return self

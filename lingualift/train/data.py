@@ -198,3 +198,74 @@ def _plain_messages(data):
     )
     return data.map(lambda row: {"messages": [{"role": m["role"], "content": m["content"]} for m in row["messages"]]},
                     remove_columns=data.column_names, features=features, desc="messages")  # fmt: skip
+
+
+def language_weights(sizes: dict[str, int], how: str, temperature: float = 3.0) -> dict[str, float]:
+    """Sampling probability per language: proportional to its size, uniform, or size^(1/T) normalised
+    (T = 1 is proportional, a large T approaches uniform; XLM-R and mT5 sample languages this way)."""
+    if how == "uniform":
+        raw = {lang: 1.0 for lang in sizes}
+    elif how == "temperature":
+        raw = {lang: n ** (1 / temperature) for lang, n in sizes.items()}
+    else:
+        raw = {lang: float(n) for lang, n in sizes.items()}
+    total = sum(raw.values())
+    return {lang: value / total for lang, value in raw.items()}
+
+
+def share_out(total: int, weights: dict[str, float]) -> dict[str, int]:
+    """Whole counts summing to `total`, as close to total × weight as possible (largest remainder)."""
+    exact = {lang: total * w for lang, w in weights.items()}
+    counts = {lang: int(x) for lang, x in exact.items()}
+    for lang in sorted(exact, key=lambda k: exact[k] - counts[k], reverse=True)[
+        : total - sum(counts.values())
+    ]:
+        counts[lang] += 1
+    return counts
+
+
+def mix_languages(data, *, how: str, temperature: float, size: int | None, seed: int, where: str = "--data"):
+    """Conversations resampled per language (`lang` column) to the weights of `how`; a language asked for
+    more often than it has conversations repeats all of them, then a seeded sample. Returns (dataset, stats)."""
+    import random
+
+    if "lang" not in data.column_names:
+        raise DataError(f"{where}: --mix needs a `lang` column (the threads stage writes one); it has "
+                        f"{', '.join(data.column_names)}")  # fmt: skip
+    by_lang: dict[str, list[int]] = {}
+    for index, lang in enumerate(data["lang"]):
+        by_lang.setdefault(lang or "unknown", []).append(index)
+    sizes = {lang: len(rows) for lang, rows in sorted(by_lang.items())}
+    weights = language_weights(sizes, how, temperature)
+    counts = share_out(size or len(data), weights)
+    rng = random.Random(seed)
+    chosen = []
+    for lang, wanted in counts.items():
+        rows = by_lang[lang]
+        repeats, rest = divmod(wanted, len(rows))
+        chosen += rows * repeats + rng.sample(rows, rest)
+    rng.shuffle(chosen)
+    stats = {lang: {"available": sizes[lang], "weight": round(weights[lang], 4), "sampled": counts[lang]}
+             for lang in sizes}  # fmt: skip
+    return data.select(chosen), {"mix": how, "languages": stats}
+
+
+def language_counts(data) -> dict[str, int]:
+    if "lang" not in data.column_names:
+        return {}
+    counts: dict[str, int] = {}
+    for lang in data["lang"]:
+        counts[lang or "unknown"] = counts.get(lang or "unknown", 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def conversations_with_lang(data):
+    """`messages` (role and content only) and `lang`: datasets from different runs then share one schema."""
+    import datasets
+
+    features = datasets.Features({"messages": [{"role": datasets.Value("string"), "content": datasets.Value("string")}],
+                                  "lang": datasets.Value("string")})  # fmt: skip
+    has_lang = "lang" in data.column_names
+    return data.map(lambda row: {"messages": [{"role": m["role"], "content": m["content"]} for m in row["messages"]],
+                                 "lang": row["lang"] if has_lang else None},
+                    remove_columns=data.column_names, features=features, desc="messages")  # fmt: skip

@@ -73,6 +73,8 @@ def lora_config(config: TrainConfig):
 def _split(config: TrainConfig, name: str | None = None):
     from lingualift.io import first_split, load_source
 
+    if "," in config.data:  # several conversation datasets (sft), e.g. one per language
+        return _joined_conversations(config, name)
     data = load_source(config.data)
     if name is None:
         return first_split(data)
@@ -80,6 +82,25 @@ def _split(config: TrainConfig, name: str | None = None):
         available = ", ".join(data.keys()) if hasattr(data, "keys") else "one unnamed split"
         raise DataError(f"{config.data}: no split '{name}' for --eval-split (it has: {available})")
     return data[name]
+
+
+def _joined_conversations(config: TrainConfig, name: str | None):
+    import datasets
+
+    from lingualift.io import first_split, load_source, require_columns
+    from lingualift.train.data import conversations_with_lang
+
+    parts = []
+    for source in [s.strip() for s in config.data.split(",") if s.strip()]:
+        data = load_source(source)
+        if name is not None and name not in data:
+            raise DataError(
+                f"{source}: no split '{name}' for --eval-split (it has: {', '.join(data.keys())})"
+            )
+        part = data[name] if name is not None else first_split(data)
+        require_columns(part, ["messages"], where=source)
+        parts.append(conversations_with_lang(part))
+    return datasets.concatenate_datasets(parts)
 
 
 def _sft_dataset(config: TrainConfig, tokenizer, split: str | None = None):
@@ -90,13 +111,25 @@ def _sft_dataset(config: TrainConfig, tokenizer, split: str | None = None):
 
     train = _split(config, split)
     require_columns(train, ["messages"], where=config.data)
-    replay_stats = {}
+    data_stats = {}
+    if split is None:
+        from lingualift.train.data import language_counts, mix_languages
+
+        if config.mix:
+            train, mixed = mix_languages(train, how=config.mix, temperature=config.mix_temperature,
+                                         size=config.mix_size, seed=config.seed, where=config.data)  # fmt: skip
+            data_stats.update(mixed)
+        elif language_counts(train):
+            data_stats["languages"] = {
+                lang: {"available": n, "sampled": n} for lang, n in language_counts(train).items()
+            }
     if config.replay and split is None:  # replay joins the training data, never the eval split
         from lingualift.io import first_split, load_source
         from lingualift.train.data import mix_replay
 
-        train, replay_stats = mix_replay(train, first_split(load_source(config.replay)), ratio=config.replay_ratio,
-                                         seed=config.seed, where=config.replay)  # fmt: skip
+        train, replayed = mix_replay(train, first_split(load_source(config.replay)), ratio=config.replay_ratio,
+                                     seed=config.seed, where=config.replay)  # fmt: skip
+        data_stats.update(replayed)
     with_answer = train.filter(lambda row: any(m["role"] == "assistant" for m in row["messages"] or []))
     if len(with_answer) == 0:
         raise DataError(f"{config.data}: no conversation has an assistant turn — nothing to learn from")
@@ -106,7 +139,7 @@ def _sft_dataset(config: TrainConfig, tokenizer, split: str | None = None):
         remove_columns=with_answer.column_names, desc="tokenize",
     )  # fmt: skip
     stats = {"conversations": len(train), "without_assistant_turn": len(train) - len(with_answer),
-             "truncated": int(sum(tokenized["truncated"])), **replay_stats}  # fmt: skip
+             "truncated": int(sum(tokenized["truncated"])), **data_stats}  # fmt: skip
     tokenized = tokenized.remove_columns(["truncated"]).filter(
         lambda row: any(x != -100 for x in row["labels"])
     )
