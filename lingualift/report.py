@@ -255,8 +255,11 @@ def _training(data: dict, where: str) -> Section:
                         "non_pad_tokens_per_second", "trainable_parameters", "peak_memory_mb", "train_seconds"))  # fmt: skip
     stats = data.get("data_stats") or {}
     if stats.get("languages"):
-        rows.append((f"conversations per language{' (--mix ' + stats['mix'] + ')' if stats.get('mix') else ''}",
-                     ", ".join(f"{lang} {v['sampled']} of {v['available']}" for lang, v in stats["languages"].items())))  # fmt: skip
+        mix = f" (--mix {stats['mix']})" if stats.get("mix") else ""
+        counts = ", ".join(
+            f"{lang} {v['sampled']} of {v['available']}" for lang, v in stats["languages"].items()
+        )
+        rows.append((f"conversations per language{mix}", counts))
     if stats.get("replay_conversations") is not None:
         rows.append(
             ("replay conversations", f"{stats['replay_conversations']} ({_fmt(stats.get('replay_share'))})")
