@@ -34,6 +34,13 @@ def quantization_config(quant4: bool, quant8: bool):
     return BitsAndBytesConfig(load_in_8bit=True)
 
 
+def default_device(requested: str | None = None) -> str:
+    """The device asked for, else cuda when there is one, else cpu."""
+    import torch
+
+    return requested or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def resolve_model(model_id: str) -> str:
     """A path or hub id transformers can load; `demo` becomes the cached demo model directory."""
     if model_id == DEMO_MODEL_ID:

@@ -160,10 +160,10 @@ def measure_training_speed(model_path: str, tokenizer, conversations: list[list[
     import torch
     from peft import LoraConfig, get_peft_model
 
-    from lingualift.models import load_causal_lm
+    from lingualift.models import default_device, load_causal_lm
     from lingualift.train.data import PadCollator, tokenize_conversation
 
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = default_device()
     model = load_causal_lm(model_path, dtype=torch.bfloat16 if device == "cuda" else torch.float32).to(device)
     if method == "lora":
         model = get_peft_model(

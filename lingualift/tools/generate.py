@@ -329,9 +329,9 @@ def _prompt(chunk: str, config: GenerateConfig, language_name: str) -> list[dict
 
 def _local_generator(config: GenerateConfig):
     from lingualift.chat import generate_batch
-    from lingualift.models import load_chat_model
+    from lingualift.models import default_device, load_chat_model
 
-    model, tokenizer = load_chat_model(config.model, device=config.device or _default_device(),
+    model, tokenizer = load_chat_model(config.model, device=default_device(config.device),
                                        trust_remote_code=config.trust_remote_code)  # fmt: skip
 
     def run(chats: list[list[dict]]):
@@ -363,14 +363,8 @@ def _endpoint_generator(config: GenerateConfig):
     return run, config.concurrency, None
 
 
-def _default_device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def _token_counter(config: GenerateConfig, tokenizer):
-    if tokenizer is None and (config.tokenizer or (config.model and not config.base_url)):
+    if config.tokenizer or (tokenizer is None and config.model and not config.base_url):
         from transformers import AutoTokenizer
 
         from lingualift.models import resolve_model

@@ -14,12 +14,10 @@ from lingualift.train.config import TrainConfig
 
 
 def _check_device(config: TrainConfig) -> str:
-    import torch
-
-    from lingualift.models import require_cuda_for_quantization
+    from lingualift.models import default_device, require_cuda_for_quantization
 
     require_cuda_for_quantization(config.quant4, config.quant8)
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return default_device()
 
 
 def _load_model(config: TrainConfig, device: str):

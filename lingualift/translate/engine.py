@@ -240,9 +240,9 @@ class _Translators:
 
 
 def build_translator(config: TranslateConfig, backend: str, model: str):
-    import torch
+    from lingualift.models import default_device
 
-    device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = default_device(config.device)
     quantization = quantization_config(config.quant4, config.quant8)
     if backend in SEQ2SEQ:
         if config.ct2:
