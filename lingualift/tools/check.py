@@ -277,6 +277,8 @@ def check_dataset(config: CheckConfig, *, echo=print) -> dict:
         raise DataError(f"{config.data}: no row could become a conversation ({reasons})")
     model_path = resolve_model(config.model)
     tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=config.trust_remote_code)
+    if tokenizer.pad_token is None:  # as in training: pad with eos (the measured run pads its batches)
+        tokenizer.pad_token = tokenizer.eos_token
     if not tokenizer.chat_template:
         raise DataError(f"{config.model}: its tokenizer has no chat template — pass a chat model's --model")
     per_conversation, per_turn = _token_counts(tokenizer, conversations)
