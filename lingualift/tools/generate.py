@@ -415,19 +415,17 @@ def generate_conversations(config: GenerateConfig, *, echo=print, progress: bool
     else:
         generate, group, tokenizer = _local_generator(config)
     count_tokens, token_measure = _token_counter(config, tokenizer)
-    chunks = [(doc_id, n, chunk) for doc_id, text in kept
+    chunks = [(doc_id, n, chunk, chunk_key(chunk)) for doc_id, text in kept
               for n, chunk in enumerate(chunk_document(text, count_tokens, config.chunk_tokens, language.macro))]  # fmt: skip
+    texts = {
+        key: chunk for _, _, chunk, key in chunks
+    }  # an identical chunk in two documents is asked about once
     generator = _generator_id(config)
     work = Path(f"{config.out}.work")
     store = ReplyStore(work / "generate.sqlite")
     try:
         done = store.done(generator)
-        todo = [
-            c
-            for c in dict.fromkeys(chunk_key(c[2]) for c in chunks)
-            if done.get(c, (None, "new"))[1] is not None
-        ]
-        texts = {chunk_key(c[2]): c[2] for c in chunks}
+        todo = [key for key in texts if done.get(key, (None, "new"))[1] is not None]
         echo(f"{len(docs)} documents, {len(kept)} kept, {len(chunks)} chunks; {len(todo)} to generate "
              f"({len(texts) - len(todo)} done in an earlier run)")  # fmt: skip
         bar = tqdm(total=len(todo), unit="chunk", desc=f"generate ({language.name})", disable=not progress)
@@ -443,7 +441,7 @@ def generate_conversations(config: GenerateConfig, *, echo=print, progress: bool
         store.close()
     report = _assemble(config, language, chunks, replies, generator)
     report.update(documents=len(docs), documents_kept=len(kept), cleaning=cleaning, chunks=len(chunks),
-                  generated_this_run=len(todo), reused_from_store=len(set(texts)) - len(todo),
+                  generated_this_run=len(todo), reused_from_store=len(texts) - len(todo),
                   chunk_tokens=config.chunk_tokens, token_measure=token_measure,
                   seconds=round(time.perf_counter() - started, 2))  # fmt: skip
     (Path(config.out) / "generate_report.json").write_text(
@@ -463,8 +461,7 @@ def _assemble(config: GenerateConfig, language, chunks, replies, generator: str)
     accepted, rejected, seen = [], [], set()
     reply_counts, reasons = Counter(), Counter()
     used = set()
-    for doc_id, n, chunk in chunks:
-        key = chunk_key(chunk)
+    for doc_id, n, chunk, key in chunks:
         if key in used:  # an identical chunk in two documents is asked about once
             continue
         used.add(key)

@@ -182,22 +182,32 @@ def mix_replay(target, replay, *, ratio: float, seed: int, where: str = "--repla
     wanted = replay_count(len(target), ratio)
     taken = min(wanted, len(replay))
     sample = replay.shuffle(seed=seed).select(range(taken))
-    parts = [_plain_messages(target), _plain_messages(sample)]
+    parts = [plain_conversations(target), plain_conversations(sample)]
     mixed = datasets.concatenate_datasets(parts).shuffle(seed=seed)
     stats = {"target_conversations": len(target), "replay_conversations": taken, "replay_wanted": wanted,
              "replay_available": len(replay), "replay_share": round(taken / len(mixed), 4) if len(mixed) else 0.0}  # fmt: skip
     return mixed, stats
 
 
-def _plain_messages(data):
-    """Only `messages`, each turn only role and content: two sources then share one schema."""
+def plain_conversations(data, *, with_lang: bool = False):
+    """Only `messages` (each turn only role and content), and `lang` when asked (None where the data has
+    none): datasets from different sources then share one schema."""
     import datasets
 
-    features = datasets.Features(
-        {"messages": [{"role": datasets.Value("string"), "content": datasets.Value("string")}]}
+    columns = {"messages": [{"role": datasets.Value("string"), "content": datasets.Value("string")}]}
+    if with_lang:
+        columns["lang"] = datasets.Value("string")
+    has_lang = "lang" in data.column_names
+
+    def plain(row):
+        out = {"messages": [{"role": m["role"], "content": m["content"]} for m in row["messages"]]}
+        if with_lang:
+            out["lang"] = row["lang"] if has_lang else None
+        return out
+
+    return data.map(
+        plain, remove_columns=data.column_names, features=datasets.Features(columns), desc="messages"
     )
-    return data.map(lambda row: {"messages": [{"role": m["role"], "content": m["content"]} for m in row["messages"]]},
-                    remove_columns=data.column_names, features=features, desc="messages")  # fmt: skip
 
 
 def language_weights(sizes: dict[str, int], how: str, temperature: float = 3.0) -> dict[str, float]:
@@ -224,6 +234,14 @@ def share_out(total: int, weights: dict[str, float]) -> dict[str, int]:
     return counts
 
 
+def rows_by_language(data) -> dict[str, list[int]]:
+    """Row indices per `lang` value (sorted by language; a missing value counts as `unknown`)."""
+    by_lang: dict[str, list[int]] = {}
+    for index, lang in enumerate(data["lang"]):
+        by_lang.setdefault(lang or "unknown", []).append(index)
+    return dict(sorted(by_lang.items()))
+
+
 def mix_languages(data, *, how: str, temperature: float, size: int | None, seed: int, where: str = "--data"):
     """Conversations resampled per language (`lang` column) to the weights of `how`; a language asked for
     more often than it has conversations repeats all of them, then a seeded sample. Returns (dataset, stats)."""
@@ -232,10 +250,8 @@ def mix_languages(data, *, how: str, temperature: float, size: int | None, seed:
     if "lang" not in data.column_names:
         raise DataError(f"{where}: --mix needs a `lang` column (the threads stage writes one); it has "
                         f"{', '.join(data.column_names)}")  # fmt: skip
-    by_lang: dict[str, list[int]] = {}
-    for index, lang in enumerate(data["lang"]):
-        by_lang.setdefault(lang or "unknown", []).append(index)
-    sizes = {lang: len(rows) for lang, rows in sorted(by_lang.items())}
+    by_lang = rows_by_language(data)
+    sizes = {lang: len(rows) for lang, rows in by_lang.items()}
     weights = language_weights(sizes, how, temperature)
     counts = share_out(size or len(data), weights)
     rng = random.Random(seed)
@@ -248,24 +264,3 @@ def mix_languages(data, *, how: str, temperature: float, size: int | None, seed:
     stats = {lang: {"available": sizes[lang], "weight": round(weights[lang], 4), "sampled": counts[lang]}
              for lang in sizes}  # fmt: skip
     return data.select(chosen), {"mix": how, "languages": stats}
-
-
-def language_counts(data) -> dict[str, int]:
-    if "lang" not in data.column_names:
-        return {}
-    counts: dict[str, int] = {}
-    for lang in data["lang"]:
-        counts[lang or "unknown"] = counts.get(lang or "unknown", 0) + 1
-    return dict(sorted(counts.items()))
-
-
-def conversations_with_lang(data):
-    """`messages` (role and content only) and `lang`: datasets from different runs then share one schema."""
-    import datasets
-
-    features = datasets.Features({"messages": [{"role": datasets.Value("string"), "content": datasets.Value("string")}],
-                                  "lang": datasets.Value("string")})  # fmt: skip
-    has_lang = "lang" in data.column_names
-    return data.map(lambda row: {"messages": [{"role": m["role"], "content": m["content"]} for m in row["messages"]],
-                                 "lang": row["lang"] if has_lang else None},
-                    remove_columns=data.column_names, features=features, desc="messages")  # fmt: skip

@@ -86,7 +86,7 @@ def _joined_conversations(config: TrainConfig, name: str | None):
     import datasets
 
     from lingualift.io import first_split, load_source, require_columns
-    from lingualift.train.data import conversations_with_lang
+    from lingualift.train.data import plain_conversations
 
     parts = []
     for source in [s.strip() for s in config.data.split(",") if s.strip()]:
@@ -97,7 +97,7 @@ def _joined_conversations(config: TrainConfig, name: str | None):
             )
         part = data[name] if name is not None else first_split(data)
         require_columns(part, ["messages"], where=source)
-        parts.append(conversations_with_lang(part))
+        parts.append(plain_conversations(part, with_lang=True))
     return datasets.concatenate_datasets(parts)
 
 
@@ -111,16 +111,15 @@ def _sft_dataset(config: TrainConfig, tokenizer, split: str | None = None):
     require_columns(train, ["messages"], where=config.data)
     data_stats = {}
     if split is None:
-        from lingualift.train.data import language_counts, mix_languages
+        from lingualift.train.data import mix_languages, rows_by_language
 
         if config.mix:
             train, mixed = mix_languages(train, how=config.mix, temperature=config.mix_temperature,
                                          size=config.mix_size, seed=config.seed, where=config.data)  # fmt: skip
             data_stats.update(mixed)
-        elif language_counts(train):
-            data_stats["languages"] = {
-                lang: {"available": n, "sampled": n} for lang, n in language_counts(train).items()
-            }
+        elif "lang" in train.column_names:
+            sizes = {lang: len(rows) for lang, rows in rows_by_language(train).items()}
+            data_stats["languages"] = {lang: {"available": n, "sampled": n} for lang, n in sizes.items()}
     if config.replay and split is None:  # replay joins the training data, never the eval split
         from lingualift.io import first_split, load_source
         from lingualift.train.data import mix_replay
