@@ -25,6 +25,7 @@ from lingualift.serve.config import ServeConfig
 from lingualift.tools.check import CheckConfig
 from lingualift.tools.generate import GenerateConfig
 from lingualift.tools.review.decisions import ReviewConfig
+from lingualift.tools.tokenizer import ExtendConfig
 from lingualift.train.config import TrainConfig
 from lingualift.translate.config import TranslateConfig
 
@@ -542,6 +543,26 @@ def export_gguf(config: GGUFConfig) -> None:
     from lingualift.export import export_gguf as run_export
 
     run_export(config, echo=typer.echo)
+
+
+tokenizer_app = typer.Typer(
+    help="Extend a model's vocabulary for a language its tokenizer splits into many pieces.", no_args_is_help=True
+)
+app.add_typer(tokenizer_app, name="tokenizer")
+
+
+@config_command(tokenizer_app, ExtendConfig, name="extend", flags={"out": "--out -o"})
+def tokenizer_extend(config: ExtendConfig) -> None:
+    """Train pieces of --lang on --data with the `tokenizers` BPE trainer, add up to --add of those the
+    base tokenizer splits into two or more tokens (as merges after the base merges, so old text decodes
+    exactly as before), resize the embeddings (new rows: mean of the base sub-token rows) and save the
+    model, tokenizer and lingualift_tokenizer.json (fertility before/after on held-out lines) to --out.
+    `lingualift train --model OUT` then also trains the embedding and output layers. Byte-level BPE
+    (GPT-2, Llama 3, Qwen, SmolLM) and SentencePiece BPE (Llama 2, Mistral, Gemma) tokenizers;
+    Unigram and WordPiece ones are refused."""
+    from lingualift.tools.tokenizer import extend_tokenizer
+
+    extend_tokenizer(config, echo=typer.echo)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,10 +25,9 @@ class MergeConfig(BaseModel):
 
 def merge_adapter(config: MergeConfig, *, echo=print) -> Path:
     import torch
-    from peft import PeftModel
     from transformers import AutoTokenizer
 
-    from lingualift.models import adapter_base, load_causal_lm, resolve_model
+    from lingualift.models import adapter_base, attach_adapter, check_vocabulary, load_causal_lm, resolve_model
 
     dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
     if config.dtype not in dtypes:
@@ -46,13 +45,14 @@ def merge_adapter(config: MergeConfig, *, echo=print) -> Path:
         raise ModelError(f"{base_path} is stored {quantized}-quantized: merging into quantized weights loses the "
                          "adapter's precision; pass the unquantized base with --model (it is dequantized on load)")  # fmt: skip
     base = load_causal_lm(base_path, dtype=dtypes[config.dtype])
-    merged = PeftModel.from_pretrained(base, config.adapter).merge_and_unload()
+    merged = attach_adapter(base, config.adapter).merge_and_unload()
     out = Path(config.out)
     merged.save_pretrained(out, safe_serialization=True)
     tokenizer_source = (
         config.adapter if (Path(config.adapter) / "tokenizer_config.json").exists() else base_path
     )
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_source)
+    check_vocabulary(merged, tokenizer, str(out))
     tokenizer.save_pretrained(out)
     report = Path(config.adapter) / "training_report.json"
     (out / "lingualift_merge.json").write_text(json.dumps(

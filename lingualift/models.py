@@ -70,10 +70,34 @@ def load_causal_lm(path: str, **kwargs):
     base = adapter_base(path)
     if base is None:
         return AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    model = attach_adapter(load_causal_lm(resolve_model(base), **kwargs), path)
+    return model if "quantization_config" in kwargs else model.merge_and_unload()
+
+
+def attach_adapter(model, adapter: str):
+    """PeftModel.from_pretrained, where weights that do not fit the base (an adapter trained on a
+    resized vocabulary, attached to the original base) are one line instead of a size-mismatch trace."""
     from peft import PeftModel
 
-    model = PeftModel.from_pretrained(load_causal_lm(resolve_model(base), **kwargs), path)
-    return model if "quantization_config" in kwargs else model.merge_and_unload()
+    try:
+        return PeftModel.from_pretrained(model, adapter)
+    except RuntimeError as error:
+        if "size mismatch" not in str(error):
+            raise
+        rows = model.get_input_embeddings().weight.shape[0]
+        raise ModelError(f"{adapter}: its weights do not fit this base model (embeddings of {rows} rows); it was "
+                         "trained on a model with another vocabulary size — use that model as the base (for a "
+                         "`lingualift tokenizer extend` output, the directory it names in adapter_config.json)") from error  # fmt: skip
+
+
+def check_vocabulary(model, tokenizer, where: str) -> None:
+    """A tokenizer with more tokens than the model has embedding rows produces ids the model cannot
+    look up (an index error deep inside a forward pass): one line instead."""
+    rows = model.get_input_embeddings().weight.shape[0]
+    if len(tokenizer) > rows:
+        raise ModelError(f"{where}: the tokenizer has {len(tokenizer)} tokens but the model's embeddings only {rows} "
+                         "rows — the vocabulary was extended without resizing the model; `lingualift tokenizer "
+                         "extend` resizes both")  # fmt: skip
 
 
 def load_chat_model(
@@ -107,11 +131,10 @@ def load_chat_model(
         where = "local directory" if local else "hub id (offline? gated? set HF_TOKEN)"
         raise ModelError(f"cannot load model '{model_id}' as a {where}: {error}") from error
     if adapter:
-        from peft import PeftModel
-
         if not (Path(adapter) / "adapter_config.json").exists():
             raise ModelError(f"{adapter}: not a LoRA adapter directory (no adapter_config.json)")
-        model = PeftModel.from_pretrained(model, adapter)
+        model = attach_adapter(model, adapter)
+    check_vocabulary(model, tokenizer, model_id)
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

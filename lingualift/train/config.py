@@ -28,6 +28,9 @@ class TrainConfig(BaseModel):
     target_modules: str = Field(
         "all-linear", description="LoRA targets: all-linear, or comma-separated names"
     )
+    train_embeddings: Optional[bool] = Field(
+        None, description="LoRA: also train the embedding and output layers (modules_to_save); default: on for a "
+        "model whose vocabulary `lingualift tokenizer extend` grew (its new rows must learn)")  # fmt: skip
     max_seq_length: int = Field(
         512, gt=8, description="Tokens per sample (LLaMa2lang's 512); warns when most samples are cut"
     )

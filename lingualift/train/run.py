@@ -27,7 +27,7 @@ def _load_model(config: TrainConfig, device: str):
     from transformers import AutoTokenizer
 
     from lingualift.errors import ConfigError
-    from lingualift.models import adapter_base, load_causal_lm, quantization_config, resolve_model
+    from lingualift.models import adapter_base, check_vocabulary, load_causal_lm, quantization_config, resolve_model
 
     path = resolve_model(config.model)
     if adapter_base(path) and (config.quant4 or config.quant8):
@@ -40,7 +40,9 @@ def _load_model(config: TrainConfig, device: str):
     if config.quant4 or config.quant8:
         kwargs["quantization_config"] = quantization_config(config.quant4, config.quant8)
         kwargs["device_map"] = {"": 0}
-    return load_causal_lm(path, **kwargs), tokenizer
+    model = load_causal_lm(path, **kwargs)
+    check_vocabulary(model, tokenizer, config.model)
+    return model, tokenizer
 
 
 def _record_adapter_base(out: Path, model_path: str) -> None:
@@ -55,17 +57,40 @@ def _record_adapter_base(out: Path, model_path: str) -> None:
         config_file.write_text(json.dumps(settings, indent=2))
 
 
-def lora_config(config: TrainConfig):
+def lora_config(config: TrainConfig, model=None):
+    """LoRA settings; with `model` and embeddings to train, its embedding and output layers are saved
+    whole (modules_to_save), tied ones kept tied."""
     from peft import LoraConfig
 
     targets = config.target_modules
+    whole = embedding_modules(model) if model is not None and _trains_embeddings(config) else []
+    tied = bool(whole) and getattr(model.config, "tie_word_embeddings", False)
     return LoraConfig(
         r=config.lora_r,
         lora_alpha=config.lora_alpha,
         lora_dropout=config.lora_dropout,
         target_modules=targets if targets == "all-linear" else [t.strip() for t in targets.split(",")],
         task_type="CAUSAL_LM",
+        modules_to_save=whole or None,
+        ensure_weight_tying=tied,
     )
+
+
+def _trains_embeddings(config: TrainConfig) -> bool:
+    """--train-embeddings as given, else on for a model whose vocabulary `tokenizer extend` grew."""
+    if config.train_embeddings is not None:
+        return config.train_embeddings
+    from lingualift.models import resolve_model
+    from lingualift.tools.tokenizer import extended_vocabulary
+
+    return extended_vocabulary(resolve_model(config.model)) is not None
+
+
+def embedding_modules(model) -> list[str]:
+    """Names (last component) of the input embedding and output layer modules."""
+    wanted = [model.get_input_embeddings(), model.get_output_embeddings()]
+    names = [name.rsplit(".", 1)[-1] for name, module in model.named_modules() if any(module is w for w in wanted)]
+    return list(dict.fromkeys(names))
 
 
 def _split(config: TrainConfig, name: str | None = None):
@@ -245,7 +270,7 @@ def run_training(config: TrainConfig, *, echo=print) -> dict:
     )  # fmt: skip
     if config.gradient_checkpointing:
         common.update(_checkpointing_arguments())
-    peft_config = None if config.full else lora_config(config)
+    peft_config = None if config.full else lora_config(config, model)
     if config.method in ("sft", "cpt"):
         from transformers import Trainer, TrainingArguments
 
@@ -286,6 +311,7 @@ def run_training(config: TrainConfig, *, echo=print) -> dict:
                          **common)  # fmt: skip
         trainer = TrainerClass(model=model, args=args, train_dataset=dataset, eval_dataset=eval_dataset,
                                processing_class=tokenizer, peft_config=peft_config)  # fmt: skip
+    stats.update(_vocabulary_stats(config, tokenizer, peft_config, model_path))
     resume_from = _last_checkpoint(checkpoints)
     if config.resume and resume_from is None:
         echo("no checkpoint to resume from: starting fresh")
@@ -312,6 +338,18 @@ def run_training(config: TrainConfig, *, echo=print) -> dict:
         url = push_model(out, config.push_to_hub, report, private=config.private)
         echo(f"pushed to {url}")
     return report
+
+
+def _vocabulary_stats(config: TrainConfig, tokenizer, peft_config, model_path: str) -> dict:
+    """For the report: a vocabulary grown by `tokenizer extend`, and whether the embeddings learned."""
+    from lingualift.tools.tokenizer import extended_vocabulary
+
+    extended = extended_vocabulary(model_path)
+    whole = bool(peft_config is not None and peft_config.modules_to_save)
+    if not extended and not whole:
+        return {}
+    return {"vocabulary": {"tokens": len(tokenizer), "added_by_tokenizer_extend": extended["added_tokens"] if extended else 0,
+                           "embeddings_trained": config.full or whole}}  # fmt: skip
 
 
 def _checkpointing_arguments() -> dict:
