@@ -546,7 +546,8 @@ def export_gguf(config: GGUFConfig) -> None:
 
 
 tokenizer_app = typer.Typer(
-    help="Extend a model's vocabulary for a language its tokenizer splits into many pieces.", no_args_is_help=True
+    help="Extend a model's vocabulary for a language its tokenizer splits into many pieces.",
+    no_args_is_help=True,
 )
 app.add_typer(tokenizer_app, name="tokenizer")
 

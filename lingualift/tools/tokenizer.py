@@ -39,19 +39,26 @@ from pydantic import BaseModel, ConfigDict, Field
 from lingualift.errors import ConfigError, DataError, ModelError
 
 MARKER = "lingualift_tokenizer.json"
+BASE_TOKENIZER = (
+    "base_tokenizer"  # the tokenizer before extension, kept beside the model (GGUF export uses it)
+)
 
 
 class ExtendConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model: str = Field(description="Base model whose tokenizer is extended: hub id, local directory, or `demo`")
+    model: str = Field(
+        description="Base model whose tokenizer is extended: hub id, local directory, or `demo`"
+    )
     data: str = Field(description="Target-language text: .txt/.md file or folder, or a dataset with a text "
                                   "column (--text-field) or `messages` conversations")  # fmt: skip
     lang: str = Field(description="Language of --data (recorded with the model; e.g. nl)")
     add: int = Field(1000, gt=0, description="New tokens to add at most (new embedding rows)")
     out: str = Field(description="Directory for the resized model, extended tokenizer and report")
     text_field: str = Field("text", description="Text column when --data is a dataset")
-    held_out: float = Field(0.1, gt=0, lt=1, description="Share of lines kept out of training to measure fertility")
+    held_out: float = Field(
+        0.1, gt=0, lt=1, description="Share of lines kept out of training to measure fertility"
+    )
     min_frequency: int = Field(2, ge=1, description="A piece must occur this often in the training lines")
     limit: Optional[int] = Field(None, gt=0, description="Use only the first N lines of --data")
     seed: int = Field(42, description="Seed of the held-out split")
@@ -99,7 +106,9 @@ class Vocabulary:
         self.byte_level = _uses(self.spec, "ByteLevel")
         self.metaspace = _metaspace(self.spec)
         if not self.byte_level and self.metaspace is None:
-            raise ModelError(f"{where}: BPE without byte-level or SentencePiece (▁) word marks is not supported")
+            raise ModelError(
+                f"{where}: BPE without byte-level or SentencePiece (▁) word marks is not supported"
+            )
         self.byte_fallback = bool(model.get("byte_fallback"))
         self.pairs_as_strings = bool(model["merges"]) and isinstance(model["merges"][0], str)
         taken = list(self.vocab.values()) + [t["id"] for t in self.spec.get("added_tokens") or []]
@@ -139,7 +148,9 @@ def learn_pieces(vocabulary: Vocabulary, lines: list[str], *, size: int, min_fre
         alphabet = pre_tokenizers.ByteLevel.alphabet()
     else:
         trainer_tokenizer = Tokenizer(models.BPE())
-        trainer_tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=True)
+        trainer_tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(
+            replacement="▁", prepend_scheme="always", split=True
+        )
         alphabet = []
     trainer = trainers.BpeTrainer(vocab_size=size, min_frequency=min_frequency, initial_alphabet=alphabet,
                                   show_progress=False)  # fmt: skip
@@ -216,9 +227,8 @@ def extend_tokenizer(config: ExtendConfig, *, echo=print) -> dict:
     import torch
     from transformers import AutoTokenizer
 
-    from lingualift.models import adapter_base, load_causal_lm, resolve_model
-
     from lingualift.languages import get_language
+    from lingualift.models import adapter_base, load_causal_lm, resolve_model
 
     started = time.perf_counter()
     language = get_language(config.lang)  # an unknown code is one line, before anything loads
@@ -249,7 +259,12 @@ def extend_tokenizer(config: ExtendConfig, *, echo=print) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     base.save_pretrained(out)
     (out / "tokenizer.json").write_text(json.dumps(vocabulary.spec, ensure_ascii=False))
-    for stale in ("tokenizer.model", "vocab.json", "merges.txt", "spiece.model"):  # slow-tokenizer files: old vocab
+    for stale in (
+        "tokenizer.model",
+        "vocab.json",
+        "merges.txt",
+        "spiece.model",
+    ):  # slow-tokenizer files: old vocab
         (out / stale).unlink(missing_ok=True)
     extended = AutoTokenizer.from_pretrained(out)
     if len(extended) != len(base) + len(vocabulary.added):
@@ -265,6 +280,7 @@ def extend_tokenizer(config: ExtendConfig, *, echo=print) -> dict:
     _init_embeddings(model, vocabulary, base)
     model.save_pretrained(out)
     extended.save_pretrained(out)
+    base.save_pretrained(out / BASE_TOKENIZER)
     used = _used_pieces(extended, vocabulary, held_out)
     report = {
         "base_model": config.model, "lang": config.lang, "language": language.name, "data": config.data, "kind":
@@ -278,7 +294,8 @@ def extend_tokenizer(config: ExtendConfig, *, echo=print) -> dict:
         "pieces": [{"piece": _readable(a["piece"], vocabulary, extended), "token": a["piece"], "id": a["id"],
                     "merge": a["parts"], "base_tokens": len(base.backend_tokenizer.model.tokenize(a["piece"]))}
                    for a in vocabulary.added],
-        "init": "mean of the base sub-token embeddings", "seconds": round(time.perf_counter() - started, 2),
+        "init": "mean of the base sub-token embeddings", "examples": held_out[:3],
+        "seconds": round(time.perf_counter() - started, 2),
     }  # fmt: skip
     (out / MARKER).write_text(json.dumps(report, indent=2, ensure_ascii=False))
     echo(f"added {len(vocabulary.added)} tokens ({len(base)} → {len(extended)}); tokens per word on held-out "
@@ -289,12 +306,25 @@ def extend_tokenizer(config: ExtendConfig, *, echo=print) -> dict:
 
 def _readable(token: str, vocabulary: Vocabulary, tokenizer) -> str:
     """A piece as text: `▁` (SentencePiece) or `Ġ` (byte-level) become the space they stand for."""
-    return token.replace("▁", " ") if not vocabulary.byte_level else tokenizer.convert_tokens_to_string([token])
+    return (
+        token.replace("▁", " ") if not vocabulary.byte_level else tokenizer.convert_tokens_to_string([token])
+    )
 
 
 def _used_pieces(tokenizer, vocabulary: Vocabulary, lines: list[str]) -> int:
     new_ids = {a["id"] for a in vocabulary.added}
-    return len({i for ids in tokenizer(lines, add_special_tokens=False)["input_ids"] for i in ids if i in new_ids})
+    return len(
+        {i for ids in tokenizer(lines, add_special_tokens=False)["input_ids"] for i in ids if i in new_ids}
+    )
+
+
+def keep_extension_record(source: str, out: Path) -> None:
+    """A model made from an extended one (merged) keeps the report and the base tokenizer."""
+    import shutil
+
+    if (Path(source) / MARKER).is_file():
+        shutil.copy2(Path(source) / MARKER, out / MARKER)
+        shutil.copytree(Path(source) / BASE_TOKENIZER, out / BASE_TOKENIZER, dirs_exist_ok=True)
 
 
 def extended_vocabulary(model_path: str) -> dict | None:

@@ -27,7 +27,13 @@ def _load_model(config: TrainConfig, device: str):
     from transformers import AutoTokenizer
 
     from lingualift.errors import ConfigError
-    from lingualift.models import adapter_base, check_vocabulary, load_causal_lm, quantization_config, resolve_model
+    from lingualift.models import (
+        adapter_base,
+        check_vocabulary,
+        load_causal_lm,
+        quantization_config,
+        resolve_model,
+    )
 
     path = resolve_model(config.model)
     if adapter_base(path) and (config.quant4 or config.quant8):
@@ -89,7 +95,9 @@ def _trains_embeddings(config: TrainConfig) -> bool:
 def embedding_modules(model) -> list[str]:
     """Names (last component) of the input embedding and output layer modules."""
     wanted = [model.get_input_embeddings(), model.get_output_embeddings()]
-    names = [name.rsplit(".", 1)[-1] for name, module in model.named_modules() if any(module is w for w in wanted)]
+    names = [
+        name.rsplit(".", 1)[-1] for name, module in model.named_modules() if any(module is w for w in wanted)
+    ]
     return list(dict.fromkeys(names))
 
 

@@ -32,7 +32,10 @@ def _error(err: str) -> str:
 
 def _sentences(words, count: int, seed: int) -> list[str]:
     rnd = random.Random(seed)
-    return [" ".join(rnd.choice(words) for _ in range(rnd.randint(6, 14))).capitalize() + "." for _ in range(count)]
+    return [
+        " ".join(rnd.choice(words) for _ in range(rnd.randint(6, 14))).capitalize() + "."
+        for _ in range(count)
+    ]
 
 
 CHATML = (
@@ -168,7 +171,9 @@ def dutch_threads(base_model):
     return str(save_dataset(datasets.Dataset.from_list(rows), base_model["root"] / "threads"))
 
 
-def test_resized_model_trains_saves_merges_reloads_and_generates(base_model, extended, dutch_threads, tmp_path):
+def test_resized_model_trains_saves_merges_reloads_and_generates(
+    base_model, extended, dutch_threads, tmp_path
+):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -194,7 +199,9 @@ def test_resized_model_trains_saves_merges_reloads_and_generates(base_model, ext
     new_ids = [p["id"] for p in json.loads((extended / "lingualift_tokenizer.json").read_text())["pieces"]]
     rows = merged.get_input_embeddings().weight
     assert rows.shape[0] == len(tokenizer) == merged.config.vocab_size
-    assert not torch.allclose(rows[new_ids], grown.get_input_embeddings().weight[new_ids])  # the new rows learned
+    assert not torch.allclose(
+        rows[new_ids], grown.get_input_embeddings().weight[new_ids]
+    )  # the new rows learned
     if tied:
         assert merged.get_output_embeddings().weight.data_ptr() == rows.data_ptr()  # still tied
     else:
@@ -205,7 +212,9 @@ def test_resized_model_trains_saves_merges_reloads_and_generates(base_model, ext
     ids = tokenizer.apply_chat_template([{"role": "user", "content": "Hoe is het weer in Nederland?"}],
                                         add_generation_prompt=True, return_tensors="pt", return_dict=True)  # fmt: skip
     with torch.no_grad():
-        assert torch.allclose(chat_model(**ids).logits, merged(**ids).logits, atol=1e-4)  # merge = base + adapter
+        assert torch.allclose(
+            chat_model(**ids).logits, merged(**ids).logits, atol=1e-4
+        )  # merge = base + adapter
         out = merged.generate(**ids, max_new_tokens=8, do_sample=False, pad_token_id=tokenizer.pad_token_id)
     assert out.shape[1] > ids["input_ids"].shape[1]
     assert isinstance(tokenizer.decode(out[0, ids["input_ids"].shape[1] :]), str)
@@ -257,10 +266,30 @@ def test_unsupported_tokenizers_and_bad_inputs_are_one_line(base_model, tmp_path
     cases = [
         (["--model", str(path), "--data", str(base_model["text"]), "--lang", "nl"], "Unigram model"),
         (["--model", str(base_model["path"]), "--data", str(short), "--lang", "nl"], "2 non-empty lines"),
-        (["--model", str(base_model["path"]), "--data", str(base_model["text"]), "--lang", "xx-nope"], "xx-nope"),
-        (["--model", str(base_model["path"]), "--data", str(tmp_path / "missing"), "--lang", "nl"], "missing"),
+        (
+            ["--model", str(base_model["path"]), "--data", str(base_model["text"]), "--lang", "xx-nope"],
+            "xx-nope",
+        ),
+        (
+            ["--model", str(base_model["path"]), "--data", str(tmp_path / "missing"), "--lang", "nl"],
+            "missing",
+        ),
     ]
     for args, expected in cases:
         capsys.readouterr()
         assert main(["tokenizer", "extend", *args, "--out", str(tmp_path / "o")]) == 2
         assert expected in _error(capsys.readouterr().err)
+
+
+def test_train_embeddings_follows_the_model_unless_set(base_model, extended):
+    from transformers import AutoModelForCausalLM
+
+    from lingualift.train.config import TrainConfig
+    from lingualift.train.run import lora_config
+
+    model = AutoModelForCausalLM.from_pretrained(extended)
+    whole = lambda **kw: lora_config(TrainConfig(data="d", out="o", **kw), model).modules_to_save  # noqa: E731
+    assert whole(model=str(extended))  # grown vocabulary: on by default
+    assert not whole(model=str(extended), train_embeddings=False)
+    assert not whole(model=str(base_model["path"]))  # an ordinary model: off by default
+    assert whole(model=str(base_model["path"]), train_embeddings=True)
