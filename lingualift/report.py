@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ORDER = ("check.json", "generate_report.json", "translate_report.json", "review_report.json", "threads_report.json",
-         "training_report.json", "fidelity.json", "judge.json", "regression.json", "bench_mt.json", "harness.json")  # fmt: skip
+         "lingualift_tokenizer.json", "training_report.json", "fidelity.json", "judge.json", "regression.json",
+         "bench_mt.json", "harness.json")  # fmt: skip
 SKIP_PARTS = {"checkpoints", "report"}
 
 
@@ -34,13 +35,15 @@ class Section:
 def find_artifacts(run_dir: Path) -> list[Path]:
     found = [p for name in ORDER for p in sorted(run_dir.rglob(name))
              if not SKIP_PARTS & set(p.relative_to(run_dir).parts[:-1]) and not any(
-                 part.endswith(".work") for part in p.relative_to(run_dir).parts)]  # fmt: skip
+                 part.endswith(".work") for part in p.relative_to(run_dir).parts)
+             and not (p.name == "lingualift_tokenizer.json" and (p.parent / "lingualift_merge.json").exists())]  # fmt: skip
     return found
 
 
 def build_sections(run_dir: Path) -> list[Section]:
     builders = {"check.json": _check, "generate_report.json": _generate, "review_report.json": _review,
                 "translate_report.json": _translate, "threads_report.json": _threads,
+                "lingualift_tokenizer.json": _vocabulary,
                 "training_report.json": _training, "fidelity.json": _fidelity, "judge.json": _judge,
                 "regression.json": _regression,
                 "bench_mt.json": _bench_mt, "harness.json": _harness}  # fmt: skip
@@ -230,6 +233,21 @@ def _threads(data: dict, where: str) -> Section:
     return Section("Conversations", where, by, rows + _pick(data, ("pairs_note",)))
 
 
+def _vocabulary(data: dict, where: str) -> Section:
+    fertility = data.get("fertility") or {}
+    before, after = fertility.get("before") or {}, fertility.get("after") or {}
+    rows = [("tokens added", f"{data.get('added_tokens')} (vocabulary {data.get('base_vocab')} → {data.get('new_vocab')})"),
+            ("tokens per word, held-out", f"{before.get('tokens_per_word')} → {after.get('tokens_per_word')} "
+                                          f"({_fmt(fertility.get('reduction'))} fewer)"),
+            ("new tokens used on held-out text", _fmt(data.get("pieces_used_on_held_out"))),
+            ("examples", ", ".join(repr(p["piece"]) for p in (data.get("pieces") or [])[:12]))]  # fmt: skip
+    by = (f"tokenizer extend of {data.get('base_model')} ({data.get('kind')}) on {data.get('data')}, language "
+          f"{data.get('lang')}; {(data.get('lines') or {}).get('held_out')} held-out lines")  # fmt: skip
+    bars = {"before": before.get("tokens_per_word") or 0, "after": after.get("tokens_per_word") or 0}
+    return Section("Vocabulary extension", where, by, rows,
+                   _bars(bars, title="Tokens per word on held-out text", xlabel="tokens per word"))  # fmt: skip
+
+
 def _training(data: dict, where: str) -> Section:
     history = data.get("loss_history") or []
     config = data.get("config") or {}
@@ -260,6 +278,10 @@ def _training(data: dict, where: str) -> Section:
             f"{lang} {v['sampled']} of {v['available']}" for lang, v in stats["languages"].items()
         )
         rows.append((f"conversations per language{mix}", counts))
+    if stats.get("vocabulary"):
+        vocabulary = stats["vocabulary"]
+        rows.append(("vocabulary", f"{vocabulary['tokens']} tokens, {vocabulary['added_by_tokenizer_extend']} added by "
+                                   f"tokenizer extend; embeddings trained: {vocabulary['embeddings_trained']}"))  # fmt: skip
     if stats.get("replay_conversations") is not None:
         rows.append(
             ("replay conversations", f"{stats['replay_conversations']} ({_fmt(stats.get('replay_share'))})")

@@ -293,3 +293,17 @@ def test_train_embeddings_follows_the_model_unless_set(base_model, extended):
     assert not whole(model=str(extended), train_embeddings=False)
     assert not whole(model=str(base_model["path"]))  # an ordinary model: off by default
     assert whole(model=str(base_model["path"]), train_embeddings=True)
+
+
+def test_the_report_shows_the_extension(base_model, extended, tmp_path):
+    if base_model["kind"] != "byte-level":
+        pytest.skip("once is enough")
+    report = json.loads((extended / "lingualift_tokenizer.json").read_text())
+    assert main(["report", str(extended), "--out", str(tmp_path / "report")]) == 0
+    page = (tmp_path / "report" / "report.html").read_text()
+    before, after = (
+        report["fertility"]["before"]["tokens_per_word"],
+        report["fertility"]["after"]["tokens_per_word"],
+    )
+    assert "Vocabulary extension" in page and f"{before} → {after}" in page
+    assert f"{report['base_vocab']} → {report['new_vocab']}" in page
