@@ -156,6 +156,47 @@ def test_an_unknown_stage_for_from_is_a_clear_error(tmp_path, capsys):
     assert "--from training: no such stage" in capsys.readouterr().err
 
 
+@pytest.mark.slow
+def test_several_languages_train_one_model_and_are_measured_each(tmp_path, demo_cache):
+    """`language: [nl, de]`: one translate and threads stage per language, sft on both (uniform mix), each
+    language's conversations with its own system prompt, fidelity per language."""
+    import os
+
+    work = tmp_path / "two"
+    env = {**os.environ, "LINGUALIFT_CACHE": str(demo_cache)}
+    reduced = [arg.replace("train.sft.max_steps=4", "train.sft.max_steps=2") for arg in REDUCED]
+    result = subprocess.run([sys.executable, "-m", "lingualift", "run", "--work-dir", str(work), *reduced, "--set",
+                             "language=nl,de", "--set", "train.sft.mix=uniform", "--until", "evaluate"],
+                            capture_output=True, text=True, timeout=900, env=env)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    for stage in ("translate-nl", "threads-nl", "translate-de", "threads-de", "train-sft", "evaluate"):
+        assert f"[{stage}] running: no finished run" in result.stdout
+    assert not (work / "translate").exists() and not (work / "export" / "stage.json").exists()
+    for tag, name in (("nl", "Dutch"), ("de", "German")):
+        threads = datasets.load_from_disk(str(work / f"threads-{tag}" / "train"))["train"]
+        assert set(threads["lang"]) == {tag}
+        assert all(m[0]["role"] == "system" and name in m[0]["content"] for m in threads["messages"])
+    stats = json.loads((work / "train-sft" / "training_report.json").read_text())["data_stats"]
+    assert stats["mix"] == "uniform" and set(stats["languages"]) == {"nl", "de"}
+    sampled = [v["sampled"] for v in stats["languages"].values()]
+    assert abs(sampled[0] - sampled[1]) <= 1  # uniform: the same number from each language
+    fidelity = json.loads((work / "evaluate" / "fidelity.json").read_text())
+    assert {key.rsplit(" ", 1)[-1] for key in fidelity} == {"[nl]", "[de]"} and len(
+        fidelity
+    ) == 4  # tuned and base
+    for key, result in fidelity.items():
+        assert result["replies"] == 2
+        assert ("German" if key.endswith("[de]") else "Dutch") in result["settings"]["system"]
+
+
+def test_several_languages_refuse_preference_training_in_one_line(tmp_path, capsys):
+    assert main(["run", "--work-dir", str(tmp_path / "w"), "--set", "language=nl,de", "--set", "train.dpo={}",
+                 "--dry-run"]) == 2  # fmt: skip
+    assert "train.dpo: takes one language's preference pairs" in capsys.readouterr().err
+    assert main(["run", "--work-dir", str(tmp_path / "w"), "--set", "language=nl,Dutch", "--dry-run"]) == 2
+    assert "named twice" in capsys.readouterr().err
+
+
 def _kill_when(command: list[str], ready, env, timeout: float = 600) -> None:
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     deadline = time.monotonic() + timeout

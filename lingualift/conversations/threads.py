@@ -57,12 +57,15 @@ class ThreadsConfig(BaseModel):
         return self
 
 
+SYSTEM_PROMPT = "You are a helpful assistant. Always answer in {language}."  # {language}: the English name
+
+
 def default_system_prompt(lang: str | None) -> str | None:
     if not lang:
         return None
     from lingualift.languages import get_language
 
-    return f"You are a helpful assistant. Always answer in {get_language(lang).name}."
+    return SYSTEM_PROMPT.format(language=get_language(lang).name)
 
 
 def _as_messages(path: list[Message]) -> list[dict]:

@@ -24,7 +24,9 @@ class FidelityConfig(BaseModel):
         None, description="A second model measured side by side (without the adapter)"
     )
     limit: Optional[int] = Field(50, gt=0, description="Only the first N prompts")
-    system: Optional[str] = Field(None, description="System prompt for every request (default: none)")
+    system: Optional[str] = Field(
+        None, description="System prompt for every request (default: none); `{language}` becomes the English name of "
+        "the language measured")  # fmt: skip
     max_new_tokens: int = Field(128, gt=0, le=4096, description="Reply length limit")
     batch_size: int = Field(8, gt=0, description="Prompts generated together")
     out: Optional[str] = Field(None, description="Write fidelity.json (with every reply) here")

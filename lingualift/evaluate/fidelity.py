@@ -115,27 +115,34 @@ def load_prompts(spec: str, *, limit: int | None = None) -> list[str]:
     return prompts[:limit] if limit else prompts
 
 
-def generate_replies(model_id: str, prompts: list[str], *, system: str | None = None, max_new_tokens: int = 128,
-                     batch_size: int = 8, device: str = "cpu", adapter: str | None = None) -> list[str]:  # fmt: skip
-    """Greedy replies with the model's chat template, batched by length."""
+def generate_replies(model_id: str, prompts: list[str], *, system: str | list[str | None] | None = None,
+                     max_new_tokens: int = 128, batch_size: int = 8, device: str = "cpu",
+                     adapter: str | None = None) -> list[str]:  # fmt: skip
+    """Greedy replies with the model's chat template, batched by length. `system`: one system prompt for
+    every prompt, or one per prompt."""
     from lingualift.chat import generate_batch, with_system
     from lingualift.models import load_chat_model
 
     model, tokenizer = load_chat_model(model_id, device=device, adapter=adapter)
-    chats = [with_system([{"role": "user", "content": p}], system) for p in prompts]
+    systems = system if isinstance(system, list) else [system] * len(prompts)
+    chats = [with_system([{"role": "user", "content": p}], s) for p, s in zip(prompts, systems)]
     return generate_batch(model, tokenizer, chats, max_new_tokens=max_new_tokens, batch_size=batch_size)
 
 
 def prompts_by_language(spec: str, languages: list, *, limit: int | None = None) -> dict[str, list[str]]:
     """First user turns of a conversations dataset with a `lang` column, per requested language."""
+    import datasets
+
     from lingualift.errors import DataError
     from lingualift.io import first_split, load_source
     from lingualift.languages import get_language
 
-    split = first_split(load_source(spec), prefer="test")
-    if "messages" not in split.column_names or "lang" not in split.column_names:
+    parts = [first_split(load_source(one.strip()), prefer="test") for one in spec.split(",") if one.strip()]
+    columns = set.intersection(*(set(part.column_names) for part in parts))
+    if not {"messages", "lang"} <= columns:
         raise DataError(f"{spec}: several languages need conversations with `messages` and `lang` columns (a threads "
-                        f"dataset); it has {', '.join(split.column_names)}")  # fmt: skip
+                        f"dataset); it has {', '.join(sorted(columns))}")  # fmt: skip
+    split = datasets.concatenate_datasets([part.select_columns(["messages", "lang"]) for part in parts])
     wanted = {language.tag: [] for language in languages}
     tags: dict[str, str] = {}
     for messages, lang in zip(split["messages"], split["lang"]):
@@ -172,15 +179,18 @@ def run_fidelity(config, *, echo=print) -> dict:
     if config.baseline:
         runs.append((config.baseline, config.baseline, None))
     every_prompt = [p for prompts in items_by.values() for p in prompts]
+    systems = {language.tag: config.system.replace("{language}", language.name) if config.system else None
+               for language in languages}  # fmt: skip
+    every_system = [systems[tag] for tag, prompts in items_by.items() for _ in prompts]
     for name, model_id, adapter in runs:
-        all_replies = generate_replies(model_id, every_prompt, system=config.system, max_new_tokens=config.max_new_tokens,
+        all_replies = generate_replies(model_id, every_prompt, system=every_system, max_new_tokens=config.max_new_tokens,
                                        batch_size=config.batch_size, adapter=adapter)  # fmt: skip
         start = 0
         for language in languages:
             items = items_by[language.tag]
             replies = all_replies[start : start + len(items)]
             start += len(items)
-            settings = {"lang": language.tag, "prompts": config.prompts, "limit": config.limit, "system": config.system,
+            settings = {"lang": language.tag, "prompts": config.prompts, "limit": config.limit, "system": systems[language.tag],
                         "max_new_tokens": config.max_new_tokens, "adapter": adapter}  # fmt: skip
             summary = {
                 **fidelity_summary(replies, items, language),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lingualift.pipeline.config import PipelineConfig, load_config, stage_configs
+from lingualift.pipeline.config import PipelineConfig, language_codes, load_config, stage_configs
 
 __all__ = ["PipelineConfig", "load_config", "run_pipeline", "stage_configs"]
 
@@ -27,7 +27,7 @@ def run_pipeline(config: PipelineConfig, *, start: str | None = None, until: str
     if dry_run:
         return {"plan": {s.name: {"action": s.action, "reason": s.reason} for s in stage_list}}
     summaries = run_stages(stage_list, work, echo=echo)
-    report = write_report(work, stage_list, language=config.language)
+    report = write_report(work, stage_list, language=", ".join(language_codes(config)))
     seconds = round(time.perf_counter() - began, 1)
     echo(f"done in {seconds} s — report: {report}")
     return {"stages": summaries, "report": str(report), "seconds": seconds,

@@ -10,7 +10,7 @@ and reports all problems with their key paths (`train.sft.lora_r: ...`).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -52,7 +52,9 @@ class PipelineConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    language: str = Field("nl", description="Target language (code or English name)")
+    language: Union[str, list[str]] = Field(
+        "nl", description="Target language (code or English name); several (`[nl, de]` or `nl,de`) train one model on "
+        "all of them: one translate and threads stage per language, sft on the joined threads (`train.sft.mix`)")  # fmt: skip
     model: str = Field("demo", description="Base chat model to teach: hub id, local directory, or `demo`")
     source: Optional[str] = Field(
         None, description="Dataset to translate; none = the embedded English demo sample"
@@ -66,6 +68,17 @@ class PipelineConfig(BaseModel):
     train: TrainSection = Field(default_factory=TrainSection)
     evaluate: EvaluateSection = Field(default_factory=EvaluateSection)
     export: ExportSection = Field(default_factory=ExportSection)
+
+
+def language_codes(config: PipelineConfig) -> list[str]:
+    """The configured target languages as written (one or several)."""
+    raw = config.language if isinstance(config.language, list) else config.language.split(",")
+    return [code.strip() for code in raw if str(code).strip()]
+
+
+def stage_suffix(tag: str, several: bool) -> str:
+    """translate/threads stage folders: `translate` for one language, `translate-de` for each of several."""
+    return f"-{tag}" if several else ""
 
 
 # what the pipeline sets itself, per section: the user cannot override these
@@ -142,9 +155,15 @@ def stage_configs(config: PipelineConfig) -> dict[str, BaseModel]:
     problems: list[str] = []
     built: dict[str, BaseModel] = {}
     try:
-        language = get_language(config.language)
+        languages = [get_language(code) for code in language_codes(config)]
     except LinguaLiftError as error:
         raise ConfigError(f"language: {error}") from error
+    if not languages:
+        raise ConfigError("language: name at least one target language")
+    tags = [language.tag for language in languages]
+    if len(set(tags)) < len(tags):
+        raise ConfigError(f"language: a language is named twice ({', '.join(tags)})")
+    several = len(languages) > 1
 
     def build(name: str, section_path: str, cls, owned_key: str, section: dict, fixed: dict) -> None:
         bad = sorted(set(section) & OWNED[owned_key])
@@ -159,23 +178,27 @@ def stage_configs(config: PipelineConfig) -> dict[str, BaseModel]:
     if translate["backend"] == "llm":
         translate.setdefault("model", config.model)  # the model being taught translates its own data
     source = str(work / "source" / "data")
-    build("translate", "translate", TranslateConfig, "translate", translate,
-          {"source": source, "to": language.tag, "text_field": config.text_field,
-           "source_lang": config.source_lang, "work_dir": str(work / "translate" / "store")})  # fmt: skip
-    build("threads", "threads", ThreadsConfig, "threads", config.threads, {"lang": language.tag})
+    for tag in tags:
+        suffix = stage_suffix(tag, several)
+        build(f"translate{suffix}", "translate", TranslateConfig, "translate", translate,
+              {"source": source, "to": tag, "text_field": config.text_field, "source_lang": config.source_lang,
+               "work_dir": str(work / f"translate{suffix}" / "store")})  # fmt: skip
+        build(f"threads{suffix}", "threads", ThreadsConfig, "threads", config.threads, {"lang": tag})
+    threads_dirs = [work / f"threads{stage_suffix(tag, several)}" for tag in tags]
     model = config.model
     for method in ("cpt", "sft", "dpo", "orpo"):
         section = getattr(config.train, method)
         if section is None:
             continue
-        data = {
-            "sft": work / "threads" / "train",
-            "dpo": work / "threads" / "pairs",
-            "orpo": work / "threads" / "pairs",
-        }
+        if several and method in ("dpo", "orpo"):
+            problems.append(f"train.{method}: takes one language's preference pairs; with several languages train "
+                            "sft only (or run one pipeline per language for the pairs)")  # fmt: skip
+            continue
         fixed = {"method": method, "model": model, "out": str(work / f"train-{method}")}
-        if method != "cpt":
-            fixed["data"] = str(data[method])
+        if method == "sft":
+            fixed["data"] = ",".join(str(d / "train") for d in threads_dirs)
+        elif method != "cpt":
+            fixed["data"] = str(threads_dirs[0] / "pairs")
         elif "data" not in section:
             problems.append("train.cpt.data: raw target-language text to pre-train on is required")
             continue
@@ -187,15 +210,15 @@ def stage_configs(config: PipelineConfig) -> dict[str, BaseModel]:
     if config.train.dpo is not None and config.train.orpo is not None:
         problems.append("train: dpo and orpo are alternatives, configure one")
     if config.evaluate.fidelity is not None:
-        from lingualift.conversations.threads import default_system_prompt
+        from lingualift.conversations.threads import SYSTEM_PROMPT
 
         section = dict(config.evaluate.fidelity)
         if "system" not in section and not config.threads.get("no_system_prompt"):  # as in training
-            section["system"] = config.threads.get("system_prompt") or default_system_prompt(language.tag)
+            section["system"] = config.threads.get("system_prompt") or SYSTEM_PROMPT
         trained = model != config.model
         build("evaluate", "evaluate.fidelity", FidelityConfig, "fidelity", section,
-              {"model": model, "baseline": config.model if trained else None, "lang": language.tag,
-               "prompts": str(work / "threads" / "heldout"), "out": str(work / "evaluate")})  # fmt: skip
+              {"model": model, "baseline": config.model if trained else None, "lang": ",".join(tags),
+               "prompts": ",".join(str(d / "heldout") for d in threads_dirs), "out": str(work / "evaluate")})  # fmt: skip
     if config.export.merge is not None:
         from lingualift.export import MergeConfig
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from lingualift.errors import ConfigError
 from lingualift.pipeline import stages
-from lingualift.pipeline.config import PipelineConfig, stage_configs
+from lingualift.pipeline.config import PipelineConfig, stage_configs, stage_suffix
 
 PACKAGES = ("lingualift", "torch", "transformers", "peft", "trl", "datasets", "ctranslate2")
 VOLATILE = {"resume"}  # options that do not change a stage's result
@@ -88,25 +88,33 @@ def build_stages(config: PipelineConfig, *, echo=print) -> list[Stage]:
         return state["oasst"]
 
     result[0].run = run_source
-    result.append(Stage("translate", _dump(built["translate"]), ["source"], keep_on_upstream_change=True,
-                        run=lambda _: stages.translate(built["translate"], work, oasst=oasst(), echo=echo)))  # fmt: skip
     holdout = config.evaluate.holdout if config.evaluate.fidelity is not None else 0
-    result.append(Stage("threads", {**_dump(built["threads"]), "holdout": holdout}, ["translate"],
-                        run=lambda _: stages.threads(built["threads"], work, holdout=holdout, echo=echo)))  # fmt: skip
+    tags = [built[name].lang for name in built if name.startswith("threads")]
+    for tag in tags:
+        suffix = stage_suffix(tag, len(tags) > 1)
+        translate_name, threads_name = f"translate{suffix}", f"threads{suffix}"
+        translate_config, threads_config = built[translate_name], built[threads_name]
+        result.append(Stage(translate_name, _dump(translate_config), ["source"], keep_on_upstream_change=True,
+                            run=lambda _, c=translate_config, n=translate_name: stages.translate(
+                                c, work, oasst=oasst(), stage=n, echo=echo)))  # fmt: skip
+        result.append(Stage(threads_name, {**_dump(threads_config), "holdout": holdout}, [translate_name],
+                            run=lambda _, c=threads_config, n=threads_name, t=translate_name: stages.threads(
+                                c, work, holdout=holdout, stage=n, translated=t, echo=echo)))  # fmt: skip
+    threads_stages = [f"threads{stage_suffix(tag, len(tags) > 1)}" for tag in tags]
     previous = None
     for method in ("cpt", "sft", "dpo", "orpo"):
         name = f"train-{method}"
         if name not in built:
             continue
         train_config = built[name]
-        upstream = ([previous] if previous else []) + (["threads"] if method != "cpt" else [])
+        upstream = ([previous] if previous else []) + (threads_stages if method != "cpt" else [])
         extra = {"data": path_fingerprint(train_config.data)} if method == "cpt" else {}
         result.append(Stage(name, _dump(train_config), upstream, extra_inputs=extra,
                             run=lambda _, c=train_config: stages.train(c, work, echo=echo)))  # fmt: skip
         previous = name
     if "evaluate" in built:
         evaluate_config = built["evaluate"]
-        upstream = ["threads"] + ([previous] if previous else [])
+        upstream = threads_stages + ([previous] if previous else [])
         result.append(Stage("evaluate", _dump(evaluate_config), upstream,
                             run=lambda _: stages.evaluate(evaluate_config, work, echo=echo)))  # fmt: skip
     if "export" in built:

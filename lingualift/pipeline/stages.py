@@ -29,13 +29,13 @@ def prepare_source(config, work: Path, *, echo=print) -> dict:
     return {"source": name, "rows": rows, "oasst": "parent_id" in next(iter(data.values())).column_names}
 
 
-def translate(config, work: Path, *, oasst: bool, echo=print) -> dict:
+def translate(config, work: Path, *, oasst: bool, stage: str = "translate", echo=print) -> dict:
     """For oasst trees, only the messages on best-ranked threads are translated (LLaMa2lang
     translates every message, though training uses a fraction)."""
     from lingualift.conversations.threads import ThreadsConfig, write_threads
     from lingualift.translate.engine import translate_dataset
 
-    stage = work / "translate"
+    stage = work / stage
     if oasst:
         english = write_threads(
             config.source, str(stage / "source-threads"), ThreadsConfig(no_system_prompt=True)
@@ -65,7 +65,8 @@ def translate(config, work: Path, *, oasst: bool, echo=print) -> dict:
     }
 
 
-def threads(config, work: Path, *, holdout: int, seed: int = 0, echo=print) -> dict:
+def threads(config, work: Path, *, holdout: int, seed: int = 0, stage: str = "threads", translated: str = "translate",
+            echo=print) -> dict:  # fmt: skip
     """Target-language threads and pairs; `holdout` conversations are kept out of training as the
     fidelity prompts (a deterministic shuffle)."""
     import datasets
@@ -73,9 +74,9 @@ def threads(config, work: Path, *, holdout: int, seed: int = 0, echo=print) -> d
     from lingualift.conversations.threads import write_threads
     from lingualift.io import load_source, save_dataset
 
-    stage = work / "threads"
+    stage = work / stage
     report = write_threads(
-        str(work / "translate" / "data"), str(stage / "all"), config, pairs_out=str(stage / "pairs")
+        str(work / translated / "data"), str(stage / "all"), config, pairs_out=str(stage / "pairs")
     )
     built = load_source(str(stage / "all"))  # every split's threads train (oasst1's validation split too)
     conversations = datasets.concatenate_datasets(list(built.values())) if hasattr(built, "values") else built
