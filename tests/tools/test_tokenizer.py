@@ -247,8 +247,6 @@ def test_a_tokenizer_grown_without_resizing_the_model_is_refused(base_model, dut
 
 
 def test_unsupported_tokenizers_and_bad_inputs_are_one_line(base_model, tmp_path, capsys):
-    if base_model["kind"] != "byte-level":
-        pytest.skip("once is enough")
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
@@ -296,8 +294,6 @@ def test_train_embeddings_follows_the_model_unless_set(base_model, extended):
 
 
 def test_the_report_shows_the_extension(base_model, extended, tmp_path):
-    if base_model["kind"] != "byte-level":
-        pytest.skip("once is enough")
     report = json.loads((extended / "lingualift_tokenizer.json").read_text())
     assert main(["report", str(extended), "--out", str(tmp_path / "report")]) == 0
     page = (tmp_path / "report" / "report.html").read_text()
