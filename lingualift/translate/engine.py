@@ -159,7 +159,9 @@ def translate_dataset(config: TranslateConfig, out: str, *, echo=print, progress
         "reused_from_store": planned - pending,
         "translated_segments": stats.get("segments", 0),
         "failed_segments": stats.get("failed", 0),
+        "retried_for_repetition": stats.get("retried", 0),
         "translation_seconds": round(stats.get("seconds", 0.0), 2),
+        "retry_seconds": round(stats.get("retry_seconds", 0.0), 2),
         "tokens_per_second": round(stats["tokens"] / stats["seconds"], 1) if stats.get("seconds") else None,
         "segments_per_second": round(stats["segments"] / stats["seconds"], 2)
         if stats.get("seconds")
@@ -308,7 +310,7 @@ def _translate_pending(config, backend, tgt, store, pending, *, progress):
             for batch, longest in _batches(translator, page, config.batch_tokens):
                 cap = new_token_cap(translator, longest, config.max_new_tokens)
                 begin = time.perf_counter()
-                results = _run_batch(translator, batch, src, tgt, cap)
+                results = _run_batch(translator, batch, src, tgt, cap, stats)
                 stats["seconds"] += time.perf_counter() - begin
                 stats["tokens"] += longest * len(batch)
                 store.commit_batch(results)
@@ -320,7 +322,7 @@ def _translate_pending(config, backend, tgt, store, pending, *, progress):
     return stats
 
 
-def _run_batch(translator, batch: list[Segment], src: Language, tgt: Language, cap: int):
+def _run_batch(translator, batch: list[Segment], src: Language, tgt: Language, cap: int, stats: Counter):
     """Translate a batch; on failure split it in halves down to single segments."""
     try:
         outputs = translator.translate([s.source for s in batch], src, tgt, max_new_tokens=cap)
@@ -333,12 +335,14 @@ def _run_batch(translator, batch: list[Segment], src: Language, tgt: Language, c
             message = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:500]
             return [(batch[0], Result(None, ["failed"], "failed", translator.name, message))]
         middle = len(batch) // 2
-        return _run_batch(translator, batch[:middle], src, tgt, cap) + _run_batch(
-            translator, batch[middle:], src, tgt, cap
+        return _run_batch(translator, batch[:middle], src, tgt, cap, stats) + _run_batch(
+            translator, batch[middle:], src, tgt, cap, stats
         )
     results = [(s, _result(translator, s, o.text, o.flags, src, tgt)) for s, o in zip(batch, outputs)]
     looping = [i for i, (_, r) in enumerate(results) if "repetition" in r.flags]
     if looping:  # one retry with repetition controls before the flag stays
+        stats["retried"] += len(looping)
+        begin = time.perf_counter()
         try:
             again = translator.translate(
                 [batch[i].source for i in looping], src, tgt, max_new_tokens=cap, strict=True
@@ -351,6 +355,7 @@ def _run_batch(translator, batch: list[Segment], src: Language, tgt: Language, c
             raise
         except Exception:
             pass  # keep the first output, flagged
+        stats["retry_seconds"] += time.perf_counter() - begin
     return results
 
 

@@ -76,6 +76,8 @@ def test_output_keeps_splits_and_columns_and_accounts_for_every_row(source, tiny
     # m1/m2 share two sentences and t1 repeats one of them: 3 unique sentences + m3's two.
     assert report["unique_segments"] == 4
     assert report["rows"] == 8 and sum(report["rows_by_outcome"].values()) == 8
+    # the random model loops: those segments were cut early and retried once with repetition controls
+    assert 0 < report["retried_for_repetition"] <= report["unique_segments"] and report["retry_seconds"] >= 0
 
 
 def test_running_again_resumes_from_the_store(source, tiny_marian, tmp_path):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from lingualift.errors import ConfigError, ModelError
 from lingualift.translate.backends.base import Translation
+from lingualift.translate.backends.early_stop import LoopWatch
 from lingualift.translate.backends.seq2seq import FAMILIES, Seq2SeqTranslator
 
 
@@ -87,12 +88,16 @@ class CT2Translator(Seq2SeqTranslator):
             options["target_prefix"] = [[prefix]] * len(texts)
         if strict:
             options.update(no_repeat_ngram_size=4, repetition_penalty=1.3)
+        watch = None
+        if self.early_stop and self.num_beams == 1:  # CTranslate2 calls back in greedy search only
+            watch = options["callback"] = LoopWatch(texts)
         results = self.translator.translate_batch(tokens, **options)
         out = []
-        for result in results:
+        for index, result in enumerate(results):
             hypothesis = result.hypotheses[0]
             if prefix and hypothesis and hypothesis[0] == prefix:
                 hypothesis = hypothesis[1:]
             ids = self.tokenizer.convert_tokens_to_ids(hypothesis)
-            out.append(Translation(self.tokenizer.decode(ids, skip_special_tokens=True).strip()))
+            flags = ["repetition"] if watch and index in watch.cut else []
+            out.append(Translation(self.tokenizer.decode(ids, skip_special_tokens=True).strip(), flags))
         return out

@@ -12,6 +12,7 @@ import re
 from lingualift.errors import ConfigError
 from lingualift.languages import Language
 from lingualift.translate.backends.base import Translation
+from lingualift.translate.backends.early_stop import end_token_ids, stop_wasted
 
 TOWER_PROMPT = "Translate the following text from {src} into {tgt}.\n{src}: {text}\n{tgt}:"
 COMMENTARY = re.compile(
@@ -56,6 +57,8 @@ def clean_output(raw: str, source: str, tgt: Language) -> Translation:
 class LLMTranslator:
     """A causal chat LM (hub id, local dir or `demo`) prompted once per segment, batched."""
 
+    early_stop = True  # stop at the end of the translated line and on loops, see early_stop.py
+
     def __init__(self, model: str, *, backend: str = "llm", device: str = "cpu", prompt_template: str | None = None,
                  quantization=None, trust_remote_code: bool = False):  # fmt: skip
         from lingualift.models import load_chat_model
@@ -85,6 +88,7 @@ class LLMTranslator:
 
     def translate(self, texts, src, tgt, *, max_new_tokens, strict=False):
         import torch
+        from transformers import LogitsProcessorList, RepetitionPenaltyLogitsProcessor, StoppingCriteriaList
 
         encoded = self.tokenizer(
             self.prompts(texts, src, tgt), return_tensors="pt", padding=True, add_special_tokens=False
@@ -94,10 +98,20 @@ class LLMTranslator:
             "do_sample": False,
             "pad_token_id": self.tokenizer.pad_token_id,
         }
-        if strict:
-            generate["repetition_penalty"] = 1.3  # no_repeat_ngram_size is slow Python per step
+        start = encoded["input_ids"].shape[1]
+        if strict:  # penalise repeats of generated tokens only: the prompt holds the end-of-turn token,
+            # and penalising it (generate's repetition_penalty does) keeps the model from ever stopping
+            penalty = RepetitionPenaltyLogitsProcessor(1.3, prompt_ignore_length=start)
+            generate["logits_processor"] = LogitsProcessorList([penalty])
+        stop = None
+        if self.early_stop:
+            end_ids = end_token_ids(self.model, self.tokenizer)
+            stop = stop_wasted(texts, start=start, end_ids=end_ids, tokenizer=self.tokenizer)
+            generate["stopping_criteria"] = StoppingCriteriaList([stop])
         with torch.inference_mode():
             output = self.model.generate(**encoded, **generate)
-        new_tokens = output[:, encoded["input_ids"].shape[1] :]
-        decoded = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
-        return [clean_output(raw, source, tgt) for raw, source in zip(decoded, texts)]
+        decoded = self.tokenizer.batch_decode(output[:, start:], skip_special_tokens=True)
+        translations = [clean_output(raw, source, tgt) for raw, source in zip(decoded, texts)]
+        for row in stop.cut if stop else ():
+            translations[row].flags.append("repetition")
+        return translations

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from lingualift.errors import LanguageError, ModelError
 from lingualift.languages import Language, backend_code, opus_model
 from lingualift.translate.backends.base import Translation
+from lingualift.translate.backends.early_stop import end_token_ids, stop_wasted
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ def default_model(family: str, src: Language, tgt: Language) -> str:
 
 class Seq2SeqTranslator:
     """Any FAMILIES model (a hub id or a local directory) translating with greedy/beam search."""
+
+    early_stop = True  # cut looping hypotheses (greedy search only), see early_stop.py
 
     def __init__(self, family: str, model: str, *, device: str = "cpu", num_beams: int = 1,
                  quantization=None, trust_remote_code: bool = False):  # fmt: skip
@@ -111,6 +114,7 @@ class Seq2SeqTranslator:
 
     def translate(self, texts, src, tgt, *, max_new_tokens, strict=False):
         import torch
+        from transformers import StoppingCriteriaList
 
         inputs, token = self.prepare_inputs(texts, src, tgt)
         encoded = self.tokenizer(
@@ -123,9 +127,15 @@ class Seq2SeqTranslator:
             generate["tgt_lang"] = backend_code(tgt, self.family)
         if strict:
             generate["repetition_penalty"] = 1.3  # no_repeat_ngram_size is slow Python per step
+        stop = None
+        if self.early_stop and self.num_beams == 1:
+            stop = stop_wasted(texts, start=1, end_ids=end_token_ids(self.model, self.tokenizer))
+            generate["stopping_criteria"] = StoppingCriteriaList([stop])
         with torch.inference_mode():
             output = self.model.generate(**encoded, **generate)
-        return [Translation(t.strip()) for t in self.tokenizer.batch_decode(output, skip_special_tokens=True)]
+        decoded = self.tokenizer.batch_decode(output, skip_special_tokens=True)
+        cut = stop.cut if stop else set()
+        return [Translation(t.strip(), ["repetition"] if i in cut else []) for i, t in enumerate(decoded)]
 
 
 def _require_token(tokenizer, token: str, name: str) -> None:

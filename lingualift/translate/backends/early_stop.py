@@ -1,0 +1,142 @@
+"""Stop a hypothesis as soon as the rest of it is known to be wasted work.
+
+Two cases, decided per row while the batch generates:
+- a loop: the last 1-8 tokens repeated (one token 8 times, a group of 2-8 tokens 4 times in a row).
+  Generating on to the length cap only makes the same loop longer; the row is cut and flagged
+  `repetition`, so the engine retries it with repetition controls (and keeps the flag if that
+  loops too). Rows whose source itself repeats (a long digit or dash run, "ha ha ha ...") are
+  never cut.
+- (LLM translators) a finished line: the segments the engine sends are one line each, so once the
+  model has written a line of translation and started a new one, what follows is commentary
+  ("Note: ...") or another conversation turn. Lead-in lines ("Here is the translation:") do not count.
+
+The same rules serve transformers' generate (`StopWasted`, a per-row StoppingCriteria) and
+CTranslate2's per-token callback (`LoopWatch`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from lingualift.translate.quality import has_repetition_loop
+
+LONGEST_GROUP = 8
+LEAD_IN = re.compile(
+    r"^\s*(?:(?:sure|certainly|of course|okay|ok)\b[^\n]{0,30}|[^\n]*:|\W*)\s*$", re.IGNORECASE
+)
+CHARACTER_RUN = re.compile(r"(.)\1{3,}", re.DOTALL)
+
+
+def loops(tokens: Sequence[int]) -> bool:
+    """The sequence ends in a loop: one token 8 times, or a group of 2-8 tokens 4 times in a row."""
+    for size in range(1, LONGEST_GROUP + 1):
+        times = 8 if size == 1 else 4
+        span = size * times
+        if len(tokens) < span:
+            return False
+        group = list(tokens[-size:])
+        if list(tokens[-span:]) == group * times:
+            return True
+    return False
+
+
+def looping_rows(ids):
+    """`loops` for every row of a (batch, length) id tensor at once."""
+    import torch
+
+    result = torch.zeros(ids.shape[0], dtype=torch.bool, device=ids.device)
+    for size in range(1, LONGEST_GROUP + 1):
+        times = 8 if size == 1 else 4
+        if ids.shape[1] < size * times:
+            break
+        result |= (ids[:, -size * times :] == ids[:, -size:].repeat(1, times)).all(dim=1)
+    return result
+
+
+def may_cut_loops(source: str) -> bool:
+    """Only where the source does not repeat itself (its translation may rightly repeat)."""
+    return not has_repetition_loop(source) and not CHARACTER_RUN.search(source)
+
+
+def line_finished(text: str, *, colon_ends_a_line: bool = False) -> bool:
+    """A line of translation was written and a new line started. Lead-in lines ("Sure!",
+    "Here is the translation:") do not count, unless the source itself ends with a colon."""
+    *complete, _ = text.split("\n")
+    return any(line.strip() and (colon_ends_a_line or not LEAD_IN.match(line)) for line in complete)
+
+
+class LoopWatch:
+    """CTranslate2 `callback` (greedy search): True stops that batch index; `cut` lists them."""
+
+    def __init__(self, sources: Sequence[str]):
+        self.watch = [may_cut_loops(s) for s in sources]
+        self.tokens: list[list[int]] = [[] for _ in sources]
+        self.cut: set[int] = set()
+
+    def __call__(self, step) -> bool:
+        index = step.batch_id
+        if not self.watch[index]:
+            return False
+        history = self.tokens[index]
+        history.append(step.token_id)
+        if len(history) >= 8 and loops(history):
+            self.cut.add(index)
+            return True
+        return False
+
+
+def stop_wasted(sources: Sequence[str], *, start: int, end_ids: set[int], tokenizer=None):
+    """A transformers StoppingCriteria for one generate call over `sources` (greedy, one row each).
+
+    `start`: where generated tokens begin in the ids generate passes (the prompt length for
+    decoder-only models, 1 for an encoder-decoder's decoder); `end_ids`: eos and pad ids (a row
+    ending in one has finished and is only padded). With `tokenizer`, one-line sources also stop
+    at the end of their first line of translation."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class StopWasted(StoppingCriteria):
+        def __init__(self):
+            self.watch = torch.tensor([may_cut_loops(s) for s in sources], dtype=torch.bool)
+            self.one_line = [tokenizer is not None and "\n" not in s for s in sources]
+            self.colon = [s.rstrip().endswith(":") for s in sources]
+            self.stopped = torch.zeros(len(sources), dtype=torch.bool)
+            self.cut: set[int] = set()
+            self.newline: dict[int, bool] = {}
+            self.ends = torch.tensor(sorted(end_ids))
+
+        def has_newline(self, token: int) -> bool:
+            if token not in self.newline:
+                self.newline[token] = "\n" in tokenizer.decode([token])
+            return self.newline[token]
+
+        def __call__(self, input_ids, scores, **kwargs):
+            generated = input_ids[:, start:]
+            if self.stopped.device != input_ids.device:
+                self.stopped, self.watch = self.stopped.to(input_ids.device), self.watch.to(input_ids.device)
+                self.ends = torch.tensor(sorted(end_ids), device=input_ids.device)
+            if tokenizer is not None and generated.shape[1]:
+                for row, token in enumerate(generated[:, -1].tolist()):
+                    if not self.one_line[row] or not self.has_newline(token) or self.stopped[row]:
+                        continue
+                    text = tokenizer.decode(generated[row], skip_special_tokens=True)
+                    if line_finished(text, colon_ends_a_line=self.colon[row]):
+                        self.stopped[row] = True
+            if generated.shape[1] >= 8:
+                ended = torch.isin(generated[:, -1], self.ends)
+                fresh = looping_rows(generated) & self.watch & ~self.stopped & ~ended
+                for row in fresh.nonzero().flatten().tolist():
+                    self.cut.add(row)
+                self.stopped |= fresh
+            return self.stopped.clone()
+
+    return StopWasted()
+
+
+def end_token_ids(model, tokenizer) -> set[int]:
+    """The ids a finished row ends in: eos (one or several) and pad."""
+    ids = {tokenizer.pad_token_id, tokenizer.eos_token_id}
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    ids.update(configured if isinstance(configured, list) else [configured])
+    return {i for i in ids if i is not None}

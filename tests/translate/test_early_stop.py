@@ -1,0 +1,156 @@
+"""Cutting wasted generation: loops (every backend) and the end of the translated line (LLMs)."""
+
+import random
+
+import pytest
+import torch
+
+from lingualift.languages import get_language
+from lingualift.translate.backends.early_stop import (
+    line_finished,
+    looping_rows,
+    loops,
+    may_cut_loops,
+    stop_wasted,
+)
+
+EN, NL = get_language("en"), get_language("nl")
+
+
+@pytest.mark.parametrize(
+    ("tokens", "looping"),
+    [
+        ([5] * 8, True),
+        ([5] * 7, False),
+        ([1, 2, 3] + [7, 8] * 4, True),
+        ([7, 8] * 3, False),
+        ([1, 2, 3, 4, 5, 6, 7, 8] * 4, True),
+        ([1, 2, 3, 4, 5, 6, 7, 8, 9] * 4, False),  # groups longer than 8 tokens are left to the flag
+        ([7, 8] * 4 + [9], False),  # only the end counts: the loop was left
+        (list(range(40)), False),
+    ],
+)
+def test_loops(tokens, looping):
+    assert loops(tokens) is looping
+
+
+def test_the_tensor_check_agrees_with_the_list_check():
+    rng = random.Random(0)
+    rows = []
+    for _ in range(300):
+        group = [rng.randrange(4) for _ in range(rng.randint(1, 9))]
+        row = [rng.randrange(4) for _ in range(rng.randint(0, 6))] + group * rng.randint(1, 9)
+        rows.append((row + [rng.randrange(4) for _ in range(rng.randint(0, 2))])[-40:])
+    width = max(len(r) for r in rows)
+    padded = torch.tensor([[99] * (width - len(r)) + r for r in rows])  # left padding never loops with a row
+    expected = [loops(r) for r in rows]
+    assert looping_rows(padded).tolist() == expected and 20 < sum(expected) < 280
+
+
+@pytest.mark.parametrize(
+    ("text", "finished"),
+    [
+        ("Hallo wereld.\n", True),
+        ("Hallo wereld.", False),
+        ("Here is the translation:\n", False),
+        ("Sure!\n\n", False),
+        ("\n\nHallo wereld.\nNote", True),
+        ("Nederlands:\nHallo\n", True),
+    ],
+)
+def test_line_finished(text, finished):
+    assert line_finished(text) is finished
+
+
+def test_a_source_ending_in_a_colon_ends_its_line_there():
+    assert line_finished("Dit zijn de stappen:\n", colon_ends_a_line=True)
+
+
+def test_sources_that_repeat_themselves_are_never_cut():
+    assert may_cut_loops("Keep the bedroom dark, quiet and cool.")
+    assert not may_cut_loops("ha ha ha ha ha ha")
+    assert not may_cut_loops("It costs 1000000 euros.")
+
+
+class Script:
+    """A test-side logits processor: each row writes its scripted tokens, then eos."""
+
+    def __init__(self, scripts, start, eos):
+        self.scripts, self.start, self.eos = scripts, start, eos
+
+    def __call__(self, input_ids, scores):
+        step = input_ids.shape[1] - self.start
+        forced = torch.full_like(scores, float("-inf"))
+        for row, script in enumerate(self.scripts):
+            forced[row, script[step] if step < len(script) else self.eos] = 0
+        return forced
+
+
+def test_generate_stops_each_row_at_its_own_point(tiny_chat_model):
+    from transformers import AutoModelForCausalLM, AutoTokenizer, LogitsProcessorList, StoppingCriteriaList
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_chat_model, padding_side="left")
+    model = AutoModelForCausalLM.from_pretrained(tiny_chat_model)
+    sources = [
+        "Hello world.",
+        "Well done.",
+        "One two.",
+        "ha ha ha ha ha ha ha ha",
+        "Good night.",
+        "The steps:",
+    ]
+    written = [
+        "Hallo wereld.\nNote: a literal translation.",
+        "Here is the translation:\nGoed gedaan.\nAnything else?",
+        "een twee" + " een twee" * 12,
+        "ha" + " ha" * 12,
+        "Goedenacht.",
+        "De stappen:\nEerst dit.",
+    ]
+    scripts = [tokenizer(w, add_special_tokens=False)["input_ids"] for w in written]
+    encoded = tokenizer([f"Translate: {s}" for s in sources], return_tensors="pt", padding=True)
+    start = encoded["input_ids"].shape[1]
+    stop = stop_wasted(sources, start=start, end_ids={tokenizer.eos_token_id, tokenizer.pad_token_id},
+                       tokenizer=tokenizer)  # fmt: skip
+    output = model.generate(
+        **encoded, max_new_tokens=60, do_sample=False, pad_token_id=tokenizer.pad_token_id,
+        logits_processor=LogitsProcessorList([Script(scripts, start, tokenizer.eos_token_id)]),
+        stopping_criteria=StoppingCriteriaList([stop]),
+    )  # fmt: skip
+    texts = tokenizer.batch_decode(output[:, start:], skip_special_tokens=True)
+    assert texts[0] == "Hallo wereld.\n"
+    assert texts[1] == "Here is the translation:\nGoed gedaan.\n"
+    assert (
+        texts[2].startswith("een twee een twee een twee")
+        and len(texts[2]) < len(written[2])
+        and 2 in stop.cut
+    )
+    assert texts[3] == written[3]  # the source repeats itself: never cut
+    assert texts[4] == "Goedenacht."
+    assert texts[5] == "De stappen:\n"
+    assert stop.cut == {2}
+
+
+def test_a_looping_hypothesis_is_cut_flagged_and_ctranslate2_cuts_it_at_the_same_token(
+    tiny_marian, monkeypatch, tmp_path
+):
+    from lingualift.translate.backends.ct2 import CT2Translator
+    from lingualift.translate.backends.seq2seq import Seq2SeqTranslator
+
+    monkeypatch.setenv("LINGUALIFT_CACHE", str(tmp_path))
+    texts = ["Keep the bedroom dark, quiet and cool.", "How do I make my houseplants grow better?", "Short."]
+    hf = Seq2SeqTranslator("opus", str(tiny_marian))
+    hf.early_stop = False
+    whole = hf.translate(texts, EN, NL, max_new_tokens=80)
+    hf.early_stop = True
+    cut = hf.translate(texts, EN, NL, max_new_tokens=80)
+    assert any("repetition" in t.flags for t in cut)  # the random model loops
+    for full, short in zip(whole, cut):
+        if "repetition" in short.flags:
+            assert len(short.text) < len(full.text) and full.text.startswith(short.text.rstrip())
+        else:
+            assert short.text == full.text
+    ct2 = CT2Translator("opus", str(tiny_marian), compute_type="float32")
+    assert [(t.text, t.flags) for t in ct2.translate(texts, EN, NL, max_new_tokens=80)] == [
+        (t.text, t.flags) for t in cut
+    ]
