@@ -1,7 +1,7 @@
 """Translation benchmarks, each measured side by side in one run; ratios are printed last.
 
     python benchmarks/translate.py throughput [--model demo|tiny] [--ct2] [--rows 1000]
-    python benchmarks/translate.py overhead [--rows 1000]
+    python benchmarks/translate.py overhead [--rows 1000] [--size tiny|base]
     python benchmarks/translate.py memory [--small 10000 --large 100000]
 
 `tiny` is a random-weight Marian model built on the fly (like the tests'), so the numbers measure
@@ -50,6 +50,32 @@ def tiny_marian() -> str:
             return Path(tempfile.mkdtemp(prefix=name))
 
     return str(fixture.__wrapped__(Factory()))
+
+
+def base_size_marian() -> str:
+    """The tiny model's tokenizer on a model with OPUS-MT's dimensions (d_model 512, 6+6 layers, FFN
+    2048, 8 heads; random weights, and a 330-piece vocabulary where OPUS-MT has ~58k), so each
+    decoding step costs what a real model's layers cost."""
+    import shutil
+
+    import torch
+    from transformers import MarianConfig, MarianMTModel
+
+    tiny = Path(tiny_marian())
+    path = Path(tempfile.mkdtemp(prefix="base-marian"))
+    for item in tiny.iterdir():
+        if item.suffix != ".safetensors" and item.name != "config.json":
+            shutil.copy(item, path / item.name)
+    small = MarianConfig.from_pretrained(tiny)
+    config = MarianConfig(
+        vocab_size=small.vocab_size, d_model=512, encoder_layers=6, decoder_layers=6, encoder_attention_heads=8,
+        decoder_attention_heads=8, encoder_ffn_dim=2048, decoder_ffn_dim=2048, max_position_embeddings=512,
+        pad_token_id=small.pad_token_id, eos_token_id=small.eos_token_id, decoder_start_token_id=small.pad_token_id,
+        forced_eos_token_id=None, scale_embedding=True,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    MarianMTModel(config).eval().save_pretrained(path)
+    return str(path)
 
 
 def llama2lang_loop(
@@ -129,7 +155,7 @@ def overhead(args) -> None:
     work = Path(tempfile.mkdtemp())
     source = work / "rows.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    model = tiny_marian()
+    model = base_size_marian() if args.size == "base" else tiny_marian()
     en, nl = get_language("en"), get_language("nl")
     translator = CT2Translator("opus", model)
     unique = {}
@@ -162,7 +188,9 @@ def overhead(args) -> None:
     report = lingualift_run(source, work / "out", "opus", model, "--ct2", "--batch-tokens=4096")
     ours_s = time.perf_counter() - start
     loop_s, retry_s = report["translation_seconds"], report["retry_seconds"]
-    print(f"rows: {len(rows)}, unique segments: {len(segments)}, batches: {len(raw_batches)}")
+    print(
+        f"model: {args.size} Marian, rows: {len(rows)}, unique segments: {len(segments)}, batches: {len(raw_batches)}"
+    )
     print(
         f"raw ctranslate2 translate_batch (tokens prepared beforehand), every hypothesis to the cap: {raw_s:.2f} s"
     )
@@ -226,6 +254,8 @@ def main() -> None:
     t.add_argument("--baseline-max-new-tokens", type=int, default=512)
     o = sub.add_parser("overhead")
     o.add_argument("--rows", type=int, default=1000)
+    o.add_argument("--size", choices=["tiny", "base"], default="tiny",
+                   help="tiny: d_model 32 (worst case: the model is nearly free); base: OPUS-MT layer sizes")  # fmt: skip
     m = sub.add_parser("memory")
     m.add_argument("--small", type=int, default=10_000)
     m.add_argument("--large", type=int, default=100_000)
