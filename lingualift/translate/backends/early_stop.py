@@ -21,7 +21,8 @@ from collections.abc import Sequence
 
 from lingualift.translate.quality import has_repetition_loop
 
-LONGEST_GROUP = 8
+# (group size, repeats that make a loop): one token 8 times, a group of 2-8 tokens 4 times.
+LOOP_SHAPES = [(size, 8 if size == 1 else 4) for size in range(1, 9)]
 LEAD_IN = re.compile(
     r"^\s*(?:(?:sure|certainly|of course|okay|ok)\b[^\n]{0,30}|[^\n]*:|\W*)\s*$", re.IGNORECASE
 )
@@ -30,13 +31,10 @@ CHARACTER_RUN = re.compile(r"(.)\1{3,}", re.DOTALL)
 
 def loops(tokens: Sequence[int]) -> bool:
     """The sequence ends in a loop: one token 8 times, or a group of 2-8 tokens 4 times in a row."""
-    for size in range(1, LONGEST_GROUP + 1):
-        times = 8 if size == 1 else 4
-        span = size * times
-        if len(tokens) < span:
+    for size, times in LOOP_SHAPES:
+        if len(tokens) < size * times:
             return False
-        group = list(tokens[-size:])
-        if list(tokens[-span:]) == group * times:
+        if list(tokens[-size * times :]) == list(tokens[-size:]) * times:
             return True
     return False
 
@@ -46,8 +44,7 @@ def looping_rows(ids):
     import torch
 
     result = torch.zeros(ids.shape[0], dtype=torch.bool, device=ids.device)
-    for size in range(1, LONGEST_GROUP + 1):
-        times = 8 if size == 1 else 4
+    for size, times in LOOP_SHAPES:
         if ids.shape[1] < size * times:
             break
         result |= (ids[:, -size * times :] == ids[:, -size:].repeat(1, times)).all(dim=1)
