@@ -90,6 +90,7 @@ def build_stages(config: PipelineConfig, *, echo=print) -> list[Stage]:
     result[0].run = run_source
     holdout = config.evaluate.holdout if config.evaluate.fidelity is not None else 0
     tags = [built[name].lang for name in built if name.startswith("threads")]
+    threads_stages = []
     for tag in tags:
         suffix = stage_suffix(tag, len(tags) > 1)
         translate_name, threads_name = f"translate{suffix}", f"threads{suffix}"
@@ -100,7 +101,7 @@ def build_stages(config: PipelineConfig, *, echo=print) -> list[Stage]:
         result.append(Stage(threads_name, {**_dump(threads_config), "holdout": holdout}, [translate_name],
                             run=lambda _, c=threads_config, n=threads_name, t=translate_name: stages.threads(
                                 c, work, holdout=holdout, stage=n, translated=t, echo=echo)))  # fmt: skip
-    threads_stages = [f"threads{stage_suffix(tag, len(tags) > 1)}" for tag in tags]
+        threads_stages.append(threads_name)
     previous = None
     for method in ("cpt", "sft", "dpo", "orpo"):
         name = f"train-{method}"
