@@ -9,27 +9,51 @@ from lingualift.errors import ConfigError, ModelError
 
 
 def require_cuda_for_quantization(quant4: bool, quant8: bool, device: str | None = None) -> None:
-    """bitsandbytes 4/8-bit needs CUDA: one clear error before anything loads."""
+    """bitsandbytes 4/8-bit needs CUDA and the bitsandbytes package: one clear error before anything loads."""
     if not (quant4 or quant8):
         return
+    import importlib.util
+
     import torch
 
-    if not torch.cuda.is_available() or (device or "cuda").startswith("cpu"):
+    if (device or "").startswith("cpu"):
+        raise ConfigError("--quant4/--quant8 run on a CUDA GPU, not on --device cpu: drop one of the two")
+    if not torch.cuda.is_available():
         raise ConfigError(
             "--quant4/--quant8 need a CUDA GPU (bitsandbytes); this machine has none — drop the flag"
         )
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise ConfigError(
+            "--quant4/--quant8 need the bitsandbytes package: pip install 'lingualift[gpu]' (or bitsandbytes)"
+        )
+
+
+def has_bf16() -> bool:
+    """Whether this machine's CUDA GPU computes in bfloat16 natively (compute capability 8+)."""
+    import torch
+
+    return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
+
+
+def half_dtype(*, bf16_only: bool = False):
+    """The 16-bit dtype for inference on this CUDA GPU: bfloat16 where the GPU has it, else float16
+    (float32 for models trained in bfloat16, whose activations overflow float16: T5/MADLAD)."""
+    import torch
+
+    if has_bf16():
+        return torch.bfloat16
+    return torch.float32 if bf16_only else torch.float16
 
 
 def quantization_config(quant4: bool, quant8: bool):
-    """The BitsAndBytesConfig for --quant4 (NF4, bf16 compute) or --quant8; None for neither."""
+    """The BitsAndBytesConfig for --quant4 (NF4, 16-bit compute) or --quant8; None for neither."""
     if not (quant4 or quant8):
         return None
-    import torch
     from transformers import BitsAndBytesConfig
 
     if quant4:
         return BitsAndBytesConfig(
-            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=half_dtype()
         )
     return BitsAndBytesConfig(load_in_8bit=True)
 

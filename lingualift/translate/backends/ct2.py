@@ -45,6 +45,18 @@ def converted_model_dir(model: str, quantization: str) -> Path:
     return target
 
 
+def default_compute_type(spec, device: str) -> str:
+    """int8 weights; activations in float16 on a GPU, bfloat16 for the T5 family (float32 where the
+    GPU has no bfloat16), float32 on CPU."""
+    from lingualift.models import has_bf16
+
+    if not device.startswith("cuda"):
+        return "int8"
+    if spec.bfloat16:
+        return "int8_bfloat16" if has_bf16() else "int8_float32"
+    return "int8_float16"
+
+
 class CT2Translator(Seq2SeqTranslator):
     """Same family spec and tokenizer as Seq2SeqTranslator; generation by ctranslate2.Translator."""
 
@@ -61,14 +73,17 @@ class CT2Translator(Seq2SeqTranslator):
         self.family = family
         self.model_id = model
         self.num_beams = num_beams
-        compute_type = compute_type or ("int8" if device == "cpu" else "int8_float16")
+        compute_type = compute_type or default_compute_type(self.spec, device)
         self.name = f"{family}:{model}:ct2-{compute_type}"
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=trust_remote_code)
         except OSError as error:
             raise ModelError(f"cannot load the tokenizer of '{model}': {error}") from error
         path = converted_model_dir(model, compute_type)
-        self.translator = ctranslate2.Translator(str(path), device=device, compute_type=compute_type)
+        kind, _, index = device.partition(":")  # CTranslate2 takes "cuda" and an index, not "cuda:1"
+        self.translator = ctranslate2.Translator(
+            str(path), device=kind, device_index=int(index or 0), compute_type=compute_type
+        )
         from transformers import AutoConfig
 
         limit = getattr(AutoConfig.from_pretrained(model, trust_remote_code=trust_remote_code),

@@ -25,6 +25,7 @@ class FamilySpec:
     tgt_lang_on_generate: bool = False  # SeamlessM4T: generate(tgt_lang=...)
     max_input_tokens: int = 400
     ct2: bool = True  # CTranslate2 has a converter for it
+    bfloat16: bool = False  # trained in bfloat16: float16 activations overflow (T5 family), so never float16
 
 
 FAMILIES = {
@@ -35,10 +36,20 @@ FAMILIES = {
                        forced_bos=lambda c: c, max_input_tokens=200),
     "mbart": FamilySpec("mbart", "facebook/mbart-large-50-many-to-many-mmt", src_lang_on_tokenizer=True,
                         forced_bos=lambda c: c),
-    "madlad": FamilySpec("madlad", "google/madlad400-3b-mt", input_prefix=True),
+    "madlad": FamilySpec("madlad", "google/madlad400-3b-mt", input_prefix=True, bfloat16=True),
     "seamless": FamilySpec("seamless", "facebook/seamless-m4t-v2-large", src_lang_on_tokenizer=True,
                            tgt_lang_on_generate=True, ct2=False),
 }  # fmt: skip
+
+
+def gpu_dtype(spec: FamilySpec):
+    """float16 on a GPU (what the fairseq/Marian families were trained in), bfloat16 for the T5 family
+    (float32 on a GPU without bfloat16: in float16 MADLAD writes only <unk>)."""
+    import torch
+
+    from lingualift.models import half_dtype
+
+    return half_dtype(bf16_only=True) if spec.bfloat16 else torch.float16
 
 
 def default_model(family: str, src: Language, tgt: Language) -> str:
@@ -75,7 +86,7 @@ class Seq2SeqTranslator:
             if quantization is not None:
                 kwargs.update(quantization_config=quantization, device_map={"": device})
             else:
-                kwargs["dtype"] = torch.float32 if device == "cpu" else torch.float16
+                kwargs["dtype"] = gpu_dtype(self.spec) if device.startswith("cuda") else torch.float32
             self.model = loader.from_pretrained(model, **kwargs)
         except OSError as error:
             raise ModelError(f"cannot load {family} model '{model}': {error}") from error
