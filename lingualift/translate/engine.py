@@ -291,6 +291,13 @@ def _batches(translator, segments: list[Segment], budget: int):
 
 
 def _translate_pending(config, backend, tgt, store, pending, *, progress):
+    """Translate the store's pending queue page by page (one language pair per page).
+
+    A segment whose hypothesis looped is not committed with its batch: it waits, still pending,
+    for one retry with repetition controls at the end of its page, where all of the page's looping
+    segments run together in full batches (on a GPU a batch of three costs what a full one does).
+    A kill before that retry leaves them pending, so a resumed run translates them the same way.
+    """
     from tqdm.auto import tqdm
 
     translators = _Translators(config, backend, tgt)
@@ -307,25 +314,44 @@ def _translate_pending(config, backend, tgt, store, pending, *, progress):
             page = [s for s in page if s.src == src_tag]
             src = get_language(src_tag)
             translator = translators.for_source(src)
+            looping: list[tuple[Segment, Result]] = []
             for batch, longest in _batches(translator, page, config.batch_tokens):
                 cap = new_token_cap(translator, longest, config.max_new_tokens)
                 begin = time.perf_counter()
-                results = _run_batch(translator, batch, src, tgt, cap, stats)
+                results = _run_batch(translator, batch, src, tgt, cap)
                 stats["seconds"] += time.perf_counter() - begin
                 stats["tokens"] += longest * len(batch)
-                store.commit_batch(results)
-                stats["segments"] += len(batch)
-                stats["failed"] += sum(r.status == "failed" for _, r in results)
-                bar.update(len(batch))
+                done = [(s, r) for s, r in results if "repetition" not in r.flags]
+                looping += [(s, r) for s, r in results if "repetition" in r.flags]
+                _commit(store, done, stats, bar)
+            if looping:
+                begin = time.perf_counter()
+                retried = _retry_looping(translator, looping, src, tgt, config)
+                elapsed = time.perf_counter() - begin
+                stats["seconds"] += elapsed
+                stats["retry_seconds"] += elapsed
+                stats["retried"] += len(looping)
+                _commit(store, retried, stats, bar)
     finally:
         bar.close()
     return stats
 
 
-def _run_batch(translator, batch: list[Segment], src: Language, tgt: Language, cap: int, stats: Counter):
+def _commit(store: TranslationStore, results: list[tuple[Segment, Result]], stats: Counter, bar) -> None:
+    if not results:
+        return
+    store.commit_batch(results)
+    stats["segments"] += len(results)
+    stats["failed"] += sum(r.status == "failed" for _, r in results)
+    bar.update(len(results))
+
+
+def _run_batch(
+    translator, batch: list[Segment], src: Language, tgt: Language, cap: int, *, strict: bool = False
+):
     """Translate a batch; on failure split it in halves down to single segments."""
     try:
-        outputs = translator.translate([s.source for s in batch], src, tgt, max_new_tokens=cap)
+        outputs = translator.translate([s.source for s in batch], src, tgt, max_new_tokens=cap, strict=strict)
         if len(outputs) != len(batch):
             raise RuntimeError(f"translator returned {len(outputs)} outputs for {len(batch)} inputs")
     except LinguaLiftError:
@@ -335,28 +361,27 @@ def _run_batch(translator, batch: list[Segment], src: Language, tgt: Language, c
             message = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:500]
             return [(batch[0], Result(None, ["failed"], "failed", translator.name, message))]
         middle = len(batch) // 2
-        return _run_batch(translator, batch[:middle], src, tgt, cap, stats) + _run_batch(
-            translator, batch[middle:], src, tgt, cap, stats
+        return _run_batch(translator, batch[:middle], src, tgt, cap, strict=strict) + _run_batch(
+            translator, batch[middle:], src, tgt, cap, strict=strict
         )
-    results = [(s, _result(translator, s, o.text, o.flags, src, tgt)) for s, o in zip(batch, outputs)]
-    looping = [i for i, (_, r) in enumerate(results) if "repetition" in r.flags]
-    if looping:  # one retry with repetition controls before the flag stays
-        stats["retried"] += len(looping)
-        begin = time.perf_counter()
-        try:
-            again = translator.translate(
-                [batch[i].source for i in looping], src, tgt, max_new_tokens=cap, strict=True
-            )
-            for i, output in zip(looping, again):
-                retried = _result(translator, batch[i], output.text, output.flags, src, tgt)
-                if "repetition" not in retried.flags:
-                    results[i] = (batch[i], retried)
-        except LinguaLiftError:
-            raise
-        except Exception:
-            pass  # keep the first output, flagged
-        stats["retry_seconds"] += time.perf_counter() - begin
-    return results
+    return [(s, _result(translator, s, o.text, o.flags, src, tgt)) for s, o in zip(batch, outputs)]
+
+
+def _retry_looping(
+    translator, looping: list[tuple[Segment, Result]], src, tgt, config
+) -> list[tuple[Segment, Result]]:
+    """One retry with repetition controls for segments whose first hypothesis looped, batched
+    shortest first like the first pass. A retry that loops again (or fails) keeps the first,
+    flagged output."""
+    first = {s.key: r for s, r in looping}
+    segments = sorted((s for s, _ in looping), key=lambda s: (len(s.source), s.key))
+    out = []
+    for batch, longest in _batches(translator, segments, config.batch_tokens):
+        cap = new_token_cap(translator, longest, config.max_new_tokens)
+        for segment, again in _run_batch(translator, batch, src, tgt, cap, strict=True):
+            usable = again.status == "ok" and "repetition" not in again.flags
+            out.append((segment, again if usable else first[segment.key]))
+    return out
 
 
 def _result(

@@ -107,6 +107,73 @@ def test_batches_follow_the_token_budget_in_length_order():
     assert [s for b, _ in batches for s in b] == segments  # nothing lost, order kept
 
 
+class _Spy:
+    """Wraps the engine's real translator and records each call's batch (and can stop the run)."""
+
+    def __init__(self, monkeypatch, stop_at_retry: bool = False):
+        from lingualift.translate import engine
+
+        self.calls: list[tuple[bool, list[str]]] = []
+        real_build = engine.build_translator
+
+        def build(*args, **kwargs):
+            translator = real_build(*args, **kwargs)
+            real_translate = translator.translate
+
+            def translate(texts, *a, strict=False, **kw):
+                self.calls.append((strict, list(texts)))
+                if strict and stop_at_retry:
+                    raise KeyboardInterrupt  # like Ctrl-C between the first pass and the retries
+                return real_translate(texts, *a, strict=strict, **kw)
+
+            translator.translate = translate
+            return translator
+
+        monkeypatch.setattr(engine, "build_translator", build)
+
+
+def test_looping_segments_are_retried_together_in_full_batches(tiny_marian, tmp_path, monkeypatch):
+    spy = _Spy(monkeypatch)
+    src = _big_source(tmp_path)
+    args = [str(src), "--to", "nl", "--backend", "opus", "--model", str(tiny_marian), "--batch-tokens", "96",
+            "--max-new-tokens", "12", "--out", str(tmp_path / "o")]  # fmt: skip
+    assert run_translate(args) == 0
+    report = json.loads((tmp_path / "o" / "translate_report.json").read_text())
+    first = [texts for strict, texts in spy.calls if not strict]
+    retries = [texts for strict, texts in spy.calls if strict]
+    assert sum(map(len, first)) == report["unique_segments"]
+    assert sum(map(len, retries)) == report["retried_for_repetition"] > len(first)  # more loops than batches
+    # pooled: fewer retry batches than first-pass batches that had a loop (retried there, each would be one)
+    looped = {text for batch in retries for text in batch}
+    assert len(retries) < sum(1 for batch in first if looped & set(batch))
+
+
+def test_a_stop_before_the_retries_leaves_the_looping_segments_pending_then_resumes_identically(
+    tiny_marian, tmp_path, monkeypatch
+):
+    from lingualift.translate.store import TranslationStore
+
+    src = _big_source(tmp_path)
+    common = [str(src), "--to", "nl", "--backend", "opus", "--model", str(tiny_marian), "--batch-tokens", "96",
+              "--max-new-tokens", "12"]  # fmt: skip
+    assert run_translate([*common, "--out", str(tmp_path / "reference")]) == 0
+    reference = datasets.load_from_disk(str(tmp_path / "reference"))["train"].to_list()
+    spy = _Spy(monkeypatch, stop_at_retry=True)
+    assert run_translate([*common, "--out", str(tmp_path / "o")]) == 130  # click: "Aborted!", 128 + SIGINT
+    assert spy.calls[-1][0]  # stopped at the first retry
+    translated = sum(len(texts) for strict, texts in spy.calls if not strict)
+    (store_path,) = (tmp_path / "o.work").glob("store-*.sqlite")
+    store = TranslationStore(store_path)
+    # the first pass is done; what looped is still pending, not committed with its flagged first output
+    committed = store.db.execute("SELECT flags FROM segments").fetchall()
+    assert 0 < store.pending_count() == translated - len(committed)
+    assert not any("repetition" in flags for (flags,) in committed)
+    store.close()
+    monkeypatch.undo()
+    assert run_translate([*common, "--out", str(tmp_path / "o")]) == 0
+    assert datasets.load_from_disk(str(tmp_path / "o"))["train"].to_list() == reference
+
+
 def _big_source(tmp_path: Path) -> Path:
     rows = [{"message_id": r["message_id"], "text": r["text"], "lang": "en"} for r in sample_rows()]
     return write_jsonl(tmp_path / "big.jsonl", rows)
