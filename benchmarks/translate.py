@@ -1,11 +1,13 @@
 """Translation benchmarks, each measured side by side in one run; ratios are printed last.
 
-    python benchmarks/translate.py throughput [--model demo|tiny] [--ct2] [--rows 1000]
-    python benchmarks/translate.py overhead [--rows 1000] [--size tiny|base]
+    python benchmarks/translate.py throughput [--model tiny|base|demo] [--ct2] [--rows 1000] [--device cuda]
+    python benchmarks/translate.py overhead [--rows 1000] [--size tiny|base] [--device cuda]
     python benchmarks/translate.py memory [--small 10000 --large 100000]
 
 `tiny` is a random-weight Marian model built on the fly (like the tests'), so the numbers measure
-the engine, not translation quality. `demo` is the bundled SmolLM2-135M-Instruct (LLM backend).
+the engine, not translation quality; `base` is the same with OPUS-MT's layer sizes. `demo` is the
+bundled SmolLM2-135M-Instruct (LLM backend); any other --model is a chat model for the LLM backend.
+`--device cuda` runs both sides on the GPU (the default is the CPU, also on a GPU machine).
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ def base_size_marian() -> str:
 
 
 def llama2lang_loop(
-    model_path: str, backend: str, texts: list[str], batch_size: int, max_new_tokens: int
+    model_path: str, backend: str, texts: list[str], batch_size: int, max_new_tokens: int, device: str = "cpu"
 ) -> float:
     """LLaMa2lang's translate loop: dataset order, fixed row batches, no dedupe, no length cap."""
     import torch
@@ -89,7 +91,10 @@ def llama2lang_loop(
     from lingualift.translate.backends.seq2seq import Seq2SeqTranslator
 
     en, nl = get_language("en"), get_language("nl")
-    translator = LLMTranslator(model_path) if backend == "llm" else Seq2SeqTranslator("opus", model_path)
+    if backend == "llm":
+        translator = LLMTranslator(model_path, device=device)
+    else:
+        translator = Seq2SeqTranslator("opus", model_path, device=device)
     translator.early_stop = False  # plain generate: each batch runs until every row ends or hits the limit
     # the model's default generation length, bounded by its position limit
     max_new_tokens = min(max_new_tokens, translator.max_length)
@@ -108,6 +113,8 @@ def lingualift_run(source: Path, out: Path, backend: str, model: str, *extra: st
     for flag in extra:
         if flag.startswith("--batch-tokens="):
             options["batch_tokens"] = int(flag.split("=")[1])
+        if flag.startswith("--device="):
+            options["device"] = flag.split("=")[1]
     config = TranslateConfig(source=str(source), to="nl", backend=backend, model=model, **options)
     return translate_dataset(config, str(out), echo=lambda *_: None, progress=False)
 
@@ -117,19 +124,25 @@ def throughput(args) -> None:
     work = Path(tempfile.mkdtemp())
     source = work / "rows.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    model, backend = (tiny_marian(), "opus") if args.model == "tiny" else (args.model, "llm")
+    if args.model in ("tiny", "base"):
+        model, backend = (tiny_marian() if args.model == "tiny" else base_size_marian()), "opus"
+    else:
+        model, backend = args.model, "llm"
     if backend == "llm":
         from lingualift.models import resolve_model
 
         model = resolve_model(model)
     texts = [r["text"] for r in rows]
-    baseline_s = llama2lang_loop(model, backend, texts, args.batch_size, args.baseline_max_new_tokens)
+    baseline_s = llama2lang_loop(
+        model, backend, texts, args.batch_size, args.baseline_max_new_tokens, args.device
+    )
     start = time.perf_counter()
     report = lingualift_run(source, work / "out", backend, model, *(["--ct2"] if args.ct2 else []),
-                            f"--batch-tokens={args.batch_size * 64}")  # fmt: skip
+                            f"--batch-tokens={args.batch_size * 64}", f"--device={args.device}")  # fmt: skip
     ours_s = time.perf_counter() - start
     print(
-        f"rows: {len(rows)} (skewed lengths, ~10% duplicates), model: {args.model}, batch: {args.batch_size} rows"
+        f"rows: {len(rows)} (skewed lengths, ~10% duplicates), model: {args.model}, batch: {args.batch_size} rows, "
+        f"device: {args.device}"
     )
     print(f"LLaMa2lang-style loop: {baseline_s:.1f} s, {len(rows) / baseline_s:.2f} rows/s "
           f"(max_new_tokens {args.baseline_max_new_tokens})")  # fmt: skip
@@ -145,7 +158,7 @@ def overhead(args) -> None:
     import ctranslate2
 
     from lingualift.languages import get_language
-    from lingualift.translate.backends.ct2 import CT2Translator
+    from lingualift.translate.backends.ct2 import CT2Translator, converted_model_dir, default_compute_type
     from lingualift.translate.backends.early_stop import LoopWatch
     from lingualift.translate.engine import _batches, new_token_cap
     from lingualift.translate.segment import split_message
@@ -157,7 +170,7 @@ def overhead(args) -> None:
     source.write_text("".join(json.dumps(r) + "\n" for r in rows))
     model = base_size_marian() if args.size == "base" else tiny_marian()
     en, nl = get_language("en"), get_language("nl")
-    translator = CT2Translator("opus", model)
+    translator = CT2Translator("opus", model, device=args.device)
     unique = {}
     for row in rows:
         for piece in split_message(row["text"], max_chars=500):
@@ -172,8 +185,10 @@ def overhead(args) -> None:
         tokens, prefix = translator.source_tokens([s.source for s in batch], en, nl)
         cap = new_token_cap(translator, longest)  # as the engine caps
         raw_batches.append((tokens, cap, prefix))
-    raw = ctranslate2.Translator(str(translator.translator.model_path) if hasattr(translator.translator, "model_path")
-                                 else _ct2_dir(model), device="cpu", compute_type="int8")  # fmt: skip
+    compute_type = default_compute_type(translator.spec, args.device)
+    kind, _, index = args.device.partition(":")
+    raw = ctranslate2.Translator(str(converted_model_dir(model, compute_type)), device=kind, device_index=int(index or 0),
+                                 compute_type=compute_type)  # fmt: skip
     texts = [[s.source for s in batch] for batch, _ in plans]
 
     def raw_run(cut_loops: bool) -> float:
@@ -185,11 +200,14 @@ def overhead(args) -> None:
 
     raw_s, raw_cut_s = raw_run(False), raw_run(True)
     start = time.perf_counter()
-    report = lingualift_run(source, work / "out", "opus", model, "--ct2", "--batch-tokens=4096")
+    report = lingualift_run(
+        source, work / "out", "opus", model, "--ct2", "--batch-tokens=4096", f"--device={args.device}"
+    )
     ours_s = time.perf_counter() - start
     loop_s, retry_s = report["translation_seconds"], report["retry_seconds"]
     print(
-        f"model: {args.size} Marian, rows: {len(rows)}, unique segments: {len(segments)}, batches: {len(raw_batches)}"
+        f"model: {args.size} Marian, rows: {len(rows)}, unique segments: {len(segments)}, batches: {len(raw_batches)}, "
+        f"device: {args.device}"
     )
     print(
         f"raw ctranslate2 translate_batch (tokens prepared beforehand), every hypothesis to the cap: {raw_s:.2f} s"
@@ -203,12 +221,6 @@ def overhead(args) -> None:
           f"{raw_cut_s / (loop_s - retry_s):.2f}")  # fmt: skip
     print(f"ratio of the whole batch loop vs raw to the cap: {raw_s / loop_s:.2f}")
     print(f"ratio end to end vs raw to the cap: {raw_s / ours_s:.2f}")
-
-
-def _ct2_dir(model: str) -> str:
-    from lingualift.translate.backends.ct2 import converted_model_dir
-
-    return str(converted_model_dir(model, "int8"))
 
 
 MEMORY_CHILD = """
@@ -246,8 +258,10 @@ def main() -> None:
     sub = parser.add_subparsers(dest="bench", required=True)
     t = sub.add_parser("throughput")
     t.add_argument(
-        "--model", default="tiny", help="tiny (random Marian) or demo (SmolLM2 via the LLM backend)"
-    )
+        "--model", default="tiny",
+        help="tiny or base (random Marian: d_model 32, or OPUS-MT's sizes), demo (SmolLM2, LLM backend) or a chat model",
+    )  # fmt: skip
+    t.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ...")
     t.add_argument("--ct2", action="store_true")
     t.add_argument("--rows", type=int, default=1000)
     t.add_argument("--batch-size", type=int, default=16)
@@ -256,6 +270,7 @@ def main() -> None:
     o.add_argument("--rows", type=int, default=1000)
     o.add_argument("--size", choices=["tiny", "base"], default="tiny",
                    help="tiny: d_model 32 (worst case: the model is nearly free); base: OPUS-MT layer sizes")  # fmt: skip
+    o.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ...")
     m = sub.add_parser("memory")
     m.add_argument("--small", type=int, default=10_000)
     m.add_argument("--large", type=int, default=100_000)
