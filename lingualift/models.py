@@ -147,8 +147,8 @@ def load_chat_model(
     try:
         tokenizer = AutoTokenizer.from_pretrained(tokenizer_path, trust_remote_code=trust_remote_code)
         kwargs = {"trust_remote_code": trust_remote_code}
-        if quantization is not None:
-            kwargs.update(quantization_config=quantization, device_map={"": device})
+        if quantization is not None:  # unquantized layers in bfloat16 where the GPU has it (not float16)
+            kwargs.update(quantization_config=quantization, device_map={"": device}, dtype=half_dtype())
         else:
             kwargs["dtype"] = torch.float32 if device == "cpu" else "auto"
         model = load_causal_lm(path, **kwargs)

@@ -85,6 +85,12 @@ def test_t5_family_never_runs_in_float16_on_the_gpu(tiny_madlad):
     assert translator.model.dtype in (torch.bfloat16, torch.float32)
     out = translator.translate(["Hello there."], get_language("en"), get_language("nl"), max_new_tokens=8)
     assert len(out) == 1
+    if importlib.util.find_spec("bitsandbytes") is not None:  # the layers left unquantized, too
+        quantized = Seq2SeqTranslator(
+            "madlad", str(tiny_madlad), device="cuda", quantization=quantization_config(False, True)
+        )
+        norms = [p.dtype for name, p in quantized.model.named_parameters() if "layer_norm" in name]
+        assert norms and torch.float16 not in norms
 
 
 # What is decided without a GPU: the precision per family and device, and the one-line refusals.

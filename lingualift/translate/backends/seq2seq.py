@@ -82,11 +82,11 @@ class Seq2SeqTranslator:
                 loader = SeamlessM4Tv2ForTextToText
             else:
                 loader = AutoModelForSeq2SeqLM
-            kwargs = {"trust_remote_code": trust_remote_code}
+            # the layers bitsandbytes leaves unquantized take this dtype too (else float16, bad for T5)
+            kwargs = {"trust_remote_code": trust_remote_code,
+                      "dtype": gpu_dtype(self.spec) if device.startswith("cuda") else torch.float32}  # fmt: skip
             if quantization is not None:
                 kwargs.update(quantization_config=quantization, device_map={"": device})
-            else:
-                kwargs["dtype"] = gpu_dtype(self.spec) if device.startswith("cuda") else torch.float32
             self.model = loader.from_pretrained(model, **kwargs)
         except OSError as error:
             raise ModelError(f"cannot load {family} model '{model}': {error}") from error
