@@ -32,7 +32,12 @@ def has_bf16() -> bool:
     """Whether this machine's CUDA GPU computes in bfloat16 natively (compute capability 8+)."""
     import torch
 
-    return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
+    if not torch.cuda.is_available():
+        return False
+    try:
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    except TypeError:  # torch < 2.3 has no emulation and no such argument
+        return torch.cuda.is_bf16_supported()
 
 
 def half_dtype(*, bf16_only: bool = False):
