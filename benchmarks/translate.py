@@ -155,10 +155,8 @@ def throughput(args) -> None:
 
 def overhead(args) -> None:
     """lingualift --ct2 end to end vs ctranslate2.translate_batch on the same pre-sorted batches."""
-    import ctranslate2
-
     from lingualift.languages import get_language
-    from lingualift.translate.backends.ct2 import CT2Translator, converted_model_dir, default_compute_type
+    from lingualift.translate.backends.ct2 import CT2Translator
     from lingualift.translate.backends.early_stop import LoopWatch
     from lingualift.translate.engine import _batches, new_token_cap
     from lingualift.translate.segment import split_message
@@ -185,10 +183,8 @@ def overhead(args) -> None:
         tokens, prefix = translator.source_tokens([s.source for s in batch], en, nl)
         cap = new_token_cap(translator, longest)  # as the engine caps
         raw_batches.append((tokens, cap, prefix))
-    compute_type = default_compute_type(translator.spec, args.device)
-    kind, _, index = args.device.partition(":")
-    raw = ctranslate2.Translator(str(converted_model_dir(model, compute_type)), device=kind, device_index=int(index or 0),
-                                 compute_type=compute_type)  # fmt: skip
+    # the ctranslate2.Translator itself: the same converted model, device and compute type
+    raw = translator.translator
     texts = [[s.source for s in batch] for batch, _ in plans]
 
     def raw_run(cut_loops: bool) -> float:
