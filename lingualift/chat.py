@@ -9,9 +9,10 @@ from typing import Optional
 from pydantic import BaseModel, ConfigDict, Field
 
 from lingualift.errors import ModelError
+from lingualift.models import ModelPlacement
 
 
-class ChatConfig(BaseModel):
+class ChatConfig(ModelPlacement):
     """Options of `lingualift chat`."""
 
     model_config = ConfigDict(extra="forbid")
@@ -27,7 +28,6 @@ class ChatConfig(BaseModel):
     max_new_tokens: int = Field(256, gt=0, le=8192, description="Reply length limit")
     temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature (0: greedy)")
     batch_size: int = Field(8, gt=0, description="Batch: prompts generated together")
-    device: str = Field("cpu", description="cpu, cuda, cuda:1 ...")
 
 
 def _inputs(tokenizer, messages: list[dict]):
@@ -206,7 +206,8 @@ def run_chat(config: ChatConfig, *, echo=print) -> None:
     if config.prompt and config.input:
         raise ConfigError("--prompt and --input exclude each other")
     chats = read_batch(config.input) if config.input else None  # bad input is reported before loading
-    model, tokenizer = load_chat_model(config.model, device=config.device, adapter=config.adapter)
+    model, tokenizer = load_chat_model(config.model, device=config.device, adapter=config.adapter,
+                                       quantization=config.quantization())
     if config.prompt:
         for piece in stream_reply(model, tokenizer, with_system([{"role": "user", "content": config.prompt}],
                                   config.system), max_new_tokens=config.max_new_tokens,

@@ -4,8 +4,39 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from typing import Optional
+
+from pydantic import BaseModel, Field, model_validator
+
 from lingualift.demo.model import DEMO_MODEL_ID, demo_model_dir
 from lingualift.errors import ConfigError, ModelError
+
+
+class ModelPlacement(BaseModel):
+    """Where a command's model runs and in how many bits: the same --device/--quant4/--quant8 for
+    every command that loads a model to generate or score (chat, serve, eval, generate, check)."""
+
+    device: Optional[str] = Field(
+        None, description="cpu, cuda, cuda:1 ...; default: the GPU when there is one, else cpu"
+    )
+    quant4: bool = Field(
+        False, description="Load the model in 4 bits (bitsandbytes NF4, CUDA only): an 8B model on a 16 GB card",
+        json_schema_extra={"flag": "--quant4"},
+    )
+    quant8: bool = Field(
+        False, description="Load the model in 8 bits (bitsandbytes, CUDA only)", json_schema_extra={"flag": "--quant8"}
+    )
+
+    @model_validator(mode="after")
+    def _one_quantization(self):
+        if self.quant4 and self.quant8:
+            raise ValueError("quant4 and quant8 exclude each other")
+        return self
+
+    def quantization(self):
+        """The BitsAndBytesConfig asked for (None for none), refused in one line where it cannot run."""
+        require_cuda_for_quantization(self.quant4, self.quant8, self.device)
+        return quantization_config(self.quant4, self.quant8)
 
 
 def require_cuda_for_quantization(quant4: bool, quant8: bool, device: str | None = None) -> None:
@@ -28,46 +59,37 @@ def require_cuda_for_quantization(quant4: bool, quant8: bool, device: str | None
         )
 
 
-def has_bf16() -> bool:
-    """Whether this machine's CUDA GPU computes in bfloat16 natively (compute capability 8+)."""
-    import torch
-
-    if not torch.cuda.is_available():
-        return False
-    try:
-        return torch.cuda.is_bf16_supported(including_emulation=False)
-    except TypeError:  # torch < 2.3 has no emulation and no such argument
-        return torch.cuda.is_bf16_supported()
-
-
-def half_dtype(*, bf16_only: bool = False):
-    """The 16-bit dtype for inference on this CUDA GPU: bfloat16 where the GPU has it, else float16
-    (float32 for models trained in bfloat16, whose activations overflow float16: T5/MADLAD)."""
-    import torch
-
-    if has_bf16():
-        return torch.bfloat16
-    return torch.float32 if bf16_only else torch.float16
-
-
-def quantization_config(quant4: bool, quant8: bool):
+def quantization_config(quant4: bool, quant8: bool, machine=None, distributed: str = "single"):
     """The BitsAndBytesConfig for --quant4 (NF4, 16-bit compute) or --quant8; None for neither."""
     if not (quant4 or quant8):
         return None
     from transformers import BitsAndBytesConfig
 
+    from lingualift.hardware import Machine, quant_compute_dtype, quant_storage_dtype, torch_dtype
+
+    machine = machine or Machine.here()
     if quant4:
+        storage = quant_storage_dtype(machine, distributed)
         return BitsAndBytesConfig(
-            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=half_dtype()
-        )
+            load_in_4bit=True, bnb_4bit_quant_type="nf4",
+            bnb_4bit_compute_dtype=torch_dtype(quant_compute_dtype(machine)),
+            **({"bnb_4bit_quant_storage": torch_dtype(storage)} if storage else {}),
+        )  # fmt: skip
     return BitsAndBytesConfig(load_in_8bit=True)
 
 
 def default_device(requested: str | None = None) -> str:
-    """The device asked for, else cuda when there is one, else cpu."""
-    import torch
+    """The device asked for, else this process's GPU when there is one, else cpu (see hardware.py)."""
+    from lingualift import hardware
 
-    return requested or ("cuda" if torch.cuda.is_available() else "cpu")
+    return hardware.default_device(hardware.Machine.here(), requested)
+
+
+def inference_dtype(device: str, *, bf16_only: bool = False):
+    """The torch dtype a model generates in on `device` (see hardware.inference_dtype)."""
+    from lingualift import hardware
+
+    return hardware.torch_dtype(hardware.inference_dtype(hardware.Machine.here(), device, bf16_only=bf16_only))
 
 
 def resolve_model(model_id: str) -> str:
@@ -133,29 +155,29 @@ def check_vocabulary(model, tokenizer, where: str) -> None:
 def load_chat_model(
     model_id: str,
     *,
-    device: str = "cpu",
+    device: str | None = None,
     trust_remote_code: bool = False,
     quantization=None,
     adapter: str | None = None,
 ):
     """(model, tokenizer) for a causal chat LM (+ a LoRA adapter), in eval mode, padding on the left.
 
-    With an adapter, its directory's tokenizer (saved by `lingualift train`, with the chat
-    template used in training) is preferred over the base model's.
+    `device` None: this machine's default (a GPU when there is one). Weights in the precision
+    policy's dtype for that device (float32 on CPU, bfloat16 or float16 on a GPU), never the
+    checkpoint's float32 on a GPU. With an adapter, its directory's tokenizer (saved by
+    `lingualift train`, with the chat template used in training) is preferred over the base model's.
     """
-    import torch
     from transformers import AutoTokenizer
 
+    device = default_device(device)
     path = resolve_model(model_id)
     local = Path(path).exists()
     tokenizer_path = adapter if adapter and (Path(adapter) / "tokenizer_config.json").exists() else path
     try:
         tokenizer = AutoTokenizer.from_pretrained(tokenizer_path, trust_remote_code=trust_remote_code)
-        kwargs = {"trust_remote_code": trust_remote_code}
-        if quantization is not None:  # unquantized layers in bfloat16 where the GPU has it (not float16)
-            kwargs.update(quantization_config=quantization, device_map={"": device}, dtype=half_dtype())
-        else:
-            kwargs["dtype"] = torch.float32 if device == "cpu" else "auto"
+        kwargs = {"trust_remote_code": trust_remote_code, "dtype": inference_dtype(device)}
+        if quantization is not None:  # the layers bitsandbytes leaves unquantized take the same dtype
+            kwargs.update(quantization_config=quantization, device_map={"": device})
         model = load_causal_lm(path, **kwargs)
     except OSError as error:
         where = "local directory" if local else "hub id (offline? gated? set HF_TOKEN)"

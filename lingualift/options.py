@@ -50,7 +50,8 @@ def config_parameters(
         if name in exclude:
             continue
         help_text = (field.description or "").rstrip(".") + _choices(field.annotation) + "."
-        declared = list(flags[name].split()) if name in flags else []
+        own_flag = (field.json_schema_extra or {}).get("flag") if isinstance(field.json_schema_extra, dict) else None
+        declared = list((flags.get(name) or own_flag or "").split())
         if not declared and field.annotation is bool:
             dashed = name.replace("_", "-")
             declared = [f"--{dashed}/--no-{dashed}"]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from lingualift.models import ModelPlacement
 
 
-class FidelityConfig(BaseModel):
+class FidelityConfig(ModelPlacement):
     model_config = ConfigDict(extra="forbid")
 
     model: str = Field(description="Chat model to evaluate: hub id, local directory, or `demo`")

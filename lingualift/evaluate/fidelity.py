@@ -116,14 +116,14 @@ def load_prompts(spec: str, *, limit: int | None = None) -> list[str]:
 
 
 def generate_replies(model_id: str, prompts: list[str], *, system: str | list[str | None] | None = None,
-                     max_new_tokens: int = 128, batch_size: int = 8, device: str = "cpu",
-                     adapter: str | None = None) -> list[str]:  # fmt: skip
+                     max_new_tokens: int = 128, batch_size: int = 8, device: str | None = None,
+                     adapter: str | None = None, quantization=None) -> list[str]:  # fmt: skip
     """Greedy replies with the model's chat template, batched by length. `system`: one system prompt for
     every prompt, or one per prompt."""
     from lingualift.chat import generate_batch, with_system
     from lingualift.models import load_chat_model
 
-    model, tokenizer = load_chat_model(model_id, device=device, adapter=adapter)
+    model, tokenizer = load_chat_model(model_id, device=device, adapter=adapter, quantization=quantization)
     systems = system if isinstance(system, list) else [system] * len(prompts)
     chats = [with_system([{"role": "user", "content": p}], s) for p, s in zip(prompts, systems)]
     return generate_batch(model, tokenizer, chats, max_new_tokens=max_new_tokens, batch_size=batch_size)
@@ -184,7 +184,8 @@ def run_fidelity(config, *, echo=print) -> dict:
     every_system = [systems[tag] for tag, prompts in items_by.items() for _ in prompts]
     for name, model_id, adapter in runs:
         all_replies = generate_replies(model_id, every_prompt, system=every_system, max_new_tokens=config.max_new_tokens,
-                                       batch_size=config.batch_size, adapter=adapter)  # fmt: skip
+                                       batch_size=config.batch_size, adapter=adapter, device=config.device,
+                                       quantization=config.quantization())  # fmt: skip
         start = 0
         for language in languages:
             items = items_by[language.tag]

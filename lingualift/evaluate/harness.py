@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from lingualift.errors import ConfigError, ModelError
+from lingualift.models import ModelPlacement
 
 
-class HarnessConfig(BaseModel):
+class HarnessConfig(ModelPlacement):
     model_config = ConfigDict(extra="forbid")
 
     model: str = Field(description="Model: hub id, local directory, `demo`, or a LoRA adapter directory")
@@ -26,15 +27,16 @@ class HarnessConfig(BaseModel):
     limit: Optional[int] = Field(None, gt=0, description="Only the first N documents per task (a quick look, "
                                                          "not a comparable score)")  # fmt: skip
     batch_size: int = Field(8, gt=0, description="Requests per forward pass")
-    device: str = Field("cpu", description="cpu, cuda, cuda:0, ...")
-    dtype: str = Field("auto", description="auto, float32, bfloat16 or float16")
+    dtype: Optional[Literal["float32", "bfloat16", "float16"]] = Field(
+        None, description="Weights dtype (default: float32 on CPU, bfloat16 on a GPU that has it, else float16)"
+    )
     out: Optional[str] = Field(None, description="Write harness.json here")
 
 
 def run_harness(config: HarnessConfig, *, echo=print) -> dict:
     import importlib.util
 
-    from lingualift.models import adapter_base, resolve_model
+    from lingualift.models import adapter_base, default_device, resolve_model
 
     if importlib.util.find_spec("lm_eval") is None:
         raise ModelError("lm-evaluation-harness is not installed: pip install 'lingualift[harness]'")
@@ -51,13 +53,19 @@ def run_harness(config: HarnessConfig, *, echo=print) -> dict:
                           + ("" if config.include_path else ", or pass your own YAML with --include-path"))  # fmt: skip
     adapter = config.adapter or (config.model if adapter_base(config.model) else None)
     base = resolve_model(config.model if config.adapter or not adapter else adapter_base(adapter))
-    model_args = {"pretrained": base, "dtype": config.dtype, **({"peft": adapter} if adapter else {})}
+    from lingualift import hardware
+
+    device = default_device(config.device)
+    dtype = config.dtype or hardware.inference_dtype(hardware.Machine.here(), device)
+    quantization = config.quantization()
+    model_args = {"pretrained": base, "dtype": dtype, **({"peft": adapter} if adapter else {}),
+                  **({"quantization_config": quantization} if quantization is not None else {})}  # fmt: skip
     echo(
         f"lm-eval {lm_eval.__version__}: {', '.join(tasks)} on {base}" + (f" + {adapter}" if adapter else "")
     )
     results = lm_eval.simple_evaluate(model="hf", model_args=model_args, tasks=tasks, task_manager=manager,
                                       num_fewshot=config.num_fewshot, limit=config.limit,
-                                      batch_size=config.batch_size, device=config.device)  # fmt: skip
+                                      batch_size=config.batch_size, device=device)  # fmt: skip
     scores, stderr = {}, {}
     for task, values in results["results"].items():
         metrics = {k.split(",")[0]: v for k, v in values.items() if "," in k and isinstance(v, (int, float))}

@@ -12,7 +12,9 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from lingualift.models import ModelPlacement
 
 RUBRIC = """You are judging two assistant answers to the same user message. The user writes in {language} \
 and the answer must be in {language}: an answer in another language, or one that switches language, \
@@ -30,7 +32,7 @@ is worse than any answer in {language}. Then judge helpfulness, correctness and 
 Reply with only a JSON object: {{"winner": "1", "2" or "tie", "reason": "one sentence"}}"""
 
 
-class JudgeConfig(BaseModel):
+class JudgeConfig(ModelPlacement):
     model_config = ConfigDict(extra="forbid")
 
     model: str = Field(description="Chat model to evaluate: hub id, local directory, or `demo`")
@@ -150,6 +152,8 @@ def run_judge(config: JudgeConfig, *, echo=print) -> dict:
         "system": config.system,
         "max_new_tokens": config.max_new_tokens,
         "batch_size": config.batch_size,
+        "device": config.device,
+        "quantization": config.quantization(),
     }
     ours = generate_replies(config.model, prompts, adapter=config.adapter, **settings)
     theirs = generate_replies(config.baseline, prompts, **settings)

@@ -14,10 +14,12 @@ import math
 from pathlib import Path
 from typing import Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from lingualift.models import ModelPlacement
 
 
-class RegressionConfig(BaseModel):
+class RegressionConfig(ModelPlacement):
     model_config = ConfigDict(extra="forbid")
 
     model: str = Field(description="Tuned model: hub id, local directory, `demo`, or base with --adapter")
@@ -49,7 +51,7 @@ def conversation_losses(
             out.append((0.0, 0))
             continue
         with torch.no_grad():
-            logits = model(torch.tensor([row["input_ids"]])).logits[:, :-1].float()
+            logits = model(torch.tensor([row["input_ids"]], device=model.device)).logits[:, :-1].float().cpu()
         nll = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1),
                                                 ignore_index=IGNORE, reduction="sum")  # fmt: skip
         out.append((float(nll), int((labels[0, 1:] != IGNORE).sum())))
@@ -98,7 +100,8 @@ def run_regression(config: RegressionConfig, *, echo=print) -> dict:
         ("tuned", config.model, config.adapter),
         ("baseline", config.baseline, None),
     ):
-        model, tokenizer = load_chat_model(model_id, adapter=adapter)
+        model, tokenizer = load_chat_model(model_id, adapter=adapter, device=config.device,
+                                           quantization=config.quantization())
         losses = conversation_losses(model, tokenizer, conversations, max_length=config.max_seq_length)
         fidelity = None
         if config.fidelity and prompts:

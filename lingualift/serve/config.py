@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from lingualift.models import ModelPlacement
 
 
-class ServeConfig(BaseModel):
+class ServeConfig(ModelPlacement):
     model_config = ConfigDict(extra="forbid")
 
     model: str = Field(description="Chat model: hub id, local directory (merged or adapter), or `demo`")
@@ -20,4 +22,3 @@ class ServeConfig(BaseModel):
     max_queue: int = Field(8, gt=0, description="Requests waiting or running at once; more get HTTP 429")
     max_tokens_limit: int = Field(2048, gt=0, description="Largest max_tokens a request may ask for")
     default_max_tokens: int = Field(256, gt=0, description="max_tokens when a request gives none")
-    device: str = Field("cpu", description="cpu, cuda, cuda:1 ...")

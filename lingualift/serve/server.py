@@ -208,7 +208,8 @@ def start_server(config: ServeConfig, *, echo=print) -> ThreadingHTTPServer:
         api_key = os.environ.get(config.api_key_env, "")
         if not api_key:
             raise ConfigError(f"--api-key-env {config.api_key_env}: the variable is not set or empty")
-    model, tokenizer = load_chat_model(config.model, device=config.device, adapter=config.adapter)
+    model, tokenizer = load_chat_model(config.model, device=config.device, adapter=config.adapter,
+                                       quantization=config.quantization())
     service = ChatService(config, model, tokenizer, api_key)
     try:
         server = ThreadingHTTPServer((config.host, config.port), make_handler(service))

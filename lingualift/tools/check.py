@@ -164,7 +164,10 @@ def measure_training_speed(model_path: str, tokenizer, conversations: list[list[
     from lingualift.train.data import PadCollator, tokenize_conversation
 
     device = default_device()
-    model = load_causal_lm(model_path, dtype=torch.bfloat16 if device == "cuda" else torch.float32).to(device)
+    from lingualift.hardware import Machine, is_cuda, torch_dtype, training_load_dtype
+
+    dtype = torch_dtype(training_load_dtype(Machine.here(), device, method))
+    model = load_causal_lm(model_path, dtype=dtype).to(device)
     if method == "lora":
         model = get_peft_model(
             model, LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", task_type="CAUSAL_LM")
@@ -186,7 +189,7 @@ def measure_training_speed(model_path: str, tokenizer, conversations: list[list[
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
-        if device == "cuda":
+        if is_cuda(device):
             torch.cuda.synchronize()
         if step:  # the first step warms up (allocations, kernels)
             timed_seconds += time.perf_counter() - started

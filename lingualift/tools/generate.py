@@ -26,6 +26,7 @@ from typing import Optional
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lingualift.errors import DataError
+from lingualift.models import ModelPlacement
 
 PROMPT_VERSION = 1
 PROMPT = """Below is a text in {language}. Write {pairs} question-answer pairs in {language} that a reader could \
@@ -46,7 +47,7 @@ LABELLED = re.compile(
 URL_ONLY = re.compile(r"^\s*(https?://\S+|www\.\S+)\s*$")
 
 
-class GenerateConfig(BaseModel):
+class GenerateConfig(ModelPlacement):
     model_config = ConfigDict(extra="forbid")
 
     docs: str = Field(
@@ -84,9 +85,6 @@ class GenerateConfig(BaseModel):
     include_context: bool = Field(False, description="Put the chunk in the user turn (reading comprehension)")
     system_prompt: Optional[str] = Field(None, description="System prompt of the written conversations")
     limit: Optional[int] = Field(None, gt=0, description="Only the first N documents")
-    device: Optional[str] = Field(
-        None, description="Device of a local model (default: cuda when there is one)"
-    )
     trust_remote_code: bool = Field(False, description="Allow the dataset's or model's own code")
 
     @model_validator(mode="after")
@@ -332,7 +330,8 @@ def _local_generator(config: GenerateConfig):
     from lingualift.models import default_device, load_chat_model
 
     model, tokenizer = load_chat_model(config.model, device=default_device(config.device),
-                                       trust_remote_code=config.trust_remote_code)  # fmt: skip
+                                       trust_remote_code=config.trust_remote_code,
+                                       quantization=config.quantization())  # fmt: skip
 
     def run(chats: list[list[dict]]):
         replies = generate_batch(model, tokenizer, chats, max_new_tokens=config.max_new_tokens,

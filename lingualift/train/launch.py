@@ -36,7 +36,12 @@ def config_path(name: str) -> Path:
     )
 
 
-def launch_command(config: TrainConfig, stored: Path) -> list[str]:
+def launch_command(config: TrainConfig, stored: Path, machine=None) -> list[str]:
+    """`accelerate launch` with the config file, refusing what cannot run before anything starts. Mixed
+    precision comes from the precision policy for this machine's GPUs (fp16 on a T4/V100 node,
+    where the shipped configs' bf16 would only be emulated), not from the file."""
+    from lingualift.hardware import Machine, launch_kind, training_precision, unsupported_combination
+
     path = config_path(config.accelerate_config)
     settings = yaml.safe_load(path.read_text()) or {}
     kind = settings.get("distributed_type")
@@ -44,14 +49,18 @@ def launch_command(config: TrainConfig, stored: Path) -> list[str]:
         raise ConfigError(
             f"--accelerate-config {config.accelerate_config} uses DeepSpeed: pip install deepspeed"
         )
-    if kind in ("MULTI_GPU", "FSDP", "DEEPSPEED") and not settings.get("use_cpu"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise ConfigError(
-                f"--accelerate-config {config.accelerate_config} needs CUDA GPUs; on CPU use cpu-ddp"
-            )
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(path)]
+    refusal = unsupported_combination(launch_kind(settings), quant4=config.quant4, quant8=config.quant8)
+    if refusal:
+        raise ConfigError(f"--accelerate-config {config.accelerate_config}: {refusal}")
+    machine = machine or Machine.here()
+    on_cpu = bool(settings.get("use_cpu"))
+    if kind in ("MULTI_GPU", "FSDP", "DEEPSPEED") and not on_cpu and not machine.cuda:
+        raise ConfigError(
+            f"--accelerate-config {config.accelerate_config} needs CUDA GPUs; on CPU use cpu-ddp"
+        )
+    precision = training_precision(machine, "cpu" if on_cpu else "cuda")
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(path),
+               "--mixed_precision", precision]  # fmt: skip
     if config.num_processes:
         command += ["--num_processes", str(config.num_processes)]
     return command + ["-m", "lingualift.train.launch", str(stored)]

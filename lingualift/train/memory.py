@@ -29,24 +29,28 @@ class MemoryEstimate:
 
 
 def estimate(*, parameters: int, hidden: int, layers: int, heads: int, batch: int, seq: int, mode: str,
-             device: str, lora_fraction: float = 0.01) -> MemoryEstimate:  # fmt: skip
+             device: str, lora_fraction: float = 0.01, unquantized: int = 0) -> MemoryEstimate:  # fmt: skip
+    """`unquantized`: parameters bitsandbytes leaves whole (embeddings, output layer), which peft's
+    prepare_model_for_kbit_training casts to float32 for QLoRA (~2 GiB for Llama-3-8B's embeddings)."""
     if mode == "full":
         weights, trainable = parameters * FULL_BYTES / 4, parameters
         state = parameters * FULL_BYTES * 3 / 4
     else:
-        per_param = QUANT_BYTES.get(mode, BASE_WEIGHT_BYTES[device])
+        per_param = QUANT_BYTES.get(mode, BASE_WEIGHT_BYTES["cuda" if device.startswith("cuda") else "cpu"])
         trainable = int(parameters * lora_fraction)
         weights, state = parameters * per_param, trainable * FULL_BYTES
+        if mode in QUANT_BYTES:
+            weights += unquantized * (4 - per_param)
     activations = seq * batch * hidden * layers * (34 + 5 * heads * seq / hidden)
     gb = 1024**3
     return MemoryEstimate(parameters, trainable, weights / gb, state / gb, activations / gb)
 
 
 def visible_memory_gb(device: str) -> float:
-    if device == "cuda":
+    if device.startswith("cuda"):
         import torch
 
-        return torch.cuda.mem_get_info()[1] / 1024**3
+        return torch.cuda.mem_get_info(torch.device(device))[1] / 1024**3
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
 
 
@@ -59,13 +63,16 @@ def check_fits(model_path: str, *, batch: int, seq: int, mode: str, device: str,
 
         config = AutoConfig.from_pretrained(model_path)
         with init_empty_weights():
-            parameters = sum(p.numel() for p in AutoModelForCausalLM.from_config(config).parameters())
+            empty = AutoModelForCausalLM.from_config(config)
+        parameters = sum(p.numel() for p in empty.parameters())
+        whole = {id(m.weight): m.weight.numel() for m in (empty.get_input_embeddings(), empty.get_output_embeddings())
+                 if m is not None}  # fmt: skip
     except Exception:  # an estimate must never stop training; the loader reports real problems
         return None
     text = config.get_text_config() if hasattr(config, "get_text_config") else config
     result = estimate(
         parameters=parameters, hidden=text.hidden_size, layers=text.num_hidden_layers,
-        heads=text.num_attention_heads, batch=batch, seq=seq, mode=mode, device=device,
+        heads=text.num_attention_heads, batch=batch, seq=seq, mode=mode, device=device, unquantized=sum(whole.values()),
     )  # fmt: skip
     available = available_gb if available_gb is not None else visible_memory_gb(device)
     if result.total_gb > 0.9 * available:

@@ -14,19 +14,30 @@ from lingualift.train.config import TrainConfig
 
 
 def _check_device(config: TrainConfig) -> str:
+    from lingualift.hardware import distributed_kind, unsupported_combination
     from lingualift.models import default_device, require_cuda_for_quantization
 
     require_cuda_for_quantization(config.quant4, config.quant8)
+    refusal = unsupported_combination(distributed_kind(), quant4=config.quant4, quant8=config.quant8)
+    if refusal:
+        from lingualift.errors import ConfigError
+
+        raise ConfigError(refusal)
     return default_device()
 
 
-def _load_model(config: TrainConfig, device: str):
-    """(model, tokenizer). A LoRA adapter directory as --model (e.g. the output of `train cpt`) is
-    merged into its base first, so the new run trains on top of it."""
-    import torch
+def _mode(config: TrainConfig) -> str:
+    return "full" if config.full else ("quant4" if config.quant4 else "quant8" if config.quant8 else "lora")
+
+
+def _load_model(config: TrainConfig, device: str, machine, distributed: str):
+    """(model, tokenizer) in the precision policy's dtype for this GPU and mode. A LoRA adapter
+    directory as --model (e.g. the output of `train cpt`) is merged into its base first, so the new
+    run trains on top of it."""
     from transformers import AutoTokenizer
 
     from lingualift.errors import ConfigError
+    from lingualift.hardware import quantized_device_map, torch_dtype, training_load_dtype
     from lingualift.models import (
         adapter_base,
         check_vocabulary,
@@ -42,10 +53,10 @@ def _load_model(config: TrainConfig, device: str):
     tokenizer = AutoTokenizer.from_pretrained(path)
     if tokenizer.pad_token is None:  # never a real token id like 0 (LLaMa2lang's trap): use the eos token
         tokenizer.pad_token = tokenizer.eos_token
-    kwargs = {"dtype": torch.float32 if device == "cpu" else torch.bfloat16}
+    kwargs = {"dtype": torch_dtype(training_load_dtype(machine, device, _mode(config)))}
     if config.quant4 or config.quant8:
-        kwargs["quantization_config"] = quantization_config(config.quant4, config.quant8)
-        kwargs["device_map"] = {"": 0}
+        kwargs["quantization_config"] = quantization_config(config.quant4, config.quant8, machine, distributed)
+        kwargs["device_map"] = quantized_device_map(machine)
     model = load_causal_lm(path, **kwargs)
     check_vocabulary(model, tokenizer, config.model)
     return model, tokenizer
@@ -262,11 +273,14 @@ def run_training(config: TrainConfig, *, echo=print) -> dict:
     from lingualift.models import adapter_base, resolve_model
     from lingualift.train.memory import check_fits
 
-    mode = "full" if config.full else ("quant4" if config.quant4 else "quant8" if config.quant8 else "lora")
+    from lingualift.hardware import Machine, distributed_kind, is_cuda, training_precision
+
+    machine, distributed = Machine.here(), distributed_kind()
     model_path = resolve_model(config.model)
     check_fits(resolve_model(adapter_base(model_path) or model_path), batch=config.batch_size,
-               seq=config.max_seq_length, mode=mode, device=device, echo=echo)  # fmt: skip
-    model, tokenizer = _load_model(config, device)
+               seq=config.max_seq_length, mode=_mode(config), device=device, echo=echo)  # fmt: skip
+    model, tokenizer = _load_model(config, device, machine, distributed)
+    precision = training_precision(machine, device)
     tokenizer.padding_side = "right"
     common = dict(
         output_dir=str(checkpoints), per_device_train_batch_size=config.batch_size,
@@ -274,10 +288,13 @@ def run_training(config: TrainConfig, *, echo=print) -> dict:
         learning_rate=config.lr, num_train_epochs=config.epochs, max_steps=config.max_steps, logging_steps=1,
         save_steps=config.save_steps, save_total_limit=2, report_to=[], seed=config.seed,
         use_cpu=device == "cpu", remove_unused_columns=False, include_num_input_tokens_seen="non_padding",
-        bf16=device == "cuda", ddp_find_unused_parameters=False,  # every LoRA/full parameter is used
+        bf16=precision == "bf16", fp16=precision == "fp16",
+        ddp_find_unused_parameters=False,  # every LoRA/full parameter is used
     )  # fmt: skip
     if config.gradient_checkpointing:
-        common.update(_checkpointing_arguments())
+        from lingualift.hardware import reentrant_checkpointing
+
+        common.update(_checkpointing_arguments(reentrant=reentrant_checkpointing(distributed, not config.full)))
     peft_config = None if config.full else lora_config(config, model)
     if config.method in ("sft", "cpt"):
         from transformers import Trainer, TrainingArguments
@@ -297,9 +314,13 @@ def run_training(config: TrainConfig, *, echo=print) -> dict:
         if peft_config is not None:
             from peft import get_peft_model, prepare_model_for_kbit_training
 
-            if config.quant4 or config.quant8:
+            from lingualift.hardware import adapter_in_base_dtype
+
+            quantized = config.quant4 or config.quant8
+            if quantized:
                 model = prepare_model_for_kbit_training(model)
-            model = get_peft_model(model, peft_config)
+            model = get_peft_model(model, peft_config,
+                                   autocast_adapter_dtype=not adapter_in_base_dtype(distributed, quantized))  # fmt: skip
         args = TrainingArguments(eval_strategy="epoch" if eval_dataset is not None else "no", **common)
         collator = PackedCollator(tokenizer) if config.packing else PadCollator(tokenizer)
         trainer = Trainer(model=model, args=args, train_dataset=dataset, eval_dataset=eval_dataset,
@@ -325,17 +346,17 @@ def run_training(config: TrainConfig, *, echo=print) -> dict:
         echo("no checkpoint to resume from: starting fresh")
     if resume_from:
         echo(f"resuming from {resume_from}")
-    if torch.cuda.is_available():
+    if is_cuda(device):
         torch.cuda.reset_peak_memory_stats()
     result = trainer.train(resume_from_checkpoint=resume_from)
-    if not trainer.is_world_process_zero():  # under DDP only rank 0 writes the outputs
+    ranks_in_save = _save(trainer, out)
+    if not trainer.is_world_process_zero():  # rank 0 writes everything but the weights
         return {}
-    trained = trainer.model
-    trained.save_pretrained(str(out))
     _record_adapter_base(out, model_path)
     tokenizer.padding_side = "left"  # for generation with the saved tokenizer
     tokenizer.save_pretrained(str(out))
     report = _report(config, trainer, result, stats, started, device)
+    report.update(precision=precision, distributed=distributed, ranks_in_save=ranks_in_save)
     (out / "training_report.json").write_text(json.dumps(report, indent=2))
     _loss_curve(trainer.state.log_history, out / "loss_curve.png", title=f"{config.method} {config.model}")
     echo(f"{config.method}: {report['steps']} steps, final loss {report['final_loss']}, "
@@ -360,16 +381,27 @@ def _vocabulary_stats(config: TrainConfig, tokenizer, peft_config, model_path: s
                            "embeddings_trained": config.full or whole}}  # fmt: skip
 
 
-def _checkpointing_arguments() -> dict:
-    """Activation (gradient) checkpointing, under the name this transformers version uses."""
+def _save(trainer, out: Path) -> int:
+    """Every process takes part in the save: under FSDP and ZeRO-3 each holds one shard, and the
+    trainer gathers the whole state dict (FSDP full state dict, ZeRO-3 16-bit consolidation) that
+    rank 0 writes. Returns how many processes took part."""
+    import torch
+
+    trainer.save_model(str(out))
+    if trainer.is_world_process_zero():
+        (out / "training_args.bin").unlink(missing_ok=True)  # a pickle of the trainer's arguments: not ours
+    accelerator = trainer.accelerator
+    return int(accelerator.reduce(torch.ones(1, device=accelerator.device), reduction="sum").item())
+
+
+def _checkpointing_arguments(*, reentrant: bool = False) -> dict:
+    """Activation (gradient) checkpointing, under the name this transformers version uses;
+    non-reentrant (works with frozen LoRA bases) unless the launch needs the reentrant kind."""
     from transformers import TrainingArguments
 
     new = "activation_checkpointing" in TrainingArguments.__dataclass_fields__
     name = "activation_checkpointing" if new else "gradient_checkpointing"
-    return {
-        name: True,
-        f"{name}_kwargs": {"use_reentrant": False},
-    }  # non-reentrant: works with frozen LoRA bases
+    return {name: True, f"{name}_kwargs": {"use_reentrant": reentrant}}
 
 
 def _held_out(config: TrainConfig, dataset, load_eval_split):
@@ -397,7 +429,7 @@ def _report(config, trainer, result, stats, started, device) -> dict:
     total = sum(p.numel() for p in trainer.model.parameters())
     seconds = result.metrics.get("train_runtime") or (time.perf_counter() - started)
     tokens = int(trainer.state.num_input_tokens_seen or 0)
-    peak = (torch.cuda.max_memory_allocated() / 2**20 if device == "cuda"
+    peak = (torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda")
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # fmt: skip
     return {
         "method": config.method,

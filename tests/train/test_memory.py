@@ -12,6 +12,16 @@ def test_an_8b_model_needs_what_practitioners_expect(mode, low, high):
     assert low < total < high
 
 
+def test_qlora_counts_the_float32_embeddings_peft_casts():
+    # Llama-3-8B: 128,256 x 4,096 input embeddings and an untied output layer of the same size
+    whole = 2 * 128_256 * 4096
+    plain = estimate(**EIGHT_B, mode="quant4", device="cuda")
+    upcast = estimate(**EIGHT_B, mode="quant4", device="cuda:1", unquantized=whole)
+    assert 3.0 < upcast.weights_gb - plain.weights_gb < 4.0  # (4 - 0.55) bytes x 1.05 B parameters = 3.4 GiB
+    assert estimate(**EIGHT_B, mode="lora", device="cuda", unquantized=whole) == estimate(**EIGHT_B, mode="lora",
+                                                                                            device="cuda")  # fmt: skip
+
+
 def test_more_tokens_need_more_activation_memory():
     small = estimate(**{**EIGHT_B, "seq": 256}, mode="lora", device="cuda")
     large = estimate(**{**EIGHT_B, "seq": 2048}, mode="lora", device="cuda")

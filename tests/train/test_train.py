@@ -323,19 +323,38 @@ def test_shipped_accelerate_configs_load_in_accelerate():
     }  # fmt: skip
 
 
+def _saved_tensors(out) -> dict:
+    from safetensors.torch import load_file
+
+    files = sorted(out.glob("*.safetensors"))
+    assert files, f"no weights saved in {out}"
+    return {name: tensor for file in files for name, tensor in load_file(str(file)).items()}
+
+
 @pytest.mark.slow
-def test_accelerate_launch_with_two_cpu_processes(tiny_chat_model, threads_dir, tmp_path):
+@pytest.mark.parametrize("mode", ["lora", "full"])
+def test_two_cpu_processes_save_the_same_whole_weights_as_one(mode, tiny_chat_model, threads_dir, tmp_path):
+    """Every rank takes part in the save (under FSDP/ZeRO-3 each holds a shard); the result has the
+    single-process run's tensors and shapes, none of them empty or all zero."""
     import subprocess
 
-    out = tmp_path / "accelerate"
-    result = subprocess.run(_train_cli("sft", "--model", str(tiny_chat_model), "--data", threads_dir, "--out",
-                                       str(out), "--max-steps", "2", "--batch-size", "1", "--packing",
-                                       "--accelerate-config", "cpu-ddp", "--num-processes", "2"),
-                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    common = ["--model", str(tiny_chat_model), "--data", threads_dir, "--max-steps", "2", "--batch-size", "1",
+              "--packing", *(["--full"] if mode == "full" else [])]  # fmt: skip
+    single, launched = tmp_path / "single", tmp_path / "accelerate"
+    assert main(["train", "sft", *common, "--out", str(single)]) == 0
+    result = subprocess.run(_train_cli("sft", *common, "--out", str(launched), "--accelerate-config", "cpu-ddp",
+                                       "--num-processes", "2"), capture_output=True, text=True, timeout=300)  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads((out / "training_report.json").read_text())
+    report = json.loads((launched / "training_report.json").read_text())
     assert report["world_size"] == 2 and report["steps"] == 2
-    assert json.loads((out / "launch_config.json").read_text())["accelerate_config"] is None
+    assert report["ranks_in_save"] == 2 and report["distributed"] == "ddp" and report["precision"] == "no"
+    assert json.loads((launched / "launch_config.json").read_text())["accelerate_config"] is None
+    alone, together = _saved_tensors(single), _saved_tensors(launched)
+    assert {k: tuple(v.shape) for k, v in together.items()} == {k: tuple(v.shape) for k, v in alone.items()}
+    assert all(v.numel() > 0 and bool(v.abs().sum() > 0) for k, v in together.items() if "lora_B" not in k)
+    if mode == "lora":  # lora_B starts at zero: two steps must have moved it
+        assert any(bool(v.abs().sum() > 0) for k, v in together.items() if "lora_B" in k)
+    assert not (launched / "training_args.bin").exists()
 
 
 def test_push_to_hub_needs_a_token_before_training(tmp_path, capsys, monkeypatch):

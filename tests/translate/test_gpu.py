@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from lingualift.cli import main
+from lingualift.hardware import A100, H100, T4
 from lingualift.models import quantization_config, require_cuda_for_quantization
 from lingualift.translate.backends import ct2 as ct2_module
 from lingualift.translate.backends.seq2seq import FAMILIES, gpu_dtype
@@ -96,18 +97,18 @@ def test_t5_family_never_runs_in_float16_on_the_gpu(tiny_madlad):
 # What is decided without a GPU: the precision per family and device, and the one-line refusals.
 
 
-@pytest.mark.parametrize("bf16", [True, False])
-def test_precision_per_family_follows_the_gpu(bf16, monkeypatch):
-    monkeypatch.setattr("lingualift.models.has_bf16", lambda: bf16)
-    assert gpu_dtype(FAMILIES["nllb"]) == torch.float16
-    assert gpu_dtype(FAMILIES["madlad"]) == (torch.bfloat16 if bf16 else torch.float32)
-    assert ct2_module.default_compute_type(FAMILIES["opus"], "cpu") == "int8"
-    assert ct2_module.default_compute_type(FAMILIES["madlad"], "cpu") == "int8"
-    assert ct2_module.default_compute_type(FAMILIES["nllb"], "cuda:1") == "int8_float16"
-    assert ct2_module.default_compute_type(FAMILIES["madlad"], "cuda") == (
+@pytest.mark.parametrize("machine", [T4, A100, H100], ids=["T4", "A100", "H100"])
+def test_precision_per_family_follows_the_gpu(machine):
+    bf16 = machine.native_bf16
+    assert gpu_dtype(FAMILIES["nllb"], machine) == torch.float16
+    assert gpu_dtype(FAMILIES["madlad"], machine) == (torch.bfloat16 if bf16 else torch.float32)
+    assert ct2_module.default_compute_type(FAMILIES["opus"], "cpu", machine) == "int8"
+    assert ct2_module.default_compute_type(FAMILIES["madlad"], "cpu", machine) == "int8"
+    assert ct2_module.default_compute_type(FAMILIES["nllb"], "cuda:1", machine) == "int8_float16"
+    assert ct2_module.default_compute_type(FAMILIES["madlad"], "cuda", machine) == (
         "int8_bfloat16" if bf16 else "int8_float32"
     )
-    assert quantization_config(True, False).bnb_4bit_compute_dtype == (
+    assert quantization_config(True, False, machine).bnb_4bit_compute_dtype == (
         torch.bfloat16 if bf16 else torch.float16
     )
 

@@ -45,15 +45,15 @@ def converted_model_dir(model: str, quantization: str) -> Path:
     return target
 
 
-def default_compute_type(spec, device: str) -> str:
+def default_compute_type(spec, device: str, machine=None) -> str:
     """int8 weights; activations in float16 on a GPU, bfloat16 for the T5 family (float32 where the
     GPU has no bfloat16), float32 on CPU."""
-    from lingualift.models import has_bf16
+    from lingualift.hardware import Machine, inference_dtype, is_cuda
 
-    if not device.startswith("cuda"):
+    if not is_cuda(device):
         return "int8"
     if spec.bfloat16:
-        return "int8_bfloat16" if has_bf16() else "int8_float32"
+        return "int8_" + inference_dtype(machine or Machine.here(), device, bf16_only=True)
     return "int8_float16"
 
 

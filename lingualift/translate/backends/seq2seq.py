@@ -42,14 +42,16 @@ FAMILIES = {
 }  # fmt: skip
 
 
-def gpu_dtype(spec: FamilySpec):
+def gpu_dtype(spec: FamilySpec, machine=None):
     """float16 on a GPU (what the fairseq/Marian families were trained in), bfloat16 for the T5 family
     (float32 on a GPU without bfloat16: in float16 MADLAD writes only <unk>)."""
     import torch
 
-    from lingualift.models import half_dtype
+    from lingualift.hardware import Machine, inference_dtype, torch_dtype
 
-    return half_dtype(bf16_only=True) if spec.bfloat16 else torch.float16
+    if not spec.bfloat16:
+        return torch.float16
+    return torch_dtype(inference_dtype(machine or Machine.here(), "cuda", bf16_only=True))
 
 
 def default_model(family: str, src: Language, tgt: Language) -> str:

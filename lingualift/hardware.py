@@ -1,0 +1,170 @@
+"""Every decision that depends on the hardware, as pure functions of what the machine is.
+
+Commands ask these instead of testing `torch.cuda` inline, so each decision is table-tested on a
+CPU machine for every GPU kind users have: a Colab T4 (compute capability 7.5, no native
+bfloat16: `torch.cuda.is_bf16_supported()` counts a slow emulation), an A100 (8.0), an H100
+(9.0), one or several processes, and the accelerate launcher's kinds (ddp, fsdp, zero2, zero3).
+Only `Machine.here()` and `distributed_kind()`'s default environment read the real machine.
+Dtypes are names ("bfloat16"), turned into torch dtypes by `torch_dtype` at the edge.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+Distributed = Literal["single", "ddp", "fsdp", "zero2", "zero3"]
+DtypeName = Literal["float32", "bfloat16", "float16"]
+Precision = Literal["bf16", "fp16", "no"]
+
+
+@dataclass(frozen=True)
+class Machine:
+    """What the process runs on: a CUDA GPU's compute capability (None without one) and its place
+    among the processes of a launch."""
+
+    capability: tuple[int, int] | None = None
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def cuda(self) -> bool:
+        return self.capability is not None
+
+    @property
+    def native_bf16(self) -> bool:
+        """bfloat16 in hardware: Ampere (8.0) and later. Older GPUs only emulate it, many times slower."""
+        return self.capability is not None and self.capability >= (8, 0)
+
+    @classmethod
+    def here(cls, environ: Mapping[str, str] | None = None) -> Machine:
+        import torch
+
+        environ = os.environ if environ is None else environ
+        world, rank = int(environ.get("WORLD_SIZE", "1")), int(environ.get("LOCAL_RANK", "0"))
+        if not torch.cuda.is_available():
+            return cls(None, world, rank)
+        index = rank if rank < torch.cuda.device_count() else 0
+        return cls(tuple(torch.cuda.get_device_capability(index)), world, rank)
+
+
+CPU = Machine()
+T4 = Machine((7, 5))
+V100 = Machine((7, 0))
+A100 = Machine((8, 0))
+H100 = Machine((9, 0))
+
+
+def is_cuda(device: str) -> bool:
+    return device.startswith("cuda")
+
+
+def default_device(machine: Machine, requested: str | None = None) -> str:
+    """The device asked for; else, under a launch of several processes, this process's own GPU
+    (cuda:LOCAL_RANK); else cuda when there is a GPU; else cpu."""
+    if requested:
+        return requested
+    if not machine.cuda:
+        return "cpu"
+    return f"cuda:{machine.local_rank}" if machine.world_size > 1 else "cuda"
+
+
+def inference_dtype(machine: Machine, device: str, *, bf16_only: bool = False) -> DtypeName:
+    """Weights and activations for generation: float32 on CPU; bfloat16 on a GPU that has it, else
+    float16 — or float32 for models trained in bfloat16 whose activations overflow float16 (T5/MADLAD)."""
+    if not is_cuda(device):
+        return "float32"
+    if machine.native_bf16:
+        return "bfloat16"
+    return "float32" if bf16_only else "float16"
+
+
+def quant_compute_dtype(machine: Machine) -> DtypeName:
+    """bitsandbytes 4-bit compute dtype (and the dtype of the layers it leaves unquantized)."""
+    return "bfloat16" if machine.native_bf16 else "float16"
+
+
+def quant_storage_dtype(machine: Machine, distributed: Distributed) -> DtypeName | None:
+    """FSDP and ZeRO-3 shard flat parameters of one dtype: 4-bit weights must be stored in the
+    compute dtype there (the peft/accelerate QLoRA-FSDP recipe); elsewhere bitsandbytes' default."""
+    return quant_compute_dtype(machine) if distributed in ("fsdp", "zero3") else None
+
+
+def training_precision(machine: Machine, device: str) -> Precision:
+    """Mixed precision for the Trainer and `accelerate launch`: bf16 where native, else fp16 (with the
+    Trainer's loss scaling) on a GPU, none on CPU."""
+    if not is_cuda(device):
+        return "no"
+    return "bf16" if machine.native_bf16 else "fp16"
+
+
+def training_load_dtype(machine: Machine, device: str, mode: str) -> DtypeName:
+    """The dtype the base weights are loaded in for training (`mode`: full, lora, quant4, quant8).
+
+    fp16 mixed precision needs float32 trainable weights (the GradScaler refuses to unscale float16
+    gradients): full training on a GPU without bfloat16 loads float32; LoRA adapters are kept in
+    float32 by peft over a float16 base. bf16 GPUs train in bfloat16 weights throughout."""
+    if not is_cuda(device):
+        return "float32"
+    if mode in ("quant4", "quant8"):
+        return quant_compute_dtype(machine)
+    if machine.native_bf16:
+        return "bfloat16"
+    return "float32" if mode == "full" else "float16"
+
+
+def quantized_device_map(machine: Machine) -> dict[str, int]:
+    """Where bitsandbytes puts a quantized model: this process's own GPU. accelerate refuses a 4/8-bit
+    model on another process's device, so rank 1 of a launch must not load onto GPU 0."""
+    return {"": machine.local_rank}
+
+
+def adapter_in_base_dtype(distributed: Distributed, quantized: bool) -> bool:
+    """ZeRO-3 gathers parameters into buffers of one dtype: LoRA adapters that peft upcasts to float32
+    on a 16-bit base fail at the first optimizer step, so they stay in the base dtype there (as trl does)."""
+    return distributed == "zero3" and not quantized
+
+
+def reentrant_checkpointing(distributed: Distributed, lora: bool) -> bool:
+    """PEFT under ZeRO-3 needs reentrant activation checkpointing (trl forces it); elsewhere the
+    non-reentrant kind, which works with a frozen base."""
+    return distributed == "zero3" and lora
+
+
+def unsupported_combination(distributed: Distributed, *, quant4: bool, quant8: bool) -> str | None:
+    """A launch that cannot work, as the reason to refuse it before anything loads; None when fine."""
+    if quant8 and distributed in ("fsdp", "zero3"):
+        return (
+            f"--quant8 cannot be sharded under {distributed} (bitsandbytes 8-bit weights are not "
+            "FSDP/ZeRO-3 parameters): use --quant4 (QLoRA), or ddp/zero2"
+        )
+    return None
+
+
+def distributed_kind(environ: Mapping[str, str] | None = None) -> Distributed:
+    """How this process was launched, from the variables `accelerate launch` sets."""
+    environ = os.environ if environ is None else environ
+    if environ.get("ACCELERATE_USE_FSDP", "").lower() == "true":
+        return "fsdp"
+    if environ.get("ACCELERATE_USE_DEEPSPEED", "").lower() == "true":
+        return "zero3" if environ.get("ACCELERATE_DEEPSPEED_ZERO_STAGE") == "3" else "zero2"
+    return "ddp" if int(environ.get("WORLD_SIZE", "1")) > 1 else "single"
+
+
+def launch_kind(settings: Mapping) -> Distributed:
+    """The kind an accelerate config file (its YAML as a dict) launches."""
+    kind = settings.get("distributed_type")
+    if kind == "FSDP":
+        return "fsdp"
+    if kind == "DEEPSPEED":
+        stage = (settings.get("deepspeed_config") or {}).get("zero_stage")
+        return "zero3" if stage == 3 else "zero2"
+    return "ddp"
+
+
+def torch_dtype(name: DtypeName):
+    import torch
+
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]

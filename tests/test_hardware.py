@@ -1,0 +1,144 @@
+"""The hardware policy, table-tested for every machine users have: CPU, T4 (7.5, no native
+bfloat16), V100 (7.0), A100 (8.0), H100 (9.0); one process or a rank of four; each launch kind."""
+
+import pytest
+
+from lingualift import hardware as hw
+from lingualift.hardware import A100, CPU, H100, T4, V100, Machine
+
+RANK2_OF_4_H100 = Machine((9, 0), world_size=4, local_rank=2)
+RANK3_OF_4_T4 = Machine((7, 5), world_size=4, local_rank=3)
+
+
+@pytest.mark.parametrize(
+    "machine, requested, device",
+    [(CPU, None, "cpu"), (T4, None, "cuda"), (H100, None, "cuda"), (RANK2_OF_4_H100, None, "cuda:2"),
+     (RANK3_OF_4_T4, None, "cuda:3"), (H100, "cpu", "cpu"), (CPU, "cuda:1", "cuda:1")],
+)  # fmt: skip
+def test_default_device_is_this_process_gpu_else_cpu(machine, requested, device):
+    assert hw.default_device(machine, requested) == device
+
+
+@pytest.mark.parametrize(
+    "machine, native, chat, t5, quant_compute, precision",
+    [(CPU, False, "float32", "float32", "float16", "no"),
+     (V100, False, "float16", "float32", "float16", "fp16"),
+     (T4, False, "float16", "float32", "float16", "fp16"),
+     (RANK3_OF_4_T4, False, "float16", "float32", "float16", "fp16"),
+     (A100, True, "bfloat16", "bfloat16", "bfloat16", "bf16"),
+     (H100, True, "bfloat16", "bfloat16", "bfloat16", "bf16"),
+     (RANK2_OF_4_H100, True, "bfloat16", "bfloat16", "bfloat16", "bf16")],
+)  # fmt: skip
+def test_precision_follows_the_gpu_kind(machine, native, chat, t5, quant_compute, precision):
+    device = hw.default_device(machine)
+    assert machine.native_bf16 is native
+    assert hw.inference_dtype(machine, device) == chat
+    assert hw.inference_dtype(machine, device, bf16_only=True) == t5
+    assert hw.quant_compute_dtype(machine) == quant_compute
+    assert hw.training_precision(machine, device) == precision
+    assert hw.inference_dtype(machine, "cpu") == "float32" and hw.training_precision(machine, "cpu") == "no"
+
+
+@pytest.mark.parametrize(
+    "machine, mode, dtype",
+    [(CPU, "lora", "float32"), (CPU, "full", "float32"),
+     (T4, "lora", "float16"), (T4, "full", "float32"), (T4, "quant4", "float16"), (T4, "quant8", "float16"),
+     (A100, "lora", "bfloat16"), (A100, "full", "bfloat16"), (A100, "quant4", "bfloat16"),
+     (H100, "full", "bfloat16"), (RANK2_OF_4_H100, "quant4", "bfloat16")],
+)  # fmt: skip
+def test_training_weights_dtype_lets_fp16_scale_and_bf16_run_native(machine, mode, dtype):
+    # fp16 mixed precision cannot unscale float16 gradients: full training on a T4 loads float32
+    assert hw.training_load_dtype(machine, hw.default_device(machine), mode) == dtype
+
+
+@pytest.mark.parametrize(
+    "machine, distributed, device_map, storage",
+    [(T4, "single", {"": 0}, None), (A100, "ddp", {"": 0}, None),
+     (RANK2_OF_4_H100, "ddp", {"": 2}, None), (RANK3_OF_4_T4, "ddp", {"": 3}, None),
+     (RANK2_OF_4_H100, "fsdp", {"": 2}, "bfloat16"), (RANK3_OF_4_T4, "fsdp", {"": 3}, "float16"),
+     (RANK2_OF_4_H100, "zero3", {"": 2}, "bfloat16"), (RANK2_OF_4_H100, "zero2", {"": 2}, None)],
+)  # fmt: skip
+def test_quantized_models_load_on_the_process_gpu_with_shardable_storage(machine, distributed, device_map, storage):
+    assert hw.quantized_device_map(machine) == device_map
+    assert hw.quant_storage_dtype(machine, distributed) == storage
+
+
+@pytest.mark.parametrize(
+    "distributed, quantized, lora, base_dtype_adapters, reentrant",
+    [("single", False, True, False, False), ("ddp", False, True, False, False), ("fsdp", False, True, False, False),
+     ("zero2", False, True, False, False), ("zero3", False, True, True, True), ("zero3", True, True, False, True),
+     ("zero3", False, False, True, False)],
+)  # fmt: skip
+def test_zero3_keeps_adapters_in_one_dtype_and_checkpoints_reentrant(distributed, quantized, lora,
+                                                                      base_dtype_adapters, reentrant):  # fmt: skip
+    assert hw.adapter_in_base_dtype(distributed, quantized) is base_dtype_adapters
+    assert hw.reentrant_checkpointing(distributed, lora) is reentrant
+
+
+@pytest.mark.parametrize(
+    "distributed, quant4, quant8, refused",
+    [("single", False, True, False), ("ddp", False, True, False), ("zero2", False, True, False),
+     ("fsdp", False, True, True), ("zero3", False, True, True), ("fsdp", True, False, False),
+     ("zero3", True, False, False), ("zero3", False, False, False)],
+)  # fmt: skip
+def test_sharded_8bit_is_refused_with_the_alternative(distributed, quant4, quant8, refused):
+    reason = hw.unsupported_combination(distributed, quant4=quant4, quant8=quant8)
+    assert (reason is not None) is refused
+    if refused:
+        assert "--quant4" in reason and distributed in reason
+
+
+@pytest.mark.parametrize(
+    "environ, kind",
+    [({}, "single"), ({"WORLD_SIZE": "1"}, "single"), ({"WORLD_SIZE": "4", "LOCAL_RANK": "1"}, "ddp"),
+     ({"WORLD_SIZE": "2", "ACCELERATE_USE_FSDP": "true"}, "fsdp"),
+     ({"WORLD_SIZE": "2", "ACCELERATE_USE_DEEPSPEED": "true", "ACCELERATE_DEEPSPEED_ZERO_STAGE": "3"}, "zero3"),
+     ({"WORLD_SIZE": "2", "ACCELERATE_USE_DEEPSPEED": "true", "ACCELERATE_DEEPSPEED_ZERO_STAGE": "2"}, "zero2")],
+)  # fmt: skip
+def test_the_launch_kind_is_read_from_accelerate_environment(environ, kind):
+    assert hw.distributed_kind(environ) == kind
+
+
+def test_shipped_accelerate_configs_map_to_their_kind():
+    import yaml
+
+    from lingualift.train.launch import shipped_configs
+
+    kinds = {name: hw.launch_kind(yaml.safe_load(path.read_text())) for name, path in shipped_configs().items()}
+    assert kinds == {"cpu-ddp": "ddp", "ddp": "ddp", "fsdp": "fsdp", "zero2": "zero2", "zero3": "zero3"}
+
+
+@pytest.mark.parametrize(
+    "name, machine, precision",
+    [("ddp", T4, "fp16"), ("ddp", V100, "fp16"), ("ddp", A100, "bf16"), ("fsdp", H100, "bf16"),
+     ("fsdp", T4, "fp16"), ("cpu-ddp", CPU, "no"), ("cpu-ddp", H100, "no")],
+)  # fmt: skip
+def test_accelerate_launch_takes_mixed_precision_from_the_policy_not_the_file(name, machine, precision, tmp_path):
+    from lingualift.train.config import TrainConfig
+    from lingualift.train.launch import launch_command
+
+    config = TrainConfig(model="m", data="d", out=str(tmp_path), accelerate_config=name)
+    command = launch_command(config, tmp_path / "launch.json", machine)
+    assert command[command.index("--mixed_precision") + 1] == precision
+
+
+def test_a_sharded_8bit_launch_is_refused_before_anything_starts(tmp_path):
+    from lingualift.errors import ConfigError
+    from lingualift.train.config import TrainConfig
+    from lingualift.train.launch import launch_command
+
+    config = TrainConfig(model="m", data="d", out=str(tmp_path), accelerate_config="fsdp", quant8=True)
+    with pytest.raises(ConfigError, match="--quant8 cannot be sharded under fsdp"):
+        launch_command(config, tmp_path / "launch.json", H100)
+
+
+def test_machine_here_reads_the_process_rank(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert Machine.here({"WORLD_SIZE": "2", "LOCAL_RANK": "1"}) == Machine(None, 2, 1)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda index: (7, 5) if index == 1 else (9, 0))
+    here = Machine.here({"WORLD_SIZE": "4", "LOCAL_RANK": "1"})
+    assert here == Machine((7, 5), 4, 1) and not here.native_bf16
