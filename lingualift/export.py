@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,7 +18,9 @@ class MergeConfig(BaseModel):
     model: Optional[str] = Field(None, description="Base model; default: the base the adapter names")
     adapter: str = Field(description="LoRA adapter directory (lingualift train's output)")
     out: str = Field(description="Directory for the merged safetensors, tokenizer and chat template")
-    dtype: str = Field("float32", description="Saved weights: float32, bfloat16 or float16")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="Saved weights; auto: the base model's own dtype (bfloat16 for Llama-3), float32 when "
+        "its config names none")  # fmt: skip
     push_to_hub: Optional[str] = Field(None, description="Also push to this hub repo (token from HF_TOKEN)")
     private: bool = Field(True, description="Create the hub repo private")
 
@@ -35,9 +37,6 @@ def merge_adapter(config: MergeConfig, *, echo=print) -> Path:
         resolve_model,
     )
 
-    dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-    if config.dtype not in dtypes:
-        raise ConfigError(f"--dtype {config.dtype}: use one of {', '.join(dtypes)}")
     base_name = adapter_base(config.adapter)
     if base_name is None:
         raise ModelError(f"{config.adapter}: not a LoRA adapter directory (no adapter_config.json)")
@@ -50,7 +49,8 @@ def merge_adapter(config: MergeConfig, *, echo=print) -> Path:
     if quantized:
         raise ModelError(f"{base_path} is stored {quantized}-quantized: merging into quantized weights loses the "
                          "adapter's precision; pass the unquantized base with --model (it is dequantized on load)")  # fmt: skip
-    base = load_causal_lm(base_path, dtype=dtypes[config.dtype])
+    dtype = saved_dtype(config.dtype, base_path)
+    base = load_causal_lm(base_path, dtype=getattr(torch, dtype))
     merged = attach_adapter(base, config.adapter).merge_and_unload()
     out = Path(config.out)
     merged.save_pretrained(out, safe_serialization=True)
@@ -65,8 +65,8 @@ def merge_adapter(config: MergeConfig, *, echo=print) -> Path:
     keep_extension_record(base_path, out)
     report = Path(config.adapter) / "training_report.json"
     (out / "lingualift_merge.json").write_text(json.dumps(
-        {"base": str(config.model or base_name), "adapter": str(config.adapter), "dtype": config.dtype}, indent=2))  # fmt: skip
-    echo(f"merged {config.adapter} into {config.model or base_name} → {out}")
+        {"base": str(config.model or base_name), "adapter": str(config.adapter), "dtype": dtype}, indent=2))  # fmt: skip
+    echo(f"merged {config.adapter} into {config.model or base_name} ({dtype}) → {out}")
     if config.push_to_hub:
         from lingualift.train.hub import push_model
 
@@ -74,6 +74,22 @@ def merge_adapter(config: MergeConfig, *, echo=print) -> Path:
         training = {**training, "mode": "full"}
         echo(f"pushed to {push_model(out, config.push_to_hub, training, private=config.private)}")
     return out
+
+
+def saved_dtype(requested: str, base_path: str) -> str:
+    """The dtype to merge and save in: the one asked for, or for `auto` the base's own (its config's
+    `dtype`/`torch_dtype`), so an 8B bfloat16 model stays 16 GB instead of becoming 32."""
+    if requested != "auto":
+        return requested
+    config = Path(base_path) / "config.json"
+    if not config.is_file():  # a hub id: ask transformers for its config
+        from transformers import AutoConfig
+
+        settings = AutoConfig.from_pretrained(base_path).to_dict()
+    else:
+        settings = json.loads(config.read_text())
+    own = str(settings.get("dtype") or settings.get("torch_dtype") or "float32").removeprefix("torch.")
+    return own if own in ("float32", "bfloat16", "float16") else "float32"
 
 
 def _quantization(path: str) -> str | None:
@@ -103,7 +119,9 @@ class GGUFConfig(BaseModel):
                                          "converter; k-quants such as q4_k_m need llama.cpp's llama-quantize "
                                          "on the f16 file)")  # fmt: skip
     verify: bool = Field(True, description="Load the GGUF back with transformers and compare greedy output "
-                                           "with the source model")  # fmt: skip
+                                           "with the source model: one float32 copy in memory at a time, on "
+                                           "CPU (4 bytes a parameter: ~30 GiB for an 8B model); skipped with "
+                                           "the reason when that does not fit in free memory")  # fmt: skip
     verify_tokens: int = Field(16, ge=1, le=256, description="New tokens per prompt compared by --verify")
     push_to_hub: Optional[str] = Field(None, description="Also push the GGUF file to this hub repo "
                                                          "(token from HF_TOKEN)")  # fmt: skip
@@ -226,22 +244,71 @@ def _hint(stderr: str) -> str:
     return ""
 
 
-def verify_gguf(source: str, gguf: Path, config: GGUFConfig, *, echo=print) -> dict:
+def verify_memory(source: str, free_gb: float | None = None) -> str | None:
+    """Why verifying cannot run here (one float32 copy of the model does not fit in free memory), or None."""
+    from lingualift.train.memory import count_parameters, free_memory_gb
+
+    parameters = count_parameters(source)
+    if parameters is None:
+        return None
+    needed = parameters * 4 * 1.15 / 1024**3  # weights + the loader's and generation's working memory
+    free = free_memory_gb() if free_gb is None else free_gb
+    if needed <= free:
+        return None
+    return (f"one float32 copy of the model needs ~{needed:.1f} GiB and {free:.1f} GiB is free; verify on a machine "
+            "with more memory, or pass --no-verify")  # fmt: skip
+
+
+def verify_gguf(source: str, gguf: Path, config: GGUFConfig, *, echo=print, free_gb: float | None = None) -> dict:
     """Greedy continuations of a few chat prompts from the source model and from the GGUF loaded
-    back by transformers (dequantized), token by token, and the largest logit difference."""
+    back by transformers (dequantized), token by token, and the largest logit difference. The two
+    models are loaded one after the other, so memory holds one float32 copy at a time."""
+    import gc
+
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from lingualift.models import load_causal_lm
 
+    too_large = verify_memory(source, free_gb)
+    if too_large:
+        echo(f"verify: skipped — {too_large}")
+        return {"verified": False, "reason": too_large}
     tokenizer = AutoTokenizer.from_pretrained(source)
+    from lingualift.tools.tokenizer import extended_vocabulary
+
+    extension = extended_vocabulary(source) or {}
+    prompts = [*VERIFY_PROMPTS, *extension.get("examples", [])]
+    settings = {"max_new_tokens": config.verify_tokens, "do_sample": False, "min_new_tokens": config.verify_tokens,
+                "pad_token_id": tokenizer.pad_token_id or tokenizer.eos_token_id}  # fmt: skip
+
+    def prompt_ids(prompt: str):
+        if tokenizer.chat_template:
+            return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
+                                                 return_tensors="pt", return_dict=True)["input_ids"]  # fmt: skip
+        return tokenizer(prompt, return_tensors="pt").input_ids
+
+    def run(model) -> list[tuple]:
+        """(prompt logits, greedy new tokens) per prompt."""
+        out = []
+        with torch.no_grad():
+            for prompt in prompts:
+                ids = prompt_ids(prompt)
+                out.append((model(ids).logits, model.generate(ids, **settings)[0, ids.shape[1] :].tolist()))
+        return out
+
+    original = load_causal_lm(source, dtype=torch.float32)
+    expected = run(original)
+    del original
+    gc.collect()
     try:
         reloaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     except Exception as error:  # noqa: BLE001 — an architecture transformers cannot read from GGUF
         echo(f"verify: transformers cannot load this GGUF back ({type(error).__name__}: "
              f"{str(error).splitlines()[0][:160]}); not verified")  # fmt: skip
         return {"verified": False, "reason": str(error).splitlines()[0][:300]}
-    original = load_causal_lm(source, dtype=torch.float32)
+    found = run(reloaded)
+    del reloaded
     try:
         gguf_tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     except Exception:  # noqa: BLE001 — compared below only when transformers can rebuild it
@@ -249,24 +316,10 @@ def verify_gguf(source: str, gguf: Path, config: GGUFConfig, *, echo=print) -> d
     same = total = 0
     max_diff = 0.0
     tokenizer_identical = gguf_tokenizer is not None
-    from lingualift.tools.tokenizer import extended_vocabulary
-
-    extension = extended_vocabulary(source) or {}
-    for prompt in [*VERIFY_PROMPTS, *extension.get("examples", [])]:
+    for prompt, (logits_a, a), (logits_b, b) in zip(prompts, expected, found):
         if gguf_tokenizer is not None:
             tokenizer_identical &= gguf_tokenizer(prompt).input_ids == tokenizer(prompt).input_ids
-        messages = [{"role": "user", "content": prompt}]
-        if tokenizer.chat_template:
-            ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
-                                                return_dict=True)["input_ids"]  # fmt: skip
-        else:
-            ids = tokenizer(prompt, return_tensors="pt").input_ids
-        settings = {"max_new_tokens": config.verify_tokens, "do_sample": False, "min_new_tokens": config.verify_tokens,
-                    "pad_token_id": tokenizer.pad_token_id or tokenizer.eos_token_id}  # fmt: skip
-        with torch.no_grad():
-            max_diff = max(max_diff, float((original(ids).logits - reloaded(ids).logits).abs().max()))
-            a = original.generate(ids, **settings)[0, ids.shape[1] :].tolist()
-            b = reloaded.generate(ids, **settings)[0, ids.shape[1] :].tolist()
+        max_diff = max(max_diff, float((logits_a - logits_b).abs().max()))
         agree = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), len(a))
         same += agree
         total += len(a)

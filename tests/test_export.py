@@ -62,3 +62,33 @@ def test_merging_into_a_quantized_base_is_refused_with_a_way_out(tiny_chat_model
 def test_a_directory_without_an_adapter_is_one_clear_error(tmp_path, capsys):
     assert main(["export", "merge", "--adapter", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
     assert "not a LoRA adapter directory" in capsys.readouterr().err
+
+
+def test_merge_keeps_the_base_dtype_unless_told(tiny_chat_model, adapter, tmp_path):
+    from safetensors import safe_open
+    from transformers import AutoModelForCausalLM
+
+    base16 = tmp_path / "base-bf16"
+    AutoModelForCausalLM.from_pretrained(tiny_chat_model, dtype=torch.bfloat16).save_pretrained(base16)
+    for dtype, expected in (("auto", torch.bfloat16), ("float32", torch.float32)):
+        out = tmp_path / f"merged-{dtype}"
+        assert main(["export", "merge", "--model", str(base16), "--adapter", str(adapter), "--out", str(out),
+                     "--dtype", dtype]) == 0  # fmt: skip
+        with safe_open(str(out / "model.safetensors"), "pt") as weights:
+            assert {weights.get_tensor(k).dtype for k in weights.keys()} == {expected}
+        assert json.loads((out / "lingualift_merge.json").read_text())["dtype"] == str(expected).split(".")[-1]
+
+
+def test_an_unknown_merge_dtype_fails_at_validation(adapter, tmp_path, capsys):
+    assert main(["export", "merge", "--adapter", str(adapter), "--out", str(tmp_path / "o"), "--dtype", "int4"]) == 2
+    assert "dtype" in capsys.readouterr().err
+
+
+def test_gguf_verify_is_skipped_with_the_reason_when_a_float32_copy_cannot_fit(tiny_chat_model, tmp_path):
+    from lingualift.export import GGUFConfig, verify_gguf
+
+    lines = []
+    config = GGUFConfig(model=str(tiny_chat_model), out=str(tmp_path / "m.gguf"))
+    result = verify_gguf(str(tiny_chat_model), tmp_path / "m.gguf", config, echo=lines.append, free_gb=1e-6)
+    assert result["verified"] is False and "GiB is free" in result["reason"]
+    assert lines == [f"verify: skipped — {result['reason']}"]

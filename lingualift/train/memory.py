@@ -7,6 +7,7 @@ activations after Korthikanti et al. (2022), s·b·h·L·(34 + 5·a·s/h) bytes 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from dataclasses import dataclass
 
 # weights + gradients + Adam moments (+ fp32 master copy under mixed precision), per parameter
@@ -52,6 +53,31 @@ def visible_memory_gb(device: str) -> float:
 
         return torch.cuda.mem_get_info(torch.device(device))[1] / 1024**3
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
+
+
+def free_memory_gb() -> float:
+    """Memory the kernel can give this process now (MemAvailable), else the machine's total."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) / 1024**2
+    except OSError:
+        pass
+    return visible_memory_gb("cpu")
+
+
+def count_parameters(model_path: str) -> int | None:
+    """Parameters of a model, counted on the meta device (nothing is allocated); None when its
+    config cannot be read."""
+    try:
+        from accelerate import init_empty_weights
+        from transformers import AutoConfig, AutoModelForCausalLM
+
+        with init_empty_weights():
+            empty = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(model_path))
+    except Exception:  # an estimate must never stop the work; the loader reports real problems
+        return None
+    return sum(p.numel() for p in empty.parameters())
 
 
 def check_fits(model_path: str, *, batch: int, seq: int, mode: str, device: str, echo=print,

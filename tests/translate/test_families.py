@@ -40,3 +40,67 @@ def test_forced_bos_family_starts_generation_with_the_language_token(tiny_nllb):
     with torch.inference_mode():
         output = translator.model.generate(**encoded, forced_bos_token_id=forced, max_new_tokens=4)
     assert output[0, 1].item() == forced  # after the decoder start token
+
+
+# Target tokens as the OPUS-MT model cards list them (Helsinki-NLP/opus-mt-en-ar, -en-zh, -en-ROMANCE, -en-mul).
+EN_AR = [">>afb<<", ">>apc<<", ">>ara<<", ">>ara_Latn<<", ">>arq<<", ">>arq_Latn<<", ">>ary<<", ">>arz<<"]
+EN_ZH = [">>cmn<<", ">>cmn_Hans<<", ">>cmn_Hant<<", ">>gan<<", ">>lzh<<", ">>nan<<", ">>wuu<<", ">>yue<<", ">>yue_Hant<<"]
+EN_ROMANCE = [">>fr<<", ">>es<<", ">>it<<", ">>pt<<", ">>pt_br<<", ">>ro<<", ">>ca<<", ">>gl<<"]
+EN_MUL = [">>nld<<", ">>deu<<", ">>fra<<", ">>ara<<", ">>cmn_Hans<<", ">>rus<<", ">>hin<<"]
+
+
+class _Vocab:
+    def __init__(self, tokens):
+        self.tokens = tokens
+
+    def get_vocab(self):
+        return {t: i for i, t in enumerate(["<pad>", "▁the", *self.tokens])}
+
+
+@pytest.mark.parametrize(
+    "tokens, lang, token",
+    [(EN_AR, "ar", ">>ara<<"), (EN_AR, "arz", ">>arz<<"), (EN_ZH, "zh", ">>cmn_Hans<<"),
+     (EN_ZH, "zh-Hant", ">>cmn_Hant<<"), (EN_ZH, "yue", ">>yue_Hant<<"), (EN_ROMANCE, "fr", ">>fr<<"),
+     (EN_ROMANCE, "pt-BR", ">>pt_br<<"), (EN_ROMANCE, "pt", ">>pt<<"), (EN_MUL, "nl", ">>nld<<"),
+     (EN_MUL, "ar", ">>ara<<"), (EN_MUL, "zh", ">>cmn_Hans<<"), ([], "nl", None)],
+)  # fmt: skip
+def test_opus_target_tokens_match_the_published_model_lists(tokens, lang, token):
+    from lingualift.languages import get_language
+    from lingualift.translate.backends.seq2seq import opus_model_token
+
+    assert opus_model_token("m", get_language(lang), _Vocab(tokens)) == token
+
+
+def test_an_opus_model_without_the_language_names_its_tokens():
+    from lingualift.errors import LanguageError
+    from lingualift.languages import get_language
+    from lingualift.translate.backends.seq2seq import opus_model_token
+
+    with pytest.raises(LanguageError, match=r"has target tokens >>afb<<.* but none for Dutch"):
+        opus_model_token("en-ar", get_language("nl"), _Vocab(EN_AR))
+
+
+@pytest.mark.parametrize("fixture", ["tiny_nllb", "tiny_m2m"])
+def test_retries_penalise_generated_tokens_never_the_decoder_start(fixture, request):
+    """NLLB/M2M start decoding with `</s>`: a penalty on it would keep retried segments from stopping."""
+    import torch
+
+    family = {"tiny_nllb": "nllb", "tiny_m2m": "m2m"}[fixture]
+    translator = Seq2SeqTranslator(family, str(request.getfixturevalue(fixture)))
+    seen = {}
+    real_generate = translator.model.generate
+
+    def spy(**kwargs):
+        seen.update(kwargs)
+        return real_generate(**kwargs)
+
+    translator.model.generate = spy
+    translator.translate(TEXTS[:1], EN, NL, max_new_tokens=6, strict=True)
+    assert "repetition_penalty" not in seen
+    start = translator.model.config.decoder_start_token_id
+    assert start == translator.tokenizer.eos_token_id  # the trap this test is about
+    word = 7
+    ids = torch.tensor([[start, word]])
+    scores = torch.full((1, translator.model.config.vocab_size), 2.0)
+    processed = seen["logits_processor"](ids, scores.clone())
+    assert processed[0, start] == 2.0 and processed[0, word] < 2.0

@@ -127,7 +127,7 @@ class Seq2SeqTranslator:
 
     def translate(self, texts, src, tgt, *, max_new_tokens, strict=False):
         import torch
-        from transformers import StoppingCriteriaList
+        from transformers import LogitsProcessorList, RepetitionPenaltyLogitsProcessor, StoppingCriteriaList
 
         inputs, token = self.prepare_inputs(texts, src, tgt)
         encoded = self.tokenizer(
@@ -138,8 +138,11 @@ class Seq2SeqTranslator:
             generate["forced_bos_token_id"] = self.tokenizer.convert_tokens_to_ids(token)
         if self.spec.tgt_lang_on_generate:
             generate["tgt_lang"] = backend_code(tgt, self.family)
-        if strict:
-            generate["repetition_penalty"] = 1.3  # no_repeat_ngram_size is slow Python per step
+        if strict:  # no_repeat_ngram_size is slow Python per step. Generated tokens only: the decoder starts
+            # with decoder_start_token_id, which is `</s>` for NLLB/M2M/mBART, and penalising it (generate's
+            # repetition_penalty does) keeps retried segments from ever stopping
+            penalty = RepetitionPenaltyLogitsProcessor(1.3, prompt_ignore_length=1)
+            generate["logits_processor"] = LogitsProcessorList([penalty])
         stop = None
         if self.early_stop and self.num_beams == 1:
             stop = stop_wasted(texts, start=1, end_ids=end_token_ids(self.model, self.tokenizer))
@@ -160,17 +163,26 @@ def _require_token(tokenizer, token: str, name: str) -> None:
         )
 
 
+def opus_target_candidates(tgt: Language) -> list[str]:
+    """The `>>xxx<<` tokens that may name `tgt` in a multi-target OPUS-MT model, most specific first.
+    The published models mix conventions: ISO 639-3 individual languages with a script (`>>cmn_Hans<<`,
+    opus-mt-en-zh), the macrolanguage's 639-3 code (`>>ara<<`, opus-mt-en-ar), 639-3 individual codes
+    (`>>nld<<`, opus-mt-en-mul) and two-letter codes with a region (`>>pt_br<<`, `>>fr<<`, en-ROMANCE)."""
+    import langcodes
+
+    macro3 = langcodes.Language.get(tgt.macro).to_alpha3()
+    region = [f">>{tgt.macro}_{tgt.region.lower()}<<"] if tgt.region else []
+    candidates = [f">>{tgt.alpha3}_{tgt.script}<<", f">>{macro3}_{tgt.script}<<", f">>{tgt.alpha3}<<",
+                  f">>{macro3}<<", *region, f">>{tgt.macro}<<", f">>{tgt.raw}<<"]  # fmt: skip
+    return list(dict.fromkeys(candidates))
+
+
 def opus_model_token(model_id: str, tgt: Language, tokenizer) -> str | None:
     """`>>xxx<<` for multilingual OPUS models (checked in the vocabulary), None for one-target ones."""
     codes = [t for t in tokenizer.get_vocab() if t.startswith(">>") and t.endswith("<<")]
     if not codes:
         return None
-    for candidate in (
-        f">>{tgt.alpha3}_{tgt.script}<<",
-        f">>{tgt.alpha3}<<",
-        f">>{tgt.macro}<<",
-        f">>{tgt.raw}<<",
-    ):
+    for candidate in opus_target_candidates(tgt):
         if candidate in codes:
             return candidate
     raise LanguageError(
