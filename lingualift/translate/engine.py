@@ -160,6 +160,7 @@ def translate_dataset(config: TranslateConfig, out: str, *, echo=print, progress
         "translated_segments": stats.get("segments", 0),
         "failed_segments": stats.get("failed", 0),
         "retried_for_repetition": stats.get("retried", 0),
+        "cut_by_tokens": stats.get("cut_by_tokens", 0),
         "translation_seconds": round(stats.get("seconds", 0.0), 2),
         "retry_seconds": round(stats.get("retry_seconds", 0.0), 2),
         "tokens_per_second": round(stats["tokens"] / stats["seconds"], 1) if stats.get("seconds") else None,
@@ -274,9 +275,10 @@ def new_token_cap(translator, longest: int, limit: int | None = None) -> int:
     return min(cap, limit) if limit else cap
 
 
-def _batches(translator, segments: list[Segment], budget: int):
-    """Group same-pair segments (already sorted by length) under a padded-token budget."""
-    lengths = translator.count_tokens([s.source for s in segments])
+def _batches(translator, segments: list[Segment], budget: int, lengths: list[int] | None = None):
+    """Group same-pair segments (already sorted by length) under a padded-token budget; `lengths`:
+    their token counts when already known."""
+    lengths = lengths if lengths is not None else translator.count_tokens([s.source for s in segments])
     batch, longest = [], 0
     for segment, length in zip(segments, lengths):
         length = min(length, translator.max_input_tokens * 2)
@@ -314,8 +316,10 @@ def _translate_pending(config, backend, tgt, store, pending, *, progress):
             page = [s for s in page if s.src == src_tag]
             src = get_language(src_tag)
             translator = translators.for_source(src)
+            long = _LongSegments(translator, page)
+            stats["cut_by_tokens"] += len(long.parts)
             looping: list[tuple[Segment, Result]] = []
-            for batch, longest in _batches(translator, page, config.batch_tokens):
+            for batch, longest in _batches(translator, long.work, config.batch_tokens, long.lengths):
                 cap = new_token_cap(translator, longest, config.max_new_tokens)
                 begin = time.perf_counter()
                 results = _run_batch(translator, batch, src, tgt, cap)
@@ -323,7 +327,7 @@ def _translate_pending(config, backend, tgt, store, pending, *, progress):
                 stats["tokens"] += longest * len(batch)
                 done = [(s, r) for s, r in results if "repetition" not in r.flags]
                 looping += [(s, r) for s, r in results if "repetition" in r.flags]
-                _commit(store, done, stats, bar)
+                _commit(store, long.keep(done), stats, bar)
             if looping:
                 begin = time.perf_counter()
                 retried = _retry_looping(translator, looping, src, tgt, config)
@@ -331,10 +335,62 @@ def _translate_pending(config, backend, tgt, store, pending, *, progress):
                 stats["seconds"] += elapsed
                 stats["retry_seconds"] += elapsed
                 stats["retried"] += len(looping)
-                _commit(store, retried, stats, bar)
+                _commit(store, long.keep(retried), stats, bar)
+            _commit(store, long.joined(src, tgt), stats, bar)
     finally:
         bar.close()
     return stats
+
+
+class _LongSegments:
+    """A page's segments over the translator's input limit, cut into parts by its own token count and
+    translated with the page's other segments; a segment is committed whole once its parts are done,
+    so a kill before that leaves it pending. A part that still exceeds what the model reads (a single
+    character over the limit) is flagged `truncated_input`: nothing is cut off without a word."""
+
+    def __init__(self, translator, page: list[Segment]):
+        from lingualift.translate.segment import cut_by_tokens
+
+        self.translator = translator
+        limit = translator.max_input_tokens
+        self.parts: dict[str, tuple[Segment, list[Segment], list[str]]] = {}
+        whole, counts = [], {}
+        for segment, count in zip(page, translator.count_tokens([s.source for s in page])):
+            counts[segment.key] = count
+            if count <= limit:
+                whole.append(segment)
+                continue
+            chunks = cut_by_tokens(segment.source, limit, translator.count_tokens)
+            parts = [Segment(f"{segment.key}#{i}", c.rstrip(), segment.src, segment.tgt) for i, c in enumerate(chunks)]
+            self.parts[segment.key] = (segment, parts, [c[len(c.rstrip()) :] for c in chunks])
+        every_part = [p for _, parts, _ in self.parts.values() for p in parts]
+        if every_part:
+            counts.update(zip((p.key for p in every_part), translator.count_tokens([p.source for p in every_part])))
+        self.work = sorted(whole + every_part, key=lambda s: (len(s.source), s.key)) if self.parts else page
+        self.lengths = [counts[s.key] for s in self.work]
+        self.counts = counts
+        self.results: dict[str, Result] = {}
+        self.part_keys = {p.key for p in every_part}
+
+    def keep(self, results: list[tuple[Segment, Result]]) -> list[tuple[Segment, Result]]:
+        """The results to commit now; parts are held until their segment is joined."""
+        self.results.update({s.key: r for s, r in results if s.key in self.part_keys})
+        return [(s, r) for s, r in results if s.key not in self.part_keys]
+
+    def joined(self, src: Language, tgt: Language) -> list[tuple[Segment, Result]]:
+        out = []
+        for segment, parts, spaces in self.parts.values():
+            results = [self.results[p.key] for p in parts]
+            failed = next((r for r in results if r.status == "failed"), None)
+            if failed is not None:
+                out.append((segment, Result(None, ["failed"], "failed", failed.translator, failed.error)))
+                continue
+            text = "".join(r.output + space for r, space in zip(results, spaces)).rstrip()
+            extra = sorted({f for r in results for f in r.flags})
+            if any(self.counts[p.key] > self.translator.max_input_tokens * 2 for p in parts):
+                extra.append("truncated_input")
+            out.append((segment, _result(self.translator, segment, text, extra, src, tgt)))
+        return out
 
 
 def _commit(store: TranslationStore, results: list[tuple[Segment, Result]], stats: Counter, bar) -> None:

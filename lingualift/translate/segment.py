@@ -85,12 +85,17 @@ def _sentences(text: str, language: str) -> list[str]:
     return parts if "".join(parts) == text else [text]
 
 
+# after a clause mark followed by a space, after any space, or after a CJK clause or sentence mark
+# (those scripts write no spaces)
+CUT_POINT = re.compile(r"(?<=[,;:])(?=\s)|(?<=\s)|(?<=[，；：、。！？])")
+
+
 def _bounded(sentence: str, max_chars: int) -> list[str]:
     """Cut a sentence longer than max_chars at clause, then word boundaries (spaces kept)."""
     if len(sentence) <= max_chars:
         return [sentence]
     chunks, current = [], ""
-    for part in re.split(r"(?<=[,;:])(?=\s)|(?<=\s)", sentence):
+    for part in CUT_POINT.split(sentence):
         if current and len(current) + len(part) > max_chars:
             chunks.append(current)
             current = ""
@@ -101,6 +106,23 @@ def _bounded(sentence: str, max_chars: int) -> list[str]:
     if current:
         chunks.append(current)
     return chunks
+
+
+def cut_by_tokens(text: str, limit: int, count_tokens) -> list[str]:
+    """Cut `text` into chunks of at most `limit` tokens as the translator counts them (`count_tokens`:
+    texts → counts), at clause, then word boundaries, then anywhere in an unbroken run. Joined, the
+    chunks give back the text. Dense scripts (Chinese, Thai) and code reach a model's input limit in
+    far fewer characters than Latin prose, so a character limit alone cannot prevent truncation."""
+    done, queue = [], [text]
+    while queue:
+        chunk = queue.pop(0)
+        count = count_tokens([chunk])[0]
+        if count <= limit or len(chunk) <= 1:
+            done.append(chunk)
+            continue
+        max_chars = max(1, min(len(chunk) - 1, int(len(chunk) * limit / count * 0.9)))
+        queue[:0] = _bounded(chunk, max_chars)
+    return done
 
 
 def _protect(text: str) -> Piece:

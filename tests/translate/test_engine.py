@@ -296,3 +296,46 @@ def test_another_backend_continues_a_partly_translated_dataset(source, tiny_mari
     assert rows["m3"]["translator"] == f"m2m:{tiny_m2m}"
     report = json.loads((out / "translate_report.json").read_text())
     assert report["reused_from_store"] == 2 and report["translated_segments"] == 2
+
+
+def test_a_segment_over_the_input_limit_is_cut_by_tokens_translated_whole_and_never_truncated(
+    tiny_marian, tmp_path, monkeypatch
+):
+    """Dense text reaches the model's input limit in few characters: the engine cuts it by the
+    translator's own token count instead of letting the tokenizer drop the end."""
+    from lingualift.translate import engine
+
+    long_sentence = ", ".join(f"the {word} house is big" for word in ("red", "blue", "green", "old", "new", "tall",
+                                                                       "small", "warm", "cold", "quiet")) + "."  # fmt: skip
+    source = write_jsonl(tmp_path / "long.jsonl", [{"message_id": "m1", "text": long_sentence, "lang": "en"},
+                                                   {"message_id": "m2", "text": "Hello there.", "lang": "en"}])  # fmt: skip
+    sent, outputs = [], []
+    real_build = engine.build_translator
+
+    def small_window(config, backend, model):
+        translator = real_build(config, backend, model)
+        translator.max_input_tokens = 12
+        real_translate = translator.translate
+
+        def spy(texts, *args, **kwargs):
+            sent.extend(texts)
+            result = real_translate(texts, *args, **kwargs)
+            outputs.extend(t.text for t in result)
+            return result
+
+        translator.translate = spy
+        return translator
+
+    monkeypatch.setattr(engine, "build_translator", small_window)
+    out = tmp_path / "out"
+    assert run_translate([str(source), "--to", "nl", "--backend", "opus", "--model", str(tiny_marian),
+                          "--out", str(out), "--max-new-tokens", "16"]) == 0  # fmt: skip
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_marian))  # the translator's own count
+    assert long_sentence not in sent and max(len(tokenizer(t).input_ids) for t in sent) <= 12
+    row = {r["message_id"]: r for r in datasets.load_from_disk(str(out))["train"]}["m1"]
+    assert row["text"] is not None and "truncated_input" not in row["qe_flags"]
+    assert sum(o in row["text"] for o in set(outputs) if o) >= 2  # the parts' translations, joined
+    report = json.loads((out / "translate_report.json").read_text())
+    assert report["cut_by_tokens"] == 1 and report["rows_by_outcome"].get("failed", 0) == 0

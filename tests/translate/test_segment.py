@@ -56,3 +56,32 @@ def test_a_200k_character_message_is_cut_into_bounded_segments():
     sent = [p.text for p in pieces if p.translate]
     assert max(len(s) for s in sent) <= 500 and len(sent) >= 400
     assert join_message(pieces, sent)[0] == text
+
+
+def _count_chars_as_tokens(scale: float):
+    return lambda texts: [int(len(t) * scale) + 2 for t in texts]  # +2: the special tokens a tokenizer adds
+
+
+@pytest.mark.parametrize(
+    "text, scale, limit",
+    [("这是第一句，它很长。" * 60, 1.5, 100),  # Chinese: ~1.5 tokens a character, no spaces
+     ("word " * 400, 0.3, 40),
+     ("def f(x): return [y for y in range(x) if y % 2 == 0]; " * 30, 0.6, 64),
+     ("a" * 900, 0.25, 50),  # one unbroken run: cut anywhere
+     ("Short enough.", 1.0, 100)],
+)  # fmt: skip
+def test_token_cut_keeps_every_chunk_under_the_limit_and_loses_nothing(text, scale, limit):
+    from lingualift.translate.segment import cut_by_tokens
+
+    count = _count_chars_as_tokens(scale)
+    chunks = cut_by_tokens(text, limit, count)
+    assert "".join(chunks) == text
+    assert all(n <= limit for n in count(chunks))
+    assert (len(chunks) == 1) == (count([text])[0] <= limit)
+
+
+def test_chinese_is_cut_at_its_own_clause_marks():
+    from lingualift.translate.segment import cut_by_tokens
+
+    chunks = cut_by_tokens("这是第一句，它很长。" * 60, 100, _count_chars_as_tokens(1.5))
+    assert all(c.endswith(("，", "。")) for c in chunks[:-1])
