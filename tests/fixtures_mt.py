@@ -32,12 +32,16 @@ def train_sentencepiece(vocab_size: int = 300, **options) -> bytes:
 
 @pytest.fixture(scope="session")
 def tiny_marian(tmp_path_factory):
-    """A multilingual-style OPUS-MT/Marian model: one SentencePiece model, `>>xxx<<` targets."""
+    return build_tiny_marian(tmp_path_factory.mktemp("tiny-marian"))
+
+
+def build_tiny_marian(path):
+    """A multilingual-style OPUS-MT/Marian model: one SentencePiece model, `>>xxx<<` targets (also
+    used by scripts/gpu_check.py, which has no model hub either)."""
     import sentencepiece as spm
     import torch
     from transformers import MarianConfig, MarianMTModel, MarianTokenizer
 
-    path = tmp_path_factory.mktemp("tiny-marian")
     proto = train_sentencepiece(300)
     for name in ("source.spm", "target.spm"):
         (path / name).write_bytes(proto)
