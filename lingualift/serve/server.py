@@ -1,7 +1,8 @@
 """OpenAI-compatible `/v1/models` and `/v1/chat/completions` (plain and SSE streaming) plus the web
 chat page at `/`, on the standard library's threading HTTP server. One model generates for one
 request at a time; up to `max_queue` requests wait, more are answered 429. Bad requests get a 4xx
-with an OpenAI-style error body, never a crash."""
+with an OpenAI-style error body, never a crash. Other web pages are kept out (lingualift.local_web:
+Host, Origin, JSON-only POSTs); `--api-key-env` adds a bearer key."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from typing import Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lingualift.errors import ConfigError, config_error
+from lingualift.local_web import RequestGuard
 from lingualift.serve.config import ServeConfig
 
 PAGE = Path(__file__).with_name("page.html")
@@ -80,9 +82,16 @@ class ChatService:
         return [m.model_dump() for m in request.messages]
 
 
-def make_handler(service: ChatService):
+def make_handler(service: ChatService, guard):
     class Handler(BaseHTTPRequestHandler):
         server_version = "lingualift"
+
+        def _refused(self, method: str) -> bool:
+            """Another web page's request (lingualift.local_web): 403 before anything is read or run."""
+            reason = guard.refusal(method, self.path.split("?", 1)[0], self.headers)
+            if reason:
+                self._error(RequestError(403, reason, "permission_error"))
+            return reason is not None
 
         def log_message(self, format, *args):  # noqa: A002 — quiet: no request lines (they may hold prompts)
             pass
@@ -113,6 +122,8 @@ def make_handler(service: ChatService):
             return False
 
         def do_GET(self):  # noqa: N802
+            if self._refused("GET"):
+                return
             if self.path in ("/", "/index.html"):
                 body = PAGE.read_bytes()
                 self.send_response(200)
@@ -128,6 +139,8 @@ def make_handler(service: ChatService):
                 self._error(RequestError(404, f"no route {self.path}", "not_found_error"))
 
         def do_POST(self):  # noqa: N802
+            if self._refused("POST"):
+                return None
             if self.path != "/v1/chat/completions":
                 return self._error(RequestError(404, f"no route {self.path}", "not_found_error"))
             if not self._authorized():
@@ -212,12 +225,16 @@ def start_server(config: ServeConfig, *, echo=print) -> ThreadingHTTPServer:
                                        quantization=config.quantization())
     service = ChatService(config, model, tokenizer, api_key)
     try:
-        server = ThreadingHTTPServer((config.host, config.port), make_handler(service))
+        server = ThreadingHTTPServer((config.host, config.port), None)
     except OSError as error:
         raise ConfigError(f"cannot listen on {config.host}:{config.port}: {error.strerror}") from error
+    host, port = server.server_address[:2]
+    server.guard = RequestGuard(host, port)
+    server.RequestHandlerClass = make_handler(service, server.guard)
     server.daemon_threads = True
     server.service = service  # for tests and embedding
-    host, port = server.server_address[:2]
+    if server.guard.any_host and api_key is None:
+        echo(f"warning: listening on {host} without --api-key-env: anyone who can reach this machine can use the model")
     echo(
         f"serving {service.name} on http://{host}:{port}/ (chat page) and http://{host}:{port}/v1 (OpenAI API)"
     )

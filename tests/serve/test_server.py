@@ -152,3 +152,40 @@ def test_the_chat_page_is_served(server):
     with urllib.request.urlopen(_url(server) + "/", timeout=30) as response:
         page = response.read().decode()
     assert response.status == 200 and "/v1/chat/completions" in page and 'id="system"' in page
+
+
+@pytest.mark.parametrize(
+    "headers, reason",
+    [({"Content-Type": "text/plain", "Origin": "http://evil.example", "Host": "evil.example:{port}"}, "Host 'evil"),
+     ({"Content-Type": "application/json", "Host": "rebound.example:{port}"}, "is not this server's address"),
+     ({"Content-Type": "application/json", "Origin": "http://evil.example"}, "another web page"),
+     ({"Content-Type": "text/plain"}, "Content-Type: application/json"),
+     ({"Content-Type": "application/x-www-form-urlencoded"}, "Content-Type: application/json")],
+)  # fmt: skip
+def test_another_web_page_cannot_use_the_model(server, headers, reason):
+    port = server.server_address[1]
+    headers = {k: v.format(port=port) for k, v in headers.items()}
+    request = urllib.request.Request(_url(server) + "/v1/chat/completions", headers=headers,
+                                     data=json.dumps({"messages": MESSAGES, "max_tokens": 2}).encode())  # fmt: skip
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 403 and reason in json.loads(refused.value.read())["error"]["message"]
+
+
+def test_reading_through_a_rebound_name_is_refused_and_the_own_origin_is_let_in(server):
+    port = server.server_address[1]
+    request = urllib.request.Request(_url(server) + "/v1/models", headers={"Host": f"evil.example:{port}"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 403
+    for host in (f"localhost:{port}", f"127.0.0.1:{port}"):  # the page's own same-origin call
+        status, _ = _post(server, json.dumps({"messages": MESSAGES, "max_tokens": 2}).encode(),
+                          {"Host": host, "Origin": f"http://{host}"})  # fmt: skip
+        assert status == 200
+
+
+def test_listening_beyond_loopback_without_a_key_says_so(tiny_chat_model):
+    said = []
+    instance = start_server(ServeConfig(model=str(tiny_chat_model), host="0.0.0.0", port=0), echo=said.append)
+    instance.server_close()
+    assert any(line.startswith("warning: listening on 0.0.0.0 without --api-key-env") for line in said)

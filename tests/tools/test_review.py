@@ -40,19 +40,31 @@ def translated(tmp_path):
 
 
 @pytest.fixture
-def review_url(translated):
+def review_server(translated):
     server = start_review(str(translated), ReviewConfig(port=0), echo=lambda *_: None)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    host, port = server.server_address[:2]
-    yield f"http://{host}:{port}"
+    yield server
     server.shutdown()
     server.server_close()
     server.session.store.close()
 
 
-def _call(url, body=None):
+TOKENS = {}  # review URL → the server's per-run token, as the page reads it from its own URL
+
+
+@pytest.fixture
+def review_url(review_server):
+    host, port = review_server.server_address[:2]
+    url = f"http://{host}:{port}"
+    TOKENS[url] = review_server.guard.token
+    return url
+
+
+def _call(url, body=None, headers=None):
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    base = url.split("/api/", 1)[0]
+    sent = {"Content-Type": "application/json", "X-Lingualift-Token": TOKENS.get(base, ""), **(headers or {})}
+    request = urllib.request.Request(url, data=data, headers={k: v for k, v in sent.items() if v is not None})
     try:
         with urllib.request.urlopen(request) as response:
             return response.status, json.loads(response.read())
@@ -156,8 +168,8 @@ def _start_review_process(data):
     process = subprocess.Popen([sys.executable, "-m", "lingualift", "review", str(data), "--port", "0", "--page-size", "4"],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
     for line in process.stdout:
-        if "http://" in line:
-            return process, line.split("http://", 1)[1].split("/", 1)[0]
+        if "http://" in line:  # the URL with the per-run token, as a user opens it
+            return process, line.split("http://", 1)[1].split(" ", 1)[0]
     raise AssertionError(f"review did not start (exit {process.wait()})")
 
 
@@ -169,7 +181,7 @@ def test_review_page_decisions_survive_a_killed_server(translated, browser, arti
     process, address = _start_review_process(translated)
     page = browser.new_page()
     try:
-        page.goto(f"http://{address}/")
+        page.goto(f"http://{address}")
         page.wait_for_selector("body[data-ready=true]")
         assert page.locator("tr.row").count() == 4  # --page-size 4
         page.keyboard.press("a")  # row 0: accept; the cursor moves on
@@ -190,7 +202,7 @@ def test_review_page_decisions_survive_a_killed_server(translated, browser, arti
         process.wait()
     process, address = _start_review_process(translated)
     try:
-        page.goto(f"http://{address}/")
+        page.goto(f"http://{address}")
         page.wait_for_selector("body[data-ready=true]")
         states = [_row(page, n).get_attribute("data-state") for n in range(4)]
         assert states == ["accept", "", "reject", "edit"]
@@ -214,3 +226,42 @@ def test_review_page_decisions_survive_a_killed_server(translated, browser, arti
     assert result["train"]["message_id"] == ["t0", "t1", "t3", "t4", "t5"]
     assert result["train"]["text"][2] == "Ik hou van groene thee."
     assert result["rejected"]["reject_reason"] == ["not translated at all"]
+
+
+def _raw_post(url, body: bytes, headers: dict):
+    request = urllib.request.Request(url, data=body, headers=headers)
+    try:
+        with urllib.request.urlopen(request) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_another_web_page_cannot_change_or_read_the_review(review_url):
+    """The cross-site request a browser sends without asking (a text/plain POST from a foreign page,
+    through a rebound host name) is refused, and nothing is recorded."""
+    port = review_url.rsplit(":", 1)[1]
+    decision = json.dumps({"split": "train", "row": 0, "action": "reject", "reason": "csrf"}).encode()
+    token = TOKENS[review_url]
+    status, body = _raw_post(review_url + "/api/decision", decision, {
+        "Content-Type": "text/plain", "Origin": "http://evil.example", "Host": f"evil.example:{port}",
+        "X-Lingualift-Token": token})  # fmt: skip
+    assert status == 403 and "Host 'evil.example" in body["error"]
+    cases = [
+        ({"Content-Type": "text/plain", "X-Lingualift-Token": token}, "Content-Type: application/json"),
+        ({"Content-Type": "application/json", "Origin": "http://evil.example", "X-Lingualift-Token": token},
+         "another web page"),
+        ({"Content-Type": "application/json", "Origin": "null", "X-Lingualift-Token": token}, "another web page"),
+        ({"Content-Type": "application/json"}, "missing or wrong token"),
+        ({"Content-Type": "application/json", "X-Lingualift-Token": token[:-1] + "x"}, "missing or wrong token"),
+    ]  # fmt: skip
+    for headers, reason in cases:
+        status, body = _raw_post(review_url + "/api/decision", decision, headers)
+        assert status == 403 and reason in body["error"], (headers, body)
+    assert _call(review_url + "/api/summary", headers={"X-Lingualift-Token": None})[0] == 403  # reading, too
+    assert _call(review_url + "/api/rows", headers={"Host": f"evil.example:{port}"})[0] == 403
+    assert _call(review_url + "/api/summary")[1]["decided"] == {}  # nothing got through
+    status, body = _call(review_url + "/api/decision", {"split": "train", "row": 0, "action": "accept"},
+                         headers={"Origin": review_url})
+    assert status == 200 and body["decision"]["action"] == "accept"  # the page's own same-origin JSON call
+    assert _call(review_url + "/api/summary")[1]["decided"] == {"accept": 1}

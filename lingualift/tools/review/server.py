@@ -1,9 +1,12 @@
 """The review page and its small JSON API, on the standard library's threading HTTP server.
 
-GET  /                  the page (page.html)
+GET  /                  the page (page.html; it reads the per-run token from its URL)
 GET  /api/summary       splits, rows, flag counts, decision counts
 GET  /api/rows          ?split=&filter=all|flagged|clean|undecided|decided|flag:NAME&offset=&limit=
 POST /api/decision      {split, row, action: accept|edit|reject|clear, text?, reason?}
+
+Every request passes lingualift.local_web's checks (Host, Origin, JSON-only POSTs) and every API
+call carries the per-run token (header X-Lingualift-Token) printed in the page's URL.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from urllib.parse import parse_qs, urlparse
 from pydantic import ValidationError
 
 from lingualift.errors import ConfigError, config_error
+from lingualift.local_web import RequestGuard
 from lingualift.tools.review.decisions import (
     Decision,
     DecisionStore,
@@ -93,7 +97,7 @@ def _public(decision: dict | None) -> dict | None:
     return None if decision is None else {k: decision[k] for k in ("action", "text", "reason")}
 
 
-def make_handler(session: ReviewSession):
+def make_handler(session: ReviewSession, guard: RequestGuard):
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format, *args):  # noqa: A002 — quiet: request lines would flood the terminal
             pass
@@ -109,7 +113,16 @@ def make_handler(session: ReviewSession):
         def _json(self, status: int, payload: dict) -> None:
             self._send(status, json.dumps(payload, ensure_ascii=False).encode("utf-8"), "application/json")
 
+        def _refused(self, method: str) -> bool:
+            url = urlparse(self.path)
+            reason = guard.refusal(method, url.path, self.headers)
+            if reason:
+                self._json(403, {"error": reason})
+            return reason is not None
+
         def do_GET(self):  # noqa: N802
+            if self._refused("GET"):
+                return
             url = urlparse(self.path)
             query = {k: v[-1] for k, v in parse_qs(url.query).items()}
             try:
@@ -130,6 +143,8 @@ def make_handler(session: ReviewSession):
                 self._json(400, {"error": str(error)})
 
         def do_POST(self):  # noqa: N802
+            if self._refused("POST"):
+                return
             if urlparse(self.path).path != "/api/decision":
                 self._json(404, {"error": f"no such endpoint: {self.path}"})
                 return
@@ -162,15 +177,20 @@ def _integer(query: dict, name: str, default: int) -> int:
 
 def start_review(data: str, config: ReviewConfig, *, echo=print) -> ThreadingHTTPServer:
     """Load the data, open the decisions and bind; the caller runs `serve_forever()`."""
+    from lingualift.local_web import new_token
+
     session = ReviewSession(data, config)
+    token = new_token()
     try:
-        server = ThreadingHTTPServer((config.host, config.port), make_handler(session))
+        server = ThreadingHTTPServer((config.host, config.port), None)
     except OSError as error:
         raise ConfigError(f"cannot listen on {config.host}:{config.port}: {error.strerror}") from error
+    host, port = server.server_address[:2]
+    server.guard = RequestGuard(host, port, token=token, api_prefix="/api/")
+    server.RequestHandlerClass = make_handler(session, server.guard)
     server.daemon_threads = True
     server.session = session
-    host, port = server.server_address[:2]
     decided = sum(session.summary()["decided"].values())
-    echo(f"review {data} on http://{host}:{port}/ — decisions in {session.db_path} ({decided} so far); "
+    echo(f"review {data} on http://{host}:{port}/?token={token} — decisions in {session.db_path} ({decided} so far); "
          "Ctrl+C to stop, then `lingualift review export`")  # fmt: skip
     return server
