@@ -79,3 +79,26 @@ def test_installed_console_script_runs():
     script = Path(sys.executable).parent / "lingualift"
     result = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout.strip() == f"lingualift {__version__}"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["chat", "no/such-model", "--prompt", "hi"], ["serve", "no/such-model"],
+     ["eval", "fidelity", "--model", "no/such-model", "--lang", "nl", "--prompts", "{prompts}"],
+     ["eval", "regression", "--model", "no/such-model", "--baseline", "b", "--data", "{prompts}"],
+     ["eval", "harness", "--model", "no/such-model", "--tasks", "t"],
+     ["generate", "--docs", "{prompts}", "--lang", "nl", "--out", "{tmp}/o", "--model", "no/such-model"]],
+)  # fmt: skip
+@pytest.mark.parametrize("flags, message", [(["--quant4"], "need a CUDA GPU"),
+                                            (["--quant8", "--device", "cpu"], "not on --device cpu")])  # fmt: skip
+def test_every_command_that_loads_a_model_takes_the_device_and_quantization_flags(argv, flags, message, tmp_path,
+                                                                                   capsys, monkeypatch):  # fmt: skip
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("Hoe gaat het?\n")
+    argv = [a.format(prompts=prompts, tmp=tmp_path) for a in argv]
+    assert main(argv + flags) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err

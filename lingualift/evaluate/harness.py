@@ -38,6 +38,7 @@ def run_harness(config: HarnessConfig, *, echo=print) -> dict:
 
     from lingualift.models import adapter_base, default_device, resolve_model
 
+    quantization = config.quantization()  # refused before lm-eval and the model load
     if importlib.util.find_spec("lm_eval") is None:
         raise ModelError("lm-evaluation-harness is not installed: pip install 'lingualift[harness]'")
     import lm_eval
@@ -57,7 +58,6 @@ def run_harness(config: HarnessConfig, *, echo=print) -> dict:
 
     device = default_device(config.device)
     dtype = config.dtype or hardware.inference_dtype(hardware.Machine.here(), device)
-    quantization = config.quantization()
     model_args = {"pretrained": base, "dtype": dtype, **({"peft": adapter} if adapter else {}),
                   **({"quantization_config": quantization} if quantization is not None else {})}  # fmt: skip
     echo(

@@ -85,6 +85,7 @@ def run_regression(config: RegressionConfig, *, echo=print) -> dict:
     from lingualift.models import load_chat_model
 
     language = get_language(config.lang)
+    quantization = config.quantization()  # refused here, before the data and models load
     rows = first_split(load_source(config.data), prefer="test")
     require_columns(rows, ["messages"], where=config.data)
     conversations = [
@@ -101,7 +102,7 @@ def run_regression(config: RegressionConfig, *, echo=print) -> dict:
         ("baseline", config.baseline, None),
     ):
         model, tokenizer = load_chat_model(model_id, adapter=adapter, device=config.device,
-                                           quantization=config.quantization())
+                                           quantization=quantization)
         losses = conversation_losses(model, tokenizer, conversations, max_length=config.max_seq_length)
         fidelity = None
         if config.fidelity and prompts:

@@ -398,6 +398,8 @@ def generate_conversations(config: GenerateConfig, *, echo=print, progress: bool
 
     started = time.perf_counter()
     language = get_language(config.lang)
+    if not config.base_url:
+        config.quantization()  # a flag this machine cannot honour is refused before any work
     docs = load_documents(config)
     if not docs:
         raise DataError(
