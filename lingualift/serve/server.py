@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lingualift.errors import ConfigError, config_error
 from lingualift.local_web import RequestGuard
@@ -28,20 +28,79 @@ MAX_BODY = 1 << 20
 class Message(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    role: Literal["system", "user", "assistant"]
-    content: str
+    role: Literal["system", "developer", "user", "assistant"]
+    content: str | list[dict]
+
+    @field_validator("content")
+    @classmethod
+    def _text_only(cls, content):
+        """A string, or a list of {"type": "text", "text": ...} parts (joined by newlines)."""
+        if isinstance(content, str):
+            return content
+        texts = []
+        for number, part in enumerate(content):
+            kind = part.get("type")
+            if kind != "text" or not isinstance(part.get("text"), str):
+                raise ValueError(f"part {number} is of type {kind!r}: this server reads text parts only")
+            texts.append(part["text"])
+        return "\n".join(texts)
+
+
+# Fields a single local model cannot honour: refused with the reason, never silently ignored.
+# (name, whether the value asks for something, why)
+UNSUPPORTED = (
+    ("response_format", lambda v: (v or {}).get("type", "text") != "text", "this server cannot constrain "
+     "output to JSON or a schema; omit it"),
+    ("tools", bool, "this server has no tool calling"),
+    ("tool_choice", lambda v: v not in (None, "none"), "this server has no tool calling"),
+    ("functions", bool, "this server has no function calling"),
+    ("function_call", lambda v: v not in (None, "none"), "this server has no function calling"),
+    ("logit_bias", bool, "this server does not bias tokens"),
+    ("presence_penalty", lambda v: bool(v), "this server applies no presence penalty; omit it or send 0"),
+    ("frequency_penalty", lambda v: bool(v), "this server applies no frequency penalty; omit it or send 0"),
+    ("audio", bool, "this server produces text only"),
+    ("modalities", lambda v: v not in (None, ["text"]), "this server produces text only"),
+    ("prediction", bool, "this server does not use predicted outputs"),
+)  # fmt: skip
 
 
 class ChatRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")  # OpenAI clients send fields we do not use (top_p, ...)
+    model_config = ConfigDict(extra="ignore")  # informational fields (user, metadata, store) need no action
 
     model: Optional[str] = None
     messages: list[Message] = Field(min_length=1)
     max_tokens: Optional[int] = Field(None, gt=0)
     max_completion_tokens: Optional[int] = Field(None, gt=0)
     temperature: float = Field(0.0, ge=0, le=2)
+    top_p: float = Field(1.0, gt=0, le=1)
+    seed: Optional[int] = None
+    stop: Optional[str | list[str]] = None
+    logprobs: bool = False
+    top_logprobs: Optional[int] = Field(None, ge=0, le=20)
     stream: bool = False
-    n: int = Field(1, ge=1, le=1)
+    stream_options: Optional[dict] = None
+    n: int = Field(1, ge=1, le=1, description="one choice per request")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_what_cannot_be_honoured(cls, raw):
+        if isinstance(raw, dict):
+            for name, asks, why in UNSUPPORTED:
+                if name in raw and asks(raw[name]):
+                    raise ValueError(f"{name}: {why}")
+        return raw
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.top_logprobs and not self.logprobs:
+            raise ValueError("top_logprobs: needs logprobs: true")
+        if self.stream_options and not self.stream:
+            raise ValueError("stream_options: only with stream: true")
+        return self
+
+    def stops(self) -> tuple[str, ...]:
+        given = [self.stop] if isinstance(self.stop, str) else (self.stop or [])
+        return tuple(s for s in given if s)
 
 
 class RequestError(Exception):
@@ -79,7 +138,17 @@ class ChatService:
         return request.max_completion_tokens or request.max_tokens or self.config.default_max_tokens
 
     def messages(self, request: ChatRequest) -> list[dict]:
-        return [m.model_dump() for m in request.messages]
+        # a "developer" message is the newer name of a system message
+        return [{"role": "system" if m.role == "developer" else m.role, "content": m.content}
+                for m in request.messages]  # fmt: skip
+
+    def completion(self, request: ChatRequest):
+        from lingualift.serve.completion import Completion, Sampling
+
+        sampling = Sampling(max_tokens=self.max_tokens(request), temperature=request.temperature, top_p=request.top_p,
+                            seed=request.seed, stop=request.stops(), logprobs=request.logprobs,
+                            top_logprobs=request.top_logprobs or 0)  # fmt: skip
+        return Completion(self.model, self.tokenizer, self.messages(request), sampling)
 
 
 def make_handler(service: ChatService, guard):
@@ -164,52 +233,55 @@ def make_handler(service: ChatService, guard):
             return None
 
         def _complete(self, request: ChatRequest) -> None:
-            from lingualift.chat import reply_once
-
-            text, prompt_tokens, completion_tokens, finish = reply_once(
-                service.model, service.tokenizer, service.messages(request), max_new_tokens=service.max_tokens(request),
-                temperature=request.temperature)  # fmt: skip
+            completion = service.completion(request)
+            pieces = list(completion)
+            logprobs = {"content": [e for p in pieces for e in p.logprobs]} if request.logprobs else None
+            message = {"role": "assistant", "content": "".join(p.text for p in pieces)}
             self._json(200, {
                 "id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion", "created": int(time.time()),
                 "model": service.name,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}],
-                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                          "total_tokens": prompt_tokens + completion_tokens},
+                "choices": [{"index": 0, "message": message, "logprobs": logprobs,
+                             "finish_reason": completion.finish_reason}],
+                "usage": _usage(completion),
             })  # fmt: skip
 
         def _stream(self, request: ChatRequest) -> None:
-            from lingualift.chat import stream_reply
-
             ident, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Cache-Control", "no-cache")
             self.end_headers()
-            limit = service.max_tokens(request)
+            with_usage = bool((request.stream_options or {}).get("include_usage"))
 
-            def event(delta: dict, finish: str | None = None) -> None:
+            def event(choices: list[dict], **extra) -> None:
                 chunk = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": service.name,
-                         "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}  # fmt: skip
+                         "choices": choices, **({"usage": None} if with_usage else {}), **extra}  # fmt: skip
                 self.wfile.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
                 self.wfile.flush()
 
-            pieces = stream_reply(service.model, service.tokenizer, service.messages(request), max_new_tokens=limit,
-                                  temperature=request.temperature)  # fmt: skip
-            text = ""
+            def choice(delta: dict, finish: str | None = None, logprobs: list | None = None) -> list[dict]:
+                lp = {"content": logprobs or []} if request.logprobs else None
+                return [{"index": 0, "delta": delta, "logprobs": lp, "finish_reason": finish}]
+
+            completion = service.completion(request)
             try:
-                event({"role": "assistant", "content": ""})
-                for piece in pieces:
-                    text += piece
-                    event({"content": piece})
-                produced = len(service.tokenizer(text, add_special_tokens=False)["input_ids"])
-                event({}, "length" if produced >= limit else "stop")
+                event(choice({"role": "assistant", "content": ""}))
+                for piece in completion:
+                    event(choice({"content": piece.text}, logprobs=piece.logprobs))
+                event(choice({}, completion.finish_reason))
+                if with_usage:
+                    event([], usage=_usage(completion))
                 self.wfile.write(b"data: [DONE]\n\n")
                 self.wfile.flush()
             except (BrokenPipeError, ConnectionResetError):
-                for _ in pieces:  # the client left: let the generation finish before the model is reused
-                    pass
+                pass  # the client left: generation stopped with the loop
 
     return Handler
+
+
+def _usage(completion) -> dict:
+    return {"prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens,
+            "total_tokens": completion.prompt_tokens + completion.completion_tokens}
 
 
 def start_server(config: ServeConfig, *, echo=print) -> ThreadingHTTPServer:

@@ -54,7 +54,7 @@ def test_models_and_a_plain_completion_through_the_openai_client(server):
     assert [m.id for m in client.models.list().data] == [server.service.name]
     completion = client.chat.completions.create(model="any", messages=MESSAGES, max_tokens=6)
     expected = reply_once(server.service.model, server.service.tokenizer, MESSAGES, max_new_tokens=6)
-    assert completion.choices[0].message.content == expected[0]
+    assert completion.choices[0].message.content.strip() == expected[0]  # our decoding loop = generate's greedy
     assert completion.choices[0].finish_reason == expected[3]
     assert completion.usage.prompt_tokens == expected[1] and completion.usage.completion_tokens == expected[2]
 
@@ -68,7 +68,7 @@ def test_streamed_completion_arrives_in_pieces_and_equals_the_plain_one(server):
         .choices[0]
         .message.content
     )
-    assert text.strip() == plain
+    assert text == plain  # exactly, whitespace included
     assert len([c for c in chunks if c.choices[0].delta.content]) >= 2  # streamed, not one blob
     assert chunks[-1].choices[0].finish_reason in ("stop", "length")
 
@@ -106,7 +106,7 @@ def test_concurrent_requests_are_all_answered(server):
     for prompt, reply in zip(prompts, replies):
         alone = reply_once(server.service.model, server.service.tokenizer, [{"role": "user", "content": prompt}],
                            max_new_tokens=4)[0]  # fmt: skip
-        assert reply == alone
+        assert reply.strip() == alone
 
 
 def test_a_full_queue_answers_429_instead_of_piling_up(server):
@@ -189,3 +189,100 @@ def test_listening_beyond_loopback_without_a_key_says_so(tiny_chat_model):
     instance = start_server(ServeConfig(model=str(tiny_chat_model), host="0.0.0.0", port=0), echo=said.append)
     instance.server_close()
     assert any(line.startswith("warning: listening on 0.0.0.0 without --api-key-env") for line in said)
+
+
+def _both(server, **request):
+    """The reply's text and finish reason, plain and streamed, through the openai client."""
+    client = _client(server)
+    plain = client.chat.completions.create(model="m", **request).choices[0]
+    chunks = list(client.chat.completions.create(model="m", stream=True, **request))
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    return (plain.message.content, plain.finish_reason), (streamed, chunks[-1].choices[0].finish_reason)
+
+
+@pytest.fixture(scope="module")
+def demo_server(demo_model_path):
+    """The real demo model: the tiny random one writes only newlines, too little to cut at a string."""
+    instance = start_server(ServeConfig(model=str(demo_model_path), port=0, max_tokens_limit=64), echo=lambda *_: None)
+    threading.Thread(target=instance.serve_forever, daemon=True).start()
+    yield instance
+    instance.shutdown()
+    instance.server_close()
+
+
+@pytest.mark.slow
+def test_stop_strings_end_the_reply_before_them_plain_and_streamed(demo_server):
+    count = [{"role": "user", "content": "Count from 1 to 10, separated by commas."}]
+    free, streamed_free = _both(demo_server, messages=count, max_tokens=40)
+    assert free == streamed_free and "4, 5" in free[0]
+    expected = free[0][: free[0].find("5")]  # "1, 2, 3, 4, " — what llama.cpp's server returns
+    for given in ("5", ["5"], ["never-in-a-reply", "5"], [", 5", "5,"]):
+        plain, streamed = _both(demo_server, messages=count, max_tokens=40, stop=given)
+        cut = free[0][: min(free[0].find(s) for s in ([given] if isinstance(given, str) else given) if s in free[0])]
+        assert plain == streamed == (cut, "stop"), given
+        assert plain[0] in (expected, expected.rstrip(", "))
+    assert _both(demo_server, messages=count, max_tokens=40, stop="never-in-a-reply")[0] == free
+
+
+def test_content_as_text_parts_is_read_like_a_string(server):
+    parts = [{"role": "system", "content": [{"type": "text", "text": "Antwoord in het Nederlands."}]},
+             {"role": "user", "content": [{"type": "text", "text": "Hoi!"}]}]  # fmt: skip
+    assert _both(server, messages=parts, max_tokens=6) == _both(server, messages=MESSAGES, max_tokens=6)
+
+
+def test_logprobs_are_the_model_own_and_cover_the_reply(server):
+    import torch
+
+    from lingualift.chat import _inputs
+
+    client = _client(server)
+    choice = client.chat.completions.create(model="m", messages=MESSAGES, max_tokens=6, logprobs=True,
+                                            top_logprobs=3).choices[0]  # fmt: skip
+    entries = choice.logprobs.content
+    assert "".join(e.token for e in entries) == choice.message.content and len(entries) >= 1
+    for entry in entries:  # greedy: the chosen token is the most likely one
+        assert len(entry.top_logprobs) == 3 and entry.logprob == entry.top_logprobs[0].logprob <= 0
+        assert entry.top_logprobs[0].logprob >= entry.top_logprobs[1].logprob >= entry.top_logprobs[2].logprob
+    model, tokenizer = server.service.model, server.service.tokenizer
+    with torch.no_grad():
+        first = torch.log_softmax(model(**_inputs(tokenizer, MESSAGES)).logits[0, -1].float(), dim=-1)
+    assert abs(entries[0].logprob - float(first.max())) < 1e-4
+    chunks = list(client.chat.completions.create(model="m", messages=MESSAGES, max_tokens=6, logprobs=True,
+                                                 stream=True))  # fmt: skip
+    streamed = [e.logprob for c in chunks if c.choices and c.choices[0].logprobs for e in c.choices[0].logprobs.content]
+    assert streamed == [e.logprob for e in entries]
+
+
+def test_a_seed_makes_sampling_repeatable(server):
+    def sample(seed):
+        return _client(server).chat.completions.create(model="m", messages=MESSAGES, max_tokens=12, temperature=1.0,
+                                                       seed=seed).choices[0].message.content  # fmt: skip
+
+    assert sample(7) == sample(7)
+    assert len({sample(7), sample(8), sample(9)}) > 1
+
+
+def test_usage_arrives_last_in_a_stream_when_asked(server):
+    chunks = list(_client(server).chat.completions.create(model="m", messages=MESSAGES, max_tokens=4, stream=True,
+                                                          stream_options={"include_usage": True}))  # fmt: skip
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens >= 1
+    assert all(c.usage is None for c in chunks[:-1])
+
+
+@pytest.mark.parametrize(
+    "extra, field",
+    [({"n": 2}, "n:"), ({"response_format": {"type": "json_object"}}, "response_format: this server cannot"),
+     ({"tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}]}, "tools: this server has no"),
+     ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "http://x/y.png"}}]}]},
+      "messages.0.content"),
+     ({"frequency_penalty": 0.5}, "frequency_penalty:"), ({"logit_bias": {"5": 10}}, "logit_bias:"),
+     ({"top_logprobs": 2}, "top_logprobs: needs logprobs")],
+)  # fmt: skip
+def test_what_the_server_cannot_honour_is_refused_naming_the_field(server, extra, field):
+    from openai import BadRequestError
+
+    request = {"model": "m", "messages": MESSAGES, "max_tokens": 2, **extra}
+    with pytest.raises(BadRequestError) as refused:
+        _client(server).chat.completions.create(**request)
+    assert field in str(refused.value)
+    assert _client(server).chat.completions.create(model="m", messages=MESSAGES, max_tokens=2).choices  # lives on
