@@ -2,7 +2,10 @@
 
 Each prompt is judged twice, the two answers swapped, so a judge that prefers a position cancels
 out: a prompt's score is the sum of both verdicts (+1 win, 0 tie, -1 loss for the model), >0 a win,
-<0 a loss, 0 a tie. Verdicts that cannot be parsed or requests that fail are counted, never fatal.
+<0 a loss, 0 a tie. A prompt counts only when both orders gave a verdict; prompts with one verdict,
+with none, and failed requests are counted apart, never fatal. A verdict is read only from a JSON
+object whose `winner` is exactly "1", "2" or "tie" (or a prose `Winner: 2` outside braces), never from an echo
+of the rubric, whose format line names all three.
 """
 
 from __future__ import annotations
@@ -55,29 +58,41 @@ class JudgeConfig(ModelPlacement):
 VERDICT = {"1": 1, "2": 2, "tie": 0}
 
 
+# a reply that repeats the rubric's answers is an echo, whatever JSON those answers contain
+ECHO_MARKS = ("[Answer 1]", "[Answer 2]")
+# `Winner: 2 because ...` in prose, read outside any {...} (where the rubric's format line is)
+LOOSE_WINNER = re.compile(r"\bwinner\W{0,4}(1|2|tie)\b", re.I)
+BRACES = re.compile(r"\{[^{}]*\}")
+
+
 def parse_verdict(text: str) -> Optional[int]:
-    """1 or 2 for the winning position, 0 for a tie, None when the judge's reply says neither."""
-    for match in re.finditer(r"\{.*?\}", text, re.S):
+    """1 or 2 for the winning position, 0 for a tie, None when the judge's reply says neither (or
+    only echoes the rubric)."""
+    if all(mark in text for mark in ECHO_MARKS):
+        return None
+    for match in BRACES.finditer(text):
         try:
-            winner = str(json.loads(match.group(0)).get("winner", "")).strip().lower()
-        except (json.JSONDecodeError, AttributeError):
-            continue
-        if winner in VERDICT:
-            return VERDICT[winner]
-    loose = re.search(r"winner\W{0,4}(1|2|tie)\b", text, re.I)
+            found = json.loads(match.group(0))
+        except json.JSONDecodeError:
+            continue  # e.g. the rubric's own format line: {"winner": "1", "2" or "tie", ...}
+        winner = found.get("winner") if isinstance(found, dict) else None
+        if isinstance(winner, (str, int)) and str(winner).strip().lower() in VERDICT:
+            return VERDICT[str(winner).strip().lower()]
+    loose = LOOSE_WINNER.search(BRACES.sub(" ", text))
     return VERDICT[loose.group(1).lower()] if loose else None
 
 
+# the model's score from a verdict (1, 2 or tie=0) when its answer was shown first / second
+MODEL_FIRST = {1: 1, 2: -1, 0: 0}
+MODEL_SECOND = {2: 1, 1: -1, 0: 0}
+
+
 def prompt_outcome(model_first: Optional[int], model_second: Optional[int]) -> Optional[str]:
-    """Combine the verdict with the model's answer first (position 1) and second (position 2)."""
-    scores = []
-    if model_first is not None:
-        scores.append({1: 1, 2: -1, 0: 0}[model_first])
-    if model_second is not None:
-        scores.append({2: 1, 1: -1, 0: 0}[model_second])
-    if not scores:
+    """Combine the verdict with the model's answer first (position 1) and second (position 2); None
+    unless both orders have a verdict (one order alone would let position bias through)."""
+    if model_first is None or model_second is None:
         return None
-    total = sum(scores)
+    total = MODEL_FIRST[model_first] + MODEL_SECOND[model_second]
     return "win" if total > 0 else "loss" if total < 0 else "tie"
 
 
@@ -119,14 +134,14 @@ def judge_pairs(prompts: list[str], model_replies: list[str], baseline_replies: 
     for i in range(len(prompts)):
         first, second = verdicts[i]["model_first"]["verdict"], verdicts[i]["model_second"]["verdict"]
         outcome = prompt_outcome(first, second)
-        consistent = (
-            None if None in (first, second) else prompt_outcome(first, None) == prompt_outcome(None, second)
-        )
+        consistent = None if None in (first, second) else MODEL_FIRST[first] == MODEL_SECOND[second]
         rows.append({"prompt": prompts[i], "model_reply": model_replies[i], "baseline_reply": baseline_replies[i],
                      "outcome": outcome, "consistent_across_orders": consistent, **verdicts[i]})  # fmt: skip
         if outcome:
             outcomes.append(outcome)
+    parsed_orders = [sum(v["verdict"] is not None for v in verdicts[i].values()) for i in range(len(prompts))]
     summary = {"prompts": len(prompts), "judged": len(outcomes), "unjudged": len(prompts) - len(outcomes),
+               "one_order_only": parsed_orders.count(1), "no_verdict": parsed_orders.count(0),
                "requests": len(jobs), "unparsed_verdicts": unparsed, "failed_requests": failed}  # fmt: skip
     for name in ("win", "tie", "loss"):
         hits = [o == name for o in outcomes]
@@ -167,12 +182,21 @@ def run_judge(config: JudgeConfig, *, echo=print) -> dict:
               **result}  # fmt: skip
     echo(f"{name} vs {config.baseline} on {result['judged']} prompts judged by {config.judge_model}: "
          f"win {result['win_rate']:.0%} (95% CI {result['win_ci95'][0]:.0%}-{result['win_ci95'][1]:.0%}), "
-         f"tie {result['tie_rate']:.0%}, loss {result['loss_rate']:.0%}; "
-         f"{result['unparsed_verdicts']} unparsed verdicts, {result['failed_requests']} failed requests, "
+         f"tie {result['tie_rate']:.0%}, loss {result['loss_rate']:.0%}; not counted: {result['one_order_only']} prompts "
+         f"with one order's verdict, {result['no_verdict']} with none ({result['unparsed_verdicts']} unparsed verdicts, "
+         f"{result['failed_requests']} failed requests); "
          f"orders agree on {_share(result['order_agreement'])} of pairs")  # fmt: skip
     if config.out:
         Path(config.out).mkdir(parents=True, exist_ok=True)
         (Path(config.out) / "judge.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    if not result["judged"]:
+        from lingualift.errors import ModelError
+
+        first = next((v["judge_reply"] for p in result["pairs"] for k, v in p.items()
+                      if k.startswith("model_") and isinstance(v, dict)), "")  # fmt: skip
+        raise ModelError(f"the judge gave no prompt a verdict in both orders ({result['one_order_only']} with one, "
+                         f"{result['no_verdict']} with none; {result['failed_requests']} requests failed): the "
+                         f"rates mean nothing. First judge reply: {first[:160]!r}")  # fmt: skip
     return result
 
 

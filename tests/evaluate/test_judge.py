@@ -32,6 +32,10 @@ class Judge(BaseHTTPRequestHandler):
         second = text.split("[Answer 2]\n", 1)[1].split("\n\nReply with only", 1)[0]
         if "BROKEN" in text:
             content = "Both answers have merit, hard to say."
+        elif Judge.policy == "echo":  # a small judge repeating the rubric's format line
+            content = text.rsplit("\n", 1)[-1].split(": ", 1)[1]
+        elif Judge.policy == "one-order":  # a verdict only when the longer answer comes first
+            content = '{"winner": "1", "reason": "x"}' if len(first) > len(second) else "Hmm."
         elif Judge.policy == "position":
             content = 'Sure! {"winner": "1", "reason": "first is best"}'
         else:
@@ -67,6 +71,13 @@ def judge_url():
         ("Winner: 2 because it is in Dutch", 2),
         ("I cannot decide.", None),
         ('{"winner": "both"}', None),
+        # echoes of the rubric's format line name every option: never a verdict
+        ('{"winner": "1", "2" or "tie", "reason": "one sentence"}', None),
+        ('Reply with only a JSON object: {"winner": "1", "2" or "tie", "reason": "one sentence"}', None),
+        ('{"winner": "1", "2" or "tie", "reason": "one sentence"}\n{"winner": "2", "reason": "Dutch"}', 2),
+        ('[User message]\nx\n\n[Answer 1]\n{"winner": "1"}\n\n[Answer 2]\ny', None),  # the whole rubric echoed
+        ('{"winner": "1 or 2"}', None),
+        ('{"winner": 2}', 2),
     ],
 )
 def test_verdicts_are_parsed_from_json_or_a_loose_winner_line(reply, verdict):
@@ -82,7 +93,8 @@ def test_verdicts_are_parsed_from_json_or_a_loose_winner_line(reply, verdict):
         (2, 2, "tie"),
         (1, 0, "win"),
         (0, 0, "tie"),
-        (None, 2, "win"),
+        (None, 2, None),  # one order alone would let position bias through
+        (1, None, None),
         (None, None, None),
     ],  # fmt: skip
 )
@@ -115,6 +127,39 @@ def test_a_judge_that_always_picks_the_first_answer_gives_ties(judge_url):
     finally:
         Judge.policy = "content"
     assert result["tie_rate"] == 1.0 and result["win_rate"] == 0.0 and result["order_agreement"] == 0.0
+
+
+@pytest.mark.parametrize("policy", ["echo", "one-order"])
+def test_a_judge_that_echoes_the_rubric_or_answers_one_order_judges_nothing(judge_url, policy):
+    Judge.policy = policy
+    try:
+        prompts = [f"Vraag {i}" for i in range(4)]
+        result = judge_pairs(prompts, ["een lang antwoord hier"] * 4, ["kort"] * 4,
+                             ChatEndpoint(judge_url, "j", retries=0), language="Dutch")  # fmt: skip
+    finally:
+        Judge.policy = "content"
+    assert result["judged"] == 0 and result["win_rate"] == result["loss_rate"] == 0.0
+    if policy == "echo":
+        assert result["no_verdict"] == 4 and result["unparsed_verdicts"] == 8
+    else:
+        assert result["one_order_only"] == 4 and result["unparsed_verdicts"] == 4
+
+
+@pytest.mark.slow
+def test_a_run_the_judge_gave_no_verdicts_exits_non_zero_with_the_reason(demo_model_path, tiny_chat_model,
+                                                                         judge_url, tmp_path, capsys):  # fmt: skip
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("Wat is de hoofdstad van Nederland?\n")
+    Judge.policy = "echo"
+    try:
+        code = main(["eval", "judge", "--model", str(demo_model_path), "--baseline", str(tiny_chat_model), "--lang",
+                     "nl", "--prompts", str(prompts), "--judge-base-url", judge_url, "--judge-model", "judge-test",
+                     "--max-new-tokens", "4", "--out", str(tmp_path / "out")])  # fmt: skip
+    finally:
+        Judge.policy = "content"
+    assert code == 2
+    assert "the judge gave no prompt a verdict in both orders (0 with one, 1 with none" in capsys.readouterr().err
+    assert json.loads((tmp_path / "out" / "judge.json").read_text())["unparsed_verdicts"] == 2
 
 
 @pytest.mark.slow
