@@ -8,15 +8,65 @@ import json
 import os
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+from collections import Counter
 
 from lingualift.errors import ConfigError
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
+# Requests that fail the same way before any succeeds: the setting is wrong, not the data. Stop.
+HOPELESS_AFTER = 8
 
 
 class EndpointError(RuntimeError):
     pass
+
+
+def likely_fix(url: str, status: int | None = None, reason: str = "") -> str:
+    """The probable mistake behind a failure, in a few words, or ''."""
+    path = urllib.parse.urlparse(url).path
+    if status == 404 and "/v1/" not in path:
+        return " — does --base-url end in /v1?"
+    if status == 404:
+        return " — is the model name one this endpoint serves?"
+    if status in (401, 403):
+        return " — check the API key (--api-key-env names the variable that holds it)"
+    if "refused" in reason.lower():
+        return " — is the server running, on this host and port?"
+    return ""
+
+
+class FailureTally:
+    """Failed requests by reason, for one summary line and for stopping early: when the first
+    HOPELESS_AFTER requests all failed the same way, the rest would too."""
+
+    def __init__(self, hopeless_after: int = HOPELESS_AFTER):
+        self.failed: Counter[str] = Counter()
+        self.succeeded = 0
+        self.hopeless_after = hopeless_after
+
+    def record(self, error: str | None) -> None:
+        if error is None:
+            self.succeeded += 1
+        else:
+            self.failed[error] += 1
+
+    def hopeless(self) -> str | None:
+        """The one reason every request so far failed for, once there are enough of them; else None."""
+        if self.succeeded or len(self.failed) != 1 or sum(self.failed.values()) < self.hopeless_after:
+            return None
+        return next(iter(self.failed))
+
+    def all_failed(self) -> bool:
+        return bool(self.failed) and not self.succeeded
+
+    def summary(self) -> str:
+        """'3 of 10 requests failed: 2 × HTTP 500 from ..., 1 × ...' (the most frequent first)."""
+        total = sum(self.failed.values())
+        reasons = ", ".join(f"{n} × {reason}" for reason, n in self.failed.most_common(3))
+        more = f" and {len(self.failed) - 3} other reasons" if len(self.failed) > 3 else ""
+        return f"{total} of {total + self.succeeded} requests failed: {reasons}{more}"
 
 
 class ChatEndpoint:
@@ -47,11 +97,14 @@ class ChatEndpoint:
                 with urllib.request.urlopen(request, timeout=self.timeout) as response:
                     return json.loads(response.read().decode("utf-8"))
             except urllib.error.HTTPError as error:
-                last = EndpointError(f"HTTP {error.code} from {self.url}")
+                said = _error_text(error)
+                last = EndpointError(f"HTTP {error.code} from {self.url}{likely_fix(self.url, error.code)}"
+                                     + (f" (it said: {said})" if said else ""))  # fmt: skip
                 if error.code not in RETRY_STATUS:
                     raise last from None
             except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
-                last = EndpointError(f"cannot reach {self.url}: {getattr(error, 'reason', error)}")
+                reason = str(getattr(error, "reason", error))
+                last = EndpointError(f"cannot reach {self.url}: {reason}{likely_fix(self.url, None, reason)}")
             except json.JSONDecodeError:
                 last = EndpointError(f"{self.url} answered with something that is not JSON")
             if attempt < self.retries:
@@ -66,3 +119,18 @@ class ChatEndpoint:
             return answer["choices"][0]["message"]["content"] or ""
         except (KeyError, IndexError, TypeError) as error:
             raise EndpointError(f"{self.url}: response has no choices[0].message.content") from error
+
+
+def _error_text(error: urllib.error.HTTPError) -> str:
+    """The first line of an error response (OpenAI-style `error.message`, else the body), short."""
+    try:
+        body = error.read().decode("utf-8", "replace")
+    except Exception:  # noqa: BLE001 — the status alone still says what failed
+        return ""
+    try:
+        found = json.loads(body).get("error")
+        body = found.get("message", "") if isinstance(found, dict) else str(found or body)
+    except (json.JSONDecodeError, AttributeError):
+        pass
+    lines = body.strip().splitlines()
+    return lines[0][:160] if lines else ""

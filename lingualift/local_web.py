@@ -57,7 +57,9 @@ class RequestGuard:
         """Listening beyond loopback (0.0.0.0, a LAN address): the user chose to be reached by other names."""
         return not is_loopback(self.host)
 
-    def refusal(self, method: str, path: str, headers: Mapping[str, str], query_token: str | None = None) -> str | None:
+    def refusal(
+        self, method: str, path: str, headers: Mapping[str, str], query_token: str | None = None
+    ) -> str | None:
         """Why this request is refused (HTTP 403, one line), or None to let it in."""
         host = (headers.get("Host") or "").strip().lower()
         if not host:

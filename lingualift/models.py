@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-
 from typing import Optional
 
 from pydantic import BaseModel, Field, model_validator

@@ -343,8 +343,8 @@ def _judge(data: dict, where: str) -> Section:
         ax.set_title(f"{_short(str(data.get('model')))} vs {_short(str(data.get('baseline')))}", fontsize=9)
 
     rows = [(f"{n} rate", f"{data[f'{n}_rate']:.1%} (95% CI {data[f'{n}_ci95'][0]:.1%}–{data[f'{n}_ci95'][1]:.1%})")
-            for n in names] + _pick(data, ("prompts", "judged", "one_order_only", "no_verdict", "unparsed_verdicts", "failed_requests",
-                                           "order_agreement"))  # fmt: skip
+            for n in names] + _pick(data, ("prompts", "judged", "one_order_only", "no_verdict", "unparsed_verdicts",
+                                           "failed_requests", "order_agreement"))  # fmt: skip
     return Section("LLM judge: win rate", where, by, rows, _png(draw, size=(5, 3)))
 
 

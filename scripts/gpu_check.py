@@ -140,7 +140,9 @@ class Checks:
                    *(["--quant4"] if quantized else []), timeout=420)  # fmt: skip
         report = json.loads((out / "training_report.json").read_text())
         if report["steps"] != self.steps or report["final_loss"] is None:
-            raise RuntimeError(f"trained {report['steps']} of {self.steps} steps, final loss {report['final_loss']}")
+            raise RuntimeError(
+                f"trained {report['steps']} of {self.steps} steps, final loss {report['final_loss']}"
+            )
         return {key: report.get(key) for key in ("mode", "steps", "first_loss", "final_loss", "precision",
                                                  "non_pad_tokens_per_second", "peak_memory_mb", "train_seconds")}  # fmt: skip
 
@@ -153,7 +155,9 @@ class Checks:
         model, tokenizer = load_chat_model("demo")
         expected = hw.torch_dtype(hw.inference_dtype(self.machine, self.device))
         if model.device.type != self.device or model.dtype != expected:
-            raise RuntimeError(f"loaded on {model.device} in {model.dtype}, expected {self.device} in {expected}")
+            raise RuntimeError(
+                f"loaded on {model.device} in {model.dtype}, expected {self.device} in {expected}"
+            )
         started = time.perf_counter()
         text = reply_once(model, tokenizer, [{"role": "user", "content": "Say hello."}], max_new_tokens=16)[0]
         reply = lingualift("chat", "demo", "--prompt", "Say hello.", "--max-new-tokens", "16").strip()
@@ -211,7 +215,9 @@ class Checks:
         if not merged.exists():
             raise Skip("the merge check did not leave a merged model")
         out = self.work / "model.gguf"
-        said = lingualift("export", "gguf", "--model", str(merged), "--out", str(out), "--type", "f16", timeout=420)
+        said = lingualift(
+            "export", "gguf", "--model", str(merged), "--out", str(out), "--type", "f16", timeout=420
+        )
         verify = [line for line in said.splitlines() if line.startswith("verify:")]
         return {"bytes": out.stat().st_size, "verify": verify}
 

@@ -24,8 +24,13 @@ def test_the_gpu_acceptance_script_runs_its_cpu_part_and_says_what_it_skipped(tm
     assert list(checks) == ["policy", "translate_quant4", "translate_quant8", "translate_ct2", "train", "chat",
                             "serve", "merge_bf16", "gguf", "pytest_gpu"]  # fmt: skip
     if not torch.cuda.is_available():
-        assert {name for name, c in checks.items() if c["status"] == "skip"} == {"translate_quant4", "translate_quant8"}
-        assert all("needs a CUDA GPU" in checks[name]["reason"] for name in ("translate_quant4", "translate_quant8"))
+        assert {name for name, c in checks.items() if c["status"] == "skip"} == {
+            "translate_quant4",
+            "translate_quant8",
+        }
+        assert all(
+            "needs a CUDA GPU" in checks[name]["reason"] for name in ("translate_quant4", "translate_quant8")
+        )
         assert checks["train"]["figures"]["mode"] == "lora" and checks["policy"]["figures"]["device"] == "cpu"
     assert checks["merge_bf16"]["figures"]["dtypes"] == ["BF16"]
     assert any("greedy tokens identical" in line for line in checks["gguf"]["figures"]["verify"])

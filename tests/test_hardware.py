@@ -58,7 +58,9 @@ def test_training_weights_dtype_lets_fp16_scale_and_bf16_run_native(machine, mod
      (RANK2_OF_4_H100, "fsdp", {"": 2}, "bfloat16"), (RANK3_OF_4_T4, "fsdp", {"": 3}, "float16"),
      (RANK2_OF_4_H100, "zero3", {"": 2}, "bfloat16"), (RANK2_OF_4_H100, "zero2", {"": 2}, None)],
 )  # fmt: skip
-def test_quantized_models_load_on_the_process_gpu_with_shardable_storage(machine, distributed, device_map, storage):
+def test_quantized_models_load_on_the_process_gpu_with_shardable_storage(
+    machine, distributed, device_map, storage
+):
     assert hw.quantized_device_map(machine) == device_map
     assert hw.quant_storage_dtype(machine, distributed) == storage
 
@@ -104,7 +106,9 @@ def test_shipped_accelerate_configs_map_to_their_kind():
 
     from lingualift.train.launch import shipped_configs
 
-    kinds = {name: hw.launch_kind(yaml.safe_load(path.read_text())) for name, path in shipped_configs().items()}
+    kinds = {
+        name: hw.launch_kind(yaml.safe_load(path.read_text())) for name, path in shipped_configs().items()
+    }
     assert kinds == {"cpu-ddp": "ddp", "ddp": "ddp", "fsdp": "fsdp", "zero2": "zero2", "zero3": "zero3"}
 
 
@@ -113,7 +117,9 @@ def test_shipped_accelerate_configs_map_to_their_kind():
     [("ddp", T4, "fp16"), ("ddp", V100, "fp16"), ("ddp", A100, "bf16"), ("fsdp", H100, "bf16"),
      ("fsdp", T4, "fp16"), ("cpu-ddp", CPU, "no"), ("cpu-ddp", H100, "no")],
 )  # fmt: skip
-def test_accelerate_launch_takes_mixed_precision_from_the_policy_not_the_file(name, machine, precision, tmp_path):
+def test_accelerate_launch_takes_mixed_precision_from_the_policy_not_the_file(
+    name, machine, precision, tmp_path
+):
     from lingualift.train.config import TrainConfig
     from lingualift.train.launch import launch_command
 

@@ -5,6 +5,8 @@ import pytest
 from lingualift.local_web import TOKEN_HEADER, RequestGuard
 
 LOCAL = RequestGuard("127.0.0.1", 8765)
+HERE = "http://127.0.0.1:8765"
+EVIL = "http://evil.example"
 REVIEW = RequestGuard("127.0.0.1", 8765, token="t0ken", api_prefix="/api/")
 EVERYWHERE = RequestGuard("0.0.0.0", 8000)
 JSON = {"Content-Type": "application/json"}
@@ -23,8 +25,8 @@ JSON = {"Content-Type": "application/json"}
      (LOCAL, "POST", "/v1/chat/completions", {"Host": "127.0.0.1:8765", "Content-Type": "application/json; charset=utf-8"}, None),
      (LOCAL, "POST", "/v1/chat/completions", {"Host": "127.0.0.1:8765", "Content-Type": "text/plain"}, "application/json"),
      (LOCAL, "POST", "/v1/chat/completions", {"Host": "127.0.0.1:8765"}, "not 'none'"),
-     (LOCAL, "POST", "/v1/chat/completions", {"Host": "127.0.0.1:8765", "Origin": "http://127.0.0.1:8765", **JSON}, None),
-     (LOCAL, "POST", "/v1/chat/completions", {"Host": "localhost:8765", "Origin": "http://127.0.0.1:8765", **JSON}, "another web page"),
+     (LOCAL, "POST", "/v1/chat/completions", {"Host": "127.0.0.1:8765", "Origin": HERE, **JSON}, None),
+     (LOCAL, "POST", "/v1/chat/completions", {"Host": "localhost:8765", "Origin": HERE, **JSON}, "another web page"),
      (LOCAL, "GET", "/v1/models", {"Host": "127.0.0.1:8765", "Origin": "https://evil.example"}, "another web page"),
      (LOCAL, "GET", "/v1/models", {"Host": "127.0.0.1:8765", "Origin": "null"}, "another web page"),
      (REVIEW, "GET", "/", {"Host": "127.0.0.1:8765"}, None),  # the page itself holds no data
@@ -34,7 +36,7 @@ JSON = {"Content-Type": "application/json"}
      (REVIEW, "POST", "/api/decision", {"Host": "127.0.0.1:8765", TOKEN_HEADER: "t0ken", **JSON}, None),
      (EVERYWHERE, "GET", "/v1/models", {"Host": "my-box.lan:8000"}, None),  # listening beyond loopback on purpose
      (EVERYWHERE, "POST", "/v1/chat/completions", {"Host": "my-box.lan:8000", "Content-Type": "text/plain"}, "application/json"),
-     (EVERYWHERE, "POST", "/v1/chat/completions", {"Host": "my-box.lan:8000", "Origin": "http://evil.example", **JSON}, "another web page")],
+     (EVERYWHERE, "POST", "/v1/chat/completions", {"Host": "my-box.lan:8000", "Origin": EVIL, **JSON}, "another web page")],
 )  # fmt: skip
 def test_requests_from_other_pages_are_refused_and_our_own_let_in(guard, method, path, headers, refused):
     reason = guard.refusal(method, path, headers)

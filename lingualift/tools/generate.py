@@ -23,7 +23,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Optional
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from lingualift.errors import DataError
 from lingualift.models import ModelPlacement
@@ -429,13 +429,21 @@ def generate_conversations(config: GenerateConfig, *, echo=print, progress: bool
         todo = [key for key in texts if done.get(key, (None, "new"))[1] is not None]
         echo(f"{len(docs)} documents, {len(kept)} kept, {len(chunks)} chunks; {len(todo)} to generate "
              f"({len(texts) - len(todo)} done in an earlier run)")  # fmt: skip
+        from lingualift.endpoint import FailureTally
+
+        failures = FailureTally()
         bar = tqdm(total=len(todo), unit="chunk", desc=f"generate ({language.name})", disable=not progress)
         for start in range(0, len(todo), group):
             keys = todo[start : start + group]
             results = generate([_prompt(texts[k], config, language.name) for k in keys])
             for key, (reply, error) in zip(keys, results):
                 store.save(key, generator, reply, error)
+                failures.record(error)
             bar.update(len(keys))
+            if failures.hopeless():
+                bar.close()
+                raise DataError(f"stopped: the first {sum(failures.failed.values())} requests all failed with "
+                                f"{failures.hopeless()} — fix that and run the same command again")  # fmt: skip
         bar.close()
         replies = store.done(generator)
     finally:
@@ -448,6 +456,10 @@ def generate_conversations(config: GenerateConfig, *, echo=print, progress: bool
     (Path(config.out) / "generate_report.json").write_text(
         json.dumps(report, indent=2, ensure_ascii=False) + "\n"
     )
+    if failures.failed:
+        echo(f"warning: {failures.summary()}; a rerun of the same command retries them")
+    if failures.all_failed():
+        raise DataError(f"every request failed ({failures.summary()}): no conversations were written")
     pairs = report["pairs"]
     echo(f"{pairs['accepted']} conversations → {config.out} (and chat.jsonl); rejected {pairs['rejected']} "
          f"{pairs['rejected_by_reason']}; replies {report['replies']}")  # fmt: skip

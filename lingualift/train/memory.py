@@ -7,8 +7,8 @@ activations after Korthikanti et al. (2022), s·b·h·L·(34 + 5·a·s/h) bytes 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 
 # weights + gradients + Adam moments (+ fp32 master copy under mixed precision), per parameter
 FULL_BYTES = 16

@@ -270,10 +270,9 @@ def run_training(config: TrainConfig, *, echo=print) -> dict:
     started = time.perf_counter()
     out = Path(config.out)
     checkpoints = out / "checkpoints"
+    from lingualift.hardware import Machine, distributed_kind, is_cuda, training_precision
     from lingualift.models import adapter_base, resolve_model
     from lingualift.train.memory import check_fits
-
-    from lingualift.hardware import Machine, distributed_kind, is_cuda, training_precision
 
     machine, distributed = Machine.here(), distributed_kind()
     model_path = resolve_model(config.model)

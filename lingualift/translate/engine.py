@@ -145,9 +145,11 @@ def translate_dataset(config: TranslateConfig, out: str, *, echo=print, progress
     pending = store.pending_count()
     echo(f"rank {rank}/{world}: {planned} unique segments, {planned - pending} already in the store, "
          f"{pending} to translate with {backend}")  # fmt: skip
-    stats = Counter()
+    from lingualift.endpoint import FailureTally
+
+    stats, failures = Counter(), FailureTally()
     if pending:
-        stats = _translate_pending(config, backend, tgt, store, pending, progress=progress)
+        stats = _translate_pending(config, backend, tgt, store, pending, failures, progress=progress)
     (work / f"done-{rank}-of-{world}.json").write_text(json.dumps({"translated": stats.get("segments", 0)}))
     report = {
         "rank": rank,
@@ -159,6 +161,7 @@ def translate_dataset(config: TranslateConfig, out: str, *, echo=print, progress
         "reused_from_store": planned - pending,
         "translated_segments": stats.get("segments", 0),
         "failed_segments": stats.get("failed", 0),
+        "failures_by_reason": dict(failures.failed.most_common()),
         "retried_for_repetition": stats.get("retried", 0),
         "cut_by_tokens": stats.get("cut_by_tokens", 0),
         "translation_seconds": round(stats.get("seconds", 0.0), 2),
@@ -191,6 +194,11 @@ def translate_dataset(config: TranslateConfig, out: str, *, echo=print, progress
         rows_per_second=round(rows / seconds, 2), source=config.source, out=out,
     )  # fmt: skip
     (Path(out) / "translate_report.json").write_text(json.dumps(report, indent=2))
+    if failures.failed:
+        echo(f"warning: {failures.summary()}; their rows are flagged failed (a rerun of the same command retries them)")
+    if failures.all_failed():
+        raise DataError(f"every segment failed ({failures.summary()}): nothing was translated; {out} keeps the rows "
+                        "flagged failed")  # fmt: skip
     return report
 
 
@@ -292,7 +300,7 @@ def _batches(translator, segments: list[Segment], budget: int, lengths: list[int
         yield batch, longest
 
 
-def _translate_pending(config, backend, tgt, store, pending, *, progress):
+def _translate_pending(config, backend, tgt, store, pending, failures, *, progress):
     """Translate the store's pending queue page by page (one language pair per page).
 
     A segment whose hypothesis looped is not committed with its batch: it waits, still pending,
@@ -327,7 +335,7 @@ def _translate_pending(config, backend, tgt, store, pending, *, progress):
                 stats["tokens"] += longest * len(batch)
                 done = [(s, r) for s, r in results if "repetition" not in r.flags]
                 looping += [(s, r) for s, r in results if "repetition" in r.flags]
-                _commit(store, long.keep(done), stats, bar)
+                _commit(store, long.keep(done), stats, bar, failures)
             if looping:
                 begin = time.perf_counter()
                 retried = _retry_looping(translator, looping, src, tgt, config)
@@ -335,8 +343,8 @@ def _translate_pending(config, backend, tgt, store, pending, *, progress):
                 stats["seconds"] += elapsed
                 stats["retry_seconds"] += elapsed
                 stats["retried"] += len(looping)
-                _commit(store, long.keep(retried), stats, bar)
-            _commit(store, long.joined(src, tgt), stats, bar)
+                _commit(store, long.keep(retried), stats, bar, failures)
+            _commit(store, long.joined(src, tgt), stats, bar, failures)
     finally:
         bar.close()
     return stats
@@ -393,13 +401,21 @@ class _LongSegments:
         return out
 
 
-def _commit(store: TranslationStore, results: list[tuple[Segment, Result]], stats: Counter, bar) -> None:
+def _commit(store: TranslationStore, results: list[tuple[Segment, Result]], stats: Counter, bar, failures) -> None:
+    """Store finished segments; stop the run when every segment so far failed the same way (a wrong
+    --base-url, a missing model): the failed ones are kept in the store and retried by the next run."""
     if not results:
         return
     store.commit_batch(results)
     stats["segments"] += len(results)
     stats["failed"] += sum(r.status == "failed" for _, r in results)
     bar.update(len(results))
+    for _, result in results:
+        failures.record(result.error or "failed" if result.status == "failed" else None)
+    reason = failures.hopeless()
+    if reason:
+        raise DataError(f"stopped: the first {sum(failures.failed.values())} segments all failed with {reason} — fix "
+                        "that and run the same command again (failed segments are retried)")  # fmt: skip
 
 
 def _run_batch(

@@ -15,8 +15,10 @@ from lingualift.serve.server import start_server
 
 pytestmark = [
     pytest.mark.slow,  # the real demo model: the tiny random one writes only newlines
-    pytest.mark.skipif(importlib.util.find_spec("tenacity") is None or importlib.util.find_spec("lm_eval") is None,
-                       reason="needs lm-eval's API models: pip install 'lingualift[harness]'"),  # fmt: skip
+    pytest.mark.skipif(
+        importlib.util.find_spec("tenacity") is None or importlib.util.find_spec("lm_eval") is None,
+        reason="needs lm-eval's API models: pip install 'lingualift[harness]'",
+    ),  # fmt: skip
 ]
 
 DOCS = [
@@ -50,7 +52,9 @@ metric_list:
 
 @pytest.fixture(scope="module")
 def demo_server(demo_model_path):
-    instance = start_server(ServeConfig(model=str(demo_model_path), port=0, max_tokens_limit=64), echo=lambda *_: None)
+    instance = start_server(
+        ServeConfig(model=str(demo_model_path), port=0, max_tokens_limit=64), echo=lambda *_: None
+    )
     threading.Thread(target=instance.serve_forever, daemon=True).start()
     yield instance
     instance.shutdown()

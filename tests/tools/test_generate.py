@@ -253,3 +253,20 @@ def test_generate_with_the_demo_model_accounts_for_every_chunk(tmp_path, demo_mo
     assert pair_rows == report["pairs"]["accepted"] + report["pairs"]["rejected"] - report["replies"].get(
         "unparsed", 0
     )
+
+
+def test_generate_with_an_endpoint_nobody_listens_on_fails_loudly(tmp_path, capsys, monkeypatch):
+    import socket
+
+    import lingualift.endpoint as endpoint_module
+
+    monkeypatch.setattr(endpoint_module.time, "sleep", lambda s: None)  # no real backoff waits in tests
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    docs = _write_docs(tmp_path / "docs")
+    code = main(["generate", "--docs", str(docs), "--lang", "nl", "--base-url", f"http://127.0.0.1:{port}/v1",
+                 "--model", "qa-writer", "--out", str(tmp_path / "qa"), "--min-doc-chars", "60"])  # fmt: skip
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert code == 2 and len(err) == 1
+    assert "failed" in err[0] and "Connection refused — is the server running, on this host and port?" in err[0]

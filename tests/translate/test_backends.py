@@ -61,6 +61,13 @@ class Endpoint(BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802
         payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         Endpoint.calls.append({"payload": payload, "auth": self.headers.get("Authorization")})
+        if self.path != "/v1/chat/completions":  # as vLLM and llama.cpp's server answer a wrong path
+            body = json.dumps({"error": {"message": f"File Not Found: {self.path}", "code": 404}}).encode()
+            self.send_response(404)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+            return
         prompt = payload["messages"][0]["content"]
         text = prompt.split("\nEnglish: ", 1)[1].rsplit("\nDutch:", 1)[0]
         if Endpoint.failures_left.get(text, 0) > 0:
@@ -119,6 +126,37 @@ def test_openai_backend_against_a_local_endpoint(endpoint, tmp_path, monkeypatch
     report = json.loads((tmp_path / "o" / "translate_report.json").read_text())
     assert report["failed_segments"] == 1 and report["rows_by_outcome"]["failed"] == 1
     assert "sk-test-123" not in json.dumps(report)
+
+
+def test_a_wrong_base_url_fails_loudly_with_the_likely_fix(endpoint, tmp_path, capsys):
+    rows = [{"text": t, "lang": "en"} for t in ("Good morning.", "Good night.")]
+    src = tmp_path / "a.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    base = endpoint.removesuffix("/v1")  # the user forgot /v1
+    code = main(["translate", str(src), "--to", "nl", "--backend", "openai", "--model", "tower-test",
+                 "--base-url", base, "--out", str(tmp_path / "o")])  # fmt: skip
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith("error: every segment failed (2 of 2 requests failed: 2 × EndpointError: HTTP 404 from")
+    assert "does --base-url end in /v1?" in err[0] and "File Not Found: /chat/completions" in err[0]
+    out = datasets.load_from_disk(str(tmp_path / "o"))["train"]  # the rows are kept, flagged
+    assert out["text"] == [None, None] and all(f[0].startswith("failed:") for f in out["qe_flags"])
+    report = json.loads((tmp_path / "o" / "translate_report.json").read_text())
+    assert list(report["failures_by_reason"].values()) == [2]
+
+
+def test_a_run_where_the_first_requests_all_fail_alike_stops_early(endpoint, tmp_path, capsys):
+    rows = [{"text": f"Sentence number {i} is here.", "lang": "en"} for i in range(40)]
+    src = tmp_path / "a.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code = main(["translate", str(src), "--to", "nl", "--backend", "openai", "--model", "tower-test",
+                 "--base-url", endpoint.removesuffix("/v1"), "--batch-tokens", "16", "--out", str(tmp_path / "o")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and "stopped: the first" in err and "does --base-url end in /v1?" in err
+    assert 8 <= len(Endpoint.calls) < 40  # the rest were never sent
+    assert main(["translate", str(src), "--to", "nl", "--backend", "openai", "--model", "tower-test",
+                 "--base-url", endpoint, "--out", str(tmp_path / "o")]) == 0  # fixed: failed ones retried
+    assert all(t.startswith("NL(") for t in datasets.load_from_disk(str(tmp_path / "o"))["train"]["text"])
 
 
 @pytest.mark.parametrize(
