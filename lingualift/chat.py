@@ -98,9 +98,9 @@ def _stop_ids(model, tokenizer) -> set[int]:
 
 
 def generate_batch(model, tokenizer, chats: list[list[dict]], *, max_new_tokens: int = 256, batch_size: int = 8,
-                   temperature: float = 0.0, progress: bool = False) -> list[str]:  # fmt: skip
+                   temperature: float = 0.0, progress: bool = False, cut_off: list | None = None) -> list[str]:  # fmt: skip
     """Replies to many chats: sorted by length so each batch pads little, left-padded, returned in
-    the input order."""
+    the input order. `cut_off`, a list, receives per reply whether it stopped at max_new_tokens."""
     import torch
     from tqdm.auto import tqdm
 
@@ -109,6 +109,8 @@ def generate_batch(model, tokenizer, chats: list[list[dict]], *, max_new_tokens:
     texts = [tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in chats]
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     replies: list[str] = [""] * len(texts)
+    stopped = [False] * len(texts)
+    end_ids = sorted(_stop_ids(model, tokenizer))
     bar = tqdm(total=len(texts), desc="generate", unit="reply", disable=not progress)
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
@@ -117,11 +119,16 @@ def generate_batch(model, tokenizer, chats: list[list[dict]], *, max_new_tokens:
         with torch.inference_mode():
             output = model.generate(**encoded, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
                                     **_sampling(temperature))  # fmt: skip
-        decoded = tokenizer.batch_decode(output[:, encoded["input_ids"].shape[1] :], skip_special_tokens=True)
-        for index, text in zip(chunk, decoded):
+        new = output[:, encoded["input_ids"].shape[1] :]
+        decoded = tokenizer.batch_decode(new, skip_special_tokens=True)
+        ended = torch.isin(new, torch.tensor(end_ids, device=new.device)).any(dim=1).tolist() if end_ids else []
+        for index, text, done in zip(chunk, decoded, ended or [False] * len(chunk)):
             replies[index] = text.strip()
+            stopped[index] = bool(done)
         bar.update(len(chunk))
     bar.close()
+    if cut_off is not None:
+        cut_off[:] = [not done for done in stopped]
     return replies
 
 

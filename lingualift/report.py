@@ -230,7 +230,9 @@ def _threads(data: dict, where: str) -> Section:
         rows.append((f"{split}", ", ".join(f"{k.replace('_', ' ')} {_fmt(v)}" for k, v in counts.items())))
     config = data.get("config") or {}
     by = f"threads: language {config.get('lang')}, strategy {config.get('strategy')}, source {data.get('source')}"
-    return Section("Conversations", where, by, rows + _pick(data, ("pairs_note",)))
+    language = config.get("lang") or "source-language"
+    return Section(f"Conversations ({language}): {_short(str(data.get('source')))}", where, by,
+                   rows + _pick(data, ("pairs_note",)))  # fmt: skip
 
 
 def _vocabulary(data: dict, where: str) -> Section:
@@ -289,22 +291,42 @@ def _training(data: dict, where: str) -> Section:
     return Section(f"Training: {data.get('method')}", where, by, rows, _png(draw) if history else None)
 
 
+# (rate key, interval key, label): usable leads; reports written before it had in-language only
+FIDELITY_RATES = (("usable_rate", "usable_ci95", "usable (in the language, not degenerate)"),
+                  ("pass_rate", "ci95", "in the language"))  # fmt: skip
+
+
 def fidelity_figure(results: dict, *, title: str) -> bytes:
     names = list(results)
-    rates = [results[n]["pass_rate"] * 100 for n in names]
-    low = [r - results[n]["ci95"][0] * 100 for r, n in zip(rates, names)]
-    high = [results[n]["ci95"][1] * 100 - r for r, n in zip(rates, names)]
+    shown = [r for r in FIDELITY_RATES if all(r[0] in results[n] for n in names)]
 
     def draw(fig, ax):
-        ax.barh(
-            range(len(names)), rates, xerr=[low, high], color=["#4c72b0", "#999999"][: len(names)], capsize=4
-        )
-        ax.set_yticks(range(len(names)), [_short(n) for n in names], fontsize=8)
+        height = 0.8 / len(shown)
+        for k, ((rate, ci, label), color) in enumerate(zip(shown, ("#4c72b0", "#bbbbbb"))):
+            rates = [results[n][rate] * 100 for n in names]
+            low = [r - results[n][ci][0] * 100 for r, n in zip(rates, names)]
+            high = [results[n][ci][1] * 100 - r for r, n in zip(rates, names)]
+            ax.barh([i + k * height for i in range(len(names))], rates, height=height, xerr=[low, high],
+                    color=color, capsize=3, label=label)  # fmt: skip
+        ax.set_yticks([i + height * (len(shown) - 1) / 2 for i in range(len(names))], [_short(n) for n in names],
+                      fontsize=8)  # fmt: skip
+        ax.invert_yaxis()
         ax.set_xlim(0, 100)
-        ax.set_xlabel("replies in the target language (%), 95% CI")
+        ax.set_xlabel("% of replies, 95% CI")
+        ax.legend(fontsize=7, loc="lower right")
         ax.set_title(title, fontsize=9)
 
-    return _png(draw, size=(6.4, 1.4 + 0.5 * len(names)))
+    return _png(draw, size=(6.4, 1.6 + 0.7 * len(names)))
+
+
+def fidelity_line(r: dict) -> str:
+    """Usable first (when measured), then in the language, degenerate replies by reason, distinct-2."""
+    line = f"in the language {r['pass_rate']:.1%} (95% CI {r['ci95'][0]:.1%}–{r['ci95'][1]:.1%})"
+    if "usable_rate" in r:
+        degenerate = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in (r.get("degenerate") or {}).items()) or "none"
+        line = (f"usable {r['usable_rate']:.1%} (95% CI {r['usable_ci95'][0]:.1%}–{r['usable_ci95'][1]:.1%}); {line}; "
+                f"degenerate: {degenerate}; distinct-2 {r.get('distinct_2')}")  # fmt: skip
+    return f"{line} — of {r['replies']} replies"
 
 
 def _short(name: str) -> str:
@@ -317,14 +339,16 @@ def _fidelity(data: dict, where: str) -> Section:
     lang = settings.get("lang", "?")
     by = (f"eval fidelity, language {lang}, prompts {settings.get('prompts', '?')} (limit {settings.get('limit')}), "
           f"max {settings.get('max_new_tokens', '?')} new tokens, greedy; {first.get('method', '')}")  # fmt: skip
-    rows = [(_short(n), f"{r['pass_rate']:.1%} (95% CI {r['ci95'][0]:.1%}–{r['ci95'][1]:.1%}) of {r['replies']} "
-                        f"replies; leaked {_fmt(r.get('leaked_languages') or 'none')}") for n, r in data.items()]  # fmt: skip
-    failures = [(n, f) for n, r in data.items() for f in (r.get("failure_examples") or [])[:3]]
-    items = "".join(f"<li><b>{html.escape(_short(n))}</b>: {html.escape(f['prompt'][:120])} → "
-                    f"<i>{html.escape(f['reply'][:200])}</i> ({html.escape(', '.join(f['leaked']))})</li>"
-                    for n, f in failures)  # fmt: skip
-    extra = f"<details><summary>failure examples</summary><ul>{items}</ul></details>" if failures else ""
-    return Section("Language fidelity: before and after", where, by, rows,
+    rows = [(_short(n), f"{fidelity_line(r)}; leaked {_fmt(r.get('leaked_languages') or 'none')}")
+            for n, r in data.items()]  # fmt: skip
+    failures = [(n, f, ", ".join(f["leaked"])) for n, r in data.items() for f in (r.get("failure_examples") or [])[:3]]
+    failures += [(n, d, d["reason"].replace("_", " ")) for n, r in data.items()
+                 for d in (r.get("degenerate_examples") or [])]  # fmt: skip
+    items = "".join(f"<li><b>{html.escape(_short(n))}</b> ({html.escape(why)}): {html.escape(f['prompt'][:120])} → "
+                    f"<i>{html.escape(f['reply'][:200])}</i></li>" for n, f, why in failures)  # fmt: skip
+    extra = (f"<details><summary>examples: other languages and degenerate replies</summary><ul>{items}</ul></details>"
+             if failures else "")  # fmt: skip
+    return Section("Replies in the language: usable, before and after", where, by, rows,
                    fidelity_figure(data, title=f"Language fidelity ({lang})"), extra)  # fmt: skip
 
 
@@ -357,8 +381,7 @@ def _regression(data: dict, where: str) -> Section:
              + (" — regressed" if data.get("regressed") else ""))] + _pick(
         data, ("conversations", "tuned_loss", "baseline_loss", "tuned_perplexity", "baseline_perplexity"))  # fmt: skip
     for role, f in (data.get("fidelity") or {}).items():
-        rows.append((f"{role} fidelity in {data.get('lang')}", f"{f['pass_rate']:.1%} (95% CI {f['ci95'][0]:.1%}–"
-                                                             f"{f['ci95'][1]:.1%})"))  # fmt: skip
+        rows.append((f"{role} replies in {data.get('lang')}", fidelity_line(f)))
     return Section("Source-language regression", where, by, rows)
 
 

@@ -53,11 +53,13 @@ def test_the_demo_runs_every_stage_and_writes_a_report(demo_run):
     assert report["steps"] == 4 and report["mode"] == "lora"
     fidelity = json.loads((work / "evaluate" / "fidelity.json").read_text())
     assert len(fidelity) == 2 and all(r["replies"] == 2 for r in fidelity.values())  # tuned and base
+    assert all(0 <= r["usable_rate"] <= min(r["pass_rate"], r["not_degenerate_rate"]) for r in fidelity.values())
+    assert "usable " in output  # the evaluate stage's line leads with usable replies
     page = (work / "report" / "report.html").read_text()
-    assert "Language fidelity: before and after" in page and "train-sft/training_report.json" in page
+    assert "Replies in the language: usable, before and after" in page and "train-sft/training_report.json" in page
     assert "<h2>Stages</h2>" in page and "SFT loss" not in page  # the loss plot is a PNG, not text
     figures = re.findall(r"<img src='data:image/png;base64,[^']+' alt='([^']*)'>", page)
-    assert figures == ["Translation", "Training: sft", "Language fidelity: before and after"]
+    assert figures == ["Translation", "Training: sft", "Replies in the language: usable, before and after"]
     assert len(list((work / "report").glob("figure-*.png"))) == 3
     assert f"report: {work / 'report' / 'report.html'}" in output
     merged = work / "export" / "merged"

@@ -61,7 +61,7 @@ def test_report_gathers_every_run_into_one_self_contained_page(run_dir, tmp_path
     assert f"report: {out / 'report.html'}" in capsys.readouterr().out
     page = (out / "report.html").read_text()
     titles = re.findall(r"<h2>(.*?)</h2>", page)
-    assert titles == ["Dataset check", "Translation", "Training: sft", "Language fidelity: before and after",
+    assert titles == ["Dataset check", "Translation", "Training: sft", "Replies in the language: usable, before and after",
                       "LLM judge: win rate", "MT benchmark"]  # fmt: skip
     images = re.findall(r"<img src='([^']*)'", page)
     assert len(images) == 6 and all(src.startswith("data:image/png;base64,") for src in images)

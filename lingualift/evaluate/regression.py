@@ -79,7 +79,7 @@ def regression_summary(tuned: list[tuple[float, int]], base: list[tuple[float, i
 
 def run_regression(config: RegressionConfig, *, echo=print) -> dict:
     from lingualift.errors import DataError
-    from lingualift.evaluate.fidelity import fidelity_summary
+    from lingualift.evaluate.fidelity import HEADLINE, fidelity_summary, headline
     from lingualift.io import first_split, load_source, require_columns
     from lingualift.languages import get_language
     from lingualift.models import load_chat_model
@@ -108,10 +108,11 @@ def run_regression(config: RegressionConfig, *, echo=print) -> dict:
         if config.fidelity and prompts:
             from lingualift.chat import generate_batch
 
+            cut_off: list[bool] = []
             replies = generate_batch(model, tokenizer, [[{"role": "user", "content": p}] for p in prompts],
-                                     max_new_tokens=config.max_new_tokens)  # fmt: skip
-            summary = fidelity_summary(replies, prompts, language)
-            fidelity = {k: summary[k] for k in ("replies", "pass_rate", "ci95", "leaked_languages")}
+                                     max_new_tokens=config.max_new_tokens, cut_off=cut_off)  # fmt: skip
+            summary = fidelity_summary(replies, prompts, language, cut_off=cut_off)
+            fidelity = {k: summary[k] for k in HEADLINE}
         measured[role] = (losses, fidelity)
         del model
     result = {"model": tuned_name, "baseline": config.baseline, "data": config.data, "lang": language.tag,
@@ -124,9 +125,7 @@ def run_regression(config: RegressionConfig, *, echo=print) -> dict:
          f"perplexity {result['tuned_perplexity']} vs {result['baseline_perplexity']}"
          + ("; REGRESSED: the source-language loss went up" if result["regressed"] else ""))  # fmt: skip
     for name, f in result["fidelity"].items():
-        echo(
-            f"{language.name} fidelity of {name}: {f['pass_rate']:.0%} (95% CI {f['ci95'][0]:.0%}-{f['ci95'][1]:.0%})"
-        )
+        echo(f"{language.name} replies of {name}: {headline(f)}")
     if config.out:
         Path(config.out).mkdir(parents=True, exist_ok=True)
         (Path(config.out) / "regression.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))

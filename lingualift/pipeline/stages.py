@@ -106,13 +106,10 @@ def train(config, work: Path, *, echo=print) -> dict:
 
 
 def evaluate(config, work: Path, *, echo=print) -> dict:
-    from lingualift.evaluate.fidelity import run_fidelity
+    from lingualift.evaluate.fidelity import HEADLINE, run_fidelity
 
     results = run_fidelity(config, echo=echo)
-    return {
-        name: {k: r[k] for k in ("replies", "pass_rate", "ci95", "leaked_languages")}
-        for name, r in results.items()
-    }
+    return {name: {k: r[k] for k in HEADLINE} for name, r in results.items()}
 
 
 def export(config, *, echo=print):

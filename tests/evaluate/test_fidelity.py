@@ -53,9 +53,10 @@ def test_fidelity_end_to_end_with_the_demo_model(demo_model_path, use_demo_cache
                  "--baseline", "demo", "--max-new-tokens", "24", "--out", str(tmp_path / "o")])  # fmt: skip
     assert code == 0
     out = capsys.readouterr().out
-    assert out.count("replies in Dutch") == 1 or "demo:" in out
+    assert out.startswith("demo (Dutch): usable ") and "in the language" in out and "distinct-2" in out
     result = json.loads((tmp_path / "o" / "fidelity.json").read_text())
     assert result["demo"]["replies"] == 2 and len(result["demo"]["replies_text"]) == 2
+    assert {"usable_rate", "usable_ci95", "not_degenerate_rate", "degenerate", "distinct_2"} <= set(result["demo"])
 
 
 def test_fidelity_with_a_lora_adapter_against_its_base(tiny_chat_model, tmp_path, capsys):
@@ -84,3 +85,51 @@ def test_fidelity_with_a_lora_adapter_against_its_base(tiny_chat_model, tmp_path
                  "--out", str(tmp_path / "o")]) == 0  # fmt: skip
     result = json.loads((tmp_path / "o" / "fidelity.json").read_text())
     assert set(result) == {f"{tiny_chat_model}+{adapter}", str(tiny_chat_model)}
+
+
+LOOP = "Het is het hebden.\n\nHet is het hebden.\n\nHet is het hebden."
+RECIPE = ("Je hebt nodig:\n- twee eieren uit de koelkast\n- een snufje zout naar smaak\n- een klontje boter voor de pan\n"
+          "Bak de eieren vier minuten in de pan.")  # fmt: skip
+PROMPT = "Kun je me uitleggen hoe ik een ei moet bakken in een koekenpan?"
+
+
+@pytest.mark.parametrize(
+    "reply, prompt, cut_off, reason",
+    [(LOOP, PROMPT, False, "loop"),
+     ("De kat zit op de mat. De kat zit op de mat. De kat zit op de mat.", PROMPT, False, "loop"),
+     ("Ja ja ja ja ja", PROMPT, False, "loop"),
+     ("A\nhet is een mooie dag\nB\nhet is een mooie dag\nC\nhet is een mooie dag", PROMPT, False, "loop"),
+     (PROMPT, PROMPT, False, "prompt_copy"),
+     (PROMPT + " Ja.", PROMPT, False, "prompt_copy"),
+     ("", PROMPT, False, "empty"), ("  \n ...", PROMPT, False, "empty"),
+     ("Ja, dat", PROMPT, True, "cut_off"),  # stopped at the limit with nothing to check
+     ("Ja.", PROMPT, False, None),  # short but finished: a fine answer
+     (RECIPE, PROMPT, False, None),  # a list of similar lines is not a loop
+     (DUTCH + "\n" + "Daarna drinken we samen koffie op het terras bij de haven.", PROMPT, True, None),
+     (" ".join(f"Stap {i}: doe iets anders met nummer {i}." for i in range(12)), PROMPT, False, None)],
+)  # fmt: skip
+def test_degenerate_replies_are_named_and_healthy_ones_are_not(reply, prompt, cut_off, reason):
+    from lingualift.evaluate.fidelity import degeneracy
+
+    assert degeneracy(reply, prompt, cut_off=cut_off) == reason
+
+
+def test_a_collapsed_model_is_in_the_language_but_not_usable():
+    """The demo's failure: Dutch-looking loops score 100% on language alone."""
+    replies = [LOOP] * 6 + [RECIPE] * 2 + [PROMPT] * 2
+    summary = fidelity_summary(replies, [PROMPT] * 10, NL)
+    assert summary["pass_rate"] == 1.0
+    assert summary["usable_rate"] == 0.2 and summary["not_degenerate_rate"] == 0.2
+    assert summary["degenerate"] == {"loop": 6, "prompt_copy": 2}
+    assert summary["usable_ci95"][0] <= 0.2 <= summary["usable_ci95"][1] < 1.0
+    assert [e["reason"] for e in summary["degenerate_examples"]] == ["loop", "prompt_copy"]
+    assert summary["distinct_2"] < fidelity_summary([RECIPE, DUTCH], ["a", "b"], NL)["distinct_2"]
+    mixed = fidelity_summary([ENGLISH, LOOP, RECIPE], ["a", "b", "c"], NL, cut_off=[False, False, False])
+    assert mixed["usable_rate"] == pytest.approx(1 / 3)  # only the recipe is both Dutch and sound
+
+
+def test_distinct_2_counts_repeated_word_pairs():
+    from lingualift.evaluate.fidelity import distinct_2
+
+    assert distinct_2(["a b c d"]) == 1.0 and distinct_2(["a b a b a b"]) == pytest.approx(2 / 5)
+    assert distinct_2(["", "x"]) is None
