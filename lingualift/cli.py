@@ -59,8 +59,15 @@ def main_options(
     debug: Annotated[
         bool, typer.Option("--debug", help="Show full tracebacks instead of one-line errors.")
     ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", help="Also show other libraries' progress bars, logs and warnings."),
+    ] = False,
 ) -> None:
+    from lingualift import terminal
+
     _state["debug"] = debug
+    terminal.configure(verbose=verbose or debug)
 
 
 @app.command()

@@ -25,6 +25,9 @@ def _threads(work: Path) -> list[dict]:
     return datasets.load_from_disk(str(work / "threads" / "train"))["train"].to_list()
 
 
+DEMO_STDERR = {}  # work dir → what the demo run wrote on stderr (its progress bars)
+
+
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory, demo_cache):
     """The README's demo (`lingualift run`, no config) at a reduced size, run once for this module."""
@@ -35,7 +38,33 @@ def demo_run(tmp_path_factory, demo_cache):
     result = subprocess.run([sys.executable, "-m", "lingualift", "run", "--work-dir", str(work), *REDUCED],
                             capture_output=True, text=True, timeout=900, env=env)  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
+    DEMO_STDERR[work] = result.stderr
     return work, result.stdout
+
+
+# what other libraries print when they are not silenced
+LIBRARY_NOISE = re.compile(r"Loading weights|Saving the dataset|Map:|Warning:|warnings\.warn|\{'loss': ")
+
+
+def test_the_terminal_shows_our_lines_and_a_summary_but_no_library_noise(demo_run, tmp_path, demo_cache):
+    import shutil
+
+    work, output = demo_run
+    stderr = DEMO_STDERR[work]
+    assert not LIBRARY_NOISE.search(output + stderr), LIBRARY_NOISE.search(output + stderr)
+    assert "train sft:" in stderr and "translate → Dutch:" in stderr  # our own bars
+    summary = output.split("summary:\n", 1)[1].splitlines()
+    stages = [line.split()[0] for line in summary if line.startswith("  ")]
+    assert stages == ["source", "translate", "threads", "train-sft", "evaluate", "export"]
+    assert re.search(r"train-sft +run +[\d.]+ s +loss [\d.]+ → [\d.]+ in 4 steps", output)
+    assert re.search(r"evaluate +run +[\d.]+ s +train-sft: usable \d+% \(\d+%–\d+%\); demo: usable", output)
+    copy = tmp_path / "demo"
+    shutil.copytree(work, copy)
+    env = {**os.environ, "LINGUALIFT_CACHE": str(demo_cache)}
+    loud = subprocess.run([sys.executable, "-m", "lingualift", "--verbose", "run", "--work-dir", str(copy), *REDUCED,
+                           "--set", "train.sft.max_steps=3"], capture_output=True, text=True, timeout=900, env=env)  # fmt: skip
+    assert loud.returncode == 0, loud.stderr[-3000:]
+    assert LIBRARY_NOISE.search(loud.stdout + loud.stderr)  # --verbose lets the libraries speak
 
 
 def test_the_demo_runs_every_stage_and_writes_a_report(demo_run):
@@ -58,6 +87,7 @@ def test_the_demo_runs_every_stage_and_writes_a_report(demo_run):
     page = (work / "report" / "report.html").read_text()
     assert "Replies in the language: usable, before and after" in page and "train-sft/training_report.json" in page
     assert "<h2>Stages</h2>" in page and "SFT loss" not in page  # the loss plot is a PNG, not text
+    assert "What this demo can show" in page and "usable " in page
     figures = re.findall(r"<img src='data:image/png;base64,[^']+' alt='([^']*)'>", page)
     assert figures == ["Translation", "Training: sft", "Replies in the language: usable, before and after"]
     assert len(list((work / "report").glob("figure-*.png"))) == 3

@@ -14,7 +14,7 @@ def run_pipeline(config: PipelineConfig, *, start: str | None = None, until: str
     """Plan (every config problem is reported before anything loads), then run what changed."""
     import time
 
-    from lingualift.pipeline.report import write_report
+    from lingualift.pipeline.report import DEMO_NOTE, summary_table, write_report
     from lingualift.pipeline.runner import build_stages, plan, run_stages
 
     began = time.perf_counter()
@@ -27,8 +27,12 @@ def run_pipeline(config: PipelineConfig, *, start: str | None = None, until: str
     if dry_run:
         return {"plan": {s.name: {"action": s.action, "reason": s.reason} for s in stage_list}}
     summaries = run_stages(stage_list, work, echo=echo)
-    report = write_report(work, stage_list, language=", ".join(language_codes(config)))
+    report = write_report(work, stage_list, language=", ".join(language_codes(config)),
+                          note=DEMO_NOTE if config.model == "demo" else None)
     seconds = round(time.perf_counter() - began, 1)
+    echo("summary:")
+    for line in summary_table(work, stage_list, summaries):
+        echo(line)
     echo(f"done in {seconds} s — report: {report}")
     return {"stages": summaries, "report": str(report), "seconds": seconds,
             "plan": {s.name: {"action": s.action, "reason": s.reason} for s in stage_list}}  # fmt: skip

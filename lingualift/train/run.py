@@ -340,6 +340,14 @@ def run_training(config: TrainConfig, *, echo=print) -> dict:
         trainer = TrainerClass(model=model, args=args, train_dataset=dataset, eval_dataset=eval_dataset,
                                processing_class=tokenizer, peft_config=peft_config)  # fmt: skip
     stats.update(_vocabulary_stats(config, tokenizer, peft_config, model_path))
+    from lingualift import terminal
+
+    if terminal.quiet():  # one bar of ours instead of the Trainer's bar and a dict line per step
+        from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+        trainer.remove_callback(ProgressCallback)
+        trainer.remove_callback(PrinterCallback)
+        trainer.add_callback(TrainingProgress(config.method))
     resume_from = _last_checkpoint(checkpoints)
     if config.resume and resume_from is None:
         echo("no checkpoint to resume from: starting fresh")
@@ -366,6 +374,42 @@ def run_training(config: TrainConfig, *, echo=print) -> dict:
         url = push_model(out, config.push_to_hub, report, private=config.private)
         echo(f"pushed to {url}")
     return report
+
+
+def _progress_callback_base():
+    from transformers import TrainerCallback
+
+    return TrainerCallback
+
+
+class TrainingProgress(_progress_callback_base()):
+    """Steps, loss, non-pad tokens/s and ETA on one progress bar (rank 0 only)."""
+
+    def __init__(self, method: str):
+        self.method, self.bar, self.started = method, None, None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        from tqdm.auto import tqdm
+
+        if state.is_world_process_zero:
+            self.started, self.tokens_at_start = time.perf_counter(), state.num_input_tokens_seen or 0
+            self.bar = tqdm(total=state.max_steps, initial=state.global_step, desc=f"train {self.method}", unit="step",
+                            disable=False, dynamic_ncols=True)  # fmt: skip
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.bar is not None:
+            self.bar.update(state.global_step - self.bar.n)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self.bar is None or not logs or "loss" not in logs:
+            return
+        seconds = max(time.perf_counter() - self.started, 1e-9)
+        tokens = (state.num_input_tokens_seen or 0) - self.tokens_at_start
+        self.bar.set_postfix(loss=f"{float(logs['loss']):.4f}", tokens_per_s=f"{tokens / seconds:.0f}")
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _vocabulary_stats(config: TrainConfig, tokenizer, peft_config, model_path: str) -> dict:
