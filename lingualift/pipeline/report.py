@@ -10,7 +10,6 @@ from pathlib import Path
 from lingualift.report import Section
 from lingualift.report import write_report as write_run_report
 
-
 DEMO_NOTE = ("What this demo can show: a 135M-parameter model trained for minutes on machine-translated "
              "conversations learns the surface of the language (its words and spelling), not the quality of its "
              "answers. Read the usable rate (in the language and not degenerate) and the examples of degenerate "
