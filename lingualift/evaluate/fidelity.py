@@ -212,7 +212,7 @@ def generate_replies(model_id: str, prompts: list[str], *, system: str | list[st
     systems = system if isinstance(system, list) else [system] * len(prompts)
     chats = [with_system([{"role": "user", "content": p}], s) for p, s in zip(prompts, systems)]
     return generate_batch(model, tokenizer, chats, max_new_tokens=max_new_tokens, batch_size=batch_size,
-                          cut_off=cut_off)
+                          cut_off=cut_off, progress=True)
 
 
 def prompts_by_language(spec: str, languages: list, *, limit: int | None = None) -> dict[str, list[str]]:
