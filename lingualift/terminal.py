@@ -26,7 +26,8 @@ LIBRARY_SWITCHES = {
     "TRANSFORMERS_NO_ADVISORY_WARNINGS": ("1", "0"),
 }
 LIBRARY_LOGGERS = ("transformers", "datasets", "accelerate", "peft", "trl", "huggingface_hub", "lm_eval", "sentencex")
-_set_by_us: set[str] = set()
+# the switches lingualift set, so that a process we start (which inherits them) may change them again
+SET_BY_US = "LINGUALIFT_SET_SWITCHES"
 
 
 def quiet() -> bool:
@@ -37,11 +38,13 @@ def quiet() -> bool:
 def configure(*, verbose: bool) -> None:
     """Quiet other libraries (the default) or let them speak (`--verbose`). A switch the user set in
     the environment is left as it is."""
+    ours = set(filter(None, os.environ.get(SET_BY_US, "").split(",")))
     for name, (quiet, loud) in LIBRARY_SWITCHES.items():
-        if name in os.environ and name not in _set_by_us:
+        if name in os.environ and name not in ours:
             continue
         os.environ[name] = loud if verbose else quiet
-        _set_by_us.add(name)
+        ours.add(name)
+    os.environ[SET_BY_US] = ",".join(sorted(ours))
     level = logging.WARNING if verbose else logging.ERROR
     for name in LIBRARY_LOGGERS:
         logging.getLogger(name).setLevel(level)

@@ -102,3 +102,20 @@ def test_every_command_that_loads_a_model_takes_the_device_and_quantization_flag
     assert main(argv + flags) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
+
+
+def test_verbose_undoes_what_a_quiet_parent_set_but_never_what_the_user_set(monkeypatch):
+    import os
+
+    from lingualift import terminal
+
+    monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # the user's own choice
+    for name in ("TQDM_DISABLE", terminal.SET_BY_US):
+        monkeypatch.delenv(name, raising=False)
+    terminal.configure(verbose=False)
+    assert os.environ["TQDM_DISABLE"] == "1" and terminal.quiet()
+    inherited = dict(os.environ)  # what a process we start sees
+    monkeypatch.setattr(os, "environ", inherited)
+    terminal.configure(verbose=True)
+    assert inherited["TQDM_DISABLE"] == "0" and not terminal.quiet()
+    assert inherited["HF_HUB_DISABLE_PROGRESS_BARS"] == "1"
