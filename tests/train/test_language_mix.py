@@ -144,7 +144,7 @@ def test_fidelity_is_measured_per_language_on_that_language_s_prompts(tiny_chat_
     )
     assert result[f"{tiny_chat_model} [de]"]["settings"]["lang"] == "de"
     printed = capsys.readouterr().out
-    assert "replies in German" in printed and "replies in Dutch" in printed
+    assert f"{tiny_chat_model} [de] (German): usable " in printed and f"{tiny_chat_model} [nl] (Dutch): usable " in printed
     assert (
         main(
             [
