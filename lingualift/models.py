@@ -13,7 +13,7 @@ from lingualift.errors import ConfigError, ModelError
 
 class ModelPlacement(BaseModel):
     """Where a command's model runs and in how many bits: the same --device/--quant4/--quant8 for
-    every command that loads a model to generate or score (chat, serve, eval, generate, check)."""
+    every command that loads a chat model to generate or score (chat, serve, eval, generate)."""
 
     device: Optional[str] = Field(
         None, description="cpu, cuda, cuda:1 ...; default: the GPU when there is one, else cpu"

@@ -49,8 +49,8 @@ class Message(BaseModel):
 # Fields a single local model cannot honour: refused with the reason, never silently ignored.
 # (name, whether the value asks for something, why)
 UNSUPPORTED = (
-    ("response_format", lambda v: (v or {}).get("type", "text") != "text", "this server cannot constrain "
-     "output to JSON or a schema; omit it"),
+    ("response_format", lambda v: v is not None and not (isinstance(v, dict) and v.get("type", "text") == "text"),
+     "this server cannot constrain output to JSON or a schema; omit it"),
     ("tools", bool, "this server has no tool calling"),
     ("tool_choice", lambda v: v not in (None, "none"), "this server has no tool calling"),
     ("functions", bool, "this server has no function calling"),

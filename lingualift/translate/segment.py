@@ -122,7 +122,13 @@ def cut_by_tokens(text: str, limit: int, count_tokens) -> list[str]:
             continue
         max_chars = max(1, min(len(chunk) - 1, int(len(chunk) * limit / count * 0.9)))
         queue[:0] = _bounded(chunk, max_chars)
-    return done
+    merged: list[str] = []  # a chunk of spaces alone has nothing to translate: it joins the one before
+    for chunk in done:
+        if merged and not chunk.strip():
+            merged[-1] += chunk
+        else:
+            merged.append(chunk)
+    return merged
 
 
 def _protect(text: str) -> Piece:

@@ -272,6 +272,7 @@ def test_usage_arrives_last_in_a_stream_when_asked(server):
 @pytest.mark.parametrize(
     "extra, field",
     [({"n": 2}, "n:"), ({"response_format": {"type": "json_object"}}, "response_format: this server cannot"),
+     ({"response_format": "json"}, "response_format: this server cannot"),
      ({"tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}]}, "tools: this server has no"),
      ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "http://x/y.png"}}]}]},
       "messages.0.content"),

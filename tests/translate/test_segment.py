@@ -85,3 +85,11 @@ def test_chinese_is_cut_at_its_own_clause_marks():
 
     chunks = cut_by_tokens("这是第一句，它很长。" * 60, 100, _count_chars_as_tokens(1.5))
     assert all(c.endswith(("，", "。")) for c in chunks[:-1])
+
+
+def test_runs_of_spaces_never_become_a_chunk_of_their_own():
+    from lingualift.translate.segment import cut_by_tokens
+
+    text = "woord" + "      woord" * 40
+    chunks = cut_by_tokens(text, 6, lambda texts: [len(t.split()) * 2 + 1 for t in texts])
+    assert "".join(chunks) == text and all(c.strip() for c in chunks)
