@@ -51,6 +51,8 @@ def _figure(stage: str, summary: dict) -> str:
         return "; ".join(f"{Path(name.split('+')[-1]).name or name}: usable {r['usable_rate']:.0%} "
                          f"({r['usable_ci95'][0]:.0%}–{r['usable_ci95'][1]:.0%})"
                          for name, r in summary.items() if isinstance(r, dict) and "usable_rate" in r)  # fmt: skip
+    if stage == "export":
+        return ", ".join(f"{kind} → {path}" for kind, path in summary.items())
     return ""
 
 

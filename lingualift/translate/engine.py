@@ -19,7 +19,7 @@ from lingualift.errors import ConfigError, DataError, LanguageError, LinguaLiftE
 from lingualift.languages import Language, backend_code, get_language
 from lingualift.models import quantization_config, require_cuda_for_quantization
 from lingualift.translate.config import SEQ2SEQ, TranslateConfig
-from lingualift.translate.quality import segment_flags
+from lingualift.translate.quality import loop_free_prefixes, segment_flags
 from lingualift.translate.segment import PLACEHOLDER_RE, Piece, join_message, split_message
 from lingualift.translate.store import Result, Segment, TranslationStore, segment_key
 
@@ -162,6 +162,7 @@ def translate_dataset(config: TranslateConfig, out: str, *, echo=print, progress
         "translated_segments": stats.get("segments", 0),
         "failed_segments": stats.get("failed", 0),
         "failures_by_reason": dict(failures.failed.most_common()),
+        "salvaged_from_repetition": stats.get("salvaged", 0),
         "retried_for_repetition": stats.get("retried", 0),
         "cut_by_tokens": stats.get("cut_by_tokens", 0),
         "translation_seconds": round(stats.get("seconds", 0.0), 2),
@@ -334,7 +335,13 @@ def _translate_pending(config, backend, tgt, store, pending, failures, *, progre
                 stats["seconds"] += time.perf_counter() - begin
                 stats["tokens"] += longest * len(batch)
                 done = [(s, r) for s, r in results if "repetition" not in r.flags]
-                looping += [(s, r) for s, r in results if "repetition" in r.flags]
+                for segment, result in ((s, r) for s, r in results if "repetition" in r.flags):
+                    kept = _salvaged(translator, segment, result, src, tgt)
+                    if kept is None:
+                        looping.append((segment, result))
+                    else:
+                        done.append((segment, kept))
+                        stats["salvaged"] += 1
                 _commit(store, long.keep(done), stats, bar, failures)
             if looping:
                 begin = time.perf_counter()
@@ -437,6 +444,22 @@ def _run_batch(
             translator, batch[middle:], src, tgt, cap, strict=strict
         )
     return [(s, _result(translator, s, o.text, o.flags, src, tgt)) for s, o in zip(batch, outputs)]
+
+
+# flags that say a salvaged prefix is not a whole translation of the segment
+NOT_WHOLE = {"empty", "repetition", "length_ratio", "echo", "lost_placeholder"}
+
+
+def _salvaged(translator, segment: Segment, looped: Result, src: Language, tgt: Language) -> Result | None:
+    """A hypothesis that looped after it had written a full translation keeps the text before the
+    loop (flagged `repetition_trimmed`), when that text passes the length-ratio, language and
+    placeholder checks on its own; otherwise None, and the segment is retried."""
+    extra = [f for f in looped.flags if f != "repetition"] + ["repetition_trimmed"]
+    for prefix in loop_free_prefixes(looped.output or ""):
+        result = _result(translator, segment, prefix, extra, src, tgt)
+        if not NOT_WHOLE & set(result.flags) and not any(f.startswith("wrong_language") for f in result.flags):
+            return result
+    return None
 
 
 def _retry_looping(

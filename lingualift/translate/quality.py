@@ -2,7 +2,8 @@
 
 Flags are short strings: `empty`, `repetition`, `length_ratio`, `wrong_language:<code>`,
 `echo` (output is the source, or is still in the source language), `lost_placeholder`,
-`commentary` (an LLM added text around the translation), `failed` (no translation at all).
+`commentary` (an LLM added text around the translation), `repetition_trimmed` (the hypothesis
+looped after a full translation; the text before the loop was kept), `failed` (no translation at all).
 """
 
 from __future__ import annotations
@@ -25,6 +26,18 @@ def has_repetition_loop(text: str) -> bool:
     """A phrase of 2-6 words three times in a row, a word four times, or a short run of characters
     repeated six or more times ("I'm sorry, but I'm sorry, but ...")."""
     return bool(REPEATED_WORDS.search(text + " ") or REPEATED_CHARS.search(text))
+
+
+def loop_free_prefixes(text: str) -> list[str]:
+    """What a looping text may have said before it looped, shortest first: the text before the loop,
+    then that text with one occurrence of the repeated phrase ("Hallo wereld. Hallo wereld. Hallo
+    wereld." → ["Hallo wereld."]); [] when it holds no loop."""
+    found = REPEATED_WORDS.search(text + " ") or REPEATED_CHARS.search(text)
+    if found is None:
+        return []
+    before = text[: found.start()].strip()
+    once = (text[: found.start()] + next(group for group in found.groups() if group)).strip()
+    return [p for p in dict.fromkeys([before, once]) if p]
 
 
 def length_ratio_ok(source: str, output: str, *, source_script: str, target_script: str) -> bool:

@@ -167,7 +167,7 @@ def test_a_stop_before_the_retries_leaves_the_looping_segments_pending_then_resu
     # the first pass is done; what looped is still pending, not committed with its flagged first output
     committed = store.db.execute("SELECT flags FROM segments").fetchall()
     assert 0 < store.pending_count() == translated - len(committed)
-    assert not any("repetition" in flags for (flags,) in committed)
+    assert not any("repetition" in json.loads(flags) for (flags,) in committed)  # (repetition_trimmed may be)
     store.close()
     monkeypatch.undo()
     assert run_translate([*common, "--out", str(tmp_path / "o")]) == 0

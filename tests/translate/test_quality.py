@@ -54,3 +54,40 @@ def test_dense_scripts_get_their_own_length_ratio():
 )
 def test_repetition_loop_detector(text, looping):
     assert has_repetition_loop(text) is looping
+
+
+@pytest.mark.parametrize(
+    "text, prefixes",
+    [("Hallo wereld. Hallo wereld. Hallo wereld. Hallo", ["Hallo wereld."]),
+     ("Het weer is mooi vandaag. Ja ja ja ja ja", ["Het weer is mooi vandaag.", "Het weer is mooi vandaag. Ja"]),
+     ("Goedemorgen!!!!!!!!!!!!!!", ["Goedemorgen", "Goedemorgen!!"]),
+     ("Een gewone zin zonder herhaling.", []), ("", [])],
+)  # fmt: skip
+def test_the_text_before_a_loop_is_found(text, prefixes):
+    from lingualift.translate.quality import loop_free_prefixes
+
+    assert loop_free_prefixes(text) == prefixes
+
+
+@pytest.mark.parametrize(
+    "source, looped, kept",
+    [("The weather is nice today.", "Het weer is mooi vandaag. Ja ja ja ja ja", "Het weer is mooi vandaag."),
+     ("Hello world, how are you?", "Hallo wereld, hoe gaat het? Hallo wereld, hoe gaat het? Hallo wereld, hoe gaat het?",
+      "Hallo wereld, hoe gaat het?"),
+     ("The weather is very nice today and we are going for a walk in the park.", "Het Het Het Het Het", None),
+     ("The weather is very nice today and we are going for a walk.", "The weather The weather The weather", None),
+     ("No loop here at all, just words.", "Geen herhaling hier, alleen woorden.", None)],
+)  # fmt: skip
+def test_a_loop_after_a_full_translation_is_salvaged_else_retried(source, looped, kept):
+    from lingualift.languages import get_language
+    from lingualift.translate.engine import _salvaged
+    from lingualift.translate.store import Result, Segment
+
+    class Translator:
+        name = "test"
+
+    result = _salvaged(Translator(), Segment("k", source, "en", "nl"), Result(looped, ["repetition"], "ok", "test"),
+                       get_language("en"), get_language("nl"))  # fmt: skip
+    assert (result.output if result else None) == kept
+    if result:
+        assert "repetition_trimmed" in result.flags and "repetition" not in result.flags
