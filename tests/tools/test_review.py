@@ -60,16 +60,21 @@ def review_url(review_server):
     return url
 
 
-def _call(url, body=None, headers=None):
-    data = None if body is None else json.dumps(body).encode()
-    base = url.split("/api/", 1)[0]
-    sent = {"Content-Type": "application/json", "X-Lingualift-Token": TOKENS.get(base, ""), **(headers or {})}
-    request = urllib.request.Request(url, data=data, headers={k: v for k, v in sent.items() if v is not None})
+def _raw_post(url, body: bytes | None, headers: dict):
+    """(status, JSON answer) of a request sent with exactly these headers (a GET without a body)."""
+    request = urllib.request.Request(url, data=body, headers=headers)
     try:
         with urllib.request.urlopen(request) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
+
+
+def _call(url, body=None, headers=None):
+    data = None if body is None else json.dumps(body).encode()
+    base = url.split("/api/", 1)[0]
+    sent = {"Content-Type": "application/json", "X-Lingualift-Token": TOKENS.get(base, ""), **(headers or {})}
+    return _raw_post(url, data, {k: v for k, v in sent.items() if v is not None})
 
 
 def test_rows_are_filtered_by_flag_and_decision(review_url):
@@ -226,15 +231,6 @@ def test_review_page_decisions_survive_a_killed_server(translated, browser, arti
     assert result["train"]["message_id"] == ["t0", "t1", "t3", "t4", "t5"]
     assert result["train"]["text"][2] == "Ik hou van groene thee."
     assert result["rejected"]["reject_reason"] == ["not translated at all"]
-
-
-def _raw_post(url, body: bytes, headers: dict):
-    request = urllib.request.Request(url, data=body, headers=headers)
-    try:
-        with urllib.request.urlopen(request) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
 
 
 def test_another_web_page_cannot_change_or_read_the_review(review_url):
