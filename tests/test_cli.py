@@ -109,9 +109,9 @@ def test_verbose_undoes_what_a_quiet_parent_set_but_never_what_the_user_set(monk
 
     from lingualift import terminal
 
-    monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # the user's own choice
-    for name in ("TQDM_DISABLE", terminal.SET_BY_US):
+    for name in (*terminal.LIBRARY_SWITCHES, terminal.SET_BY_US):  # as in a fresh shell
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # the user's own choice
     terminal.configure(verbose=False)
     assert os.environ["TQDM_DISABLE"] == "1" and terminal.quiet()
     inherited = dict(os.environ)  # what a process we start sees
