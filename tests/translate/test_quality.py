@@ -76,7 +76,12 @@ def test_the_text_before_a_loop_is_found(text, prefixes):
       "Hallo wereld, hoe gaat het?"),
      ("The weather is very nice today and we are going for a walk in the park.", "Het Het Het Het Het", None),
      ("The weather is very nice today and we are going for a walk.", "The weather The weather The weather", None),
-     ("No loop here at all, just words.", "Geen herhaling hier, alleen woorden.", None)],
+     ("No loop here at all, just words.", "Geen herhaling hier, alleen woorden.", None),
+     # half sentences the demo model wrote before looping: retried, never kept
+     ("So is a website an API?", "Het is het het het het", None),
+     ("What is the capital of Australia?", "Ze capital de Australia is een een een een", None),
+     ("Write a motivational message for a friend who failed an exam.",
+      "Het kommerde op het voorbeeld van het examen examen examen examen", None)],
 )  # fmt: skip
 def test_a_loop_after_a_full_translation_is_salvaged_else_retried(source, looped, kept):
     from lingualift.languages import get_language
