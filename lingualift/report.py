@@ -319,18 +319,18 @@ def fidelity_figure(results: dict, *, title: str) -> bytes:
     return _png(draw, size=(6.4, 1.6 + 0.7 * len(names)))
 
 
-def fidelity_line(r: dict) -> str:
-    """Usable first (when measured), then in the language, degenerate replies by reason, distinct-2."""
-    line = f"in the language {r['pass_rate']:.1%} (95% CI {r['ci95'][0]:.1%}–{r['ci95'][1]:.1%})"
-    if "usable_rate" in r:
-        degenerate = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in (r.get("degenerate") or {}).items()) or "none"
-        line = (f"usable {r['usable_rate']:.1%} (95% CI {r['usable_ci95'][0]:.1%}–{r['usable_ci95'][1]:.1%}); {line}; "
-                f"degenerate: {degenerate}; distinct-2 {r.get('distinct_2')}")  # fmt: skip
-    return f"{line} — of {r['replies']} replies"
-
-
 def _short(name: str) -> str:
     return "+".join(Path(part).name if "/" in part else part for part in name.split("+"))
+
+
+def fidelity_line(r: dict) -> str:
+    """The fidelity command's own line (usable first); reports written before usable was measured
+    have the in-language rate only."""
+    if "usable_rate" in r:
+        from lingualift.evaluate.fidelity import headline
+
+        return headline(r)
+    return f"in the language {r['pass_rate']:.1%} (95% CI {r['ci95'][0]:.1%}–{r['ci95'][1]:.1%}) of {r['replies']} replies"
 
 
 def _fidelity(data: dict, where: str) -> Section:
