@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -40,6 +41,82 @@ def skewed_rows(count: int, seed: int = 0) -> list[dict]:
             continue
         length = min(12, int(rng.paretovariate(1.3)))
         rows.append({"message_id": f"r{i}", "text": " ".join(rng.sample(sentences, length)), "lang": "en"})
+    return rows
+
+
+CODE = [
+    'def mean(values):\n    if not values:\n        raise ValueError("no values")\n    return sum(values) / len(values)',
+    'import json\n\nwith open("data.json") as handle:\n    data = json.load(handle)\nprint(len(data))',
+    "for i in range(10):\n    if i % 2 == 0:\n        continue\n    print(i)",
+    'const items = await fetch("/api/items").then((r) => r.json());\nitems.forEach((item) => {\n  console.log(item.name);\n});',
+    'git checkout -b feature\ngit add .\ngit commit -m "Add feature"\ngit push origin feature',
+    "SELECT name, COUNT(*) AS orders\nFROM customers\nJOIN orders ON orders.customer_id = customers.id\nGROUP BY name\n"
+    "ORDER BY orders DESC\nLIMIT 10;",
+    "class Stack:\n    def __init__(self):\n        self.items = []\n\n"
+    "    def push(self, item):\n        self.items.append(item)\n\n    def pop(self):\n        return self.items.pop()",
+]
+
+
+def chat_answer_rows(count: int, seed: int = 0) -> list[dict]:
+    """Rows shaped like real assistant answers: paragraphs, numbered and bulleted lists, fenced code
+    and inline code; median length ~380 characters, a long tail past 2,000, about 10% exact
+    duplicates. Short one-line rows flatter a segmenting engine: on these its per-segment work and
+    padding show."""
+    from lingualift.demo.sample import sample_rows
+
+    rng = random.Random(seed)
+    prose = [r["text"] for r in sample_rows() if r["role"] == "assistant"]
+    unwrapped = [re.sub(r"(?<=[^\n])\n(?=[^\n\d*-])", " ", text) for text in prose]
+    sentences = sorted({
+        piece.strip() for text in unwrapped for line in text.splitlines()
+        for piece in re.split(r"(?<=[.!?])\s+", line)
+        if 25 < len(piece.strip()) < 220 and piece.strip()[-1] in ".!?" and "`" not in piece
+        and piece.lstrip()[:1].isalpha()
+    })  # fmt: skip
+    snippets = ["len(values)", "config.json", "pip install requests", "x = 1", "--help", "None"]
+
+    def sentence() -> str:
+        """Mostly two sentences joined into one, so that rows rarely share a sentence (real answers
+        don't; a pool of whole sentences would let the engine's dedupe do most of the work)."""
+        first = rng.choice(sentences)
+        if rng.random() < 0.5:
+            return first
+        second = rng.choice(sentences)
+        return f"{first[:-1]}, and {second[0].lower()}{second[1:]}"
+
+    def paragraph(low: int, high: int) -> str:
+        return " ".join(sentence() for _ in range(rng.randint(low, high)))
+
+    def listing() -> str:
+        numbered = rng.random() < 0.5
+        items = []
+        for i, item in enumerate(sentence() for _ in range(rng.randint(2, 4))):
+            if rng.random() < 0.25:  # inline code inside a list item
+                words = item.split(" ")
+                spot = rng.randrange(1, len(words))
+                item = " ".join(words[:spot] + [f"`{rng.choice(snippets)}`"] + words[spot:])
+            items.append((f"{i + 1}. " if numbered else "- ") + item)
+        return "\n".join(items)
+
+    def answer() -> str:
+        blocks = [paragraph(1, 1)]
+        for _ in range(1 if rng.random() < 0.8 else rng.randint(2, 6)):
+            kind = rng.random()
+            if kind < 0.4:
+                blocks.append(listing())
+            elif kind < 0.6:
+                fence = rng.choice(["python", "js", "bash", "sql", ""])
+                blocks.append(f"```{fence}\n{rng.choice(CODE)}\n```")
+            elif kind < 0.8:
+                blocks.append(paragraph(1, 2))
+        if rng.random() < 0.3:
+            blocks.append(paragraph(1, 1))
+        return "\n\n".join(blocks)
+
+    rows = []
+    for i in range(count):
+        text = rng.choice(rows)["text"] if rows and rng.random() < 0.1 else answer()
+        rows.append({"message_id": f"r{i}", "text": text, "lang": "en"})
     return rows
 
 
@@ -119,8 +196,11 @@ def lingualift_run(source: Path, out: Path, backend: str, model: str, *extra: st
     return translate_dataset(config, str(out), echo=lambda *_: None, progress=False)
 
 
+ROW_SHAPES = {"chat": chat_answer_rows, "short": skewed_rows}
+
+
 def throughput(args) -> None:
-    rows = skewed_rows(args.rows)
+    rows = ROW_SHAPES[args.shape](args.rows)
     work = Path(tempfile.mkdtemp())
     source = work / "rows.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -141,7 +221,7 @@ def throughput(args) -> None:
                             f"--batch-tokens={args.batch_size * 64}", f"--device={args.device}")  # fmt: skip
     ours_s = time.perf_counter() - start
     print(
-        f"rows: {len(rows)} (skewed lengths, ~10% duplicates), model: {args.model}, batch: {args.batch_size} rows, "
+        f"rows: {len(rows)} ({args.shape} shape, ~10% duplicates), model: {args.model}, batch: {args.batch_size} rows, "
         f"device: {args.device}"
     )
     print(f"LLaMa2lang-style loop: {baseline_s:.1f} s, {len(rows) / baseline_s:.2f} rows/s "
@@ -259,6 +339,9 @@ def main() -> None:
     )  # fmt: skip
     t.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ...")
     t.add_argument("--ct2", action="store_true")
+    t.add_argument("--shape", choices=sorted(ROW_SHAPES), default="chat",
+                   help="chat: rows shaped like assistant answers (lists, code, median ~400 characters); "
+                   "short: mostly one-line rows")  # fmt: skip
     t.add_argument("--rows", type=int, default=1000)
     t.add_argument("--batch-size", type=int, default=16)
     t.add_argument("--baseline-max-new-tokens", type=int, default=512)

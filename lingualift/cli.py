@@ -425,7 +425,7 @@ def bench_mt(
     ] = None,
     source_field: Annotated[str, typer.Option(help="Source column for dataset pairs.")] = "source",
     reference_field: Annotated[str, typer.Option(help="Reference column for dataset pairs.")] = "reference",
-    ct2: Annotated[bool, typer.Option("--ct2", help="Use CTranslate2 for seq2seq backends.")] = False,
+    ct2: Annotated[bool, typer.Option("--ct2", help="Use CTranslate2 (seq2seq backends, llm, tower).")] = False,
     batch_tokens: Annotated[int, typer.Option(help="Token budget per batch.")] = 4096,
     out: Annotated[str, typer.Option(help="Directory for bench_mt.json and bench_mt.png.")] = "runs/bench-mt",
 ) -> None:

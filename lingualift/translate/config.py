@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 Backend = Literal["opus", "mbart", "madlad", "m2m", "nllb", "seamless", "tower", "llm", "openai"]
 SEQ2SEQ = ("opus", "mbart", "madlad", "m2m", "nllb", "seamless")
+CT2_BACKENDS = (*SEQ2SEQ, "tower", "llm")  # ctranslate2.Translator for seq2seq, Generator for chat LMs
 
 
 class TranslateConfig(BaseModel):
@@ -36,8 +37,12 @@ class TranslateConfig(BaseModel):
     device: str | None = Field(None, description="cpu, cuda, cuda:1 ...; default: cuda when available")
     quant4: bool = Field(False, description="Load the model in 4-bit (bitsandbytes, CUDA only)")
     quant8: bool = Field(False, description="Load the model in 8-bit (bitsandbytes, CUDA only)")
-    ct2: bool = Field(False, description="Use CTranslate2 for seq2seq families (converted once, cached)")
-    ct2_compute_type: str | None = Field(None, description="CTranslate2 compute type; default int8 on CPU")
+    ct2: bool = Field(
+        False, description="Use CTranslate2 (seq2seq families, llm and tower; converted once, cached)"
+    )
+    ct2_compute_type: str | None = Field(
+        None, description="CTranslate2 compute type; default int8 on CPU, int8_bfloat16 or int8_float16 on a GPU"
+    )
     base_url: str | None = Field(
         None, description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1"
     )
@@ -71,10 +76,10 @@ class TranslateConfig(BaseModel):
     def _consistent(self) -> TranslateConfig:
         if self.quant4 and self.quant8:
             raise ValueError("quant4 and quant8 exclude each other")
-        if self.ct2 and self.backend not in (None, *SEQ2SEQ):
-            raise ValueError(
-                f"ct2 works with the seq2seq backends ({', '.join(SEQ2SEQ)}), not {self.backend}"
-            )
+        if self.ct2 and self.backend not in (None, *CT2_BACKENDS):
+            raise ValueError(f"ct2 works with the {', '.join(CT2_BACKENDS)} backends, not {self.backend}")
+        if self.ct2 and (self.quant4 or self.quant8):
+            raise ValueError("ct2 quantizes on its own (int8 by default, see ct2_compute_type): drop quant4/quant8")
         if self.backend in ("llm", "openai") and not self.model:
             raise ValueError(f"backend {self.backend} needs --model")
         if self.backend == "openai" and not self.base_url:

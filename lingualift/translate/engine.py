@@ -271,6 +271,11 @@ def build_translator(config: TranslateConfig, backend: str, model: str):
 
         return OpenAITranslator(model, base_url=config.base_url, api_key_env=config.api_key_env,
                                 concurrency=config.concurrency, prompt_template=config.prompt_template)  # fmt: skip
+    if config.ct2:
+        from lingualift.translate.backends.ct2 import CT2LLMTranslator
+
+        return CT2LLMTranslator(model, backend=backend, device=device, prompt_template=config.prompt_template,
+                                compute_type=config.ct2_compute_type, trust_remote_code=config.trust_remote_code)  # fmt: skip
     from lingualift.translate.backends.llm import LLMTranslator
 
     return LLMTranslator(model, backend=backend, device=device, prompt_template=config.prompt_template,

@@ -43,6 +43,68 @@ def test_ct2_flag_through_the_command(tiny_marian, monkeypatch, tmp_path):
     assert set(rows["translator"]) == {f"opus:{tiny_marian}:ct2-int8"}
 
 
+@pytest.fixture(scope="module")
+def talkative_chat_model(tiny_chat_model, tmp_path_factory):
+    """The tiny chat model with larger random weights and its special tokens' (tied) embeddings
+    zeroed, so that greedy decoding writes text instead of ending at once."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_chat_model)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_chat_model)
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for weight in (p for p in model.parameters() if p.dim() > 1):
+            weight.normal_(0, 0.5)
+        model.get_input_embeddings().weight[tokenizer.all_special_ids] = 0
+    path = tmp_path_factory.mktemp("talkative-chat-model")
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+CHAT_TEXTS = [*TEXTS, "Two lines:\nthe second one.", "ha ha ha ha ha ha ha ha"]
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_ct2_generator_gives_the_same_text_and_flags_as_transformers_for_a_chat_model(
+    talkative_chat_model, strict, monkeypatch, tmp_path
+):
+    pytest.importorskip("ctranslate2")
+    from lingualift.translate.backends.ct2 import CT2LLMTranslator
+    from lingualift.translate.backends.llm import LLMTranslator
+
+    monkeypatch.setenv("LINGUALIFT_CACHE", str(tmp_path))
+    hf = LLMTranslator(str(talkative_chat_model))
+    ct2 = CT2LLMTranslator(str(talkative_chat_model), compute_type="float32")
+    for early_stop in (False, True):
+        hf.early_stop = ct2.early_stop = early_stop
+        expected = [(t.text, t.flags) for t in hf.translate(CHAT_TEXTS, EN, NL, max_new_tokens=30, strict=strict)]
+        assert all(text for text, _ in expected)  # the model writes: the comparison means something
+        assert [(t.text, t.flags) for t in ct2.translate(CHAT_TEXTS, EN, NL, max_new_tokens=30, strict=strict)] == expected
+
+
+def test_ct2_for_the_llm_backend_through_the_command(talkative_chat_model, monkeypatch, tmp_path):
+    pytest.importorskip("ctranslate2")
+    monkeypatch.setenv("LINGUALIFT_CACHE", str(tmp_path / "cache"))
+    src = tmp_path / "a.jsonl"
+    src.write_text("".join(json.dumps({"text": t, "lang": "en"}) + "\n" for t in TEXTS))
+    assert main(["translate", str(src), "--to", "nl", "--backend", "llm", "--model", str(talkative_chat_model),
+                 "--ct2", "--out", str(tmp_path / "o"), "--max-new-tokens", "8"]) == 0  # fmt: skip
+    rows = datasets.load_from_disk(str(tmp_path / "o"))["train"]
+    assert set(rows["translator"]) == {f"llm:{talkative_chat_model}:ct2-int8"}
+    assert all(rows["text"]) and len(rows) == len(TEXTS)
+
+
+def test_ct2_excludes_bitsandbytes_quantization(tmp_path, capsys):
+    src = tmp_path / "a.jsonl"
+    src.write_text(json.dumps({"text": "Hello there.", "lang": "en"}) + "\n")
+    code = main(["translate", str(src), "--to", "nl", "--backend", "llm", "--model", "demo", "--ct2", "--quant4",
+                 "--out", str(tmp_path / "o")])  # fmt: skip
+    assert code == 2
+    assert "drop quant4/quant8" in capsys.readouterr().err
+
+
 def test_ct2_refuses_a_family_without_converter(tmp_path, capsys):
     src = tmp_path / "a.jsonl"
     src.write_text(json.dumps({"text": "Hello there.", "lang": "en"}) + "\n")

@@ -86,49 +86,66 @@ class Script:
         return forced
 
 
+# What each row's model writes, and what is left of it once the early stops cut it.
+SOURCES = ["Hello world.", "Well done.", "One two.", "ha ha ha ha ha ha ha ha", "Good night.", "The steps:"]
+WRITTEN = [
+    "Hallo wereld.\nNote: a literal translation.",
+    "Here is the translation:\nGoed gedaan.\nAnything else?",
+    "een twee" + " een twee" * 12,
+    "ha" + " ha" * 12,
+    "Goedenacht.",
+    "De stappen:\nEerst dit.",
+]
+
+
+def check_cut_rows(texts: list[str], cut: set[int]) -> None:
+    assert texts[0] == "Hallo wereld.\n"
+    assert texts[1] == "Here is the translation:\nGoed gedaan.\n"
+    assert texts[2].startswith("een twee een twee een twee") and len(texts[2]) < len(WRITTEN[2])
+    assert texts[3] == WRITTEN[3]  # the source repeats itself: never cut
+    assert texts[4] == "Goedenacht."
+    assert texts[5] == "De stappen:\n"
+    assert cut == {2}
+
+
 def test_generate_stops_each_row_at_its_own_point(tiny_chat_model):
     from transformers import AutoModelForCausalLM, AutoTokenizer, LogitsProcessorList, StoppingCriteriaList
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_chat_model, padding_side="left")
     model = AutoModelForCausalLM.from_pretrained(tiny_chat_model)
-    sources = [
-        "Hello world.",
-        "Well done.",
-        "One two.",
-        "ha ha ha ha ha ha ha ha",
-        "Good night.",
-        "The steps:",
-    ]
-    written = [
-        "Hallo wereld.\nNote: a literal translation.",
-        "Here is the translation:\nGoed gedaan.\nAnything else?",
-        "een twee" + " een twee" * 12,
-        "ha" + " ha" * 12,
-        "Goedenacht.",
-        "De stappen:\nEerst dit.",
-    ]
-    scripts = [tokenizer(w, add_special_tokens=False)["input_ids"] for w in written]
-    encoded = tokenizer([f"Translate: {s}" for s in sources], return_tensors="pt", padding=True)
+    scripts = [tokenizer(w, add_special_tokens=False)["input_ids"] for w in WRITTEN]
+    encoded = tokenizer([f"Translate: {s}" for s in SOURCES], return_tensors="pt", padding=True)
     start = encoded["input_ids"].shape[1]
-    stop = stop_wasted(sources, start=start, end_ids={tokenizer.eos_token_id, tokenizer.pad_token_id},
+    stop = stop_wasted(SOURCES, start=start, end_ids={tokenizer.eos_token_id, tokenizer.pad_token_id},
                        tokenizer=tokenizer)  # fmt: skip
     output = model.generate(
         **encoded, max_new_tokens=60, do_sample=False, pad_token_id=tokenizer.pad_token_id,
         logits_processor=LogitsProcessorList([Script(scripts, start, tokenizer.eos_token_id)]),
         stopping_criteria=StoppingCriteriaList([stop]),
     )  # fmt: skip
-    texts = tokenizer.batch_decode(output[:, start:], skip_special_tokens=True)
-    assert texts[0] == "Hallo wereld.\n"
-    assert texts[1] == "Here is the translation:\nGoed gedaan.\n"
-    assert (
-        texts[2].startswith("een twee een twee een twee")
-        and len(texts[2]) < len(written[2])
-        and 2 in stop.cut
-    )
-    assert texts[3] == written[3]  # the source repeats itself: never cut
-    assert texts[4] == "Goedenacht."
-    assert texts[5] == "De stappen:\n"
-    assert stop.cut == {2}
+    check_cut_rows(tokenizer.batch_decode(output[:, start:], skip_special_tokens=True), stop.cut)
+
+
+def test_the_ctranslate2_callback_stops_the_same_rows_at_the_same_points(tiny_chat_model):
+    """LoopWatch is what ctranslate2.Generator calls after each token; fed the same scripts, it must
+    leave what stop_wasted leaves (the token it stops at is kept, as CTranslate2 keeps it)."""
+    from types import SimpleNamespace
+
+    from transformers import AutoTokenizer
+
+    from lingualift.translate.backends.early_stop import LoopWatch
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_chat_model)
+    watch = LoopWatch(SOURCES, tokenizer)
+    texts = []
+    for row, written in enumerate(WRITTEN):
+        kept = []
+        for token in tokenizer(written, add_special_tokens=False)["input_ids"]:
+            kept.append(token)
+            if watch(SimpleNamespace(batch_id=row, token_id=token)):
+                break
+        texts.append(tokenizer.decode(kept, skip_special_tokens=True))
+    check_cut_rows(texts, watch.cut)
 
 
 def test_a_looping_hypothesis_is_cut_flagged_and_ctranslate2_cuts_it_at_the_same_token(

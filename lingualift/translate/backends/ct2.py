@@ -1,4 +1,5 @@
-"""CTranslate2 fast path for the seq2seq families: converted once, cached, int8 on CPU by default.
+"""CTranslate2 fast paths: `ctranslate2.Translator` for the seq2seq families, `ctranslate2.Generator`
+for chat LMs (llm, tower). Converted once, cached, int8 on CPU by default.
 
 Tokenization stays with the transformers tokenizer (as CTranslate2 expects); the target language
 token is passed as `target_prefix` where the family forces one.
@@ -14,7 +15,8 @@ from pathlib import Path
 
 from lingualift.errors import ConfigError, ModelError
 from lingualift.translate.backends.base import Translation
-from lingualift.translate.backends.early_stop import LoopWatch
+from lingualift.translate.backends.early_stop import LoopWatch, end_token_ids
+from lingualift.translate.backends.llm import TOWER_PROMPT, LLMTranslator, check_prompt_template, clean_output
 from lingualift.translate.backends.seq2seq import FAMILIES, Seq2SeqTranslator
 
 
@@ -37,12 +39,25 @@ def converted_model_dir(model: str, quantization: str) -> Path:
     try:
         converter = ctranslate2.converters.TransformersConverter(model)
         converter.convert(str(tmp / "model"), quantization=quantization, force=True)
+        _fill_missing_bos(tmp / "model" / "config.json")
         os.replace(tmp / "model", target)
     except Exception as error:
         raise ModelError(f"CTranslate2 could not convert '{model}': {error}") from error
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def _fill_missing_bos(config_path: Path) -> None:
+    """A tokenizer without a bos token (Qwen2's, many ChatML models') converts to `"bos_token": null`,
+    which CTranslate2 then refuses to load; our prompts carry their own start tokens, so the eos
+    token stands in."""
+    import json
+
+    config = json.loads(config_path.read_text())
+    if config.get("bos_token") is None and config.get("eos_token"):
+        config["bos_token"] = config["eos_token"]
+        config_path.write_text(json.dumps(config, indent=2))
 
 
 def default_compute_type(spec, device: str, machine=None) -> str:
@@ -119,3 +134,85 @@ class CT2Translator(Seq2SeqTranslator):
             flags = ["repetition"] if watch and index in watch.cut else []
             out.append(Translation(self.tokenizer.decode(ids, skip_special_tokens=True).strip(), flags))
         return out
+
+
+def generator_compute_type(device: str, machine=None) -> str:
+    """int8 weights for a chat LM; activations in the precision policy's dtype on a GPU (bfloat16
+    where the GPU has it natively, else float16), int8 alone on CPU."""
+    from lingualift.hardware import Machine, inference_dtype, is_cuda
+
+    if not is_cuda(device):
+        return "int8"
+    return "int8_" + inference_dtype(machine or Machine.here(), device)
+
+
+class CT2LLMTranslator(LLMTranslator):
+    """LLMTranslator's prompt, early stops and output cleaning, with generation by
+    ctranslate2.Generator on the model converted once into the cache."""
+
+    def __init__(self, model: str, *, backend: str = "llm", device: str = "cpu", prompt_template: str | None = None,
+                 compute_type: str | None = None, trust_remote_code: bool = False):  # fmt: skip
+        import ctranslate2
+        from transformers import AutoConfig, AutoTokenizer, GenerationConfig
+
+        from lingualift.models import resolve_model
+
+        path = resolve_model(model)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+            config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
+        except OSError as error:
+            raise ModelError(f"cannot load the tokenizer of '{model}': {error}") from error
+        try:
+            generation = GenerationConfig.from_pretrained(path)
+        except OSError:  # no generation_config.json: the tokenizer's eos alone
+            generation = None
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        compute_type = compute_type or generator_compute_type(device)
+        converted = converted_model_dir(path, compute_type)
+        kind, _, index = device.partition(":")
+        self.generator = ctranslate2.Generator(
+            str(converted), device=kind, device_index=int(index or 0), compute_type=compute_type
+        )
+        self.name = f"{backend}:{model}:ct2-{compute_type}"
+        self.device = device
+        self.template = check_prompt_template(prompt_template or TOWER_PROMPT)
+        self.max_length = min(int(getattr(config, "max_position_embeddings", None) or 2048), 4096)
+        self.max_input_tokens = min(400, self.max_length // 3)
+        self.end_ids = sorted(end_token_ids(generation, self.tokenizer))
+
+    def translate(self, texts, src, tgt, *, max_new_tokens, strict=False):
+        ids = self.tokenizer(self.prompts(texts, src, tgt), add_special_tokens=False)["input_ids"]
+        options = {
+            "max_length": max_new_tokens,  # generated tokens, as max_new_tokens
+            "include_prompt_in_result": False,  # the prompt is forwarded at once, not step by step
+            "end_token": self.end_ids,
+            "beam_size": 1,
+            "sampling_topk": 1,
+        }
+        groups = [list(range(len(texts)))]
+        if strict:
+            options["repetition_penalty"] = 1.3
+            # CTranslate2 forwards a batch's prompts at once only up to the shortest one's length and
+            # feeds the rest of the longer ones through the decoding loop, where the penalty counts
+            # them: the end-of-turn token among them, and the model would not stop. Prompts of one
+            # length per call keep the penalty on generated tokens, as the transformers path does.
+            by_length: dict[int, list[int]] = {}
+            for row, prompt in enumerate(ids):
+                by_length.setdefault(len(prompt), []).append(row)
+            groups = list(by_length.values())
+        translations: list[Translation | None] = [None] * len(texts)
+        for rows in groups:
+            watch = LoopWatch([texts[r] for r in rows], self.tokenizer) if self.early_stop else None
+            results = self.generator.generate_batch(
+                [self.tokenizer.convert_ids_to_tokens(ids[r]) for r in rows], callback=watch, **options
+            )
+            decoded = self.tokenizer.batch_decode(
+                [r.sequences_ids[0] for r in results], skip_special_tokens=True
+            )
+            for position, (row, raw) in enumerate(zip(rows, decoded)):
+                translations[row] = clean_output(raw, texts[row], tgt)
+                if watch and position in watch.cut:
+                    translations[row].flags.append("repetition")
+        return translations

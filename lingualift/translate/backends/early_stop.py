@@ -64,23 +64,38 @@ def line_finished(text: str, *, colon_ends_a_line: bool = False) -> bool:
 
 
 class LoopWatch:
-    """CTranslate2 `callback` (greedy search): True stops that batch index; `cut` lists them."""
+    """CTranslate2 `callback` (greedy search): True stops that batch index; `cut` lists the rows cut
+    for looping. With `tokenizer` (LLM translators), one-line sources also stop at the end of their
+    first line of translation, as `stop_wasted` does for transformers."""
 
-    def __init__(self, sources: Sequence[str]):
+    def __init__(self, sources: Sequence[str], tokenizer=None):
         self.watch = [may_cut_loops(s) for s in sources]
         self.tokens: list[list[int]] = [[] for _ in sources]
         self.cut: set[int] = set()
+        self.tokenizer = tokenizer
+        self.one_line = [tokenizer is not None and "\n" not in s for s in sources]
+        self.colon = [s.rstrip().endswith(":") for s in sources]
+        self.newline: dict[int, bool] = {}
 
     def __call__(self, step) -> bool:
         index = step.batch_id
-        if not self.watch[index]:
+        if not (self.watch[index] or self.one_line[index]):
             return False
         history = self.tokens[index]
         history.append(step.token_id)
-        if len(history) >= 8 and loops(history):
+        if self.one_line[index] and self._has_newline(step.token_id):
+            text = self.tokenizer.decode(history, skip_special_tokens=True)
+            if line_finished(text, colon_ends_a_line=self.colon[index]):
+                return True
+        if self.watch[index] and len(history) >= 8 and loops(history):
             self.cut.add(index)
             return True
         return False
+
+    def _has_newline(self, token: int) -> bool:
+        if token not in self.newline:
+            self.newline[token] = "\n" in self.tokenizer.decode([token])
+        return self.newline[token]
 
 
 def stop_wasted(sources: Sequence[str], *, start: int, end_ids: set[int], tokenizer=None):
@@ -131,9 +146,10 @@ def stop_wasted(sources: Sequence[str], *, start: int, end_ids: set[int], tokeni
     return StopWasted()
 
 
-def end_token_ids(model, tokenizer) -> set[int]:
-    """The ids a finished row ends in: eos (one or several) and pad."""
+def end_token_ids(generation_config, tokenizer) -> set[int]:
+    """The ids a finished row ends in: eos (one or several, from the model's generation config when it
+    has one) and pad."""
     ids = {tokenizer.pad_token_id, tokenizer.eos_token_id}
-    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    configured = getattr(generation_config, "eos_token_id", None)
     ids.update(configured if isinstance(configured, list) else [configured])
     return {i for i in ids if i is not None}

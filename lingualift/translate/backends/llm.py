@@ -105,7 +105,7 @@ class LLMTranslator:
             generate["logits_processor"] = LogitsProcessorList([penalty])
         stop = None
         if self.early_stop:
-            end_ids = end_token_ids(self.model, self.tokenizer)
+            end_ids = end_token_ids(getattr(self.model, "generation_config", None), self.tokenizer)
             stop = stop_wasted(texts, start=start, end_ids=end_ids, tokenizer=self.tokenizer)
             generate["stopping_criteria"] = StoppingCriteriaList([stop])
         with torch.inference_mode():

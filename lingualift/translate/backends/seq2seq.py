@@ -145,7 +145,8 @@ class Seq2SeqTranslator:
             generate["logits_processor"] = LogitsProcessorList([penalty])
         stop = None
         if self.early_stop and self.num_beams == 1:
-            stop = stop_wasted(texts, start=1, end_ids=end_token_ids(self.model, self.tokenizer))
+            end_ids = end_token_ids(getattr(self.model, "generation_config", None), self.tokenizer)
+            stop = stop_wasted(texts, start=1, end_ids=end_ids)
             generate["stopping_criteria"] = StoppingCriteriaList([stop])
         with torch.inference_mode():
             output = self.model.generate(**encoded, **generate)
