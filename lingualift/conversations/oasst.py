@@ -7,7 +7,7 @@ dictionary lookup. Messages that cannot be used are counted by reason, never dro
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from lingualift.errors import DataError
@@ -16,7 +16,7 @@ ROLES = {"prompter": "user", "assistant": "assistant", "user": "user"}
 REQUIRED_COLUMNS = ("message_id", "parent_id", "text", "role")
 
 
-@dataclass
+@dataclass(slots=True)
 class Message:
     id: str
     parent: str | None
@@ -43,94 +43,108 @@ class Forest:
         return path[::-1]
 
 
-def _skip_reason(row: Mapping, *, keep_deleted: bool, lang: str | None) -> str | None:
-    text = row.get("text")
-    if text is None or not str(text).strip():
+def _skip_reason(text, deleted, review_result, row_lang, *, keep_deleted: bool, lang: str | None) -> str | None:
+    if text is None or not (text if isinstance(text, str) else str(text)).strip():
         return "empty_text"
-    if not keep_deleted and row.get("deleted") is True:
+    if not keep_deleted and deleted is True:
         return "deleted"
-    if not keep_deleted and row.get("review_result") is False:
+    if not keep_deleted and review_result is False:
         return "review_failed"
-    if lang is not None and row.get("lang") not in (None, lang):
+    if lang is not None and row_lang not in (None, lang):
         return "other_language"
     return None
 
 
+COLUMNS = ("message_id", "parent_id", "text", "role", "rank", "lang", "deleted", "review_result")
+
+
 def index_forest(rows: Iterable[Mapping], *, keep_deleted: bool = False, lang: str | None = None) -> Forest:
     """Index rows with oasst1's columns. Unusable messages (and everything below them) are counted."""
+    rows = rows if isinstance(rows, list) else list(rows)
+    return index_columns({name: [row.get(name) for row in rows] for name in COLUMNS}, len(rows),
+                         keep_deleted=keep_deleted, lang=lang)  # fmt: skip
+
+
+def index_columns(columns: Mapping[str, Sequence], count: int, *, keep_deleted: bool = False,
+                  lang: str | None = None) -> Forest:  # fmt: skip
+    """`index_forest` over columns (as Arrow hands them over: no row dicts to build); a column other
+    than message_id, parent_id, text and role may be missing."""
     forest = Forest()
+    messages = forest.messages
     parents: dict[str, str | None] = {}
     skipped: dict[str, str] = {}
     report = forest.report
-    for order, row in enumerate(rows):
-        message_id = row.get("message_id")
+    absent = [None] * count
+    fields = zip(*(columns.get(name, absent) for name in COLUMNS))
+    for order, (message_id, parent, text, role_name, rank, row_lang, deleted, review) in enumerate(fields):
         if message_id is None or message_id == "":
             raise DataError(f"row {order}: message_id is empty — every oasst message needs an id")
-        role = ROLES.get(row.get("role"))
+        role = ROLES.get(role_name)
         if role is None:
             raise DataError(
-                f"row {order} (message_id {message_id}): role {row.get('role')!r} is not "
-                "'prompter' or 'assistant'"
+                f"row {order} (message_id {message_id}): role {role_name!r} is not 'prompter' or 'assistant'"
             )
-        report["messages"] += 1
         if message_id in parents:
             report["skipped_duplicate_id"] += 1
             continue
-        parent = row.get("parent_id") or None
+        parent = parent or None
         parents[message_id] = parent
-        reason = _skip_reason(row, keep_deleted=keep_deleted, lang=lang)
+        reason = _skip_reason(text, deleted, review, row_lang, keep_deleted=keep_deleted, lang=lang)
         if reason:
             skipped[message_id] = reason
             report[f"skipped_{reason}"] += 1
             continue
-        rank = row.get("rank")
-        forest.messages[message_id] = Message(
-            message_id,
-            parent,
-            str(row["text"]),
-            role,
-            None if rank is None else int(rank),
-            row.get("lang"),
-            order,
-        )
-    for message in forest.messages.values():
+        messages[message_id] = Message(message_id, parent, text if isinstance(text, str) else str(text), role,
+                                       None if rank is None else int(rank), row_lang, order)  # fmt: skip
+    report["messages"] = count
+    children = forest.children
+    for message in messages.values():
         if message.parent is None:
             if message.role == "user":
                 forest.roots.append(message.id)
             else:
                 report["skipped_assistant_root"] += 1
-        elif message.parent in forest.messages:
-            forest.children.setdefault(message.parent, []).append(message.id)
+        elif message.parent in messages:
+            siblings = children.get(message.parent)
+            if siblings is None:
+                children[message.parent] = [message.id]
+            else:
+                siblings.append(message.id)
     _count_unreachable(forest, parents, skipped)
     return forest
 
 
 def _count_unreachable(forest: Forest, parents: dict[str, str | None], skipped: dict[str, str]) -> None:
     """Walk down from the roots once, dropping role breaks; classify what was never reached."""
+    messages, children = forest.messages, forest.children
     reached: set[str] = set()
     stack = list(forest.roots)
     while stack:
         node = stack.pop()
         reached.add(node)
-        kept = []
-        for child in forest.children.get(node, []):
-            if forest.messages[child].role == forest.messages[node].role:
-                forest.report["skipped_role_not_alternating"] += 1
-                skipped[child] = "role_not_alternating"
-                continue
-            kept.append(child)
-            stack.append(child)
-        forest.children[node] = kept
+        below = children.get(node)
+        if not below:
+            continue
+        role = messages[node].role
+        kept = [child for child in below if messages[child].role != role]
+        if len(kept) != len(below):
+            for child in below:
+                if messages[child].role == role:
+                    forest.report["skipped_role_not_alternating"] += 1
+                    skipped[child] = "role_not_alternating"
+            children[node] = kept
+        stack.extend(kept)
     verdict: dict[str, str] = {}
-    for message_id in forest.messages:
-        if message_id in reached or message_id in skipped or forest.messages[message_id].parent is None:
+    unreached = [m for m in messages if m not in reached]  # dataset order
+    for message_id in unreached:
+        if message_id in skipped or messages[message_id].parent is None:
             continue
         reason = _why_unreachable(message_id, parents, skipped, reached, verdict)
         forest.report[f"skipped_{reason}"] += 1
     # keep only reachable messages so every later walk sees a clean tree
-    for message_id in [m for m in forest.messages if m not in reached]:
-        del forest.messages[message_id]
-    forest.children = {k: v for k, v in forest.children.items() if k in reached}
+    for message_id in unreached:
+        del messages[message_id]
+    forest.children = {k: v for k, v in children.items() if k in reached}
 
 
 def _why_unreachable(start, parents, skipped, reached, verdict) -> str:

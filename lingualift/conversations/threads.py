@@ -16,7 +16,7 @@ from lingualift.conversations.oasst import (
     Message,
     all_path_threads,
     best_ranked_threads,
-    index_forest,
+    index_columns,
     preference_pairs,
 )
 from lingualift.errors import ConfigError
@@ -118,7 +118,7 @@ def build_threads(data, config: ThreadsConfig):
                 row["text"] = renderer(row["messages"])
         threads_out[split] = dataset_from_rows(rows, _thread_features(renderer))
         if pairs:
-            pairs_out[split] = datasets.Dataset.from_list(pairs, features=_pair_features())
+            pairs_out[split] = dataset_from_rows(pairs, _pair_features())
         counts["threads"] = len(rows)
         counts["pairs"] = len(pairs)
         report["splits"][split] = {"format": fmt, **dict(sorted(counts.items()))}
@@ -146,9 +146,8 @@ def _oasst_split(part, config: ThreadsConfig, lang, system_for):
     wanted = [
         c for c in (*REQUIRED_COLUMNS, "rank", "lang", "deleted", "review_result") if c in part.column_names
     ]
-    columns = part.select_columns(wanted).to_dict()
-    rows_iter = (dict(zip(columns, values)) for values in zip(*columns.values()))
-    forest = index_forest(rows_iter, keep_deleted=config.keep_deleted, lang=lang)
+    columns = part.select_columns(wanted).to_dict()  # only the columns a walk reads, straight from Arrow
+    forest = index_columns(columns, len(part), keep_deleted=config.keep_deleted, lang=lang)
     walk = best_ranked_threads if config.strategy == "best" else all_path_threads
     rows, ids = [], set()
     for path in walk(forest):

@@ -53,7 +53,7 @@ def score(hypotheses: list[str], references: list[str]) -> dict:
 
 def benchmark_translator(translator, sources, references, src, tgt, *, batch_tokens: int = 4096) -> dict:
     """Translate `sources` in length-sorted token-budget batches; scores, speed and peak memory."""
-    from lingualift.translate.engine import _batches, new_token_cap
+    from lingualift.translate.engine import new_token_cap, plan_batches
     from lingualift.translate.store import Segment
 
     order = sorted(range(len(sources)), key=lambda i: (len(sources[i]), i))
@@ -61,7 +61,7 @@ def benchmark_translator(translator, sources, references, src, tgt, *, batch_tok
     hypotheses = [""] * len(sources)
     tokens = 0
     start = time.perf_counter()
-    for batch, longest in _batches(translator, segments, batch_tokens):
+    for batch, longest in plan_batches(translator, segments, batch_tokens):
         cap = new_token_cap(translator, longest)
         outputs = translator.translate([s.source for s in batch], src, tgt, max_new_tokens=cap)
         for segment, output in zip(batch, outputs):

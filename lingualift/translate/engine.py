@@ -289,7 +289,7 @@ def new_token_cap(translator, longest: int, limit: int | None = None) -> int:
     return min(cap, limit) if limit else cap
 
 
-def _batches(translator, segments: list[Segment], budget: int, lengths: list[int] | None = None):
+def plan_batches(translator, segments: list[Segment], budget: int, lengths: list[int] | None = None):
     """Group same-pair segments (already sorted by length) under a padded-token budget; `lengths`:
     their token counts when already known."""
     lengths = lengths if lengths is not None else translator.count_tokens([s.source for s in segments])
@@ -333,7 +333,7 @@ def _translate_pending(config, backend, tgt, store, pending, failures, *, progre
             long = _LongSegments(translator, page)
             stats["cut_by_tokens"] += len(long.parts)
             looping: list[tuple[Segment, Result]] = []
-            for batch, longest in _batches(translator, long.work, config.batch_tokens, long.lengths):
+            for batch, longest in plan_batches(translator, long.work, config.batch_tokens, long.lengths):
                 cap = new_token_cap(translator, longest, config.max_new_tokens)
                 begin = time.perf_counter()
                 results = _run_batch(translator, batch, src, tgt, cap)
@@ -490,7 +490,7 @@ def _retry_looping(
     first = {s.key: r for s, r in looping}
     segments = sorted((s for s, _ in looping), key=lambda s: (len(s.source), s.key))
     out = []
-    for batch, longest in _batches(translator, segments, config.batch_tokens):
+    for batch, longest in plan_batches(translator, segments, config.batch_tokens):
         cap = new_token_cap(translator, longest, config.max_new_tokens)
         for segment, again in _run_batch(translator, batch, src, tgt, cap, strict=True):
             usable = again.status == "ok" and "repetition" not in again.flags

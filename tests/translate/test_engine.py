@@ -15,7 +15,7 @@ import pytest
 
 from lingualift.cli import main
 from lingualift.demo.sample import sample_rows
-from lingualift.translate.engine import _batches
+from lingualift.translate.engine import plan_batches
 from lingualift.translate.store import Segment
 
 CODE_MESSAGE = "Run this:\n\n```python\nprint('hi')\n```\n\nThen check https://example.org/docs."
@@ -101,7 +101,7 @@ def test_batches_follow_the_token_budget_in_length_order():
     segments = [
         Segment(str(i), " ".join(["w"] * n), "en", "nl") for i, n in enumerate([1, 2, 2, 3, 5, 8, 8, 9])
     ]
-    batches = list(_batches(Counter(), segments, budget=16))
+    batches = list(plan_batches(Counter(), segments, budget=16))
     for batch, longest in batches:
         assert longest * len(batch) <= 16
     assert [s for b, _ in batches for s in b] == segments  # nothing lost, order kept
