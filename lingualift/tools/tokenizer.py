@@ -37,11 +37,7 @@ from typing import Optional
 from pydantic import BaseModel, ConfigDict, Field
 
 from lingualift.errors import ConfigError, DataError, ModelError
-
-MARKER = "lingualift_tokenizer.json"
-BASE_TOKENIZER = (
-    "base_tokenizer"  # the tokenizer before extension, kept beside the model (GGUF export uses it)
-)
+from lingualift.vocabulary import BASE_TOKENIZER, MARKER
 
 
 class ExtendConfig(BaseModel):
@@ -316,23 +312,3 @@ def _used_pieces(tokenizer, vocabulary: Vocabulary, lines: list[str]) -> int:
     return len(
         {i for ids in tokenizer(lines, add_special_tokens=False)["input_ids"] for i in ids if i in new_ids}
     )
-
-
-def keep_extension_record(source: str, out: Path) -> None:
-    """A model made from an extended one (merged) keeps the report and the base tokenizer."""
-    import shutil
-
-    if (Path(source) / MARKER).is_file():
-        shutil.copy2(Path(source) / MARKER, out / MARKER)
-        shutil.copytree(Path(source) / BASE_TOKENIZER, out / BASE_TOKENIZER, dirs_exist_ok=True)
-
-
-def extended_vocabulary(model_path: str) -> dict | None:
-    """The `tokenizer extend` report of a model directory (or of an adapter's base), or None."""
-    from lingualift.models import adapter_base
-
-    for directory in (model_path, adapter_base(model_path) or ""):
-        marker = Path(directory) / MARKER if directory else None
-        if marker and marker.is_file():
-            return json.loads(marker.read_text())
-    return None

@@ -1,7 +1,7 @@
 """`lingualift train --accelerate-config NAME`: start the same training under `accelerate launch`.
 
 The validated config is written to OUT/launch_config.json and every process runs
-`python -m lingualift.train.launch OUT/launch_config.json`, so the processes train exactly what
+`python -m lingualift.train.worker OUT/launch_config.json`, so the processes train exactly what
 the command line asked for.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from lingualift.errors import ConfigError, LinguaLiftError, error_line
+from lingualift.errors import ConfigError, LinguaLiftError
 from lingualift.train.config import TrainConfig
 
 CONFIG_DIR = Path(__file__).parent / "accelerate_configs"
@@ -63,7 +63,7 @@ def launch_command(config: TrainConfig, stored: Path, machine=None) -> list[str]
                "--mixed_precision", precision]  # fmt: skip
     if config.num_processes:
         command += ["--num_processes", str(config.num_processes)]
-    return command + ["-m", "lingualift.train.launch", str(stored)]
+    return command + ["-m", "lingualift.train.worker", str(stored)]
 
 
 def launch(config: TrainConfig, *, echo=print) -> dict:
@@ -79,18 +79,3 @@ def launch(config: TrainConfig, *, echo=print) -> dict:
     if finished.returncode != 0:
         raise LinguaLiftError(f"accelerate launch exited with {finished.returncode}: see the output above")
     return json.loads((out / "training_report.json").read_text())
-
-
-def main(argv: list[str]) -> int:
-    from lingualift.train.run import run_training
-
-    try:
-        run_training(TrainConfig.model_validate_json(Path(argv[0]).read_text()))
-    except LinguaLiftError as error:
-        print(error_line(error), file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

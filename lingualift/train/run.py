@@ -98,7 +98,7 @@ def _trains_embeddings(config: TrainConfig) -> bool:
     if config.train_embeddings is not None:
         return config.train_embeddings
     from lingualift.models import resolve_model
-    from lingualift.tools.tokenizer import extended_vocabulary
+    from lingualift.vocabulary import extended_vocabulary
 
     return extended_vocabulary(resolve_model(config.model)) is not None
 
@@ -414,7 +414,7 @@ class TrainingProgress(_progress_callback_base()):
 
 def _vocabulary_stats(config: TrainConfig, tokenizer, peft_config, model_path: str) -> dict:
     """For the report: a vocabulary grown by `tokenizer extend`, and whether the embeddings learned."""
-    from lingualift.tools.tokenizer import extended_vocabulary
+    from lingualift.vocabulary import extended_vocabulary
 
     extended = extended_vocabulary(model_path)
     whole = bool(peft_config is not None and peft_config.modules_to_save)
@@ -460,10 +460,9 @@ def _held_out(config: TrainConfig, dataset, load_eval_split):
 def _report(config, trainer, result, stats, started, device) -> dict:
     import resource
 
-    import peft
     import torch
-    import transformers
-    import trl
+
+    from lingualift.versions import versions
 
     history = trainer.state.log_history
     losses = [h["loss"] for h in history if "loss" in h]
@@ -497,8 +496,7 @@ def _report(config, trainer, result, stats, started, device) -> dict:
         "loss_history": [{k: h[k] for k in ("step", "epoch", "loss", "eval_loss") if k in h}
                          for h in history if "loss" in h or "eval_loss" in h],  # fmt: skip
         "config": config.model_dump(),
-        "versions": {"python": platform.python_version(), "torch": torch.__version__,
-                     "transformers": transformers.__version__, "peft": peft.__version__, "trl": trl.__version__},
+        "versions": {"python": platform.python_version(), **versions()},
     }  # fmt: skip
 
 

@@ -164,6 +164,7 @@ def translate_dataset(config: TranslateConfig, out: str, *, echo=print, progress
         "failures_by_reason": dict(failures.failed.most_common()),
         "salvaged_from_repetition": stats.get("salvaged", 0),
         "retried_for_repetition": stats.get("retried", 0),
+        "still_looping_after_retry": stats.get("still_looping", 0),
         "cut_by_tokens": stats.get("cut_by_tokens", 0),
         "translation_seconds": round(stats.get("seconds", 0.0), 2),
         "retry_seconds": round(stats.get("retry_seconds", 0.0), 2),
@@ -239,16 +240,22 @@ class _Translators:
         self.by_model: dict[str, object] = {}
 
     def for_source(self, src: Language):
-        from lingualift.translate.backends.seq2seq import default_model
-
-        config = self.config
-        if self.backend in SEQ2SEQ:
-            model = config.model or default_model(self.backend, src, self.tgt)
-        else:
-            model = config.model or ("Unbabel/TowerInstruct-7B-v0.2" if self.backend == "tower" else None)
+        model = self.config.model or default_model_for(self.backend, src, self.tgt)
         if model not in self.by_model:
-            self.by_model[model] = build_translator(config, self.backend, model)
+            self.by_model[model] = build_translator(self.config, self.backend, model)
         return self.by_model[model]
+
+
+TOWER_MODEL = "Unbabel/TowerInstruct-7B-v0.2"
+
+
+def default_model_for(backend: str, src: Language, tgt: Language) -> str | None:
+    """The model a backend uses when --model is not given (None: the backend needs one)."""
+    from lingualift.translate.backends.seq2seq import default_model
+
+    if backend in SEQ2SEQ:
+        return default_model(backend, src, tgt)
+    return TOWER_MODEL if backend == "tower" else None
 
 
 def build_translator(config: TranslateConfig, backend: str, model: str):
@@ -333,12 +340,14 @@ def _translate_pending(config, backend, tgt, store, pending, failures, *, progre
             long = _LongSegments(translator, page)
             stats["cut_by_tokens"] += len(long.parts)
             looping: list[tuple[Segment, Result]] = []
-            for batch, longest in plan_batches(translator, long.work, config.batch_tokens, long.lengths):
-                cap = new_token_cap(translator, longest, config.max_new_tokens)
-                begin = time.perf_counter()
-                results = _run_batch(translator, batch, src, tgt, cap)
-                stats["seconds"] += time.perf_counter() - begin
+            plans = [
+                (batch, longest, new_token_cap(translator, longest, config.max_new_tokens))
+                for batch, longest in plan_batches(translator, long.work, config.batch_tokens, long.lengths)
+            ]
+            for batch, longest, outputs, seconds in _generated_ahead(translator, plans, src, tgt):
+                stats["seconds"] += seconds
                 stats["tokens"] += longest * len(batch)
+                results = _results(translator, batch, outputs, src, tgt)
                 done = [(s, r) for s, r in results if "repetition" not in r.flags]
                 for segment, result in ((s, r) for s, r in results if "repetition" in r.flags):
                     kept = _salvaged(translator, segment, result, src, tgt)
@@ -355,6 +364,7 @@ def _translate_pending(config, backend, tgt, store, pending, failures, *, progre
                 stats["seconds"] += elapsed
                 stats["retry_seconds"] += elapsed
                 stats["retried"] += len(looping)
+                stats["still_looping"] += sum("repetition" in r.flags for _, r in retried)
                 _commit(store, long.keep(retried), stats, bar, failures)
             _commit(store, long.joined(src, tgt), stats, bar, failures)
     finally:
@@ -430,10 +440,37 @@ def _commit(store: TranslationStore, results: list[tuple[Segment, Result]], stat
                         "that and run the same command again (failed segments are retried)")  # fmt: skip
 
 
-def _run_batch(
-    translator, batch: list[Segment], src: Language, tgt: Language, cap: int, *, strict: bool = False
-):
-    """Translate a batch; on failure split it in halves down to single segments."""
+def _generated_ahead(translator, plans, src: Language, tgt: Language):
+    """(batch, longest, outputs, seconds generating) for each planned batch, in plan order, while the
+    next batch already generates in a worker thread: the caller's quality checks and store commits
+    overlap the model's work (torch and CTranslate2 release the GIL while they compute). Commits stay
+    in the caller, in order, so a kill loses at most the batches in flight, still pending in the store."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    def work(batch, cap):
+        begin = time.perf_counter()
+        outputs = _generate(translator, batch, src, tgt, cap)
+        return outputs, time.perf_counter() - begin
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lingualift-translate")
+    try:
+        ahead = deque()
+        for batch, longest, cap in plans:
+            ahead.append((batch, longest, pool.submit(work, batch, cap)))
+            if len(ahead) > 1:  # one batch generating while the one before it is checked and committed
+                batch, longest, future = ahead.popleft()
+                yield batch, longest, *future.result()
+        while ahead:
+            batch, longest, future = ahead.popleft()
+            yield batch, longest, *future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _generate(translator, batch: list[Segment], src: Language, tgt: Language, cap: int, *, strict: bool = False):
+    """The translator's outputs for a batch; on failure it is split in halves down to single segments,
+    and a single segment's failure becomes its error message (a str) in place of an output."""
     try:
         outputs = translator.translate([s.source for s in batch], src, tgt, max_new_tokens=cap, strict=strict)
         if len(outputs) != len(batch):
@@ -442,13 +479,28 @@ def _run_batch(
         raise  # a configuration problem, not a data problem: stop with its message
     except Exception as error:
         if len(batch) == 1:
-            message = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:500]
-            return [(batch[0], Result(None, ["failed"], "failed", translator.name, message))]
+            return [f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:500]]
         middle = len(batch) // 2
-        return _run_batch(translator, batch[:middle], src, tgt, cap, strict=strict) + _run_batch(
+        return _generate(translator, batch[:middle], src, tgt, cap, strict=strict) + _generate(
             translator, batch[middle:], src, tgt, cap, strict=strict
         )
-    return [(s, _result(translator, s, o.text, o.flags, src, tgt)) for s, o in zip(batch, outputs)]
+    return outputs
+
+
+def _results(translator, batch: list[Segment], outputs, src: Language, tgt: Language) -> list[tuple[Segment, Result]]:
+    """Quality flags for each output of `_generate` (failures become failed results)."""
+    return [
+        (s, Result(None, ["failed"], "failed", translator.name, o) if isinstance(o, str)
+         else _result(translator, s, o.text, o.flags, src, tgt))
+        for s, o in zip(batch, outputs)
+    ]  # fmt: skip
+
+
+def _run_batch(
+    translator, batch: list[Segment], src: Language, tgt: Language, cap: int, *, strict: bool = False
+) -> list[tuple[Segment, Result]]:
+    """Translate a batch and flag each result."""
+    return _results(translator, batch, _generate(translator, batch, src, tgt, cap, strict=strict), src, tgt)
 
 
 # flags that say a salvaged prefix is not a whole translation of the segment
