@@ -138,6 +138,15 @@ def test_a_sharded_8bit_launch_is_refused_before_anything_starts(tmp_path):
         launch_command(config, tmp_path / "launch.json", H100)
 
 
+@pytest.mark.parametrize(
+    ("device", "backend", "ahead"),
+    [("cpu", "opus", False), ("cpu", "llm", False), ("cuda", "opus", True), ("cuda:1", "llm", True),
+     ("cpu", "openai", True)],
+)  # fmt: skip
+def test_translation_overlaps_batches_only_where_the_model_runs_off_the_cpu(device, backend, ahead):
+    assert hw.overlap_generation(device, backend) is ahead
+
+
 def test_machine_here_reads_the_process_rank(monkeypatch):
     import torch
 

@@ -323,7 +323,11 @@ def _translate_pending(config, backend, tgt, store, pending, failures, *, progre
     """
     from tqdm.auto import tqdm
 
+    from lingualift.hardware import overlap_generation
+    from lingualift.models import default_device
+
     translators = _Translators(config, backend, tgt)
+    generated = _generated_ahead if overlap_generation(default_device(config.device), backend) else _generated_in_line
     stats = Counter()
     bar = tqdm(
         total=pending, unit="seg", desc=f"translate → {tgt.name}", disable=not progress, dynamic_ncols=True
@@ -344,7 +348,7 @@ def _translate_pending(config, backend, tgt, store, pending, failures, *, progre
                 (batch, longest, new_token_cap(translator, longest, config.max_new_tokens))
                 for batch, longest in plan_batches(translator, long.work, config.batch_tokens, long.lengths)
             ]
-            for batch, longest, outputs, seconds in _generated_ahead(translator, plans, src, tgt):
+            for batch, longest, outputs, seconds in generated(translator, plans, src, tgt):
                 stats["seconds"] += seconds
                 stats["tokens"] += longest * len(batch)
                 results = _results(translator, batch, outputs, src, tgt)
@@ -438,6 +442,14 @@ def _commit(store: TranslationStore, results: list[tuple[Segment, Result]], stat
     if reason:
         raise DataError(f"stopped: the first {sum(failures.failed.values())} segments all failed with {reason} — fix "
                         "that and run the same command again (failed segments are retried)")  # fmt: skip
+
+
+def _generated_in_line(translator, plans, src: Language, tgt: Language):
+    """(batch, longest, outputs, seconds generating) for each planned batch, one after the other."""
+    for batch, longest, cap in plans:
+        begin = time.perf_counter()
+        outputs = _generate(translator, batch, src, tgt, cap)
+        yield batch, longest, outputs, time.perf_counter() - begin
 
 
 def _generated_ahead(translator, plans, src: Language, tgt: Language):

@@ -91,6 +91,23 @@ def test_running_again_resumes_from_the_store(source, tiny_marian, tmp_path):
     assert datasets.load_from_disk(str(tmp_path / "o"))["train"].to_list() == first
 
 
+def test_generating_ahead_in_a_worker_thread_gives_the_same_dataset_and_store(tiny_marian, tmp_path, monkeypatch):
+    """On a GPU (or an endpoint) the next batch generates while the previous one is checked and
+    committed; the result must not depend on it."""
+    src = _big_source(tmp_path)
+    common = [str(src), "--to", "nl", "--backend", "opus", "--model", str(tiny_marian), "--batch-tokens", "96",
+              "--max-new-tokens", "12"]  # fmt: skip
+    results = {}
+    for ahead in (False, True):
+        monkeypatch.setattr("lingualift.hardware.overlap_generation", lambda *_, ahead=ahead: ahead)
+        out = tmp_path / f"ahead-{ahead}"
+        assert run_translate([*common, "--out", str(out)]) == 0
+        report = json.loads((out / "translate_report.json").read_text())
+        results[ahead] = (datasets.load_from_disk(str(out))["train"].to_list(), report["unique_segments"],
+                          report["retried_for_repetition"])  # fmt: skip
+    assert results[True] == results[False]
+
+
 def test_batches_follow_the_token_budget_in_length_order():
     class Counter:
         max_input_tokens = 100
