@@ -44,7 +44,7 @@ class Forest:
 
 
 def _skip_reason(text, deleted, review_result, row_lang, *, keep_deleted: bool, lang: str | None) -> str | None:
-    if text is None or not (text if isinstance(text, str) else str(text)).strip():
+    if text is None or not (text if isinstance(text, str) else str(text)).strip():  # (the common case is inlined)
         return "empty_text"
     if not keep_deleted and deleted is True:
         return "deleted"
@@ -89,7 +89,9 @@ def index_columns(columns: Mapping[str, Sequence], count: int, *, keep_deleted: 
             continue
         parent = parent or None
         parents[message_id] = parent
-        reason = _skip_reason(text, deleted, review, row_lang, keep_deleted=keep_deleted, lang=lang)
+        usual = (text.__class__ is str and text and not text.isspace() and (keep_deleted or (deleted is not True
+                 and review is not False)) and (lang is None or row_lang is None or row_lang == lang))  # fmt: skip
+        reason = None if usual else _skip_reason(text, deleted, review, row_lang, keep_deleted=keep_deleted, lang=lang)
         if reason:
             skipped[message_id] = reason
             report[f"skipped_{reason}"] += 1
