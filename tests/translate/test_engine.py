@@ -200,12 +200,31 @@ def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "lingualift", "translate", *args]
 
 
+def _kill_mid_run(process: subprocess.Popen, work: Path, rng: random.Random) -> None:
+    """kill -9 at a random moment once the run has committed its first batches (however fast this
+    machine runs it), unless it finished first."""
+    import sqlite3
+
+    committed, target = 0, rng.randint(1, 60)
+    while process.poll() is None and committed < target:
+        time.sleep(0.02)
+        for path in work.glob("store-*.sqlite"):
+            try:
+                with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=0.1) as db:
+                    committed = db.execute("SELECT COUNT(*) FROM segments").fetchone()[0]
+            except sqlite3.Error:  # not created yet, or locked by the writer this instant
+                pass
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+
 @pytest.mark.slow
-def test_kill_9_at_random_points_then_resume_equals_an_uninterrupted_run(tiny_marian, tmp_path):
+@pytest.mark.parametrize("engine", ["transformers", "ct2"])
+def test_kill_9_at_random_points_then_resume_equals_an_uninterrupted_run(engine, tiny_marian, tmp_path):
     src = _big_source(tmp_path)
     common = ["--to", "nl", "--backend", "opus", "--model", str(tiny_marian), "--batch-tokens", "48",
-              "--max-new-tokens", "12"]  # fmt: skip
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+              "--max-new-tokens", "12", *(["--ct2"] if engine == "ct2" else [])]  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "LINGUALIFT_CACHE": str(tmp_path / "cache")}
     reference = tmp_path / "reference"
     subprocess.run(_cli(str(src), *common, "--out", str(reference)), check=True, env=env, capture_output=True)
     resumed = tmp_path / "resumed"
@@ -214,9 +233,7 @@ def test_kill_9_at_random_points_then_resume_equals_an_uninterrupted_run(tiny_ma
     for _ in range(3):
         process = subprocess.Popen(_cli(str(src), *common, "--out", str(resumed)), env=env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        time.sleep(rng.uniform(4.0, 7.0))
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+        _kill_mid_run(process, tmp_path / "resumed.work", rng)
         interrupted += not resumed.exists()
     assert interrupted >= 1  # at least one kill landed before the run could finish
     subprocess.run(_cli(str(src), *common, "--out", str(resumed)), check=True, env=env, capture_output=True)
