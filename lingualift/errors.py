@@ -28,6 +28,7 @@ def config_error(error, *, where: str = "", prefix: str = "") -> ConfigError:
     (`prefix` puts a section in front, e.g. `train.sft` → `train.sft.lora_r: ...`)."""
     problems = "; ".join(
         f"{'.'.join([prefix] * bool(prefix) + [str(p) for p in e['loc']]) or 'options'}: {e['msg'].lower()}"
+        + (f" (got {e['input']!r})" if e["type"] == "literal_error" else "")
         for e in error.errors()
     )
     return ConfigError(f"{where}: {problems}" if where else problems)

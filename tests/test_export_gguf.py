@@ -121,7 +121,7 @@ def test_gguf_push_sends_the_file_and_a_card_without_the_token(tiny_llama, tmp_p
 @pytest.mark.parametrize(
     ("out", "extra", "message"),
     [
-        ("m.gguf", ["--type", "q4_k_m"], "--type q4_k_m: use one of f32, f16, bf16, q8_0, auto"),
+        ("m.gguf", ["--type", "q4_k_m"], "type: input should be 'f32', 'f16', 'bf16', 'q8_0' or 'auto' (got 'q4_k_m')"),
         ("model.bin", [], "name the file to write, ending in .gguf"),
     ],
 )

@@ -9,6 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 Backend = Literal["opus", "mbart", "madlad", "m2m", "nllb", "seamless", "tower", "llm", "openai"]
 SEQ2SEQ = ("opus", "mbart", "madlad", "m2m", "nllb", "seamless")
+CT2ComputeType = Literal[
+    "int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16", "float32", "float16", "bfloat16"
+]  # CTranslate2's quantization types (its "auto" and "default" would hide which one ran)
 CT2_BACKENDS = (*SEQ2SEQ, "tower", "llm")  # ctranslate2.Translator for seq2seq, Generator for chat LMs
 
 
@@ -40,7 +43,7 @@ class TranslateConfig(BaseModel):
     ct2: bool = Field(
         False, description="Use CTranslate2 (seq2seq families, llm and tower; converted once, cached)"
     )
-    ct2_compute_type: str | None = Field(
+    ct2_compute_type: CT2ComputeType | None = Field(
         None, description="CTranslate2 compute type; default int8 on CPU, int8_bfloat16 or int8_float16 on a GPU"
     )
     base_url: str | None = Field(
