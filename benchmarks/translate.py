@@ -174,6 +174,7 @@ def llama2lang_loop(
     else:
         translator = Seq2SeqTranslator("opus", model_path, device=device)
     translator.early_stop = False  # plain generate: each batch runs until every row ends or hits the limit
+    translator.pruned = False  # (finished rows stay in the batch, padded)
     # the model's default generation length, bounded by its position limit
     max_new_tokens = min(max_new_tokens, translator.max_length)
     start = time.perf_counter()

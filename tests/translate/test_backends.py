@@ -237,6 +237,28 @@ def test_llm_output_cleaning(raw, text, flags):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("strict", [False, True])
+def test_dropping_finished_rows_gives_what_generate_gives_with_the_demo_model(demo_model_path, strict):
+    """The demo model loops, ends lines and stops at different points in one batch: the pruned loop
+    must write the same tokens and flags as transformers' generate with the same stopping criteria."""
+    from lingualift.translate.backends.llm import LLMTranslator
+
+    texts = ["Good morning, how are you?", "Keep the bedroom dark, quiet and cool.", "Short.", "The steps:",
+             "If you prefer something short, try *The Old Man and the Sea* by Ernest Hemingway.",
+             "Heat a little butter in a pan, pour in a small ladle of batter, and turn the pancake when bubbles "
+             "appear."]  # fmt: skip
+    translator = LLMTranslator(str(demo_model_path))
+    outputs = {}
+    for pruned in (False, True):
+        translator.pruned = pruned
+        outputs[pruned] = [(t.text, t.flags) for t in translator.translate(texts, EN, NL, max_new_tokens=40,
+                                                                           strict=strict)]  # fmt: skip
+    assert outputs[True] == outputs[False]
+    lengths = {len(text) for text, _ in outputs[True]}
+    assert len(lengths) > 2  # rows ended at different points: rows really left the batch early
+
+
+@pytest.mark.slow
 def test_llm_backend_translates_with_the_demo_model(demo_model_path, use_demo_cache, tmp_path):
     src = tmp_path / "a.jsonl"
     src.write_text(json.dumps({"text": "Good morning, how are you?", "lang": "en"}) + "\n")

@@ -58,6 +58,7 @@ class LLMTranslator:
     """A causal chat LM (hub id, local dir or `demo`) prompted once per segment, batched."""
 
     early_stop = True  # stop at the end of the translated line and on loops, see early_stop.py
+    pruned = True  # a finished row leaves the batch (pruned.py); False: transformers' generate
 
     def __init__(self, model: str, *, backend: str = "llm", device: str = "cpu", prompt_template: str | None = None,
                  quantization=None, trust_remote_code: bool = False):  # fmt: skip
@@ -87,31 +88,41 @@ class LLMTranslator:
         ]
 
     def translate(self, texts, src, tgt, *, max_new_tokens, strict=False):
-        import torch
-        from transformers import LogitsProcessorList, RepetitionPenaltyLogitsProcessor, StoppingCriteriaList
-
         encoded = self.tokenizer(
             self.prompts(texts, src, tgt), return_tensors="pt", padding=True, add_special_tokens=False
         ).to(self.device)
-        generate = {
-            "max_new_tokens": max_new_tokens,
-            "do_sample": False,
-            "pad_token_id": self.tokenizer.pad_token_id,
-        }
+        end_ids = end_token_ids(getattr(self.model, "generation_config", None), self.tokenizer)
+        start = encoded["input_ids"].shape[1]
+        stop = None
+        if self.early_stop:
+            stop = stop_wasted(texts, start=0 if self.pruned else start, end_ids=end_ids, tokenizer=self.tokenizer)
+        if self.pruned:
+            from lingualift.translate.backends.pruned import greedy_pruned
+
+            generated = greedy_pruned(self.model, encoded["input_ids"], encoded["attention_mask"],
+                                      max_new_tokens=max_new_tokens, end_ids=end_ids, stop=stop,
+                                      penalty=1.3 if strict else None)  # fmt: skip
+        else:
+            generated = self._generate(encoded, max_new_tokens=max_new_tokens, strict=strict, stop=stop)
+        decoded = self.tokenizer.batch_decode(generated, skip_special_tokens=True)
+        translations = [clean_output(raw, source, tgt) for raw, source in zip(decoded, texts)]
+        for row in stop.cut if stop else ():
+            translations[row].flags.append("repetition")
+        return translations
+
+    def _generate(self, encoded, *, max_new_tokens: int, strict: bool, stop):
+        """transformers' generate: every row stays in the batch until the last one ends."""
+        import torch
+        from transformers import LogitsProcessorList, RepetitionPenaltyLogitsProcessor, StoppingCriteriaList
+
+        generate = {"max_new_tokens": max_new_tokens, "do_sample": False, "pad_token_id": self.tokenizer.pad_token_id}
         start = encoded["input_ids"].shape[1]
         if strict:  # penalise repeats of generated tokens only: the prompt holds the end-of-turn token,
             # and penalising it (generate's repetition_penalty does) keeps the model from ever stopping
             penalty = RepetitionPenaltyLogitsProcessor(1.3, prompt_ignore_length=start)
             generate["logits_processor"] = LogitsProcessorList([penalty])
-        stop = None
-        if self.early_stop:
-            end_ids = end_token_ids(getattr(self.model, "generation_config", None), self.tokenizer)
-            stop = stop_wasted(texts, start=start, end_ids=end_ids, tokenizer=self.tokenizer)
+        if stop is not None:
             generate["stopping_criteria"] = StoppingCriteriaList([stop])
         with torch.inference_mode():
             output = self.model.generate(**encoded, **generate)
-        decoded = self.tokenizer.batch_decode(output[:, start:], skip_special_tokens=True)
-        translations = [clean_output(raw, source, tgt) for raw, source in zip(decoded, texts)]
-        for row in stop.cut if stop else ():
-            translations[row].flags.append("repetition")
-        return translations
+        return output[:, start:]
