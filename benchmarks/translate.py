@@ -201,19 +201,21 @@ def lingualift_run(source: Path, out: Path, backend: str, model: str, *extra: st
 ROW_SHAPES = {"chat": chat_answer_rows, "short": skewed_rows}
 
 
-def throughput(args) -> None:
+def rows_and_model(args) -> tuple[list[dict], Path, Path, str, str]:
+    """(rows, their JSONL file, a work directory, model path, backend) for --shape/--rows/--model."""
     rows = ROW_SHAPES[args.shape](args.rows)
     work = Path(tempfile.mkdtemp())
     source = work / "rows.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in rows))
     if args.model in ("tiny", "base"):
-        model, backend = (tiny_marian() if args.model == "tiny" else base_size_marian()), "opus"
-    else:
-        model, backend = args.model, "llm"
-    if backend == "llm":
-        from lingualift.models import resolve_model
+        return rows, source, work, tiny_marian() if args.model == "tiny" else base_size_marian(), "opus"
+    from lingualift.models import resolve_model
 
-        model = resolve_model(model)
+    return rows, source, work, resolve_model(args.model), "llm"
+
+
+def throughput(args) -> None:
+    rows, source, work, model, backend = rows_and_model(args)
     texts = [r["text"] for r in rows]
     baseline_s = llama2lang_loop(
         model, backend, texts, args.batch_size, args.baseline_max_new_tokens, args.device
@@ -313,16 +315,7 @@ def overlap(args) -> None:
     the model runs off the CPU: this measures whether that choice holds here)."""
     from unittest import mock
 
-    rows = ROW_SHAPES[args.shape](args.rows)
-    work = Path(tempfile.mkdtemp())
-    source = work / "rows.jsonl"
-    source.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    if args.model in ("tiny", "base"):
-        model, backend = (tiny_marian() if args.model == "tiny" else base_size_marian()), "opus"
-    else:
-        from lingualift.models import resolve_model
-
-        model, backend = resolve_model(args.model), "llm"
+    rows, source, work, model, backend = rows_and_model(args)
     extra = ["--ct2"] if args.ct2 else []
     lingualift_run(source, work / "warm", backend, model, *extra)  # conversion and caches, not timed
     times = {}

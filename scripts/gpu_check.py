@@ -131,6 +131,20 @@ class Checks:
         return {"device": self.device, **self.translate("ct2", "--backend", "opus", "--model", str(self.marian()),
                                                         "--ct2", "--device", self.device, "--max-new-tokens", "16")}  # fmt: skip
 
+    def translate_ct2_llm(self) -> dict:
+        """The demo chat model through ctranslate2.Generator: int8 weights, activations in the precision
+        policy's dtype (bfloat16 from capability 8.0, float16 on a T4)."""
+        import importlib.util
+
+        import datasets
+
+        if importlib.util.find_spec("ctranslate2") is None:
+            raise Skip("needs ctranslate2: pip install 'lingualift[ct2]'")
+        figures = self.translate("ct2-llm", "--backend", "llm", "--model", "demo", "--ct2", "--device", self.device,
+                                 "--max-new-tokens", "32")  # fmt: skip
+        rows = datasets.load_from_disk(str(self.work / "translate-ct2-llm"))["train"]
+        return {"device": self.device, "translator": sorted(set(rows["translator"]) - {"none"}), **figures}
+
     def train(self) -> dict:
         """QLoRA on the GPU (LoRA on CPU, where bitsandbytes cannot run), through `lingualift train sft`."""
         out = self.work / "adapter"
@@ -235,7 +249,7 @@ class Checks:
         return importlib.util.find_spec("bitsandbytes") is not None
 
 
-ORDER = ("policy", "translate_quant4", "translate_quant8", "translate_ct2", "train", "chat", "serve",
+ORDER = ("policy", "translate_quant4", "translate_quant8", "translate_ct2", "translate_ct2_llm", "train", "chat", "serve",
          "merge_bf16", "gguf", "pytest_gpu")  # fmt: skip
 
 

@@ -21,8 +21,8 @@ def test_the_gpu_acceptance_script_runs_its_cpu_part_and_says_what_it_skipped(tm
     summary = json.loads(out.read_text())
     checks = summary["checks"]
     assert done.returncode == 0 and summary["failed"] == 0, json.dumps(checks, indent=1)[-3000:]
-    assert list(checks) == ["policy", "translate_quant4", "translate_quant8", "translate_ct2", "train", "chat",
-                            "serve", "merge_bf16", "gguf", "pytest_gpu"]  # fmt: skip
+    assert list(checks) == ["policy", "translate_quant4", "translate_quant8", "translate_ct2", "translate_ct2_llm",
+                            "train", "chat", "serve", "merge_bf16", "gguf", "pytest_gpu"]  # fmt: skip
     if not torch.cuda.is_available():
         assert {name for name, c in checks.items() if c["status"] == "skip"} == {
             "translate_quant4",
@@ -32,5 +32,6 @@ def test_the_gpu_acceptance_script_runs_its_cpu_part_and_says_what_it_skipped(tm
             "needs a CUDA GPU" in checks[name]["reason"] for name in ("translate_quant4", "translate_quant8")
         )
         assert checks["train"]["figures"]["mode"] == "lora" and checks["policy"]["figures"]["device"] == "cpu"
+        assert checks["translate_ct2_llm"]["figures"]["translator"] == ["llm:demo:ct2-int8"]
     assert checks["merge_bf16"]["figures"]["dtypes"] == ["BF16"]
     assert any("greedy tokens identical" in line for line in checks["gguf"]["figures"]["verify"])
