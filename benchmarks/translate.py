@@ -224,11 +224,11 @@ def throughput(args) -> None:
     for ct2 in (False, True) if args.ct2 else (False,):
         start = time.perf_counter()
         report = lingualift_run(source, work / f"out-{ct2}", backend, model, *(["--ct2"] if ct2 else []),
-                                f"--batch-tokens={args.batch_size * 64}", f"--device={args.device}")  # fmt: skip
+                                f"--batch-tokens={args.batch_tokens}", f"--device={args.device}")  # fmt: skip
         runs.append((ct2, time.perf_counter() - start, report))
     print(
-        f"rows: {len(rows)} ({args.shape} shape, ~10% duplicates), model: {args.model}, batch: {args.batch_size} rows, "
-        f"device: {args.device}"
+        f"rows: {len(rows)} ({args.shape} shape, ~10% duplicates), model: {args.model}, device: {args.device}; "
+        f"batches: {args.batch_size} rows (loop), {args.batch_tokens} tokens (lingualift)"
     )
     print(f"LLaMa2lang-style loop: {baseline_s:.1f} s, {len(rows) / baseline_s:.2f} rows/s "
           f"(max_new_tokens {args.baseline_max_new_tokens})")  # fmt: skip
@@ -376,7 +376,9 @@ def main() -> None:
                    help="chat: rows shaped like assistant answers (lists, code, median ~400 characters); "
                    "short: mostly one-line rows")  # fmt: skip
     t.add_argument("--rows", type=int, default=1000)
-    t.add_argument("--batch-size", type=int, default=16)
+    t.add_argument("--batch-size", type=int, default=16, help="rows per batch of the LLaMa2lang-style loop")
+    t.add_argument("--batch-tokens", type=int, default=4096,
+                   help="lingualift's token budget per batch (its default, what a user gets)")  # fmt: skip
     t.add_argument("--baseline-max-new-tokens", type=int, default=512)
     o = sub.add_parser("overhead")
     o.add_argument("--rows", type=int, default=1000)
