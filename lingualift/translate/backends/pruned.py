@@ -28,7 +28,7 @@ def greedy_pruned(model, input_ids, attention_mask, *, max_new_tokens: int, end_
     ends = torch.tensor(sorted(end_ids), device=device)
     repeat = RepetitionPenaltyLogitsProcessor(penalty) if penalty else None
     cache_name = _cache_argument(model)
-    cache = DynamicCache()
+    cache = DynamicCache(config=model.config.get_text_config(decoder=True))  # as generate builds it (sliding layers)
     generated = torch.full((rows, 0), pad, dtype=torch.long, device=device)
     lengths = [max_new_tokens] * rows
     alive = torch.arange(rows, device=device)
