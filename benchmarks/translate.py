@@ -300,7 +300,8 @@ def overhead(args) -> None:
     )
     print(f"raw translate_batch cutting loops as the engine does (same callback): {raw_cut_s:.2f} s")
     print(f"lingualift translate --ct2 (load, plan, tokenize, store, assemble, save): {ours_s:.2f} s")
-    print(f"  of which the engine's generation time (tokenize, translate, decode; its flags and commits are not in it): {loop_s:.2f} s,")
+    print(f"  of which the engine's generation time (tokenize, translate, decode; not its flags and commits): "
+          f"{loop_s:.2f} s,")  # fmt: skip
     print(f"  of that {retry_s:.2f} s retrying {report['retried_for_repetition']} looping segments with repetition "
           "controls (the random model loops on most; a trained one rarely does)")  # fmt: skip
     print(f"ratio of the batch loop without retries, same decoding work (raw / lingualift): "
