@@ -141,6 +141,15 @@ def attach_adapter(model, adapter: str):
                          ) from error  # fmt: skip
 
 
+def cache_argument(model) -> str:
+    """The key-value cache's name in forward() and its output: `cache` (transformers 5.2x), formerly
+    `past_key_values` (for our own decoding loops: serve's completions, translate's pruned batches)."""
+    import inspect
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
+
+
 def check_vocabulary(model, tokenizer, where: str) -> None:
     """A tokenizer with more tokens than the model has embedding rows produces ids the model cannot
     look up (an index error deep inside a forward pass): one line instead."""

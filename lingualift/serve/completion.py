@@ -90,6 +90,7 @@ class Completion:
         import torch
 
         from lingualift.chat import _inputs, _stop_ids
+        from lingualift.models import cache_argument
 
         model, s = self.model, self.sampling
         inputs = _inputs(self.tokenizer, self.messages).to(model.device)
@@ -101,7 +102,7 @@ class Completion:
         entries: list[tuple[int, dict]] = []  # (text offset where the token starts, entry)
         text, emitted, sent = "", 0, 0
         step_input, past, cut = inputs["input_ids"], None, None
-        cache_name = _cache_argument(model)
+        cache_name = cache_argument(model)
         self.finish_reason = "length"
         with torch.inference_mode():
             for _ in range(s.max_tokens):
@@ -134,12 +135,3 @@ class Completion:
         ready = [e for offset, e in entries[sent:] if offset < end]
         if end > emitted or ready:
             yield Piece(text[emitted:end], ready)
-
-
-def _cache_argument(model) -> str:
-    """The key-value cache's name in forward() and its output: `cache` (transformers 5.2x), formerly
-    `past_key_values`."""
-    import inspect
-
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"

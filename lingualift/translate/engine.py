@@ -444,12 +444,17 @@ def _commit(store: TranslationStore, results: list[tuple[Segment, Result]], stat
                         "that and run the same command again (failed segments are retried)")  # fmt: skip
 
 
+def _timed_generate(translator, batch: list[Segment], src: Language, tgt: Language, cap: int):
+    """(`_generate`'s outputs, seconds it took)."""
+    begin = time.perf_counter()
+    outputs = _generate(translator, batch, src, tgt, cap)
+    return outputs, time.perf_counter() - begin
+
+
 def _generated_in_line(translator, plans, src: Language, tgt: Language):
     """(batch, longest, outputs, seconds generating) for each planned batch, one after the other."""
     for batch, longest, cap in plans:
-        begin = time.perf_counter()
-        outputs = _generate(translator, batch, src, tgt, cap)
-        yield batch, longest, outputs, time.perf_counter() - begin
+        yield batch, longest, *_timed_generate(translator, batch, src, tgt, cap)
 
 
 def _generated_ahead(translator, plans, src: Language, tgt: Language):
@@ -460,16 +465,11 @@ def _generated_ahead(translator, plans, src: Language, tgt: Language):
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
-    def work(batch, cap):
-        begin = time.perf_counter()
-        outputs = _generate(translator, batch, src, tgt, cap)
-        return outputs, time.perf_counter() - begin
-
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lingualift-translate")
     try:
         ahead = deque()
         for batch, longest, cap in plans:
-            ahead.append((batch, longest, pool.submit(work, batch, cap)))
+            ahead.append((batch, longest, pool.submit(_timed_generate, translator, batch, src, tgt, cap)))
             if len(ahead) > 1:  # one batch generating while the one before it is checked and committed
                 batch, longest, future = ahead.popleft()
                 yield batch, longest, *future.result()

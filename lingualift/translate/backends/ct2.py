@@ -16,7 +16,7 @@ from pathlib import Path
 from lingualift.errors import ConfigError, ModelError
 from lingualift.translate.backends.base import Translation
 from lingualift.translate.backends.early_stop import LoopWatch, end_token_ids
-from lingualift.translate.backends.llm import TOWER_PROMPT, LLMTranslator, check_prompt_template, clean_output
+from lingualift.translate.backends.llm import LLMTranslator, clean_output
 from lingualift.translate.backends.seq2seq import FAMILIES, Seq2SeqTranslator
 
 
@@ -177,9 +177,7 @@ class CT2LLMTranslator(LLMTranslator):
         )
         self.name = f"{backend}:{model}:ct2-{compute_type}"
         self.device = device
-        self.template = check_prompt_template(prompt_template or TOWER_PROMPT)
-        self.max_length = min(int(getattr(config, "max_position_embeddings", None) or 2048), 4096)
-        self.max_input_tokens = min(400, self.max_length // 3)
+        self.set_prompt_and_limits(prompt_template, config)
         self.end_ids = sorted(end_token_ids(generation, self.tokenizer))
 
     def translate(self, texts, src, tgt, *, max_new_tokens, strict=False):

@@ -63,6 +63,29 @@ def line_finished(text: str, *, colon_ends_a_line: bool = False) -> bool:
     return any(line.strip() and (colon_ends_a_line or not LEAD_IN.match(line)) for line in complete)
 
 
+class LineEnds:
+    """LLM translators: a one-line source stops at the end of its first line of translation (`tokenizer`
+    None: never). Shared by `LoopWatch` and `stop_wasted`."""
+
+    def __init__(self, sources: Sequence[str], tokenizer=None):
+        self.tokenizer = tokenizer
+        self.one_line = [tokenizer is not None and "\n" not in s for s in sources]
+        self.colon = [s.rstrip().endswith(":") for s in sources]
+        self.newline: dict[int, bool] = {}
+
+    def ended(self, row: int, token: int, generated) -> bool:
+        """`token`, just written after `generated` (which ends in it), finished the row's line."""
+        if not self.one_line[row] or not self._has_newline(token):
+            return False
+        text = self.tokenizer.decode(generated, skip_special_tokens=True)
+        return line_finished(text, colon_ends_a_line=self.colon[row])
+
+    def _has_newline(self, token: int) -> bool:
+        if token not in self.newline:
+            self.newline[token] = "\n" in self.tokenizer.decode([token])
+        return self.newline[token]
+
+
 class LoopWatch:
     """CTranslate2 `callback` (greedy search): True stops that batch index; `cut` lists the rows cut
     for looping. With `tokenizer` (LLM translators), one-line sources also stop at the end of their
@@ -72,30 +95,20 @@ class LoopWatch:
         self.watch = [may_cut_loops(s) for s in sources]
         self.tokens: list[list[int]] = [[] for _ in sources]
         self.cut: set[int] = set()
-        self.tokenizer = tokenizer
-        self.one_line = [tokenizer is not None and "\n" not in s for s in sources]
-        self.colon = [s.rstrip().endswith(":") for s in sources]
-        self.newline: dict[int, bool] = {}
+        self.lines = LineEnds(sources, tokenizer)
 
     def __call__(self, step) -> bool:
         index = step.batch_id
-        if not (self.watch[index] or self.one_line[index]):
+        if not (self.watch[index] or self.lines.one_line[index]):
             return False
         history = self.tokens[index]
         history.append(step.token_id)
-        if self.one_line[index] and self._has_newline(step.token_id):
-            text = self.tokenizer.decode(history, skip_special_tokens=True)
-            if line_finished(text, colon_ends_a_line=self.colon[index]):
-                return True
+        if self.lines.ended(index, step.token_id, history):
+            return True
         if self.watch[index] and len(history) >= 8 and loops(history):
             self.cut.add(index)
             return True
         return False
-
-    def _has_newline(self, token: int) -> bool:
-        if token not in self.newline:
-            self.newline[token] = "\n" in self.tokenizer.decode([token])
-        return self.newline[token]
 
 
 def stop_wasted(sources: Sequence[str], *, start: int, end_ids: set[int], tokenizer=None):
@@ -111,17 +124,10 @@ def stop_wasted(sources: Sequence[str], *, start: int, end_ids: set[int], tokeni
     class StopWasted(StoppingCriteria):
         def __init__(self):
             self.watch = torch.tensor([may_cut_loops(s) for s in sources], dtype=torch.bool)
-            self.one_line = [tokenizer is not None and "\n" not in s for s in sources]
-            self.colon = [s.rstrip().endswith(":") for s in sources]
+            self.lines = LineEnds(sources, tokenizer)
             self.stopped = torch.zeros(len(sources), dtype=torch.bool)
             self.cut: set[int] = set()
-            self.newline: dict[int, bool] = {}
             self.ends = torch.tensor(sorted(end_ids))
-
-        def has_newline(self, token: int) -> bool:
-            if token not in self.newline:
-                self.newline[token] = "\n" in tokenizer.decode([token])
-            return self.newline[token]
 
         def __call__(self, input_ids, scores, **kwargs):
             generated = input_ids[:, start:]
@@ -130,10 +136,7 @@ def stop_wasted(sources: Sequence[str], *, start: int, end_ids: set[int], tokeni
                 self.ends = torch.tensor(sorted(end_ids), device=input_ids.device)
             if tokenizer is not None and generated.shape[1]:
                 for row, token in enumerate(generated[:, -1].tolist()):
-                    if not self.one_line[row] or not self.has_newline(token) or self.stopped[row]:
-                        continue
-                    text = tokenizer.decode(generated[row], skip_special_tokens=True)
-                    if line_finished(text, colon_ends_a_line=self.colon[row]):
+                    if not self.stopped[row] and self.lines.ended(row, token, generated[row]):
                         self.stopped[row] = True
             if generated.shape[1] >= 8:
                 ended = torch.isin(generated[:, -1], self.ends)

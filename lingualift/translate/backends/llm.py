@@ -69,8 +69,12 @@ class LLMTranslator:
         )
         self.name = f"{backend}:{model}"
         self.device = device
+        self.set_prompt_and_limits(prompt_template, self.model.config)
+
+    def set_prompt_and_limits(self, prompt_template: str | None, config) -> None:
+        """The prompt template, and the length limits the model's config allows (also CT2LLMTranslator's)."""
         self.template = check_prompt_template(prompt_template or TOWER_PROMPT)
-        limit = getattr(self.model.config, "max_position_embeddings", None) or 2048
+        limit = getattr(config, "max_position_embeddings", None) or 2048
         self.max_length = min(int(limit), 4096)
         self.max_input_tokens = min(400, self.max_length // 3)
 
@@ -92,10 +96,10 @@ class LLMTranslator:
             self.prompts(texts, src, tgt), return_tensors="pt", padding=True, add_special_tokens=False
         ).to(self.device)
         end_ids = end_token_ids(getattr(self.model, "generation_config", None), self.tokenizer)
-        start = encoded["input_ids"].shape[1]
         stop = None
-        if self.early_stop:
-            stop = stop_wasted(texts, start=0 if self.pruned else start, end_ids=end_ids, tokenizer=self.tokenizer)
+        if self.early_stop:  # the pruned loop passes generated ids only; generate passes prompt + generated
+            start = 0 if self.pruned else encoded["input_ids"].shape[1]
+            stop = stop_wasted(texts, start=start, end_ids=end_ids, tokenizer=self.tokenizer)
         if self.pruned:
             from lingualift.translate.backends.pruned import greedy_pruned
 

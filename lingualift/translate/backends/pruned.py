@@ -21,13 +21,13 @@ def greedy_pruned(model, input_ids, attention_mask, *, max_new_tokens: int, end_
     import torch
     from transformers import DynamicCache, RepetitionPenaltyLogitsProcessor
 
-    from lingualift.serve.completion import _cache_argument
+    from lingualift.models import cache_argument
 
     rows, device = input_ids.shape[0], input_ids.device
     pad = min(end_ids)
     ends = torch.tensor(sorted(end_ids), device=device)
     repeat = RepetitionPenaltyLogitsProcessor(penalty) if penalty else None
-    cache_name = _cache_argument(model)
+    cache_name = cache_argument(model)
     cache = DynamicCache(config=model.config.get_text_config(decoder=True))  # as generate builds it (sliding layers)
     generated = torch.full((rows, 0), pad, dtype=torch.long, device=device)
     lengths = [max_new_tokens] * rows
