@@ -5,19 +5,24 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal, Optional, get_args
+from typing import Annotated, Literal, Optional, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from lingualift.errors import ConfigError, ModelError
+from lingualift.stage import Link
 
 
 class MergeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: Optional[str] = Field(None, description="Base model; default: the base the adapter names")
-    adapter: str = Field(description="LoRA adapter directory (lingualift train's output)")
-    out: str = Field(description="Directory for the merged safetensors, tokenizer and chat template")
+    adapter: Annotated[str, Link("the last training step's output")] = Field(
+        description="LoRA adapter directory (lingualift train's output)"
+    )
+    out: Annotated[str, Link("the step's folder")] = Field(
+        description="Directory for the merged safetensors, tokenizer and chat template"
+    )
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         "auto", description="Saved weights; auto: the base model's own dtype (bfloat16 for Llama-3), float32 when "
         "its config names none")  # fmt: skip
@@ -257,7 +262,9 @@ def verify_memory(source: str, free_gb: float | None = None) -> str | None:
             "with more memory, or pass --no-verify")  # fmt: skip
 
 
-def verify_gguf(source: str, gguf: Path, config: GGUFConfig, *, echo=print, free_gb: float | None = None) -> dict:
+def verify_gguf(
+    source: str, gguf: Path, config: GGUFConfig, *, echo=print, free_gb: float | None = None
+) -> dict:
     """Greedy continuations of a few chat prompts from the source model and from the GGUF loaded
     back by transformers (dequantized), token by token, and the largest logit difference. The two
     models are loaded one after the other, so memory holds one float32 copy at a time."""

@@ -117,27 +117,39 @@ def test_running_again_skips_every_unchanged_stage(demo_run, demo_cache, monkeyp
         assert f"[{stage}] skipped: unchanged" in output
 
 
+def _overrides(args: list[str]) -> dict:
+    """REDUCED's `--limit N --set KEY=VALUE ...` as load_config overrides."""
+    import yaml
+
+    overrides = {}
+    for flag, value in zip(args[::2], args[1::2]):
+        key, _, raw = value.partition("=") if flag == "--set" else ("limit", "", value)
+        overrides[key] = yaml.safe_load(raw)
+    return overrides
+
+
 @pytest.mark.parametrize(
-    "extra, expected",
+    "changes, start, until, expected",
     [
-        (["--set", "train.sft.lr=0.002"],
+        ({"train.sft.lr": 0.002}, None, None,
          {"source": "skip", "translate": "skip", "threads": "skip", "train-sft": "run: changed: lr",
           "evaluate": "run: upstream reruns: train-sft", "export": "run: upstream reruns: train-sft"}),
-        (["--set", "evaluate.fidelity.max_new_tokens=9"],
+        ({"evaluate.fidelity.max_new_tokens": 9}, None, None,
          {"threads": "skip", "train-sft": "skip", "evaluate": "run: changed: max_new_tokens", "export": "skip"}),
-        (["--from", "threads"], {"translate": "skip", "threads": "run: --from threads", "train-sft": "run: --from threads"}),
-        (["--until", "translate"], {"translate": "skip", "threads": "stop: after --until translate"}),
-        (["--set", "threads.system_prompt=Antwoord in het Nederlands."],
+        ({}, "threads", None, {"translate": "skip", "threads": "run: --from threads", "train-sft": "run: --from threads"}),
+        ({}, None, "translate", {"translate": "skip", "threads": "stop: after --until translate"}),
+        ({"threads.system_prompt": "Antwoord in het Nederlands."}, None, None,
          {"translate": "skip", "threads": "run: changed: system_prompt", "train-sft": "run: upstream reruns: threads"}),
     ],
 )  # fmt: skip
-def test_the_plan_reruns_a_changed_stage_and_everything_downstream(demo_run, extra, expected, capsys):
+def test_the_plan_reruns_a_changed_stage_and_everything_downstream(demo_run, changes, start, until, expected):
+    from lingualift.pipeline import load_config, run_pipeline
+
     work, _ = demo_run
-    assert main(["run", "--work-dir", str(work), *REDUCED, *extra, "--dry-run"]) == 0
-    plan = {}
-    for line in capsys.readouterr().out.split("plan:")[1].strip().splitlines():
-        name, action, *why = line.split(None, 2)
-        plan[name] = action if action == "skip" else f"{action}: {why[0] if why else ''}"
+    config = load_config(None, {**_overrides(REDUCED), **changes, "work_dir": str(work)})
+    planned = run_pipeline(config, start=start, until=until, dry_run=True, echo=lambda line: None)["plan"]
+    plan = {name: step["action"] if step["action"] == "skip" else f"{step['action']}: {step['reason']}"
+            for name, step in planned.items()}  # fmt: skip
     assert {k: plan[k] for k in expected} == expected
 
 
@@ -171,14 +183,14 @@ def test_an_invalid_config_is_one_error_naming_the_key_path_before_anything_load
 
 @pytest.mark.parametrize("preset", ["demo", "llama2lang", "bactrian-lora", "cpt-sft"])
 def test_init_writes_a_commented_preset_that_validates(preset, tmp_path, capsys):
-    from lingualift.pipeline import load_config, stage_configs
+    from lingualift.pipeline import load_config, plan_steps
 
     path = tmp_path / "pipeline.yaml"
     assert main(["init", str(path), "--preset", preset, "--lang", "German"]) == 0
     text = path.read_text()
     assert "# " in text and "{language}" not in text
     config = load_config(path)
-    assert config.language == "de" and "train-sft" in stage_configs(config)
+    assert config.language == "de" and "train-sft" in [step.name for step in plan_steps(config)]
     assert main(["init", str(path), "--preset", preset]) == 2  # never overwrites silently
     assert "pass --force" in capsys.readouterr().err
 

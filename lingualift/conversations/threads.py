@@ -6,7 +6,7 @@ import json
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -20,6 +20,7 @@ from lingualift.conversations.oasst import (
     preference_pairs,
 )
 from lingualift.errors import ConfigError
+from lingualift.stage import Link
 
 
 class ThreadsConfig(BaseModel):
@@ -27,7 +28,7 @@ class ThreadsConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    lang: str | None = Field(
+    lang: Annotated[str | None, Link("language")] = Field(
         None, description="Language of the conversations (code or name); default: each row's `lang`"
     )
     system_prompt: str | None = Field(

@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Annotated, Optional
 
 from pydantic import ConfigDict, Field
 
 from lingualift.models import ModelPlacement
+from lingualift.stage import Link
 
 
 class FidelityConfig(ModelPlacement):
     model_config = ConfigDict(extra="forbid")
 
-    model: str = Field(description="Chat model to evaluate: hub id, local directory, or `demo`")
-    lang: str = Field(
+    model: Annotated[str, Link("the last training step's output")] = Field(
+        description="Chat model to evaluate: hub id, local directory, or `demo`"
+    )
+    lang: Annotated[str, Link("language")] = Field(
         description="Language the replies should be in; several (nl,de): each measured on the prompts whose `lang` it is"
     )
-    prompts: str = Field(
+    prompts: Annotated[str, Link("the held-out conversations")] = Field(
         description="Prompts: .txt (one per line), a threads dataset, or data with a prompt/text column"
     )
-    adapter: Optional[str] = Field(
+    adapter: Annotated[Optional[str], Link("the last training step's output")] = Field(
         None, description="LoRA adapter on top of --model (lingualift train's output)"
     )
-    baseline: Optional[str] = Field(
+    baseline: Annotated[Optional[str], Link("model")] = Field(
         None, description="A second model measured side by side (without the adapter)"
     )
     limit: Optional[int] = Field(50, gt=0, description="Only the first N prompts")
@@ -31,4 +34,6 @@ class FidelityConfig(ModelPlacement):
         "the language measured")  # fmt: skip
     max_new_tokens: int = Field(128, gt=0, le=4096, description="Reply length limit")
     batch_size: int = Field(8, gt=0, description="Prompts generated together")
-    out: Optional[str] = Field(None, description="Write fidelity.json (with every reply) here")
+    out: Annotated[Optional[str], Link("the step's folder")] = Field(
+        None, description="Write fidelity.json (with every reply) here"
+    )

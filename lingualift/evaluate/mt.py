@@ -6,8 +6,56 @@ import json
 import resource
 import time
 from pathlib import Path
+from typing import Optional
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from lingualift.errors import DataError
+
+
+class BenchConfig(BaseModel):
+    """Options of `lingualift bench-mt`, declared once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    data: str = Field(description="Pairs: src.txt,ref.txt (FLORES-style), a .tsv, a .jsonl or dataset")
+    to: str = Field(description="Target language")
+    source_lang: str = Field("en", description="Source language")
+    backend: Optional[list[str]] = Field(
+        None, description="Backend to compare, repeatable; `backend=model` picks the model (e.g. opus=DIR); default nllb"
+    )
+    source_field: str = Field("source", description="Source column for dataset pairs")
+    reference_field: str = Field("reference", description="Reference column for dataset pairs")
+    ct2: bool = Field(False, description="Use CTranslate2 (seq2seq backends, llm, tower)")
+    batch_tokens: int = Field(4096, gt=0, description="Token budget per batch")
+    out: str = Field("runs/bench-mt", description="Directory for bench_mt.json and bench_mt.png")
+
+
+def run_bench(config: BenchConfig, *, echo=print) -> list[dict]:
+    """Every backend on the pairs: a table on the terminal, bench_mt.json and bench_mt.png in --out."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from lingualift.languages import get_language
+
+    src, tgt = get_language(config.source_lang), get_language(config.to)
+    count, results = benchmark_backends(config.data, src, tgt, config.backend or ["nllb"],
+                                        source_field=config.source_field, reference_field=config.reference_field,
+                                        ct2=config.ct2, batch_tokens=config.batch_tokens)  # fmt: skip
+    table = Table(title=f"{src.name} → {tgt.name}: {count} segments")
+    for column in ("translator", "BLEU", "chrF", "chrF++", "seg/s", "tok/s", "peak MB"):
+        table.add_column(column)
+    for r in results:
+        table.add_row(r["translator"], f"{r['bleu']['score']:.2f}", f"{r['chrf']['score']:.2f}",
+                      f"{r['chrf++']['score']:.2f}", str(r["segments_per_second"]),
+                      str(r["source_tokens_per_second"]), str(r["peak_memory_mb"]))  # fmt: skip
+    Console().print(table)
+    for name in ("bleu", "chrf", "chrf++"):
+        echo(f"{name}: {results[0][name]['signature']}")
+    out = Path(config.out)
+    write_outputs(results, out, title=f"{src.name} → {tgt.name} ({count} segments, {config.data})")
+    echo(f"results: {out / 'bench_mt.json'}  chart: {out / 'bench_mt.png'}")
+    return results
 
 
 def load_pairs(

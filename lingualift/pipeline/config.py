@@ -1,53 +1,27 @@
-"""The pipeline config (YAML): top-level choices plus one section per stage.
+"""The pipeline config (YAML): a few top-level choices plus what each stage adds (its section).
 
-Each section holds options of the stage's own config class (TranslateConfig, ThreadsConfig,
-TrainConfig, FidelityConfig): the same object its CLI command builds, so no option is declared
-twice. The pipeline fills what links the stages (sources, outputs, language, model); a section
-setting one of those is an error. `stage_configs` validates every section before anything loads
-and reports all problems with their key paths (`train.sft.lora_r: ...`).
+The model is built from the stage registry: each pipeline stage contributes its fields (the
+`translate:` section, `train:` with `sft:`/`dpo:`..., the source options). A section holds options
+of the stage's own config class, the same object its CLI command builds, so no option is declared
+twice; the fields the pipeline links itself are marked `Link` in those classes and a section setting
+one is an error. `plan_steps` validates every section before anything loads and reports all
+problems in one error with their key paths (`train.sft.lora_r: ...`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from lingualift.errors import ConfigError, LinguaLiftError, config_error
+from lingualift.stage import Step, linked_fields
+from lingualift.stages import pipeline_stages
 
 
-class TrainSection(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    cpt: Optional[dict[str, Any]] = Field(
-        None, description="Continued pre-training first (needs `data:` raw text)"
-    )
-    sft: Optional[dict[str, Any]] = Field(
-        default_factory=dict, description="Supervised fine-tuning on the threads"
-    )
-    dpo: Optional[dict[str, Any]] = Field(None, description="DPO on the preference pairs, after sft")
-    orpo: Optional[dict[str, Any]] = Field(None, description="ORPO on the preference pairs, after sft")
-
-
-class EvaluateSection(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    holdout: int = Field(12, ge=0, description="Conversations held out of training as fidelity prompts")
-    fidelity: Optional[dict[str, Any]] = Field(
-        default_factory=dict, description="Fidelity before (base) and after (tuned) on the held-out prompts"
-    )
-
-
-class ExportSection(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    merge: Optional[dict[str, Any]] = Field(
-        None, description="`lingualift export merge` options: fold the final adapter into its base"
-    )
-
-
-class PipelineConfig(BaseModel):
+class PipelineBase(BaseModel):
     """Every field has a default: no config runs the offline demo."""
 
     model_config = ConfigDict(extra="forbid")
@@ -56,39 +30,86 @@ class PipelineConfig(BaseModel):
         "nl", description="Target language (code or English name); several (`[nl, de]` or `nl,de`) train one model on "
         "all of them: one translate and threads stage per language, sft on the joined threads (`train.sft.mix`)")  # fmt: skip
     model: str = Field("demo", description="Base chat model to teach: hub id, local directory, or `demo`")
-    source: Optional[str] = Field(
-        None, description="Dataset to translate; none = the embedded English demo sample"
-    )
-    source_lang: Optional[str] = Field(None, description="Source language when rows have no `lang` column")
-    text_field: str = Field("text", description="Column holding the message text")
-    limit: Optional[int] = Field(None, gt=0, description="Only the first N rows of each split (quick runs)")
     work_dir: str = Field("runs/demo", description="One folder per stage under here")
-    translate: dict[str, Any] = Field(default_factory=dict, description="`lingualift translate` options")
-    threads: dict[str, Any] = Field(default_factory=dict, description="`lingualift threads` options")
-    train: TrainSection = Field(default_factory=TrainSection)
-    evaluate: EvaluateSection = Field(default_factory=EvaluateSection)
-    export: ExportSection = Field(default_factory=ExportSection)
+
+
+PipelineConfig = create_model(
+    "PipelineConfig",
+    __base__=PipelineBase,
+    **{name: spec for stage in pipeline_stages() for name, spec in stage.pipeline.fields.items()},
+)
+
+
+@dataclass
+class Plan:
+    """The steps planned so far and the problems found; each pipeline stage's `plan` adds to it."""
+
+    config: PipelineConfig
+    tags: list[str]  # the target languages' tags
+    steps: list[Step] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def work(self) -> Path:
+        return Path(self.config.work_dir)
+
+    @property
+    def several(self) -> bool:
+        return len(self.tags) > 1
+
+    def suffix(self, tag: str) -> str:
+        """Per-language step folders: `translate` for one language, `translate-de` for each of several."""
+        return f"-{tag}" if self.several else ""
+
+    def of(self, stage: str) -> list[Step]:
+        """The steps planned so far for one stage (e.g. every language's threads)."""
+        return [step for step in self.steps if step.stage.name == stage]
+
+    @property
+    def model(self) -> str:
+        """The model a next training step starts from (and evaluation measures): the last one trained."""
+        trained = self.of("train")
+        return trained[-1].config.out if trained else self.config.model
+
+    def build(self, where: str, config_cls: type[BaseModel], section: dict, links: dict) -> BaseModel | None:
+        """The stage config from the user's `section` plus what the pipeline links; None (and the
+        problems recorded) when invalid."""
+        linked = linked_fields(config_cls)
+        assert set(links) <= set(linked), f"{config_cls.__name__}: unmarked links {set(links) - set(linked)}"
+        taken = sorted(set(section) & set(linked))
+        self.problems.extend(f"{where}.{key}: set by the pipeline, remove it" for key in taken)
+        try:
+            return config_cls(**{**{k: v for k, v in section.items() if k not in taken}, **links})
+        except ValidationError as error:
+            self.problems.append(str(config_error(error, prefix=where)))
+            return None
+
+
+def plan_steps(config: PipelineConfig) -> list[Step]:
+    """Every step of the run, its config validated. Raises one ConfigError listing every problem
+    with its key path; nothing is loaded."""
+    from lingualift.languages import get_language
+
+    try:
+        tags = [get_language(code).tag for code in language_codes(config)]
+    except LinguaLiftError as error:
+        raise ConfigError(f"language: {error}") from error
+    if not tags:
+        raise ConfigError("language: name at least one target language")
+    if len(set(tags)) < len(tags):
+        raise ConfigError(f"language: a language is named twice ({', '.join(tags)})")
+    plan = Plan(config, tags)
+    for stage in pipeline_stages():
+        stage.pipeline.plan(config, plan)
+    if plan.problems:
+        raise ConfigError("; ".join(plan.problems))
+    return plan.steps
 
 
 def language_codes(config: PipelineConfig) -> list[str]:
     """The configured target languages as written (one or several)."""
     raw = config.language if isinstance(config.language, list) else config.language.split(",")
     return [code.strip() for code in raw if str(code).strip()]
-
-
-def stage_suffix(tag: str, several: bool) -> str:
-    """translate/threads stage folders: `translate` for one language, `translate-de` for each of several."""
-    return f"-{tag}" if several else ""
-
-
-# what the pipeline sets itself, per section: the user cannot override these
-OWNED = {
-    "translate": {"source", "to", "only_ids", "text_field", "source_lang", "limit"},
-    "threads": {"lang"},
-    "train": {"method", "model", "data", "out", "resume"},
-    "fidelity": {"model", "lang", "prompts", "adapter", "baseline", "out"},
-    "merge": {"adapter", "out"},
-}
 
 
 PRESETS = Path(__file__).parent / "presets"
@@ -140,98 +161,3 @@ def _set_path(raw: dict, dotted: str, value) -> None:
         if not isinstance(node, dict):
             raise ConfigError(f"--set {dotted}: {key} is not a section")
     node[last] = value
-
-
-def stage_configs(config: PipelineConfig) -> dict[str, BaseModel]:
-    """Every stage's config object, validated, keyed by stage name. Raises one ConfigError listing
-    every problem with its key path; nothing is loaded."""
-    from lingualift.conversations.threads import ThreadsConfig
-    from lingualift.evaluate.config import FidelityConfig
-    from lingualift.languages import get_language
-    from lingualift.train.config import TrainConfig
-    from lingualift.translate.config import TranslateConfig
-
-    work = Path(config.work_dir)
-    problems: list[str] = []
-    built: dict[str, BaseModel] = {}
-    try:
-        languages = [get_language(code) for code in language_codes(config)]
-    except LinguaLiftError as error:
-        raise ConfigError(f"language: {error}") from error
-    if not languages:
-        raise ConfigError("language: name at least one target language")
-    tags = [language.tag for language in languages]
-    if len(set(tags)) < len(tags):
-        raise ConfigError(f"language: a language is named twice ({', '.join(tags)})")
-    several = len(languages) > 1
-
-    def build(name: str, section_path: str, cls, owned_key: str, section: dict, fixed: dict) -> None:
-        bad = sorted(set(section) & OWNED[owned_key])
-        problems.extend(f"{section_path}.{key}: set by the pipeline, remove it" for key in bad)
-        try:
-            built[name] = cls(**{**{k: v for k, v in section.items() if k not in bad}, **fixed})
-        except ValidationError as error:
-            problems.append(str(config_error(error, prefix=section_path)))
-
-    translate = dict(config.translate)
-    translate.setdefault("backend", "llm" if config.model == "demo" else None)
-    if translate["backend"] == "llm":
-        translate.setdefault("model", config.model)  # the model being taught translates its own data
-    source = str(work / "source" / "data")
-    for tag in tags:
-        suffix = stage_suffix(tag, several)
-        build(f"translate{suffix}", "translate", TranslateConfig, "translate", translate,
-              {"source": source, "to": tag, "text_field": config.text_field, "source_lang": config.source_lang,
-               "work_dir": str(work / f"translate{suffix}" / "store")})  # fmt: skip
-        build(f"threads{suffix}", "threads", ThreadsConfig, "threads", config.threads, {"lang": tag})
-    threads_dirs = [work / f"threads{stage_suffix(tag, several)}" for tag in tags]
-    model = config.model
-    for method in ("cpt", "sft", "dpo", "orpo"):
-        section = getattr(config.train, method)
-        if section is None:
-            continue
-        if several and method in ("dpo", "orpo"):
-            problems.append(f"train.{method}: takes one language's preference pairs; with several languages train "
-                            "sft only (or run one pipeline per language for the pairs)")  # fmt: skip
-            continue
-        fixed = {"method": method, "model": model, "out": str(work / f"train-{method}")}
-        if method == "sft":
-            fixed["data"] = ",".join(str(d / "train") for d in threads_dirs)
-        elif method != "cpt":
-            fixed["data"] = str(threads_dirs[0] / "pairs")
-        elif "data" not in section:
-            problems.append("train.cpt.data: raw target-language text to pre-train on is required")
-            continue
-        owned = dict(section)
-        if method == "cpt":
-            fixed["data"] = owned.pop("data")
-        build(f"train-{method}", f"train.{method}", TrainConfig, "train", owned, fixed)
-        model = fixed["out"]  # the next training stage starts from this one's output
-    if config.train.dpo is not None and config.train.orpo is not None:
-        problems.append("train: dpo and orpo are alternatives, configure one")
-    if config.evaluate.fidelity is not None:
-        from lingualift.conversations.threads import SYSTEM_PROMPT
-
-        section = dict(config.evaluate.fidelity)
-        if "system" not in section and not config.threads.get("no_system_prompt"):  # as in training
-            section["system"] = config.threads.get("system_prompt") or SYSTEM_PROMPT
-        trained = model != config.model
-        build("evaluate", "evaluate.fidelity", FidelityConfig, "fidelity", section,
-              {"model": model, "baseline": config.model if trained else None, "lang": ",".join(tags),
-               "prompts": ",".join(str(d / "heldout") for d in threads_dirs), "out": str(work / "evaluate")})  # fmt: skip
-    if config.export.merge is not None:
-        from lingualift.export import MergeConfig
-
-        last = next(
-            (built[f"train-{m}"] for m in ("orpo", "dpo", "sft", "cpt") if f"train-{m}" in built), None
-        )
-        if last is None or last.full:
-            problems.append(
-                "export.merge: needs a LoRA training stage to merge (full weights are already merged)"
-            )
-        else:
-            build("export", "export.merge", MergeConfig, "merge", config.export.merge,
-                  {"adapter": last.out, "out": str(work / "export" / "merged")})  # fmt: skip
-    if problems:
-        raise ConfigError("; ".join(problems))
-    return built

@@ -1,4 +1,4 @@
-"""Plan and run the pipeline: one folder per stage, each with a fingerprint of its config, its
+"""Plan and run the pipeline's steps: one folder per step, each with a fingerprint of its config, its
 upstream stages' fingerprints and the package versions. An unchanged finished stage is skipped; a
 changed one reruns with everything downstream. A stage killed half-way resumes inside itself
 (translate store, training checkpoints) when the same command runs again."""
@@ -9,30 +9,11 @@ import hashlib
 import json
 import shutil
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel
-
 from lingualift.errors import ConfigError
-from lingualift.pipeline import stages
-from lingualift.pipeline.config import PipelineConfig, stage_configs, stage_suffix
+from lingualift.stage import Step
 from lingualift.versions import versions
-
-VOLATILE = {"resume"}  # options that do not change a stage's result
-
-
-@dataclass
-class Stage:
-    name: str
-    config: dict
-    upstream: list[str]
-    run: object = None  # callable(work) -> summary
-    keep_on_upstream_change: bool = False  # translate: its store stays valid for the same translator
-    fingerprint: str = ""
-    action: str = ""
-    reason: str = ""
-    extra_inputs: dict = field(default_factory=dict)
 
 
 def path_fingerprint(spec: str | None) -> str:
@@ -54,116 +35,56 @@ def path_fingerprint(spec: str | None) -> str:
     return digest.hexdigest()[:16]
 
 
-def _dump(config: BaseModel | dict) -> dict:
-    data = config.model_dump() if isinstance(config, BaseModel) else dict(config)
-    return {k: v for k, v in data.items() if k not in VOLATILE}
-
-
-def build_stages(config: PipelineConfig, *, echo=print) -> list[Stage]:
-    work = Path(config.work_dir)
-    built = stage_configs(config)
-    result = [Stage("source", {"source": config.source, "limit": config.limit, "text_field": config.text_field},
-                    [], extra_inputs={"source": path_fingerprint(config.source)})]  # fmt: skip
-    state: dict = {}
-
-    def run_source(_):
-        state.update(stages.prepare_source(config, work, echo=echo))
-        return state
-
-    def oasst() -> bool:
-        if "oasst" not in state:
-            state.update(stages.read_json(work / "source" / "stage.json")["summary"])
-        return state["oasst"]
-
-    result[0].run = run_source
-    holdout = config.evaluate.holdout if config.evaluate.fidelity is not None else 0
-    tags = [built[name].lang for name in built if name.startswith("threads")]
-    threads_stages = []
-    for tag in tags:
-        suffix = stage_suffix(tag, len(tags) > 1)
-        translate_name, threads_name = f"translate{suffix}", f"threads{suffix}"
-        translate_config, threads_config = built[translate_name], built[threads_name]
-        result.append(Stage(translate_name, _dump(translate_config), ["source"], keep_on_upstream_change=True,
-                            run=lambda _, c=translate_config, n=translate_name: stages.translate(
-                                c, work, oasst=oasst(), stage=n, echo=echo)))  # fmt: skip
-        result.append(Stage(threads_name, {**_dump(threads_config), "holdout": holdout}, [translate_name],
-                            run=lambda _, c=threads_config, n=threads_name, t=translate_name: stages.threads(
-                                c, work, holdout=holdout, stage=n, translated=t, echo=echo)))  # fmt: skip
-        threads_stages.append(threads_name)
-    previous = None
-    for method in ("cpt", "sft", "dpo", "orpo"):
-        name = f"train-{method}"
-        if name not in built:
-            continue
-        train_config = built[name]
-        upstream = ([previous] if previous else []) + (threads_stages if method != "cpt" else [])
-        extra = {"data": path_fingerprint(train_config.data)} if method == "cpt" else {}
-        result.append(Stage(name, _dump(train_config), upstream, extra_inputs=extra,
-                            run=lambda _, c=train_config: stages.train(c, work, echo=echo)))  # fmt: skip
-        previous = name
-    if "evaluate" in built:
-        evaluate_config = built["evaluate"]
-        upstream = threads_stages + ([previous] if previous else [])
-        result.append(Stage("evaluate", _dump(evaluate_config), upstream,
-                            run=lambda _: stages.evaluate(evaluate_config, work, echo=echo)))  # fmt: skip
-    if "export" in built:
-        merge_config = built["export"]
-        result.append(Stage("export", _dump(merge_config), [previous],
-                            run=lambda _: {"merged": str(stages.export(merge_config, echo=echo))}))  # fmt: skip
-    return result
-
-
-def plan(
-    stage_list: list[Stage], work: Path, *, start: str | None = None, until: str | None = None
-) -> list[Stage]:
-    """Decide for each stage: run (and why) or skip. `start` forces a stage and what follows."""
-    names = [s.name for s in stage_list]
+def plan(steps: list[Step], work: Path, *, start: str | None = None, until: str | None = None) -> list[Step]:
+    """Decide for each step: run (and why), skip, or stop. `start` forces a step and what follows."""
+    names = [step.name for step in steps]
     for flag, value in (("--from", start), ("--until", until)):
         if value is not None and value not in names:
             raise ConfigError(f"{flag} {value}: no such stage in this config (stages: {', '.join(names)})")
     current_versions = versions()
     fingerprints: dict[str, str] = {}
     reruns: set[str] = set()
-    forced = False
-    stopped = False
-    for stage in stage_list:
-        payload = {"stage": stage.name, "config": stage.config, "inputs": stage.extra_inputs,
-                   "upstream": [fingerprints[u] for u in stage.upstream], "versions": current_versions}  # fmt: skip
-        stage.fingerprint = hashlib.sha256(
+    forced = stopped = False
+    for step in steps:
+        payload = {
+            "stage": step.name,
+            "config": step.recorded_config,
+            "inputs": step.inputs,
+            "upstream": [fingerprints[u] for u in step.upstream],
+            "versions": current_versions,
+        }
+        step.fingerprint = hashlib.sha256(
             json.dumps(payload, sort_keys=True, default=str).encode()
         ).hexdigest()[:16]
-        fingerprints[stage.name] = stage.fingerprint
-        forced = forced or stage.name == start
-        finished = stages.read_json(work / stage.name / "stage.json")
+        fingerprints[step.name] = step.fingerprint
+        forced = forced or step.name == start
+        finished = read_json(work / step.name / "stage.json")
         if stopped:
-            stage.action, stage.reason = "stop", f"after --until {until}"
+            step.action, step.reason = "stop", f"after --until {until}"
         elif forced:
-            stage.action, stage.reason = "run", f"--from {start}"
+            step.action, step.reason = "run", f"--from {start}"
         elif finished is None:
-            started = stages.read_json(work / stage.name / "started.json")
-            resumable = started is not None and started["fingerprint"] == stage.fingerprint
-            stage.action, stage.reason = (
-                "run",
-                ("resume an interrupted run" if resumable else "no finished run"),
-            )
-        elif finished["fingerprint"] == stage.fingerprint:
-            stage.action, stage.reason = "skip", "unchanged"
+            started = read_json(work / step.name / "started.json")
+            resumable = started is not None and started["fingerprint"] == step.fingerprint
+            step.action, step.reason = "run", "resume an interrupted run" if resumable else "no finished run"
+        elif finished["fingerprint"] == step.fingerprint:
+            step.action, step.reason = "skip", "unchanged"
         else:
-            stage.action, stage.reason = "run", _why(stage, finished, reruns, current_versions)
-        if stage.action == "run":
-            reruns.add(stage.name)
-        stopped = stopped or stage.name == until
-    return stage_list
+            step.action, step.reason = "run", _why(step, finished, reruns, current_versions)
+        if step.action == "run":
+            reruns.add(step.name)
+        stopped = stopped or step.name == until
+    return steps
 
 
-def _why(stage: Stage, finished: dict, reruns: set[str], current_versions: dict) -> str:
-    changed = sorted(k for k in set(stage.config) | set(finished["config"])
-                     if stage.config.get(k) != finished["config"].get(k))  # fmt: skip
+def _why(step: Step, finished: dict, reruns: set[str], current_versions: dict) -> str:
+    config, before = step.recorded_config, finished["config"]
+    changed = sorted(k for k in set(config) | set(before) if config.get(k) != before.get(k))
     if changed:
         return "changed: " + ", ".join(changed)
-    if stage.extra_inputs != finished.get("inputs"):
+    if step.inputs != finished.get("inputs"):
         return "input files changed"
-    upstream = [u for u in stage.upstream if u in reruns]
+    upstream = [u for u in step.upstream if u in reruns]
     if upstream:
         return "upstream reruns: " + ", ".join(upstream)
     if finished.get("versions") != current_versions:
@@ -171,41 +92,57 @@ def _why(stage: Stage, finished: dict, reruns: set[str], current_versions: dict)
     return "fingerprint changed"
 
 
-def run_stages(stage_list: list[Stage], work: Path, *, echo=print) -> dict:
+def run_steps(steps: list[Step], work: Path, *, echo=print) -> dict:
+    """Run the planned steps; each step's summary by name (a skipped one's from its stage.json)."""
     summaries = {}
-    for stage in stage_list:
-        folder = work / stage.name
-        if stage.action == "stop":
+    for step in steps:
+        folder = work / step.name
+        if step.action == "stop":
             continue
-        if stage.action == "skip":
-            summaries[stage.name] = stages.read_json(folder / "stage.json")["summary"]
-            echo(f"[{stage.name}] skipped: unchanged")
+        if step.action == "skip":
+            summaries[step.name] = read_json(folder / "stage.json")["summary"]
+            echo(f"[{step.name}] skipped: unchanged")
             continue
-        _prepare_folder(stage, folder)
-        echo(f"[{stage.name}] running: {stage.reason}")
-        _write(folder / "started.json", {"fingerprint": stage.fingerprint, "config": stage.config})
+        _prepare_folder(step, folder)
+        echo(f"[{step.name}] running: {step.reason}")
+        _write(folder / "started.json", {"fingerprint": step.fingerprint, "config": step.recorded_config})
         started = time.perf_counter()
-        summary = stage.run(work)
-        record = {"fingerprint": stage.fingerprint, "config": stage.config, "inputs": stage.extra_inputs,
-                  "versions": versions(), "summary": summary, "seconds": round(time.perf_counter() - started, 1),
-                  "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}  # fmt: skip
+        summary = step.run(work, echo)
+        record = {
+            "fingerprint": step.fingerprint,
+            "config": step.recorded_config,
+            "inputs": step.inputs,
+            "versions": versions(),
+            "summary": summary,
+            "seconds": round(time.perf_counter() - started, 1),
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
         _write(folder / "stage.json", record)
-        summaries[stage.name] = summary
+        summaries[step.name] = summary
     return summaries
 
 
-def _prepare_folder(stage: Stage, folder: Path) -> None:
+def _prepare_folder(step: Step, folder: Path) -> None:
     """Keep a folder for resuming only when it was started with the same fingerprint; otherwise
     start clean (old checkpoints must not leak into a changed run). The translate store survives
     upstream changes: its translations stay valid for the same translator."""
-    started = stages.read_json(folder / "started.json")
-    if started is not None and started["fingerprint"] == stage.fingerprint:
+    started = read_json(folder / "started.json")
+    if started is not None and started["fingerprint"] == step.fingerprint:
         return
     (folder / "stage.json").unlink(missing_ok=True)
-    if stage.keep_on_upstream_change and started is not None and started["config"] == stage.config:
+    if step.keep_on_upstream_change and started is not None and started["config"] == step.recorded_config:
         return
     if folder.exists():
         shutil.rmtree(folder)
+
+
+def read_json(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def read_summary(work: Path, step: str) -> dict:
+    """A finished step's summary, e.g. whether the source step found oasst trees."""
+    return read_json(work / step / "stage.json")["summary"]
 
 
 def _write(path: Path, data: dict) -> None:

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Annotated, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from lingualift.stage import Link
 
 
 class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    method: Literal["sft", "dpo", "orpo", "cpt"] = Field(
-        "sft", description="sft, dpo, orpo, or cpt (continued pre-training on raw text)"
+    method: Annotated[
+        Literal["sft", "dpo", "orpo", "cpt"], Link("the train section's key (cpt, sft, dpo, orpo)")
+    ] = Field("sft", description="sft, dpo, orpo, or cpt (continued pre-training on raw text)")
+    model: Annotated[str, Link("model, then each training step's output")] = Field(
+        description="Base model: hub id, local directory, or `demo`"
     )
-    model: str = Field(description="Base model: hub id, local directory, or `demo`")
-    data: str = Field(
+    data: Annotated[str, Link("the threads steps' output")] = Field(
         description="Threads (sft), preference pairs (dpo/orpo), or raw text: .txt files, a dataset with `text` (cpt); "
         "sft: several threads datasets separated by commas (e.g. one per language)"
     )
-    out: str = Field(description="Output directory: adapter or full weights, tokenizer, report")
+    out: Annotated[str, Link("the step's folder")] = Field(
+        description="Output directory: adapter or full weights, tokenizer, report"
+    )
     full: bool = Field(False, description="Train all weights (--full) or a LoRA adapter (--lora)")
     quant4: bool = Field(False, description="QLoRA: 4-bit base weights (bitsandbytes, CUDA only)")
     quant8: bool = Field(False, description="8-bit base weights (bitsandbytes, CUDA only)")
@@ -52,7 +58,9 @@ class TrainConfig(BaseModel):
     lr: float = Field(2e-4, gt=0, description="Learning rate")
     assistant_only_loss: bool = Field(True, description="SFT loss on assistant turns only (else all tokens)")
     save_steps: int = Field(50, gt=0, description="Checkpoint every N steps")
-    resume: bool = Field(False, description="Continue from the last checkpoint in OUT/checkpoints")
+    resume: Annotated[bool, Link("the step's folder (a killed step resumes)")] = Field(
+        False, description="Continue from the last checkpoint in OUT/checkpoints"
+    )
     replay: Optional[str] = Field(None, description="sft: source-language (e.g. English) conversations mixed in so "
                                                     "the model keeps that language; a dataset with `messages`")  # fmt: skip
     replay_ratio: float = Field(0.1, ge=0, lt=1, description="Share of the training conversations taken from "

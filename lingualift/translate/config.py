@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from lingualift.stage import Link
 
 Backend = Literal["opus", "mbart", "madlad", "m2m", "nllb", "seamless", "tower", "llm", "openai"]
 SEQ2SEQ = ("opus", "mbart", "madlad", "m2m", "nllb", "seamless")
@@ -18,21 +20,25 @@ CT2_BACKENDS = (*SEQ2SEQ, "tower", "llm")  # ctranslate2.Translator for seq2seq,
 class TranslateConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    source: str = Field(description="Dataset: hub id, save_to_disk dir, or jsonl/csv/parquet files")
-    to: str = Field(description="Target language (code or English name)")
+    source: Annotated[str, Link("the source step's data")] = Field(
+        description="Dataset: hub id, save_to_disk dir, or jsonl/csv/parquet files"
+    )
+    to: Annotated[str, Link("language")] = Field(description="Target language (code or English name)")
     backend: Backend | None = Field(
         None, description="Translator family; default: nllb, else madlad, else m2m"
     )
     model: str | None = Field(None, description="Model: hub id, local directory, or `demo`")
-    source_lang: str | None = Field(
+    source_lang: Annotated[str | None, Link("source_lang")] = Field(
         None, description="Source language of every row (else each row's --lang-field)"
     )
     lang_field: str = Field(
         "lang", description="Column with each row's language (used when --from is not given)"
     )
-    text_field: str = Field("text", description="Column to translate")
+    text_field: Annotated[str, Link("text_field")] = Field("text", description="Column to translate")
     split: str | None = Field(None, description="Only this split")
-    limit: int | None = Field(None, gt=0, description="Only the first N rows of each split")
+    limit: Annotated[int | None, Link("limit (applied by the source step)")] = Field(
+        None, gt=0, description="Only the first N rows of each split"
+    )
     batch_tokens: int = Field(4096, gt=0, description="Token budget per batch (padded input tokens)")
     max_new_tokens: int | None = Field(None, gt=0, description="Upper bound on generated tokens per segment")
     segment_chars: int = Field(500, ge=50, description="Sentences longer than this are cut at clauses/words")
@@ -44,7 +50,8 @@ class TranslateConfig(BaseModel):
         False, description="Use CTranslate2 (seq2seq families, llm and tower; converted once, cached)"
     )
     ct2_compute_type: CT2ComputeType | None = Field(
-        None, description="CTranslate2 compute type; default int8 on CPU, int8_bfloat16 or int8_float16 on a GPU"
+        None,
+        description="CTranslate2 compute type; default int8 on CPU, int8_bfloat16 or int8_float16 on a GPU",
     )
     base_url: str | None = Field(
         None, description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1"
@@ -52,14 +59,16 @@ class TranslateConfig(BaseModel):
     api_key_env: str | None = Field(None, description="Environment variable holding the endpoint's API key")
     concurrency: int = Field(8, ge=1, le=256, description="openai: requests in flight")
     prompt_template: str | None = Field(None, description="LLM prompt with {src}, {tgt}, {text}")
-    only_ids: str | None = Field(
+    only_ids: Annotated[str | None, Link("the source threads' message ids")] = Field(
         None, description="JSON file of message ids to translate (threads' thread_message_ids.json)"
     )
     id_field: str = Field("message_id", description="Column with the id matched against --only-ids")
     shard: str | None = Field(
         None, description="i/n: this process translates shard i of n (default RANK/WORLD_SIZE)"
     )
-    work_dir: str | None = Field(None, description="Translation store directory; default OUT.work")
+    work_dir: Annotated[str | None, Link("the step's folder")] = Field(
+        None, description="Translation store directory; default OUT.work"
+    )
     trust_remote_code: bool = Field(False, description="Allow model code from the hub")
 
     @field_validator("shard")
@@ -82,7 +91,9 @@ class TranslateConfig(BaseModel):
         if self.ct2 and self.backend not in (None, *CT2_BACKENDS):
             raise ValueError(f"ct2 works with the {', '.join(CT2_BACKENDS)} backends, not {self.backend}")
         if self.ct2 and (self.quant4 or self.quant8):
-            raise ValueError("ct2 quantizes on its own (int8 by default, see ct2_compute_type): drop quant4/quant8")
+            raise ValueError(
+                "ct2 quantizes on its own (int8 by default, see ct2_compute_type): drop quant4/quant8"
+            )
         if self.backend in ("llm", "openai") and not self.model:
             raise ValueError(f"backend {self.backend} needs --model")
         if self.backend == "openai" and not self.base_url:

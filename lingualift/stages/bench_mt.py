@@ -1,0 +1,57 @@
+"""`lingualift bench-mt`: MT backends scored on reference translations."""
+
+from __future__ import annotations
+
+import typer
+
+from lingualift.evaluate.mt import BenchConfig
+from lingualift.report import Section, png, short
+from lingualift.stage import Stage
+
+
+def command(config: BenchConfig) -> None:
+    """Benchmark MT backends on reference translations: BLEU, chrF, chrF++ (sacrebleu, with
+    signatures), segments/s, tokens/s and peak memory; a table, JSON and a bar chart PNG."""
+    from lingualift.evaluate.mt import run_bench
+
+    run_bench(config, echo=typer.echo)
+
+
+def section(data: list, where: str) -> Section:
+    metrics = ("bleu", "chrf", "chrf++")
+    rows = [(r["translator"], ", ".join(f"{m} {r[m]['score']}" for m in metrics)
+             + f"; {r.get('segments_per_second')} seg/s, peak {r.get('peak_memory_mb')} MB") for r in data]  # fmt: skip
+    signatures = sorted({r[m]["signature"] for r in data for m in metrics})
+    by = (
+        f"bench-mt on {data[0].get('segments') if data else 0} segments; sacrebleu signatures: "
+        + " | ".join(signatures)
+    )
+
+    def draw(fig, ax):
+        width = 0.8 / len(metrics)
+        for i, metric in enumerate(metrics):
+            ax.bar(
+                [j + i * width for j in range(len(data))],
+                [r[metric]["score"] for r in data],
+                width,
+                label=metric,
+            )
+        ax.set_xticks(
+            [j + width for j in range(len(data))], [short(r["translator"])[-30:] for r in data], fontsize=7
+        )
+        ax.set_ylabel("score")
+        ax.legend(fontsize=8)
+        ax.set_title("MT benchmark", fontsize=9)
+
+    return Section("MT benchmark", where, by, rows, png(draw) if data else None)
+
+
+STAGE = Stage(
+    "bench_mt",
+    BenchConfig,
+    command=command,
+    command_name="bench-mt",
+    flags={"data": "--data", "to": "--to", "source_lang": "--from", "ct2": "--ct2"},
+    report="bench_mt.json",
+    section=section,
+)

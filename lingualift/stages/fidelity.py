@@ -1,0 +1,142 @@
+"""`lingualift eval fidelity` and the pipeline's evaluate step: are the replies in the language,
+before (the base model) and after (the tuned one), on the held-out conversations."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from pydantic import BaseModel, ConfigDict, Field
+
+from lingualift.evaluate.config import FidelityConfig
+from lingualift.report import Section, fmt, png, short
+from lingualift.stage import Pipeline, Stage, Step
+
+
+def command(config: FidelityConfig) -> None:
+    """Does the model answer in the language? Line-level pass rate with a bootstrap 95% interval.
+
+    Each reply is split into lines; lines under 5 words (under 10 characters for scripts written
+    without spaces) are skipped; the rest are identified with fastText lid.176, a label counting
+    above 0.3 confidence. A reply passes when no line is in another language.
+    """
+    from lingualift.evaluate.fidelity import run_fidelity
+
+    run_fidelity(config, echo=typer.echo)
+
+
+def section(data: dict, where: str) -> Section:
+    first = next(iter(data.values()), {})
+    settings = first.get("settings") or {}
+    lang = settings.get("lang", "?")
+    by = (f"eval fidelity, language {lang}, prompts {settings.get('prompts', '?')} (limit {settings.get('limit')}), "
+          f"max {settings.get('max_new_tokens', '?')} new tokens, greedy; {first.get('method', '')}")  # fmt: skip
+    rows = [(short(n), f"{fidelity_line(r)}; leaked {fmt(r.get('leaked_languages') or 'none')}")
+            for n, r in data.items()]  # fmt: skip
+    failures = [
+        (n, f, ", ".join(f["leaked"])) for n, r in data.items() for f in (r.get("failure_examples") or [])[:3]
+    ]
+    failures += [(n, d, d["reason"].replace("_", " ")) for n, r in data.items()
+                 for d in (r.get("degenerate_examples") or [])]  # fmt: skip
+    items = "".join(f"<li><b>{html.escape(short(n))}</b> ({html.escape(why)}): {html.escape(f['prompt'][:120])} → "
+                    f"<i>{html.escape(f['reply'][:200])}</i></li>" for n, f, why in failures)  # fmt: skip
+    extra = (f"<details><summary>examples: other languages and degenerate replies</summary><ul>{items}</ul></details>"
+             if failures else "")  # fmt: skip
+    return Section("Replies in the language: usable, before and after", where, by, rows,
+                   fidelity_figure(data, title=f"Language fidelity ({lang})"), extra)  # fmt: skip
+
+
+# (rate key, interval key, label): usable leads; reports written before it had in-language only
+FIDELITY_RATES = (("usable_rate", "usable_ci95", "usable (in the language, not degenerate)"),
+                  ("pass_rate", "ci95", "in the language"))  # fmt: skip
+
+
+def fidelity_figure(results: dict, *, title: str) -> bytes:
+    names = list(results)
+    shown = [r for r in FIDELITY_RATES if all(r[0] in results[n] for n in names)]
+
+    def draw(fig, ax):
+        height = 0.8 / len(shown)
+        for k, ((rate, ci, label), color) in enumerate(zip(shown, ("#4c72b0", "#bbbbbb"))):
+            rates = [results[n][rate] * 100 for n in names]
+            low = [r - results[n][ci][0] * 100 for r, n in zip(rates, names)]
+            high = [results[n][ci][1] * 100 - r for r, n in zip(rates, names)]
+            ax.barh([i + k * height for i in range(len(names))], rates, height=height, xerr=[low, high],
+                    color=color, capsize=3, label=label)  # fmt: skip
+        ax.set_yticks([i + height * (len(shown) - 1) / 2 for i in range(len(names))], [short(n) for n in names],
+                      fontsize=8)  # fmt: skip
+        ax.invert_yaxis()
+        ax.set_xlim(0, 100)
+        ax.set_xlabel("% of replies, 95% CI")
+        ax.legend(fontsize=7, loc="lower right")
+        ax.set_title(title, fontsize=9)
+
+    return png(draw, size=(6.4, 1.6 + 0.7 * len(names)))
+
+
+def fidelity_line(r: dict) -> str:
+    """The fidelity command's own line (usable first); reports written before usable was measured
+    have the in-language rate only."""
+    if "usable_rate" in r:
+        from lingualift.evaluate.fidelity import headline
+
+        return headline(r)
+    return f"in the language {r['pass_rate']:.1%} (95% CI {r['ci95'][0]:.1%}–{r['ci95'][1]:.1%}) of {r['replies']} replies"
+
+
+class EvaluateSection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    holdout: int = Field(12, ge=0, description="Conversations held out of training as fidelity prompts")
+    fidelity: Optional[dict[str, Any]] = Field(
+        default_factory=dict, description="Fidelity before (base) and after (tuned) on the held-out prompts"
+    )
+
+
+FIELDS = {"evaluate": (EvaluateSection, Field(default_factory=EvaluateSection))}
+
+
+def plan(config, plan) -> None:
+    """The last trained model against the base, each language on its own held-out prompts, with the
+    system prompt training used."""
+    if config.evaluate.fidelity is None:
+        return
+    from lingualift.conversations.threads import SYSTEM_PROMPT
+
+    section = dict(config.evaluate.fidelity)
+    if "system" not in section and not config.threads.get("no_system_prompt"):  # as in training
+        section["system"] = config.threads.get("system_prompt") or SYSTEM_PROMPT
+    threads, trained = plan.of("threads"), plan.of("train")[-1:]
+    links = {"model": plan.model, "baseline": config.model if trained else None, "lang": ",".join(plan.tags),
+             "prompts": ",".join(str(plan.work / t.name / "heldout") for t in threads),
+             "out": str(plan.work / "evaluate")}  # fmt: skip
+    built = plan.build("evaluate.fidelity", FidelityConfig, section, links)
+    if built is not None:
+        upstream = tuple(t.name for t in threads) + tuple(s.name for s in trained)
+        plan.steps.append(Step("evaluate", STAGE, built, upstream=upstream))
+
+
+def run(step: Step, work: Path, echo) -> dict:
+    from lingualift.evaluate.fidelity import HEADLINE, run_fidelity
+
+    results = run_fidelity(step.config, echo=echo)
+    return {name: {k: r[k] for k in HEADLINE} for name, r in results.items()}
+
+
+def figure(summary: dict) -> str:
+    return "; ".join(f"{Path(name.split('+')[-1]).name or name}: usable {r['usable_rate']:.0%} "
+                     f"({r['usable_ci95'][0]:.0%}–{r['usable_ci95'][1]:.0%})"
+                     for name, r in summary.items() if isinstance(r, dict) and "usable_rate" in r)  # fmt: skip
+
+
+STAGE = Stage(
+    "fidelity",
+    FidelityConfig,
+    command=command,
+    command_name="eval fidelity",
+    report="fidelity.json",
+    section=section,
+    pipeline=Pipeline(FIELDS, plan, run, figure),
+)

@@ -1,0 +1,42 @@
+"""`lingualift eval regression`: what tuning cost the source language."""
+
+from __future__ import annotations
+
+import typer
+
+from lingualift.evaluate.regression import RegressionConfig
+from lingualift.report import Section, pick
+from lingualift.stage import Stage
+from lingualift.stages.fidelity import fidelity_line
+
+
+def command(config: RegressionConfig) -> None:
+    """Did tuning cost the source language? Held-out loss on source-language conversations (tuned minus
+    baseline, paired per conversation, bootstrap 95% interval; perplexities) and source-language
+    fidelity of both models. An interval above zero is reported as a regression."""
+    from lingualift.evaluate.regression import run_regression
+
+    run_regression(config, echo=typer.echo)
+
+
+def section(data: dict, where: str) -> Section:
+    by = (f"eval regression: {data.get('model')} vs {data.get('baseline')} on {data.get('data')} "
+          f"({data.get('lang')}), assistant-turn loss per conversation, paired, bootstrap 95% CI; "
+          f"up to {data.get('max_seq_length')} tokens")  # fmt: skip
+    low, high = data.get("loss_difference_ci95") or (0, 0)
+    rows = [("loss difference (tuned − baseline)", f"{data.get('loss_difference'):+.4f} (95% CI {low:+.4f} to {high:+.4f})"
+             + (" — regressed" if data.get("regressed") else ""))] + pick(
+        data, ("conversations", "tuned_loss", "baseline_loss", "tuned_perplexity", "baseline_perplexity"))  # fmt: skip
+    for role, f in (data.get("fidelity") or {}).items():
+        rows.append((f"{role} replies in {data.get('lang')}", fidelity_line(f)))
+    return Section("Source-language regression", where, by, rows)
+
+
+STAGE = Stage(
+    "regression",
+    RegressionConfig,
+    command=command,
+    command_name="eval regression",
+    report="regression.json",
+    section=section,
+)

@@ -1,0 +1,117 @@
+"""`lingualift threads` and the pipeline's threads steps: conversations from the translated data,
+with some held out of training as the fidelity prompts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from pydantic import Field
+
+from lingualift.conversations.threads import ThreadsConfig
+from lingualift.report import Section, fmt, pick, short
+from lingualift.stage import Pipeline, Stage, Step
+from lingualift.stages.arguments import SOURCE_ARGUMENT
+
+
+def command(
+    config: ThreadsConfig,
+    source: Annotated[str, SOURCE_ARGUMENT],
+    out: Annotated[str, typer.Option("--out", "-o", help="Output directory for the threads (save_to_disk).")],
+    pairs_out: Annotated[
+        Optional[str], typer.Option(help="Also write DPO/ORPO preference pairs (oasst ranks) here.")
+    ] = None,
+    split: Annotated[Optional[str], typer.Option(help="Only this split of the source.")] = None,
+) -> None:
+    """Turn (translated) data into conversations: oasst trees to threads, other formats to messages.
+
+    oasst1-style trees become one thread per root, following the best-ranked reply at each step
+    (a null rank counts as worse than any ranked one; ties keep dataset order), trimmed to end
+    on an assistant turn. Deleted, failed-review, empty, orphaned and cyclic messages are counted
+    in threads_report.json, never silently dropped. ShareGPT, Alpaca, OpenAI messages and Dolly
+    inputs are detected from their columns. thread_message_ids.json lists the messages the
+    threads use, so translation can be limited to them.
+    """
+    from lingualift.conversations.threads import write_threads
+
+    report = write_threads(source, out, config, pairs_out=pairs_out, split=split)
+    for name, counts in report["splits"].items():
+        skipped = {k[8:]: v for k, v in counts.items() if k.startswith("skipped_") and v}
+        typer.echo(
+            f"{name} ({counts['format']}): {counts['threads']} threads, {counts['pairs']} pairs"
+            + (f"; skipped {skipped}" if skipped else "")
+        )
+    typer.echo(f"threads: {report['out']}" + (f"  pairs: {report.get('pairs_out')}" if pairs_out else ""))
+
+
+def section(data: dict, where: str) -> Section:
+    rows = []
+    for split, counts in (data.get("splits") or {}).items():
+        rows.append((f"{split}", ", ".join(f"{k.replace('_', ' ')} {fmt(v)}" for k, v in counts.items())))
+    config = data.get("config") or {}
+    by = f"threads: language {config.get('lang')}, strategy {config.get('strategy')}, source {data.get('source')}"
+    language = config.get("lang") or "source-language"
+    return Section(f"Conversations ({language}): {short(str(data.get('source')))}", where, by,
+                   rows + pick(data, ("pairs_note",)))  # fmt: skip
+
+
+FIELDS = {
+    "threads": (dict[str, Any], Field(default_factory=dict, description="`lingualift threads` options"))
+}
+
+
+def plan(config, plan) -> None:
+    """One step per target language, on that language's translate step; `evaluate.holdout`
+    conversations are kept out of training when fidelity is measured."""
+    holdout = config.evaluate.holdout if config.evaluate.fidelity is not None else 0
+    for translated in plan.of("translate"):
+        built = plan.build("threads", ThreadsConfig, config.threads, {"lang": translated.config.to})
+        if built is not None:
+            name = translated.name.replace("translate", "threads", 1)
+            plan.steps.append(
+                Step(name, STAGE, built, upstream=(translated.name,), settings={"holdout": holdout})
+            )
+
+
+def run(step: Step, work: Path, echo, *, seed: int = 0) -> dict:
+    """Target-language threads and pairs; `holdout` conversations are kept out of training as the
+    fidelity prompts (a deterministic shuffle)."""
+    import datasets
+
+    from lingualift.conversations.threads import write_threads
+    from lingualift.io import load_source, save_dataset
+
+    folder, config, holdout = work / step.name, step.config, step.settings["holdout"]
+    report = write_threads(str(work / step.upstream[0] / "data"), str(folder / "all"), config,
+                           pairs_out=str(folder / "pairs"))  # fmt: skip
+    built = load_source(str(folder / "all"))  # every split's threads train (oasst1's validation split too)
+    conversations = datasets.concatenate_datasets(list(built.values())) if hasattr(built, "values") else built
+    if len(conversations) <= holdout:
+        from lingualift.errors import DataError
+
+        raise DataError(f"only {len(conversations)} conversations: too few to hold {holdout} out for evaluation "
+                        "(lower evaluate.holdout or use more data)")  # fmt: skip
+    order = conversations.shuffle(seed=seed)
+    heldout, train = order.select(range(holdout)), order.select(range(holdout, len(order)))
+    save_dataset(datasets.DatasetDict({"train": train}), folder / "train")
+    save_dataset(datasets.DatasetDict({"test": heldout}), folder / "heldout")
+    pairs = sum(s["pairs"] for s in report["splits"].values())
+    echo(
+        f"threads ({config.lang}): {len(train)} for training, {len(heldout)} held out, {pairs} preference pairs"
+    )
+    return {"splits": report["splits"], "train": len(train), "heldout": len(heldout), "pairs": pairs}
+
+
+def figure(summary: dict) -> str:
+    return f"{summary.get('train')} conversations for training, {summary.get('heldout')} held out"
+
+
+STAGE = Stage(
+    "threads",
+    ThreadsConfig,
+    command=command,
+    report="threads_report.json",
+    section=section,
+    pipeline=Pipeline(FIELDS, plan, run, figure),
+)

@@ -1,0 +1,48 @@
+"""`lingualift tokenizer extend`: new vocabulary for a language the base tokenizer splits into many pieces."""
+
+from __future__ import annotations
+
+import typer
+
+from lingualift.report import Section, bars, fmt
+from lingualift.stage import Stage
+from lingualift.tools.tokenizer import ExtendConfig
+
+
+def command(config: ExtendConfig) -> None:
+    """Train pieces of --lang on --data with the `tokenizers` BPE trainer, add up to --add of those the
+    base tokenizer splits into two or more tokens (as merges after the base merges, so old text decodes
+    exactly as before), resize the embeddings (new rows: mean of the base sub-token rows) and save the
+    model, tokenizer and lingualift_tokenizer.json (fertility before/after on held-out lines) to --out.
+    `lingualift train --model OUT` then also trains the embedding and output layers. Byte-level BPE
+    (GPT-2, Llama 3, Qwen, SmolLM) and SentencePiece BPE (Llama 2, Mistral, Gemma) tokenizers;
+    Unigram and WordPiece ones are refused."""
+    from lingualift.tools.tokenizer import extend_tokenizer
+
+    extend_tokenizer(config, echo=typer.echo)
+
+
+def section(data: dict, where: str) -> Section:
+    fertility = data.get("fertility") or {}
+    before, after = fertility.get("before") or {}, fertility.get("after") or {}
+    rows = [("tokens added", f"{data.get('added_tokens')} (vocabulary {data.get('base_vocab')} → {data.get('new_vocab')})"),
+            ("tokens per word, held-out", f"{before.get('tokens_per_word')} → {after.get('tokens_per_word')} "
+                                          f"({fmt(fertility.get('reduction'))} fewer)"),
+            ("new tokens used on held-out text", fmt(data.get("pieces_used_on_held_out"))),
+            ("examples", ", ".join(repr(p["piece"]) for p in (data.get("pieces") or [])[:12]))]  # fmt: skip
+    by = (f"tokenizer extend of {data.get('base_model')} ({data.get('kind')}) on {data.get('data')}, language "
+          f"{data.get('lang')}; {(data.get('lines') or {}).get('held_out')} held-out lines")  # fmt: skip
+    per_word = {"before": before.get("tokens_per_word") or 0, "after": after.get("tokens_per_word") or 0}
+    return Section("Vocabulary extension", where, by, rows,
+                   bars(per_word, title="Tokens per word on held-out text", xlabel="tokens per word"))  # fmt: skip
+
+
+STAGE = Stage(
+    "tokenizer",
+    ExtendConfig,
+    command=command,
+    command_name="tokenizer extend",
+    flags={"out": "--out -o"},
+    report="lingualift_tokenizer.json",
+    section=section,
+)

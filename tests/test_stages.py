@@ -1,0 +1,79 @@
+"""The stage registry is the one list the CLI, the pipeline and the report are built from."""
+
+import pytest
+
+from lingualift.cli import app, main
+from lingualift.stage import linked_fields
+from lingualift.stages import pipeline_stages, registry
+
+META_COMMANDS = {"languages", "run", "init", "report"}  # commands about stages, not stages
+
+
+def _cli_paths(group=None, prefix=()):
+    import typer.main
+
+    group = group or typer.main.get_command(app)
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):
+            yield from _cli_paths(command, (*prefix, name))
+        else:
+            yield (*prefix, name)
+
+
+def test_every_stage_command_comes_from_the_registry_and_every_registered_command_exists():
+    registered = {tuple(stage.cli_path) for stage in registry() if stage.command}
+    commands = set(_cli_paths())
+    assert commands - registered == {(name,) for name in META_COMMANDS}
+    assert registered <= commands
+
+
+def test_report_files_belong_to_one_stage_each_and_have_a_section():
+    reports = [stage.report for stage in registry() if stage.report]
+    assert len(reports) == len(set(reports))
+    assert all(stage.section for stage in registry() if stage.report)
+
+
+def test_the_pipeline_config_is_built_from_the_stages_sections():
+    from lingualift.pipeline.config import PipelineConfig
+
+    fields = set(PipelineConfig.model_fields)
+    for stage in pipeline_stages():
+        assert set(stage.pipeline.fields) <= fields, stage.name
+    assert {"translate", "threads", "train", "evaluate", "export", "source", "limit"} <= fields
+
+
+SECTIONS = {"translate": "translate", "threads": "threads", "train": "train.sft", "fidelity": "evaluate.fidelity",
+            "merge": "export.merge"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "section, field",
+    [(SECTIONS[stage.name], field) for stage in pipeline_stages() if stage.config for field in linked_fields(stage.config)],
+)
+def test_a_section_setting_what_the_pipeline_links_is_one_error_naming_it(section, field, tmp_path, capsys):
+    *parents, last = section.split(".")
+    yaml_text, indent = "", ""
+    for key in (*parents, last):
+        yaml_text += f"{indent}{key}:\n"
+        indent += "  "
+    yaml_text += f"{indent}{field}: x\n"
+    config = tmp_path / "pipeline.yaml"
+    config.write_text(yaml_text)
+    assert main(["run", str(config), "--work-dir", str(tmp_path / "w"), "--dry-run"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and f"{section}.{field}: set by the pipeline, remove it" in error[0], error
+
+
+def test_the_plan_follows_registry_order_and_links_each_step_to_the_one_before():
+    from lingualift.pipeline import load_config, plan_steps
+
+    steps = plan_steps(load_config(None, {"language": "nl,de", "train.cpt": {"data": "raw.txt"}}))
+    assert [s.name for s in steps] == ["source", "translate-nl", "translate-de", "threads-nl", "threads-de",
+                                       "train-cpt", "train-sft", "evaluate", "export"]  # fmt: skip
+    by_name = {s.name: s for s in steps}
+    assert by_name["threads-de"].upstream == ("translate-de",)
+    assert by_name["train-sft"].config.model == by_name["train-cpt"].config.out  # sft starts from cpt
+    assert by_name["train-sft"].upstream == ("train-cpt", "threads-nl", "threads-de")
+    assert by_name["evaluate"].config.model == by_name["train-sft"].config.out
+    assert by_name["evaluate"].config.baseline == "demo"
+    assert by_name["export"].config.adapter == by_name["train-sft"].config.out
