@@ -194,8 +194,8 @@ def lingualift_run(source: Path, out: Path, backend: str, model: str, *extra: st
             options["batch_tokens"] = int(flag.split("=")[1])
         if flag.startswith("--device="):
             options["device"] = flag.split("=")[1]
-    config = TranslateConfig(source=str(source), to="nl", backend=backend, model=model, **options)
-    return translate_dataset(config, str(out), echo=lambda *_: None, progress=False)
+    config = TranslateConfig(source=str(source), to="nl", out=str(out), backend=backend, model=model, **options)
+    return translate_dataset(config, echo=lambda *_: None, progress=False)
 
 
 ROW_SHAPES = {"chat": chat_answer_rows, "short": skewed_rows}

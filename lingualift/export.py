@@ -10,7 +10,7 @@ from typing import Annotated, Literal, Optional, get_args
 from pydantic import BaseModel, ConfigDict, Field
 
 from lingualift.errors import ConfigError, ModelError
-from lingualift.stage import Link
+from lingualift.stage import STEP_FOLDER, Link
 
 
 class MergeConfig(BaseModel):
@@ -20,7 +20,7 @@ class MergeConfig(BaseModel):
     adapter: Annotated[str, Link("the last training step's output")] = Field(
         description="LoRA adapter directory (lingualift train's output)"
     )
-    out: Annotated[str, Link("the step's folder")] = Field(
+    out: Annotated[str, Link(STEP_FOLDER)] = Field(
         description="Directory for the merged safetensors, tokenizer and chat template"
     )
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 
 VOLATILE = {"resume"}  # options that do not change a stage's result
+STEP_FOLDER = "the step's folder"  # a Link to where the step writes: named by the step, so not fingerprinted
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,14 @@ class Step:
     def recorded_config(self) -> dict:
         """What stage.json records as the step's config (and the fingerprint hashes)."""
         data = self.config.model_dump() if self.config is not None else {}
-        return {**{k: v for k, v in data.items() if k not in VOLATILE}, **self.settings}
+        return {**self.comparable(data), **self.settings}
+
+    def comparable(self, recorded: dict) -> dict:
+        """A recorded config without what does not change the result (also for records written
+        before a folder link became a config field)."""
+        links = linked_fields(type(self.config)) if self.config is not None else {}
+        folders = {k for k, where in links.items() if where == STEP_FOLDER}
+        return {k: v for k, v in recorded.items() if k not in VOLATILE | folders}
 
     def run(self, work: Path, echo: Callable) -> dict:
         return self.stage.pipeline.run(self, work, echo)

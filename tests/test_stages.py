@@ -77,3 +77,21 @@ def test_the_plan_follows_registry_order_and_links_each_step_to_the_one_before()
     assert by_name["evaluate"].config.model == by_name["train-sft"].config.out
     assert by_name["evaluate"].config.baseline == "demo"
     assert by_name["export"].config.adapter == by_name["train-sft"].config.out
+
+
+@pytest.mark.parametrize("changed, kept", [({}, True), ({"backend": "opus"}, False)])
+def test_a_translate_store_survives_an_upstream_change_but_not_a_translator_change(changed, kept, tmp_path):
+    """Also for a started.json written before `out` became a config field (its config has no `out`)."""
+    import json
+
+    from lingualift.pipeline import load_config, plan_steps
+    from lingualift.pipeline.runner import _prepare_folder
+
+    step = next(s for s in plan_steps(load_config(None, {"work_dir": str(tmp_path)})) if s.name == "translate")
+    folder = tmp_path / "translate"
+    (folder / "store").mkdir(parents=True)
+    (folder / "store" / "translations.sqlite").write_text("")
+    older = {k: v for k, v in step.config.model_dump().items() if k not in ("out", "resume")} | changed
+    (folder / "started.json").write_text(json.dumps({"fingerprint": "an upstream change", "config": older}))
+    _prepare_folder(step, folder)
+    assert (folder / "store" / "translations.sqlite").exists() == kept

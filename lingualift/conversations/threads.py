@@ -20,7 +20,7 @@ from lingualift.conversations.oasst import (
     preference_pairs,
 )
 from lingualift.errors import ConfigError
-from lingualift.stage import Link
+from lingualift.stage import STEP_FOLDER, Link
 
 
 class ThreadsConfig(BaseModel):
@@ -28,6 +28,18 @@ class ThreadsConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    source: Annotated[str | None, Link("the translate step's data")] = Field(
+        None, description="Dataset: hub id, save_to_disk dir, or jsonl/csv/parquet files"
+    )
+    out: Annotated[str | None, Link(STEP_FOLDER)] = Field(
+        None, description="Output directory for the threads (save_to_disk)"
+    )
+    pairs_out: Annotated[str | None, Link(STEP_FOLDER)] = Field(
+        None, description="Also write DPO/ORPO preference pairs (oasst ranks) here"
+    )
+    split: Annotated[str | None, Link("every split (the held-out conversations come from all of them)")] = (
+        Field(None, description="Only this split of the source")
+    )
     lang: Annotated[str | None, Link("language")] = Field(
         None, description="Language of the conversations (code or name); default: each row's `lang`"
     )
@@ -248,13 +260,15 @@ def _renderer(config: ThreadsConfig):
     return lambda messages: render(messages, tokenizer=tokenizer, template=template)
 
 
-def write_threads(source: str, out: str, config: ThreadsConfig, *, pairs_out: str | None = None,
-                  split: str | None = None) -> dict:  # fmt: skip
-    """Load `source`, build threads (and pairs), save them, write the report; return the report."""
+def write_threads(config: ThreadsConfig) -> dict:
+    """Load the source, build threads (and pairs), save them, write the report; return the report."""
     import datasets
 
     from lingualift.io import load_source, save_dataset
 
+    if config.source is None or config.out is None:
+        raise ConfigError("threads needs a source dataset and --out (where the threads go)")
+    source, out, pairs_out, split = config.source, config.out, config.pairs_out, config.split
     data = load_source(source, split=split)
     if isinstance(data, datasets.Dataset):
         data = datasets.DatasetDict({split: data})

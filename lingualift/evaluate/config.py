@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 from pydantic import ConfigDict, Field
 
 from lingualift.models import ModelPlacement
-from lingualift.stage import Link
+from lingualift.stage import STEP_FOLDER, Link
 
 
 class FidelityConfig(ModelPlacement):
@@ -34,6 +34,6 @@ class FidelityConfig(ModelPlacement):
         "the language measured")  # fmt: skip
     max_new_tokens: int = Field(128, gt=0, le=4096, description="Reply length limit")
     batch_size: int = Field(8, gt=0, description="Prompts generated together")
-    out: Annotated[Optional[str], Link("the step's folder")] = Field(
+    out: Annotated[Optional[str], Link(STEP_FOLDER)] = Field(
         None, description="Write fidelity.json (with every reply) here"
     )

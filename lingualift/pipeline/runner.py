@@ -130,7 +130,8 @@ def _prepare_folder(step: Step, folder: Path) -> None:
     if started is not None and started["fingerprint"] == step.fingerprint:
         return
     (folder / "stage.json").unlink(missing_ok=True)
-    if step.keep_on_upstream_change and started is not None and started["config"] == step.recorded_config:
+    kept = started is not None and step.comparable(started["config"]) == step.comparable(step.recorded_config)
+    if step.keep_on_upstream_change and kept:
         return
     if folder.exists():
         shutil.rmtree(folder)

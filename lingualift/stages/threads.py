@@ -4,7 +4,7 @@ with some held out of training as the fidelity prompts."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from pydantic import Field
@@ -19,10 +19,6 @@ def command(
     config: ThreadsConfig,
     source: Annotated[str, SOURCE_ARGUMENT],
     out: Annotated[str, typer.Option("--out", "-o", help="Output directory for the threads (save_to_disk).")],
-    pairs_out: Annotated[
-        Optional[str], typer.Option(help="Also write DPO/ORPO preference pairs (oasst ranks) here.")
-    ] = None,
-    split: Annotated[Optional[str], typer.Option(help="Only this split of the source.")] = None,
 ) -> None:
     """Turn (translated) data into conversations: oasst trees to threads, other formats to messages.
 
@@ -35,14 +31,16 @@ def command(
     """
     from lingualift.conversations.threads import write_threads
 
-    report = write_threads(source, out, config, pairs_out=pairs_out, split=split)
+    report = write_threads(config)
     for name, counts in report["splits"].items():
         skipped = {k[8:]: v for k, v in counts.items() if k.startswith("skipped_") and v}
         typer.echo(
             f"{name} ({counts['format']}): {counts['threads']} threads, {counts['pairs']} pairs"
             + (f"; skipped {skipped}" if skipped else "")
         )
-    typer.echo(f"threads: {report['out']}" + (f"  pairs: {report.get('pairs_out')}" if pairs_out else ""))
+    typer.echo(
+        f"threads: {report['out']}" + (f"  pairs: {report.get('pairs_out')}" if config.pairs_out else "")
+    )
 
 
 def section(data: dict, where: str) -> Section:
@@ -66,9 +64,11 @@ def plan(config, plan) -> None:
     conversations are kept out of training when fidelity is measured."""
     holdout = config.evaluate.holdout if config.evaluate.fidelity is not None else 0
     for translated in plan.of("translate"):
-        built = plan.build("threads", ThreadsConfig, config.threads, {"lang": translated.config.to})
+        name = translated.name.replace("translate", "threads", 1)
+        links = {"lang": translated.config.to, "source": translated.config.out,
+                 "out": str(plan.work / name / "all"), "pairs_out": str(plan.work / name / "pairs")}  # fmt: skip
+        built = plan.build("threads", ThreadsConfig, config.threads, links)
         if built is not None:
-            name = translated.name.replace("translate", "threads", 1)
             plan.steps.append(
                 Step(name, STAGE, built, upstream=(translated.name,), settings={"holdout": holdout})
             )
@@ -83,9 +83,8 @@ def run(step: Step, work: Path, echo, *, seed: int = 0) -> dict:
     from lingualift.io import load_source, save_dataset
 
     folder, config, holdout = work / step.name, step.config, step.settings["holdout"]
-    report = write_threads(str(work / step.upstream[0] / "data"), str(folder / "all"), config,
-                           pairs_out=str(folder / "pairs"))  # fmt: skip
-    built = load_source(str(folder / "all"))  # every split's threads train (oasst1's validation split too)
+    report = write_threads(config)
+    built = load_source(config.out)  # every split's threads train (oasst1's validation split too)
     conversations = datasets.concatenate_datasets(list(built.values())) if hasattr(built, "values") else built
     if len(conversations) <= holdout:
         from lingualift.errors import DataError
@@ -111,6 +110,7 @@ STAGE = Stage(
     "threads",
     ThreadsConfig,
     command=command,
+    flags={"no_system_prompt": "--no-system-prompt"},
     report="threads_report.json",
     section=section,
     pipeline=Pipeline(FIELDS, plan, run, figure),

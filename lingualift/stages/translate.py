@@ -34,7 +34,7 @@ def command(
     """
     from lingualift.translate.engine import translate_dataset
 
-    report = translate_dataset(config, out, echo=typer.echo)
+    report = translate_dataset(config, echo=typer.echo)
     if "rows" in report:
         typer.echo(
             f"{report['rows']} rows → {out}: {report['rows_by_outcome']}; "
@@ -80,8 +80,9 @@ def plan(config, plan) -> None:
     source = plan.of("source")[0]
     for tag in plan.tags:
         name = f"translate{plan.suffix(tag)}"
-        links = {"source": str(plan.work / source.name / "data"), "to": tag, "text_field": config.text_field,
-                 "source_lang": config.source_lang, "work_dir": str(plan.work / name / "store")}  # fmt: skip
+        links = {"source": str(plan.work / source.name / "data"), "to": tag, "out": str(plan.work / name / "data"),
+                 "text_field": config.text_field, "source_lang": config.source_lang,
+                 "work_dir": str(plan.work / name / "store")}  # fmt: skip
         built = plan.build("translate", TranslateConfig, section, links)
         if built is not None:
             plan.steps.append(Step(name, STAGE, built, upstream=(source.name,), keep_on_upstream_change=True))
@@ -97,7 +98,7 @@ def run(step: Step, work: Path, echo) -> dict:
     folder, config = work / step.name, step.config
     if read_summary(work, step.upstream[0])["oasst"]:
         english = write_threads(
-            config.source, str(folder / "source-threads"), ThreadsConfig(no_system_prompt=True)
+            ThreadsConfig(source=config.source, out=str(folder / "source-threads"), no_system_prompt=True)
         )
         used = sum(s["thread_message_ids"] for s in english["splits"].values())
         total = sum(s["messages"] for s in english["splits"].values())
@@ -105,9 +106,9 @@ def run(step: Step, work: Path, echo) -> dict:
         config = config.model_copy(
             update={"only_ids": str(folder / "source-threads" / "thread_message_ids.json")}
         )
-    report = translate_dataset(config, str(folder / "data"), echo=echo)
+    report = translate_dataset(config, echo=echo)
     echo(f"translate: {report['rows_by_outcome']} ({report['translated_segments']} segments translated, "
-         f"{report['reused_from_store']} reused) → {folder / 'data'}")  # fmt: skip
+         f"{report['reused_from_store']} reused) → {config.out}")  # fmt: skip
     return {key: report.get(key) for key in SUMMARY}
 
 

@@ -6,7 +6,7 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from lingualift.stage import Link
+from lingualift.stage import STEP_FOLDER, Link
 
 
 class TrainConfig(BaseModel):
@@ -22,7 +22,7 @@ class TrainConfig(BaseModel):
         description="Threads (sft), preference pairs (dpo/orpo), or raw text: .txt files, a dataset with `text` (cpt); "
         "sft: several threads datasets separated by commas (e.g. one per language)"
     )
-    out: Annotated[str, Link("the step's folder")] = Field(
+    out: Annotated[str, Link(STEP_FOLDER)] = Field(
         description="Output directory: adapter or full weights, tokenizer, report"
     )
     full: bool = Field(False, description="Train all weights (--full) or a LoRA adapter (--lora)")

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from lingualift.stage import Link
+from lingualift.stage import STEP_FOLDER, Link
 
 Backend = Literal["opus", "mbart", "madlad", "m2m", "nllb", "seamless", "tower", "llm", "openai"]
 SEQ2SEQ = ("opus", "mbart", "madlad", "m2m", "nllb", "seamless")
@@ -24,6 +24,9 @@ class TranslateConfig(BaseModel):
         description="Dataset: hub id, save_to_disk dir, or jsonl/csv/parquet files"
     )
     to: Annotated[str, Link("language")] = Field(description="Target language (code or English name)")
+    out: Annotated[str | None, Link(STEP_FOLDER)] = Field(
+        None, description="Output directory (save_to_disk DatasetDict)"
+    )
     backend: Backend | None = Field(
         None, description="Translator family; default: nllb, else madlad, else m2m"
     )
@@ -66,7 +69,7 @@ class TranslateConfig(BaseModel):
     shard: str | None = Field(
         None, description="i/n: this process translates shard i of n (default RANK/WORLD_SIZE)"
     )
-    work_dir: Annotated[str | None, Link("the step's folder")] = Field(
+    work_dir: Annotated[str | None, Link(STEP_FOLDER)] = Field(
         None, description="Translation store directory; default OUT.work"
     )
     trust_remote_code: bool = Field(False, description="Allow model code from the hub")

@@ -117,8 +117,11 @@ def _read_ids(path: str) -> set[str]:
     return set(data)
 
 
-def translate_dataset(config: TranslateConfig, out: str, *, echo=print, progress: bool = True) -> dict:
-    """Translate `config`'s source into `out` (save_to_disk), resuming from the store; the report."""
+def translate_dataset(config: TranslateConfig, *, echo=print, progress: bool = True) -> dict:
+    """Translate `config.source` into `config.out` (save_to_disk), resuming from the store; the report."""
+    if config.out is None:
+        raise ConfigError("translate needs --out (where the translated dataset goes)")
+    out = config.out
     import datasets
 
     from lingualift.io import load_source, require_columns

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from lingualift.database import open_database
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS segments (
@@ -69,15 +70,7 @@ class TranslationStore:
 
     def __init__(self, path: str | Path, *, readonly: bool = False):
         self.path = Path(path)
-        if readonly:
-            self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
-        else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.executescript(SCHEMA)
-            self.db.commit()
+        self.db = open_database(self.path, SCHEMA, readonly=readonly)
 
     def close(self) -> None:
         self.db.close()

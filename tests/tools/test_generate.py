@@ -14,7 +14,8 @@ import datasets
 import pytest
 
 from lingualift.cli import main
-from lingualift.tools.generate import chunk_document, clean_documents, grounding, parse_pairs
+from lingualift.tools.generate.documents import chunk_document, clean_documents
+from lingualift.tools.generate.replies import grounding, parse_pairs
 
 DOCS = {
     "valid": "De Rijn ontspringt in de Zwitserse Alpen en stroomt via Duitsland naar Nederland, waar de rivier in de Noordzee uitmondt.",

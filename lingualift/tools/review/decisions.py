@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lingualift.database import open_database
 from lingualift.errors import DataError
 
 ACTIONS = ("accept", "edit", "reject")
@@ -64,9 +64,7 @@ def default_db(data: str) -> Path:
 class DecisionStore:
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.db = sqlite3.connect(self.path, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute(SCHEMA)
+        self.db = open_database(self.path, SCHEMA, threads=True)  # the page's requests come from server threads
         self.lock = threading.Lock()
 
     def record(self, decision: Decision, source: str | None) -> None:
