@@ -92,8 +92,10 @@ def main() -> None:
     print(f"lingualift: {ours_s:.3f} s, best of 3  ({args.messages / ours_s:,.0f} messages/s)")
     print(f"pandas per-message filter: {base_s:.1f} s  ({args.messages / base_s:,.0f} messages/s)")
     first_s, again_s = command_seconds(rows)
-    print(f"lingualift threads on the forest as JSONL (new process, load, walk, save threads and pairs): "
-          f"{first_s:.2f} s the first time, {again_s:.2f} s again (the JSONL already in datasets' cache)")  # fmt: skip
+    print(
+        f"lingualift threads on the forest as JSONL (new process, load, walk, save threads and pairs): "
+        f"{first_s:.2f} s the first time, {again_s:.2f} s again (the JSONL already in datasets' cache)"
+    )
     print(f"ratio: {base_s / ours_s:.0f}x faster")
 
 
@@ -105,8 +107,17 @@ def command_seconds(rows: list[dict]) -> tuple[float, float]:
         for row in rows:
             text = "A message about as long as a real one, with a few clauses in it. " * rng.randint(1, 8)
             handle.write(json.dumps(dict(row, text=text)) + "\n")
-    command = [sys.executable, "-m", "lingualift", "threads", str(source), "--out", str(work / "threads"),
-               "--pairs-out", str(work / "pairs")]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "lingualift",
+        "threads",
+        str(source),
+        "--out",
+        str(work / "threads"),
+        "--pairs-out",
+        str(work / "pairs"),
+    ]
     times = []
     for _ in range(2):  # the first run also converts the JSONL into datasets' Arrow cache
         start = time.perf_counter()

@@ -69,21 +69,31 @@ def main() -> None:
             source.write_text("\n".join(lines))
         out = scratch / f"extended-{lang}"
         started = time.perf_counter()
-        report = extend_tokenizer(ExtendConfig(model=args.model, data=str(source), lang=lang, add=args.add, out=str(out)),
-                                  echo=lambda *_: None)  # fmt: skip
+        report = extend_tokenizer(
+            ExtendConfig(model=args.model, data=str(source), lang=lang, add=args.add, out=str(out)),
+            echo=lambda *_: None,
+        )
         seconds = time.perf_counter() - started
-        row = {"lang": lang, "lines": report["lines"]["training"], "held_out": report["lines"]["held_out"],
-               "added": report["added_tokens"], "before": report["fertility"]["before"]["tokens_per_word"],
-               "after": report["fertility"]["after"]["tokens_per_word"], "seconds": seconds}  # fmt: skip
+        row = {
+            "lang": lang,
+            "lines": report["lines"]["training"],
+            "held_out": report["lines"]["held_out"],
+            "added": report["added_tokens"],
+            "before": report["fertility"]["before"]["tokens_per_word"],
+            "after": report["fertility"]["after"]["tokens_per_word"],
+            "seconds": seconds,
+        }
         if english:
             base = AutoTokenizer.from_pretrained(out / "base_tokenizer")
             grown = AutoTokenizer.from_pretrained(out)
             row["en_before"] = fertility(base, english[:5000])["tokens_per_word"]
             row["en_after"] = fertility(grown, english[:5000])["tokens_per_word"]
         rows.append(row)
-        print(f"{lang}: {row['lines']} training lines, {row['held_out']} held out, +{row['added']} tokens in "
-              f"{seconds:.1f} s; tokens/word {row['before']} → {row['after']}"
-              + (f"; English {row['en_before']} → {row['en_after']}" if "en_before" in row else ""))  # fmt: skip
+        print(
+            f"{lang}: {row['lines']} training lines, {row['held_out']} held out, +{row['added']} tokens in "
+            f"{seconds:.1f} s; tokens/word {row['before']} → {row['after']}"
+            + (f"; English {row['en_before']} → {row['en_after']}" if "en_before" in row else "")
+        )
     print("\nlang  target tokens/word after÷before   English tokens/word after÷before")
     for row in rows:
         english = f"{row['en_after'] / row['en_before']:.3f}" if "en_before" in row else "n/a"

@@ -31,10 +31,18 @@ def tiny_model(hidden: int) -> Path:
 
     base = tiny_chat_model.__wrapped__(Factory())
     tokenizer = AutoTokenizer.from_pretrained(base)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=hidden * 3,
-                         num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=4,
-                         max_position_embeddings=1024, eos_token_id=tokenizer.eos_token_id,
-                         pad_token_id=tokenizer.pad_token_id, bos_token_id=None)  # fmt: skip
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        intermediate_size=hidden * 3,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=1024,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=None,
+    )
     path = Path(tempfile.mkdtemp(prefix="bench-model"))
     LlamaForCausalLM(config).save_pretrained(path)
     tokenizer.save_pretrained(path)
@@ -106,9 +114,19 @@ def main() -> None:
     results = {}
     for packing in (False, True):
         name = "packed" if packing else "padded"
-        config = TrainConfig(method="sft", model=str(model), data=str(data), out=str(work / name), full=True,
-                             max_steps=args.steps, batch_size=args.batch_size, max_seq_length=args.max_seq_length,
-                             packing=packing, save_steps=10_000, lr=1e-4)  # fmt: skip
+        config = TrainConfig(
+            method="sft",
+            model=str(model),
+            data=str(data),
+            out=str(work / name),
+            full=True,
+            max_steps=args.steps,
+            batch_size=args.batch_size,
+            max_seq_length=args.max_seq_length,
+            packing=packing,
+            save_steps=10_000,
+            lr=1e-4,
+        )
         report = run_training(config, echo=lambda *_: None)
         results[name] = {
             "non_pad_tokens_per_second": report["non_pad_tokens_per_second"],

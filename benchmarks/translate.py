@@ -68,12 +68,18 @@ def chat_answer_rows(count: int, seed: int = 0) -> list[dict]:
     rng = random.Random(seed)
     prose = [r["text"] for r in sample_rows() if r["role"] == "assistant"]
     unwrapped = [re.sub(r"(?<=[^\n])\n(?=[^\n\d*-])", " ", text) for text in prose]
-    sentences = sorted({
-        piece.strip() for text in unwrapped for line in text.splitlines()
-        for piece in re.split(r"(?<=[.!?])\s+", line)
-        if 25 < len(piece.strip()) < 220 and piece.strip()[-1] in ".!?" and "`" not in piece
-        and piece.lstrip()[:1].isalpha()
-    })  # fmt: skip
+    sentences = sorted(
+        {
+            piece.strip()
+            for text in unwrapped
+            for line in text.splitlines()
+            for piece in re.split(r"(?<=[.!?])\s+", line)
+            if 25 < len(piece.strip()) < 220
+            and piece.strip()[-1] in ".!?"
+            and "`" not in piece
+            and piece.lstrip()[:1].isalpha()
+        }
+    )
     snippets = ["len(values)", "config.json", "pip install requests", "x = 1", "--help", "None"]
 
     def sentence() -> str:
@@ -148,11 +154,21 @@ def base_size_marian() -> str:
             shutil.copy(item, path / item.name)
     small = MarianConfig.from_pretrained(tiny)
     config = MarianConfig(
-        vocab_size=small.vocab_size, d_model=512, encoder_layers=6, decoder_layers=6, encoder_attention_heads=8,
-        decoder_attention_heads=8, encoder_ffn_dim=2048, decoder_ffn_dim=2048, max_position_embeddings=512,
-        pad_token_id=small.pad_token_id, eos_token_id=small.eos_token_id, decoder_start_token_id=small.pad_token_id,
-        forced_eos_token_id=None, scale_embedding=True,
-    )  # fmt: skip
+        vocab_size=small.vocab_size,
+        d_model=512,
+        encoder_layers=6,
+        decoder_layers=6,
+        encoder_attention_heads=8,
+        decoder_attention_heads=8,
+        encoder_ffn_dim=2048,
+        decoder_ffn_dim=2048,
+        max_position_embeddings=512,
+        pad_token_id=small.pad_token_id,
+        eos_token_id=small.eos_token_id,
+        decoder_start_token_id=small.pad_token_id,
+        forced_eos_token_id=None,
+        scale_embedding=True,
+    )
     torch.manual_seed(0)
     MarianMTModel(config).eval().save_pretrained(path)
     return str(path)
@@ -194,7 +210,9 @@ def lingualift_run(source: Path, out: Path, backend: str, model: str, *extra: st
             options["batch_tokens"] = int(flag.split("=")[1])
         if flag.startswith("--device="):
             options["device"] = flag.split("=")[1]
-    config = TranslateConfig(source=str(source), to="nl", out=str(out), backend=backend, model=model, **options)
+    config = TranslateConfig(
+        source=str(source), to="nl", out=str(out), backend=backend, model=model, **options
+    )
     return translate_dataset(config, echo=lambda *_: None, progress=False)
 
 
@@ -223,22 +241,33 @@ def throughput(args) -> None:
     runs = []
     for ct2 in (False, True) if args.ct2 else (False,):
         start = time.perf_counter()
-        report = lingualift_run(source, work / f"out-{ct2}", backend, model, *(["--ct2"] if ct2 else []),
-                                f"--batch-tokens={args.batch_tokens}", f"--device={args.device}")  # fmt: skip
+        report = lingualift_run(
+            source,
+            work / f"out-{ct2}",
+            backend,
+            model,
+            *(["--ct2"] if ct2 else []),
+            f"--batch-tokens={args.batch_tokens}",
+            f"--device={args.device}",
+        )
         runs.append((ct2, time.perf_counter() - start, report))
     print(
         f"rows: {len(rows)} ({args.shape} shape, ~10% duplicates), model: {args.model}, device: {args.device}; "
         f"batches: {args.batch_size} rows (loop), {args.batch_tokens} tokens (lingualift)"
     )
-    print(f"LLaMa2lang-style loop: {baseline_s:.1f} s, {len(rows) / baseline_s:.2f} rows/s "
-          f"(max_new_tokens {args.baseline_max_new_tokens})")  # fmt: skip
+    print(
+        f"LLaMa2lang-style loop: {baseline_s:.1f} s, {len(rows) / baseline_s:.2f} rows/s "
+        f"(max_new_tokens {args.baseline_max_new_tokens})"
+    )
     for ct2, ours_s, report in runs:
-        print(f"lingualift translate{' --ct2' if ct2 else ''}: {ours_s:.1f} s, {len(rows) / ours_s:.2f} rows/s "
-              f"({report['unique_segments']} unique segments; {report['translation_seconds']} s in the batch loop, "
-              f"{report['retry_seconds']} s of it retrying {report['retried_for_repetition']} looping segments, "
-              f"{report['still_looping_after_retry']} of them still looping, {report['salvaged_from_repetition']} "
-              f"salvaged; rows flagged: {report['rows_by_outcome'].get('flagged', 0)})"
-              ", including planning, store and assembly")  # fmt: skip
+        print(
+            f"lingualift translate{' --ct2' if ct2 else ''}: {ours_s:.1f} s, {len(rows) / ours_s:.2f} rows/s "
+            f"({report['unique_segments']} unique segments; {report['translation_seconds']} s in the batch loop, "
+            f"{report['retry_seconds']} s of it retrying {report['retried_for_repetition']} looping segments, "
+            f"{report['still_looping_after_retry']} of them still looping, {report['salvaged_from_repetition']} "
+            f"salvaged; rows flagged: {report['rows_by_outcome'].get('flagged', 0)})"
+            ", including planning, store and assembly"
+        )
     for ct2, ours_s, _ in runs:
         print(f"ratio (rows/s){' with --ct2' if ct2 else ''}: {baseline_s / ours_s:.1f}x")
 
@@ -300,12 +329,18 @@ def overhead(args) -> None:
     )
     print(f"raw translate_batch cutting loops as the engine does (same callback): {raw_cut_s:.2f} s")
     print(f"lingualift translate --ct2 (load, plan, tokenize, store, assemble, save): {ours_s:.2f} s")
-    print(f"  of which the engine's generation time (tokenize, translate, decode; not its flags and commits): "
-          f"{loop_s:.2f} s,")  # fmt: skip
-    print(f"  of that {retry_s:.2f} s retrying {report['retried_for_repetition']} looping segments with repetition "
-          "controls (the random model loops on most; a trained one rarely does)")  # fmt: skip
-    print(f"ratio of the batch loop without retries, same decoding work (raw / lingualift): "
-          f"{raw_cut_s / (loop_s - retry_s):.2f}")  # fmt: skip
+    print(
+        f"  of which the engine's generation time (tokenize, translate, decode; not its flags and commits): "
+        f"{loop_s:.2f} s,"
+    )
+    print(
+        f"  of that {retry_s:.2f} s retrying {report['retried_for_repetition']} looping segments with repetition "
+        "controls (the random model loops on most; a trained one rarely does)"
+    )
+    print(
+        f"ratio of the batch loop without retries, same decoding work (raw / lingualift): "
+        f"{raw_cut_s / (loop_s - retry_s):.2f}"
+    )
     print(f"ratio of the whole batch loop vs raw to the cap: {raw_s / loop_s:.2f}")
     print(f"ratio end to end vs raw to the cap: {raw_s / ours_s:.2f}")
 
@@ -368,23 +403,36 @@ def main() -> None:
     sub = parser.add_subparsers(dest="bench", required=True)
     t = sub.add_parser("throughput")
     t.add_argument(
-        "--model", default="tiny",
+        "--model",
+        default="tiny",
         help="tiny or base (random Marian: d_model 32, or OPUS-MT's sizes), demo (SmolLM2, LLM backend) or a chat model",
-    )  # fmt: skip
+    )
     t.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ...")
     t.add_argument("--ct2", action="store_true", help="also run lingualift translate --ct2 (a second ratio)")
-    t.add_argument("--shape", choices=sorted(ROW_SHAPES), default="chat",
-                   help="chat: rows shaped like assistant answers (lists, code, median ~400 characters); "
-                   "short: mostly one-line rows")  # fmt: skip
+    t.add_argument(
+        "--shape",
+        choices=sorted(ROW_SHAPES),
+        default="chat",
+        help="chat: rows shaped like assistant answers (lists, code, median ~400 characters); "
+        "short: mostly one-line rows",
+    )
     t.add_argument("--rows", type=int, default=1000)
     t.add_argument("--batch-size", type=int, default=16, help="rows per batch of the LLaMa2lang-style loop")
-    t.add_argument("--batch-tokens", type=int, default=4096,
-                   help="lingualift's token budget per batch (its default, what a user gets)")  # fmt: skip
+    t.add_argument(
+        "--batch-tokens",
+        type=int,
+        default=4096,
+        help="lingualift's token budget per batch (its default, what a user gets)",
+    )
     t.add_argument("--baseline-max-new-tokens", type=int, default=512)
     o = sub.add_parser("overhead")
     o.add_argument("--rows", type=int, default=1000)
-    o.add_argument("--size", choices=["tiny", "base"], default="tiny",
-                   help="tiny: d_model 32 (worst case: the model is nearly free); base: OPUS-MT layer sizes")  # fmt: skip
+    o.add_argument(
+        "--size",
+        choices=["tiny", "base"],
+        default="tiny",
+        help="tiny: d_model 32 (worst case: the model is nearly free); base: OPUS-MT layer sizes",
+    )
     o.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ...")
     v = sub.add_parser("overlap")
     v.add_argument("--model", default="base", help="tiny, base (random Marian) or a chat model (demo)")

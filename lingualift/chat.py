@@ -42,8 +42,9 @@ def _sampling(temperature: float) -> dict:
     return {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
 
 
-def stream_reply(model, tokenizer, messages: list[dict], *, max_new_tokens: int = 256,
-                 temperature: float = 0.0) -> Iterator[str]:  # fmt: skip
+def stream_reply(
+    model, tokenizer, messages: list[dict], *, max_new_tokens: int = 256, temperature: float = 0.0
+) -> Iterator[str]:
     """Yield the reply's text piece by piece as it is generated (generation runs in a thread)."""
     import threading
 
@@ -57,8 +58,13 @@ def stream_reply(model, tokenizer, messages: list[dict], *, max_new_tokens: int 
     def generate() -> None:
         try:
             with torch.inference_mode():
-                model.generate(**inputs, streamer=streamer, max_new_tokens=max_new_tokens,
-                               pad_token_id=tokenizer.pad_token_id, **_sampling(temperature))  # fmt: skip
+                model.generate(
+                    **inputs,
+                    streamer=streamer,
+                    max_new_tokens=max_new_tokens,
+                    pad_token_id=tokenizer.pad_token_id,
+                    **_sampling(temperature),
+                )
         except BaseException as error:  # noqa: BLE001 — re-raised in the caller's thread below
             failure.append(error)
             streamer.end()
@@ -71,15 +77,20 @@ def stream_reply(model, tokenizer, messages: list[dict], *, max_new_tokens: int 
         raise failure[0]
 
 
-def reply_once(model, tokenizer, messages: list[dict], *, max_new_tokens: int = 256,
-               temperature: float = 0.0) -> tuple[str, int, int, str]:  # fmt: skip
+def reply_once(
+    model, tokenizer, messages: list[dict], *, max_new_tokens: int = 256, temperature: float = 0.0
+) -> tuple[str, int, int, str]:
     """(reply, prompt tokens, completion tokens, finish reason 'stop' or 'length')."""
     import torch
 
     inputs = _inputs(tokenizer, messages).to(model.device)
     with torch.inference_mode():
-        output = model.generate(**inputs, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
-                                **_sampling(temperature))  # fmt: skip
+        output = model.generate(
+            **inputs,
+            max_new_tokens=max_new_tokens,
+            pad_token_id=tokenizer.pad_token_id,
+            **_sampling(temperature),
+        )
     new = output[0][inputs["input_ids"].shape[1] :]
     ended = len(new) and int(new[-1]) in _stop_ids(model, tokenizer)
     text = tokenizer.decode(new, skip_special_tokens=True).strip()
@@ -97,8 +108,17 @@ def _stop_ids(model, tokenizer) -> set[int]:
     return ids | ({tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set())
 
 
-def generate_batch(model, tokenizer, chats: list[list[dict]], *, max_new_tokens: int = 256, batch_size: int = 8,
-                   temperature: float = 0.0, progress: bool = False, cut_off: list | None = None) -> list[str]:  # fmt: skip
+def generate_batch(
+    model,
+    tokenizer,
+    chats: list[list[dict]],
+    *,
+    max_new_tokens: int = 256,
+    batch_size: int = 8,
+    temperature: float = 0.0,
+    progress: bool = False,
+    cut_off: list | None = None,
+) -> list[str]:
     """Replies to many chats: sorted by length so each batch pads little, left-padded, returned in
     the input order. `cut_off`, a list, receives per reply whether it stopped at max_new_tokens."""
     import torch
@@ -114,14 +134,21 @@ def generate_batch(model, tokenizer, chats: list[list[dict]], *, max_new_tokens:
     bar = tqdm(total=len(texts), desc="generate", unit="reply", disable=not progress)
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
-        encoded = tokenizer([texts[i] for i in chunk], return_tensors="pt", padding=True,
-                            add_special_tokens=False).to(model.device)  # fmt: skip
+        encoded = tokenizer(
+            [texts[i] for i in chunk], return_tensors="pt", padding=True, add_special_tokens=False
+        ).to(model.device)
         with torch.inference_mode():
-            output = model.generate(**encoded, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
-                                    **_sampling(temperature))  # fmt: skip
+            output = model.generate(
+                **encoded,
+                max_new_tokens=max_new_tokens,
+                pad_token_id=tokenizer.pad_token_id,
+                **_sampling(temperature),
+            )
         new = output[:, encoded["input_ids"].shape[1] :]
         decoded = tokenizer.batch_decode(new, skip_special_tokens=True)
-        ended = torch.isin(new, torch.tensor(end_ids, device=new.device)).any(dim=1).tolist() if end_ids else []
+        ended = (
+            torch.isin(new, torch.tensor(end_ids, device=new.device)).any(dim=1).tolist() if end_ids else []
+        )
         for index, text, done in zip(chunk, decoded, ended or [False] * len(chunk)):
             replies[index] = text.strip()
             stopped[index] = bool(done)
@@ -169,8 +196,12 @@ def repl(model, tokenizer, config: ChatConfig, *, read=input, write=print) -> No
     /reset forgets the conversation, /system TEXT sets the system prompt, /exit (or Ctrl-D) quits."""
     system = config.system
     history: list[dict] = []
-    write("chat with " + config.model + (f" + {config.adapter}" if config.adapter else "")
-          + " — /reset, /system TEXT, /exit")  # fmt: skip
+    write(
+        "chat with "
+        + config.model
+        + (f" + {config.adapter}" if config.adapter else "")
+        + " — /reset, /system TEXT, /exit"
+    )
     while True:
         try:
             line = read("you> ").strip()
@@ -193,8 +224,13 @@ def repl(model, tokenizer, config: ChatConfig, *, read=input, write=print) -> No
         history.append({"role": "user", "content": line})
         write("model> ", end="", flush=True)
         pieces = []
-        for piece in stream_reply(model, tokenizer, with_system(history, system),
-                                  max_new_tokens=config.max_new_tokens, temperature=config.temperature):  # fmt: skip
+        for piece in stream_reply(
+            model,
+            tokenizer,
+            with_system(history, system),
+            max_new_tokens=config.max_new_tokens,
+            temperature=config.temperature,
+        ):
             pieces.append(piece)
             write(piece, end="", flush=True)
         write("")
@@ -213,19 +249,30 @@ def run_chat(config: ChatConfig, *, echo=print) -> None:
     if config.prompt and config.input:
         raise ConfigError("--prompt and --input exclude each other")
     chats = read_batch(config.input) if config.input else None  # bad input is reported before loading
-    model, tokenizer = load_chat_model(config.model, device=config.device, adapter=config.adapter,
-                                       quantization=config.quantization())
+    model, tokenizer = load_chat_model(
+        config.model, device=config.device, adapter=config.adapter, quantization=config.quantization()
+    )
     if config.prompt:
-        for piece in stream_reply(model, tokenizer, with_system([{"role": "user", "content": config.prompt}],
-                                  config.system), max_new_tokens=config.max_new_tokens,
-                                  temperature=config.temperature):  # fmt: skip
+        for piece in stream_reply(
+            model,
+            tokenizer,
+            with_system([{"role": "user", "content": config.prompt}], config.system),
+            max_new_tokens=config.max_new_tokens,
+            temperature=config.temperature,
+        ):
             print(piece, end="", flush=True)
         print()
         return
     if chats is not None:
-        replies = generate_batch(model, tokenizer, [with_system(c, config.system) for c in chats],
-                                 max_new_tokens=config.max_new_tokens, batch_size=config.batch_size,
-                                 temperature=config.temperature, progress=True)  # fmt: skip
+        replies = generate_batch(
+            model,
+            tokenizer,
+            [with_system(c, config.system) for c in chats],
+            max_new_tokens=config.max_new_tokens,
+            batch_size=config.batch_size,
+            temperature=config.temperature,
+            progress=True,
+        )
         rows = [
             json.loads(line)
             for line in Path(config.input).read_text(encoding="utf-8").splitlines()

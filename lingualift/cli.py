@@ -191,7 +191,7 @@ def report(
             help="A pipeline work directory, or any folder holding the outputs of "
             "lingualift commands (searched recursively)."
         ),
-    ],  # fmt: skip
+    ],
     out: Annotated[
         Optional[str], typer.Option("--out", "-o", help="Output folder (default: RUN_DIR/report).")
     ] = None,

@@ -70,8 +70,17 @@ class FailureTally:
 
 
 class ChatEndpoint:
-    def __init__(self, base_url: str, model: str, *, api_key_env: str | None = None, retries: int = 4,
-                 timeout: float = 120.0, backoff: float = 1.0, needed_by: str = "this command"):  # fmt: skip
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        *,
+        api_key_env: str | None = None,
+        retries: int = 4,
+        timeout: float = 120.0,
+        backoff: float = 1.0,
+        needed_by: str = "this command",
+    ):
         if not base_url:
             raise ConfigError(f"{needed_by} needs the endpoint's base URL (e.g. http://127.0.0.1:8000/v1)")
         self.url = base_url.rstrip("/") + "/chat/completions"
@@ -98,8 +107,10 @@ class ChatEndpoint:
                     return json.loads(response.read().decode("utf-8"))
             except urllib.error.HTTPError as error:
                 said = _error_text(error)
-                last = EndpointError(f"HTTP {error.code} from {self.url}{likely_fix(self.url, error.code)}"
-                                     + (f" (it said: {said})" if said else ""))  # fmt: skip
+                last = EndpointError(
+                    f"HTTP {error.code} from {self.url}{likely_fix(self.url, error.code)}"
+                    + (f" (it said: {said})" if said else "")
+                )
                 if error.code not in RETRY_STATUS:
                     raise last from None
             except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
@@ -113,8 +124,15 @@ class ChatEndpoint:
 
     def chat(self, messages: list[dict], *, max_tokens: int, temperature: float = 0.0, **extra) -> str:
         """The reply text of one chat completion."""
-        answer = self.post({"model": self.model, "messages": messages, "temperature": temperature,
-                            "max_tokens": max_tokens, **extra})  # fmt: skip
+        answer = self.post(
+            {
+                "model": self.model,
+                "messages": messages,
+                "temperature": temperature,
+                "max_tokens": max_tokens,
+                **extra,
+            }
+        )
         try:
             return answer["choices"][0]["message"]["content"] or ""
         except (KeyError, IndexError, TypeError) as error:

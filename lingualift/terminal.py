@@ -25,7 +25,16 @@ LIBRARY_SWITCHES = {
     "TRANSFORMERS_VERBOSITY": ("error", "warning"),
     "TRANSFORMERS_NO_ADVISORY_WARNINGS": ("1", "0"),
 }
-LIBRARY_LOGGERS = ("transformers", "datasets", "accelerate", "peft", "trl", "huggingface_hub", "lm_eval", "sentencex")
+LIBRARY_LOGGERS = (
+    "transformers",
+    "datasets",
+    "accelerate",
+    "peft",
+    "trl",
+    "huggingface_hub",
+    "lm_eval",
+    "sentencex",
+)
 # the switches lingualift set, so that a process we start (which inherits them) may change them again
 SET_BY_US = "LINGUALIFT_SET_SWITCHES"
 

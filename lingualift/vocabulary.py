@@ -7,7 +7,9 @@ import json
 from pathlib import Path
 
 MARKER = "lingualift_tokenizer.json"
-BASE_TOKENIZER = "base_tokenizer"  # the tokenizer before extension, kept beside the model (GGUF export uses it)
+BASE_TOKENIZER = (
+    "base_tokenizer"  # the tokenizer before extension, kept beside the model (GGUF export uses it)
+)
 
 
 def keep_extension_record(source: str, out: Path) -> None:

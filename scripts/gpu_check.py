@@ -29,8 +29,9 @@ class Skip(Exception):
 
 
 def lingualift(*args: str, timeout: float = 300) -> str:
-    done = subprocess.run([sys.executable, "-m", "lingualift", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "lingualift", *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT
+    )
     if done.returncode != 0:
         tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
         raise RuntimeError(f"lingualift {args[0]} exited {done.returncode}: {' | '.join(tail)}")
@@ -97,8 +98,12 @@ class Checks:
         outcomes = report["rows_by_outcome"]
         if outcomes.get("failed"):
             raise RuntimeError(f"{outcomes['failed']} rows failed: {report}")
-        return {"rows": report["rows"], "outcomes": outcomes, "seconds": round(time.perf_counter() - started, 1),
-                "segments_per_second": report["segments_per_second"]}  # fmt: skip
+        return {
+            "rows": report["rows"],
+            "outcomes": outcomes,
+            "seconds": round(time.perf_counter() - started, 1),
+            "segments_per_second": report["segments_per_second"],
+        }
 
     # -- the checks -----------------------------------------------------------------------------------
 
@@ -108,12 +113,17 @@ class Checks:
 
         from lingualift import hardware as hw
 
-        return {"gpu": torch.cuda.get_device_name(0) if self.cuda else None,
-                "capability": self.machine.capability, "native_bf16": self.machine.native_bf16,
-                "device": hw.default_device(self.machine), "inference_dtype": hw.inference_dtype(self.machine, self.device),
-                "training_precision": hw.training_precision(self.machine, self.device),
-                "quant_compute_dtype": hw.quant_compute_dtype(self.machine),
-                "torch": torch.__version__, "cuda": torch.version.cuda}  # fmt: skip
+        return {
+            "gpu": torch.cuda.get_device_name(0) if self.cuda else None,
+            "capability": self.machine.capability,
+            "native_bf16": self.machine.native_bf16,
+            "device": hw.default_device(self.machine),
+            "inference_dtype": hw.inference_dtype(self.machine, self.device),
+            "training_precision": hw.training_precision(self.machine, self.device),
+            "quant_compute_dtype": hw.quant_compute_dtype(self.machine),
+            "torch": torch.__version__,
+            "cuda": torch.version.cuda,
+        }
 
     def translate_quant4(self) -> dict:
         self.needs_bitsandbytes()
@@ -128,8 +138,21 @@ class Checks:
 
         if importlib.util.find_spec("ctranslate2") is None:
             raise Skip("needs ctranslate2: pip install 'lingualift[ct2]'")
-        return {"device": self.device, **self.translate("ct2", "--backend", "opus", "--model", str(self.marian()),
-                                                        "--ct2", "--device", self.device, "--max-new-tokens", "16")}  # fmt: skip
+        return {
+            "device": self.device,
+            **self.translate(
+                "ct2",
+                "--backend",
+                "opus",
+                "--model",
+                str(self.marian()),
+                "--ct2",
+                "--device",
+                self.device,
+                "--max-new-tokens",
+                "16",
+            ),
+        }
 
     def translate_ct2_llm(self) -> dict:
         """The demo chat model through ctranslate2.Generator: int8 weights, activations in the precision
@@ -140,8 +163,18 @@ class Checks:
 
         if importlib.util.find_spec("ctranslate2") is None:
             raise Skip("needs ctranslate2: pip install 'lingualift[ct2]'")
-        figures = self.translate("ct2-llm", "--backend", "llm", "--model", "demo", "--ct2", "--device", self.device,
-                                 "--max-new-tokens", "32")  # fmt: skip
+        figures = self.translate(
+            "ct2-llm",
+            "--backend",
+            "llm",
+            "--model",
+            "demo",
+            "--ct2",
+            "--device",
+            self.device,
+            "--max-new-tokens",
+            "32",
+        )
         rows = datasets.load_from_disk(str(self.work / "translate-ct2-llm"))["train"]
         return {"device": self.device, "translator": sorted(set(rows["translator"]) - {"none"}), **figures}
 
@@ -149,16 +182,42 @@ class Checks:
         """QLoRA on the GPU (LoRA on CPU, where bitsandbytes cannot run), through `lingualift train sft`."""
         out = self.work / "adapter"
         quantized = self.cuda and self._has_bitsandbytes()
-        lingualift("train", "sft", "--model", "demo", "--data", str(self.threads()), "--out", str(out),
-                   "--max-steps", str(self.steps), "--batch-size", "2", "--max-seq-length", "256",
-                   *(["--quant4"] if quantized else []), timeout=420)  # fmt: skip
+        lingualift(
+            "train",
+            "sft",
+            "--model",
+            "demo",
+            "--data",
+            str(self.threads()),
+            "--out",
+            str(out),
+            "--max-steps",
+            str(self.steps),
+            "--batch-size",
+            "2",
+            "--max-seq-length",
+            "256",
+            *(["--quant4"] if quantized else []),
+            timeout=420,
+        )
         report = json.loads((out / "training_report.json").read_text())
         if report["steps"] != self.steps or report["final_loss"] is None:
             raise RuntimeError(
                 f"trained {report['steps']} of {self.steps} steps, final loss {report['final_loss']}"
             )
-        return {key: report.get(key) for key in ("mode", "steps", "first_loss", "final_loss", "precision",
-                                                 "non_pad_tokens_per_second", "peak_memory_mb", "train_seconds")}  # fmt: skip
+        return {
+            key: report.get(key)
+            for key in (
+                "mode",
+                "steps",
+                "first_loss",
+                "final_loss",
+                "precision",
+                "non_pad_tokens_per_second",
+                "peak_memory_mb",
+                "train_seconds",
+            )
+        }
 
     def chat(self) -> dict:
         """`lingualift chat` with no --device: the GPU when there is one, in the policy's dtype."""
@@ -175,8 +234,13 @@ class Checks:
         started = time.perf_counter()
         text = reply_once(model, tokenizer, [{"role": "user", "content": "Say hello."}], max_new_tokens=16)[0]
         reply = lingualift("chat", "demo", "--prompt", "Say hello.", "--max-new-tokens", "16").strip()
-        return {"device": str(model.device), "dtype": str(model.dtype), "reply": text[:80], "cli_reply": reply[:80],
-                "seconds": round(time.perf_counter() - started, 2)}  # fmt: skip
+        return {
+            "device": str(model.device),
+            "dtype": str(model.dtype),
+            "reply": text[:80],
+            "cli_reply": reply[:80],
+            "seconds": round(time.perf_counter() - started, 2),
+        }
 
     def serve(self) -> dict:
         import threading
@@ -193,13 +257,22 @@ class Checks:
             client = OpenAI(base_url=f"http://{host}:{port}/v1", api_key="unused", max_retries=0, timeout=120)
             messages = [{"role": "user", "content": "Count from 1 to 5."}]
             plain = client.chat.completions.create(model="demo", messages=messages, max_tokens=24)
-            streamed = "".join(chunk.choices[0].delta.content or "" for chunk in client.chat.completions.create(
-                model="demo", messages=messages, max_tokens=24, stream=True) if chunk.choices)  # fmt: skip
+            streamed = "".join(
+                chunk.choices[0].delta.content or ""
+                for chunk in client.chat.completions.create(
+                    model="demo", messages=messages, max_tokens=24, stream=True
+                )
+                if chunk.choices
+            )
             model = server.service.model
             if model.device.type != self.device:
                 raise RuntimeError(f"serve loaded the model on {model.device}, not {self.device}")
-            return {"device": str(model.device), "dtype": str(model.dtype),
-                    "plain": plain.choices[0].message.content[:80], "streamed": streamed[:80]}  # fmt: skip
+            return {
+                "device": str(model.device),
+                "dtype": str(model.dtype),
+                "plain": plain.choices[0].message.content[:80],
+                "streamed": streamed[:80],
+            }
         finally:
             server.shutdown()
             server.server_close()
@@ -236,8 +309,13 @@ class Checks:
         return {"bytes": out.stat().st_size, "verify": verify}
 
     def pytest_gpu(self) -> dict:
-        done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "tests/translate/test_gpu.py"],
-                              capture_output=True, text=True, timeout=420, cwd=ROOT)  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-rs", "tests/translate/test_gpu.py"],
+            capture_output=True,
+            text=True,
+            timeout=420,
+            cwd=ROOT,
+        )
         summary = (done.stdout.strip().splitlines() or ["no output"])[-1]
         if done.returncode != 0:
             raise RuntimeError(summary)
@@ -249,8 +327,19 @@ class Checks:
         return importlib.util.find_spec("bitsandbytes") is not None
 
 
-ORDER = ("policy", "translate_quant4", "translate_quant8", "translate_ct2", "translate_ct2_llm", "train", "chat", "serve",
-         "merge_bf16", "gguf", "pytest_gpu")  # fmt: skip
+ORDER = (
+    "policy",
+    "translate_quant4",
+    "translate_quant8",
+    "translate_ct2",
+    "translate_ct2_llm",
+    "train",
+    "chat",
+    "serve",
+    "merge_bf16",
+    "gguf",
+    "pytest_gpu",
+)
 
 
 def run(out: Path, *, steps: int | None = None, only: list[str] | None = None) -> dict:
@@ -271,12 +360,20 @@ def run(out: Path, *, steps: int | None = None, only: list[str] | None = None) -
                 result = {"status": "fail", "reason": f"{type(error).__name__}: {str(error)[:600]}"}
             result["seconds"] = round(time.perf_counter() - begin, 1)
             results[name] = result
-            print(f"gpu_check: {name}: {result['status']} ({result['seconds']} s)"
-                  + (f" — {result['reason']}" if "reason" in result else ""), file=sys.stderr, flush=True)  # fmt: skip
-    summary = {"cuda": torch.cuda.is_available(), "seconds": round(time.perf_counter() - started, 1),
-               "passed": sum(r["status"] == "pass" for r in results.values()),
-               "failed": sum(r["status"] == "fail" for r in results.values()),
-               "skipped": sum(r["status"] == "skip" for r in results.values()), "checks": results}  # fmt: skip
+            print(
+                f"gpu_check: {name}: {result['status']} ({result['seconds']} s)"
+                + (f" — {result['reason']}" if "reason" in result else ""),
+                file=sys.stderr,
+                flush=True,
+            )
+    summary = {
+        "cuda": torch.cuda.is_available(),
+        "seconds": round(time.perf_counter() - started, 1),
+        "passed": sum(r["status"] == "pass" for r in results.values()),
+        "failed": sum(r["status"] == "fail" for r in results.values()),
+        "skipped": sum(r["status"] == "skip" for r in results.values()),
+        "checks": results,
+    }
     out.write_text(json.dumps(summary, indent=2, default=str))
     return summary
 
@@ -289,8 +386,10 @@ def main() -> int:
     args = parser.parse_args()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     summary = run(Path(args.out), steps=args.steps, only=args.only.split(",") if args.only else None)
-    print(f"gpu_check: {summary['passed']} passed, {summary['failed']} failed, {summary['skipped']} skipped "
-          f"in {summary['seconds']} s → {args.out}")  # fmt: skip
+    print(
+        f"gpu_check: {summary['passed']} passed, {summary['failed']} failed, {summary['skipped']} skipped "
+        f"in {summary['seconds']} s → {args.out}"
+    )
     return 1 if summary["failed"] else 0
 
 

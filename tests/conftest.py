@@ -71,11 +71,18 @@ def tiny_chat_model(tmp_path_factory):
         tokenizer_object=tokenizer, eos_token="<|im_end|>", pad_token="<|endoftext|>", chat_template=CHATML
     )
     config = LlamaConfig(
-        vocab_size=len(fast), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512,
-        eos_token_id=fast.eos_token_id, pad_token_id=fast.pad_token_id, bos_token_id=None,
+        vocab_size=len(fast),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        eos_token_id=fast.eos_token_id,
+        pad_token_id=fast.pad_token_id,
+        bos_token_id=None,
         tie_word_embeddings=True,
-    )  # fmt: skip
+    )
     model = LlamaForCausalLM(config)
     path = tmp_path_factory.mktemp("tiny-chat-model")
     model.save_pretrained(path)
@@ -88,8 +95,15 @@ ARTIFACTS = os.environ.get("LINGUALIFT_TEST_ARTIFACTS") or os.path.join(
 )
 CHROMIUM = os.environ.get("LINGUALIFT_CHROMIUM", "/usr/bin/chromium")
 # Chromium on a closed network: no background connections, no sandbox (CI runs as root).
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="session")
@@ -106,8 +120,10 @@ def browser():
     (unless .ci/run itself could not install chromium and said so)."""
     import importlib.util
 
-    needs = [("Debian's chromium (apt-get install chromium)", os.path.exists(CHROMIUM)),
-             ("playwright (the dev extra)", importlib.util.find_spec("playwright") is not None)]  # fmt: skip
+    needs = [
+        ("Debian's chromium (apt-get install chromium)", os.path.exists(CHROMIUM)),
+        ("playwright (the dev extra)", importlib.util.find_spec("playwright") is not None),
+    ]
     missing = [name for name, ok in needs if not ok]
     if missing:
         if os.environ.get("CI") == "true" and os.environ.get("LINGUALIFT_BROWSER_TESTS") != "optional":
@@ -121,8 +137,16 @@ def browser():
         instance.close()
 
 
-def save_random_lora(base, path, *, seed: int = 0, r: int = 4, target_modules="all-linear", scale_b: float = 1.0,
-                     with_tokenizer: bool = False):  # fmt: skip
+def save_random_lora(
+    base,
+    path,
+    *,
+    seed: int = 0,
+    r: int = 4,
+    target_modules="all-linear",
+    scale_b: float = 1.0,
+    with_tokenizer: bool = False,
+):
     """A LoRA adapter on `base` with random (non-zero) B matrices, so it changes the model; B is
     multiplied by `scale_b` (large values wreck the model on purpose). Returns `path`."""
     import torch
@@ -130,8 +154,10 @@ def save_random_lora(base, path, *, seed: int = 0, r: int = 4, target_modules="a
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     torch.manual_seed(seed)
-    model = get_peft_model(AutoModelForCausalLM.from_pretrained(base),
-                           LoraConfig(r=r, target_modules=target_modules, init_lora_weights=False))  # fmt: skip
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(base),
+        LoraConfig(r=r, target_modules=target_modules, init_lora_weights=False),
+    )
     if scale_b != 1.0:
         with torch.no_grad():
             for name, parameter in model.named_parameters():

@@ -24,9 +24,13 @@ def train_sentencepiece(vocab_size: int = 300, **options) -> bytes:
 
     model = io.BytesIO()
     spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(corpus()), model_writer=model, vocab_size=vocab_size,
-        hard_vocab_limit=False, character_coverage=1.0, **options,
-    )  # fmt: skip
+        sentence_iterator=iter(corpus()),
+        model_writer=model,
+        vocab_size=vocab_size,
+        hard_vocab_limit=False,
+        character_coverage=1.0,
+        **options,
+    )
     return model.getvalue()
 
 
@@ -60,11 +64,22 @@ def build_tiny_marian(path):
         vocab=str(path / "vocab.json"),
     )
     config = MarianConfig(
-        vocab_size=len(tokenizer), d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
-        decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=256,
-        pad_token_id=vocab["<pad>"], eos_token_id=0, decoder_start_token_id=vocab["<pad>"],
-        forced_eos_token_id=None, init_std=1.0, scale_embedding=True,
-    )  # fmt: skip
+        vocab_size=len(tokenizer),
+        d_model=32,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        max_position_embeddings=256,
+        pad_token_id=vocab["<pad>"],
+        eos_token_id=0,
+        decoder_start_token_id=vocab["<pad>"],
+        forced_eos_token_id=None,
+        init_std=1.0,
+        scale_embedding=True,
+    )
     torch.manual_seed(0)
     model = MarianMTModel(config).eval()
     model.save_pretrained(path)
@@ -113,15 +128,28 @@ def tiny_m2m(tmp_path_factory):
         vocab.setdefault(processor.id_to_piece(i), len(vocab))
     (path / "vocab.json").write_text(json.dumps(vocab))
     tokenizer = M2M100Tokenizer(
-        vocab_file=str(path / "vocab.json"), spm_file=str(path / "sentencepiece.bpe.model"), src_lang="en",
-        tgt_lang="nl", additional_special_tokens=[f"__{c}__" for c in M2M100],
-    )  # fmt: skip
+        vocab_file=str(path / "vocab.json"),
+        spm_file=str(path / "sentencepiece.bpe.model"),
+        src_lang="en",
+        tgt_lang="nl",
+        additional_special_tokens=[f"__{c}__" for c in M2M100],
+    )
     config = M2M100Config(
-        vocab_size=len(vocab) + 100 + tokenizer.num_madeup_words, d_model=32, encoder_layers=1, decoder_layers=1,
-        encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64,
-        max_position_embeddings=256, decoder_start_token_id=2, pad_token_id=1, eos_token_id=2, bos_token_id=0,
+        vocab_size=len(vocab) + 100 + tokenizer.num_madeup_words,
+        d_model=32,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        max_position_embeddings=256,
+        decoder_start_token_id=2,
+        pad_token_id=1,
+        eos_token_id=2,
+        bos_token_id=0,
         init_std=1.0,
-    )  # fmt: skip
+    )
     torch.manual_seed(0)
     return _save(M2M100ForConditionalGeneration(config), tokenizer, path)
 
@@ -135,11 +163,22 @@ def tiny_nllb(tmp_path_factory):
     vocab, merges = _bpe_vocab_and_merges()
     tokenizer = NllbTokenizerFast(vocab=vocab, merges=merges, src_lang="eng_Latn", tgt_lang="nld_Latn")
     config = M2M100Config(
-        vocab_size=len(tokenizer), d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
-        decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=256,
-        decoder_start_token_id=2, pad_token_id=1, eos_token_id=2, bos_token_id=0, init_std=1.0,
+        vocab_size=len(tokenizer),
+        d_model=32,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        max_position_embeddings=256,
+        decoder_start_token_id=2,
+        pad_token_id=1,
+        eos_token_id=2,
+        bos_token_id=0,
+        init_std=1.0,
         tokenizer_class="NllbTokenizer",
-    )  # fmt: skip
+    )
     torch.manual_seed(0)
     return _save(M2M100ForConditionalGeneration(config), tokenizer, path)
 
@@ -157,11 +196,23 @@ def tiny_mbart(tmp_path_factory):
     ]
     tokenizer = MBart50TokenizerFast(vocab=pieces, bos_token="<s>", src_lang="en_XX", tgt_lang="nl_XX")
     config = MBartConfig(
-        vocab_size=len(tokenizer), d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
-        decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=256,
-        decoder_start_token_id=2, pad_token_id=1, eos_token_id=2, bos_token_id=0, init_std=1.0,
-        normalize_before=True, normalize_embedding=True,
-    )  # fmt: skip
+        vocab_size=len(tokenizer),
+        d_model=32,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        max_position_embeddings=256,
+        decoder_start_token_id=2,
+        pad_token_id=1,
+        eos_token_id=2,
+        bos_token_id=0,
+        init_std=1.0,
+        normalize_before=True,
+        normalize_embedding=True,
+    )
     torch.manual_seed(0)
     return _save(MBartForConditionalGeneration(config), tokenizer, path)
 
@@ -179,9 +230,18 @@ def tiny_madlad(tmp_path_factory):
     pieces = [(processor.id_to_piece(i), processor.get_score(i)) for i in range(processor.get_piece_size())]
     tokenizer = T5Tokenizer(vocab=pieces, extra_ids=0, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
     config = T5Config(
-        vocab_size=len(tokenizer), d_model=32, d_kv=16, d_ff=64, num_layers=1, num_decoder_layers=1, num_heads=2,
-        decoder_start_token_id=0, pad_token_id=0, eos_token_id=1, initializer_factor=5.0,
-    )  # fmt: skip
+        vocab_size=len(tokenizer),
+        d_model=32,
+        d_kv=16,
+        d_ff=64,
+        num_layers=1,
+        num_decoder_layers=1,
+        num_heads=2,
+        decoder_start_token_id=0,
+        pad_token_id=0,
+        eos_token_id=1,
+        initializer_factor=5.0,
+    )
     torch.manual_seed(0)
     return _save(T5ForConditionalGeneration(config), tokenizer, path)
 
@@ -194,17 +254,34 @@ def tiny_seamless(tmp_path_factory):
     path = tmp_path_factory.mktemp("tiny-seamless")
     vocab, merges = _bpe_vocab_and_merges()
     codes = ["__eng__", "__nld__", "__fra__"]
-    tokenizer = SeamlessM4TTokenizer(vocab=vocab, merges=merges, src_lang="eng", tgt_lang="nld",
-                                     additional_special_tokens=codes)  # fmt: skip
+    tokenizer = SeamlessM4TTokenizer(
+        vocab=vocab, merges=merges, src_lang="eng", tgt_lang="nld", additional_special_tokens=codes
+    )
     config = SeamlessM4Tv2Config(
-        vocab_size=len(tokenizer), hidden_size=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
-        decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=256,
-        speech_encoder_layers=1, speech_encoder_attention_heads=2, speech_encoder_intermediate_size=64,
-        t2u_encoder_layers=1, t2u_decoder_layers=1, t2u_encoder_attention_heads=2, t2u_decoder_attention_heads=2,
-        t2u_encoder_ffn_dim=64, t2u_decoder_ffn_dim=64, initializer_range=1.0,
-        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-        bos_token_id=tokenizer.bos_token_id, decoder_start_token_id=tokenizer.eos_token_id,
-    )  # fmt: skip
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        max_position_embeddings=256,
+        speech_encoder_layers=1,
+        speech_encoder_attention_heads=2,
+        speech_encoder_intermediate_size=64,
+        t2u_encoder_layers=1,
+        t2u_decoder_layers=1,
+        t2u_encoder_attention_heads=2,
+        t2u_decoder_attention_heads=2,
+        t2u_encoder_ffn_dim=64,
+        t2u_decoder_ffn_dim=64,
+        initializer_range=1.0,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        decoder_start_token_id=tokenizer.eos_token_id,
+    )
     torch.manual_seed(0)
     model = SeamlessM4Tv2ForTextToText(config)
     model.generation_config.text_decoder_lang_to_code_id = {

@@ -40,12 +40,23 @@ def test_the_repl_keeps_the_conversation_and_obeys_its_commands(loaded, tiny_cha
     first = reply_once(
         model, tokenizer, [{"role": "user", "content": "Hoi, hoe gaat het?"}], max_new_tokens=6
     )[0]
-    second = reply_once(model, tokenizer, [{"role": "user", "content": "Hoi, hoe gaat het?"},
-                                           {"role": "assistant", "content": first},
-                                           {"role": "user", "content": "Wat eet je?"}], max_new_tokens=6)[0]  # fmt: skip
+    second = reply_once(
+        model,
+        tokenizer,
+        [
+            {"role": "user", "content": "Hoi, hoe gaat het?"},
+            {"role": "assistant", "content": first},
+            {"role": "user", "content": "Wat eet je?"},
+        ],
+        max_new_tokens=6,
+    )[0]
     assert replies[0].strip() == first and replies[1].strip() == second  # the history was sent
-    third = reply_once(model, tokenizer, [{"role": "system", "content": "Antwoord kort."},
-                                          {"role": "user", "content": "Noem een kleur."}], max_new_tokens=6)[0]  # fmt: skip
+    third = reply_once(
+        model,
+        tokenizer,
+        [{"role": "system", "content": "Antwoord kort."}, {"role": "user", "content": "Noem een kleur."}],
+        max_new_tokens=6,
+    )[0]
     assert replies[2].strip() == third  # /system set the prompt and started a new conversation
     assert (
         "(system prompt: Antwoord kort.; conversation cleared)" in text and "(conversation cleared)" in text
@@ -68,8 +79,13 @@ def _read_until(fd: int, marker: str, timeout: float = 120) -> str:
 
 def test_the_repl_on_a_real_terminal_streams_replies_and_exits(tiny_chat_model):
     leader, follower = pty.openpty()
-    process = subprocess.Popen([sys.executable, "-m", "lingualift", "chat", str(tiny_chat_model), "--max-new-tokens", "5"],
-                               stdin=follower, stdout=follower, stderr=follower, close_fds=True)  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lingualift", "chat", str(tiny_chat_model), "--max-new-tokens", "5"],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        close_fds=True,
+    )
     os.close(follower)
     try:
         _read_until(leader, "you> ")
@@ -95,13 +111,31 @@ def test_one_shot_prompt_prints_the_reply(tiny_chat_model, capfd):
 
 
 def test_batch_mode_answers_every_row_in_input_order(tiny_chat_model, tmp_path, loaded):
-    rows = [{"prompt": "Hoi"}, {"messages": [{"role": "user", "content": "Wat is de hoofdstad van Nederland?"}]},
-            {"prompt": "Noem een kleur.", "id": 7}]  # fmt: skip
+    rows = [
+        {"prompt": "Hoi"},
+        {"messages": [{"role": "user", "content": "Wat is de hoofdstad van Nederland?"}]},
+        {"prompt": "Noem een kleur.", "id": 7},
+    ]
     source = tmp_path / "in.jsonl"
     source.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     out = tmp_path / "out.jsonl"
-    assert main(["chat", str(tiny_chat_model), "--input", str(source), "--out", str(out), "--max-new-tokens", "4",
-                 "--batch-size", "2"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "chat",
+                str(tiny_chat_model),
+                "--input",
+                str(source),
+                "--out",
+                str(out),
+                "--max-new-tokens",
+                "4",
+                "--batch-size",
+                "2",
+            ]
+        )
+        == 0
+    )
     written = [json.loads(line) for line in out.read_text().splitlines()]
     assert [{k: v for k, v in w.items() if k != "reply"} for w in written] == rows
     model, tokenizer = loaded
@@ -113,9 +147,12 @@ def test_batch_mode_answers_every_row_in_input_order(tiny_chat_model, tmp_path, 
 
 @pytest.mark.parametrize(
     "content, message",
-    [("{not json\n", "in.jsonl:1: not JSON"), ('{"prompt": ""}\n', "in.jsonl:1: expected a non-empty `prompt`"),
-     ('{"prompt": "ok"}\n[1, 2]\n', "in.jsonl:2: expected")],
-)  # fmt: skip
+    [
+        ("{not json\n", "in.jsonl:1: not JSON"),
+        ('{"prompt": ""}\n', "in.jsonl:1: expected a non-empty `prompt`"),
+        ('{"prompt": "ok"}\n[1, 2]\n', "in.jsonl:2: expected"),
+    ],
+)
 def test_bad_batch_rows_are_one_clear_error_before_loading(content, message, tmp_path, capsys):
     source = tmp_path / "in.jsonl"
     source.write_text(content)

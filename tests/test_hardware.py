@@ -12,23 +12,32 @@ RANK3_OF_4_T4 = Machine((7, 5), world_size=4, local_rank=3)
 
 @pytest.mark.parametrize(
     "machine, requested, device",
-    [(CPU, None, "cpu"), (T4, None, "cuda"), (H100, None, "cuda"), (RANK2_OF_4_H100, None, "cuda:2"),
-     (RANK3_OF_4_T4, None, "cuda:3"), (H100, "cpu", "cpu"), (CPU, "cuda:1", "cuda:1")],
-)  # fmt: skip
+    [
+        (CPU, None, "cpu"),
+        (T4, None, "cuda"),
+        (H100, None, "cuda"),
+        (RANK2_OF_4_H100, None, "cuda:2"),
+        (RANK3_OF_4_T4, None, "cuda:3"),
+        (H100, "cpu", "cpu"),
+        (CPU, "cuda:1", "cuda:1"),
+    ],
+)
 def test_default_device_is_this_process_gpu_else_cpu(machine, requested, device):
     assert hw.default_device(machine, requested) == device
 
 
 @pytest.mark.parametrize(
     "machine, native, chat, t5, quant_compute, precision",
-    [(CPU, False, "float32", "float32", "float16", "no"),
-     (V100, False, "float16", "float32", "float16", "fp16"),
-     (T4, False, "float16", "float32", "float16", "fp16"),
-     (RANK3_OF_4_T4, False, "float16", "float32", "float16", "fp16"),
-     (A100, True, "bfloat16", "bfloat16", "bfloat16", "bf16"),
-     (H100, True, "bfloat16", "bfloat16", "bfloat16", "bf16"),
-     (RANK2_OF_4_H100, True, "bfloat16", "bfloat16", "bfloat16", "bf16")],
-)  # fmt: skip
+    [
+        (CPU, False, "float32", "float32", "float16", "no"),
+        (V100, False, "float16", "float32", "float16", "fp16"),
+        (T4, False, "float16", "float32", "float16", "fp16"),
+        (RANK3_OF_4_T4, False, "float16", "float32", "float16", "fp16"),
+        (A100, True, "bfloat16", "bfloat16", "bfloat16", "bf16"),
+        (H100, True, "bfloat16", "bfloat16", "bfloat16", "bf16"),
+        (RANK2_OF_4_H100, True, "bfloat16", "bfloat16", "bfloat16", "bf16"),
+    ],
+)
 def test_precision_follows_the_gpu_kind(machine, native, chat, t5, quant_compute, precision):
     device = hw.default_device(machine)
     assert machine.native_bf16 is native
@@ -41,11 +50,20 @@ def test_precision_follows_the_gpu_kind(machine, native, chat, t5, quant_compute
 
 @pytest.mark.parametrize(
     "machine, mode, dtype",
-    [(CPU, "lora", "float32"), (CPU, "full", "float32"),
-     (T4, "lora", "float16"), (T4, "full", "float32"), (T4, "quant4", "float16"), (T4, "quant8", "float16"),
-     (A100, "lora", "bfloat16"), (A100, "full", "bfloat16"), (A100, "quant4", "bfloat16"),
-     (H100, "full", "bfloat16"), (RANK2_OF_4_H100, "quant4", "bfloat16")],
-)  # fmt: skip
+    [
+        (CPU, "lora", "float32"),
+        (CPU, "full", "float32"),
+        (T4, "lora", "float16"),
+        (T4, "full", "float32"),
+        (T4, "quant4", "float16"),
+        (T4, "quant8", "float16"),
+        (A100, "lora", "bfloat16"),
+        (A100, "full", "bfloat16"),
+        (A100, "quant4", "bfloat16"),
+        (H100, "full", "bfloat16"),
+        (RANK2_OF_4_H100, "quant4", "bfloat16"),
+    ],
+)
 def test_training_weights_dtype_lets_fp16_scale_and_bf16_run_native(machine, mode, dtype):
     # fp16 mixed precision cannot unscale float16 gradients: full training on a T4 loads float32
     assert hw.training_load_dtype(machine, hw.default_device(machine), mode) == dtype
@@ -53,11 +71,17 @@ def test_training_weights_dtype_lets_fp16_scale_and_bf16_run_native(machine, mod
 
 @pytest.mark.parametrize(
     "machine, distributed, device_map, storage",
-    [(T4, "single", {"": 0}, None), (A100, "ddp", {"": 0}, None),
-     (RANK2_OF_4_H100, "ddp", {"": 2}, None), (RANK3_OF_4_T4, "ddp", {"": 3}, None),
-     (RANK2_OF_4_H100, "fsdp", {"": 2}, "bfloat16"), (RANK3_OF_4_T4, "fsdp", {"": 3}, "float16"),
-     (RANK2_OF_4_H100, "zero3", {"": 2}, "bfloat16"), (RANK2_OF_4_H100, "zero2", {"": 2}, None)],
-)  # fmt: skip
+    [
+        (T4, "single", {"": 0}, None),
+        (A100, "ddp", {"": 0}, None),
+        (RANK2_OF_4_H100, "ddp", {"": 2}, None),
+        (RANK3_OF_4_T4, "ddp", {"": 3}, None),
+        (RANK2_OF_4_H100, "fsdp", {"": 2}, "bfloat16"),
+        (RANK3_OF_4_T4, "fsdp", {"": 3}, "float16"),
+        (RANK2_OF_4_H100, "zero3", {"": 2}, "bfloat16"),
+        (RANK2_OF_4_H100, "zero2", {"": 2}, None),
+    ],
+)
 def test_quantized_models_load_on_the_process_gpu_with_shardable_storage(
     machine, distributed, device_map, storage
 ):
@@ -67,22 +91,36 @@ def test_quantized_models_load_on_the_process_gpu_with_shardable_storage(
 
 @pytest.mark.parametrize(
     "distributed, quantized, lora, base_dtype_adapters, reentrant",
-    [("single", False, True, False, False), ("ddp", False, True, False, False), ("fsdp", False, True, False, False),
-     ("zero2", False, True, False, False), ("zero3", False, True, True, True), ("zero3", True, True, False, True),
-     ("zero3", False, False, True, False)],
-)  # fmt: skip
-def test_zero3_keeps_adapters_in_one_dtype_and_checkpoints_reentrant(distributed, quantized, lora,
-                                                                      base_dtype_adapters, reentrant):  # fmt: skip
+    [
+        ("single", False, True, False, False),
+        ("ddp", False, True, False, False),
+        ("fsdp", False, True, False, False),
+        ("zero2", False, True, False, False),
+        ("zero3", False, True, True, True),
+        ("zero3", True, True, False, True),
+        ("zero3", False, False, True, False),
+    ],
+)
+def test_zero3_keeps_adapters_in_one_dtype_and_checkpoints_reentrant(
+    distributed, quantized, lora, base_dtype_adapters, reentrant
+):
     assert hw.adapter_in_base_dtype(distributed, quantized) is base_dtype_adapters
     assert hw.reentrant_checkpointing(distributed, lora) is reentrant
 
 
 @pytest.mark.parametrize(
     "distributed, quant4, quant8, refused",
-    [("single", False, True, False), ("ddp", False, True, False), ("zero2", False, True, False),
-     ("fsdp", False, True, True), ("zero3", False, True, True), ("fsdp", True, False, False),
-     ("zero3", True, False, False), ("zero3", False, False, False)],
-)  # fmt: skip
+    [
+        ("single", False, True, False),
+        ("ddp", False, True, False),
+        ("zero2", False, True, False),
+        ("fsdp", False, True, True),
+        ("zero3", False, True, True),
+        ("fsdp", True, False, False),
+        ("zero3", True, False, False),
+        ("zero3", False, False, False),
+    ],
+)
 def test_sharded_8bit_is_refused_with_the_alternative(distributed, quant4, quant8, refused):
     reason = hw.unsupported_combination(distributed, quant4=quant4, quant8=quant8)
     assert (reason is not None) is refused
@@ -92,11 +130,21 @@ def test_sharded_8bit_is_refused_with_the_alternative(distributed, quant4, quant
 
 @pytest.mark.parametrize(
     "environ, kind",
-    [({}, "single"), ({"WORLD_SIZE": "1"}, "single"), ({"WORLD_SIZE": "4", "LOCAL_RANK": "1"}, "ddp"),
-     ({"WORLD_SIZE": "2", "ACCELERATE_USE_FSDP": "true"}, "fsdp"),
-     ({"WORLD_SIZE": "2", "ACCELERATE_USE_DEEPSPEED": "true", "ACCELERATE_DEEPSPEED_ZERO_STAGE": "3"}, "zero3"),
-     ({"WORLD_SIZE": "2", "ACCELERATE_USE_DEEPSPEED": "true", "ACCELERATE_DEEPSPEED_ZERO_STAGE": "2"}, "zero2")],
-)  # fmt: skip
+    [
+        ({}, "single"),
+        ({"WORLD_SIZE": "1"}, "single"),
+        ({"WORLD_SIZE": "4", "LOCAL_RANK": "1"}, "ddp"),
+        ({"WORLD_SIZE": "2", "ACCELERATE_USE_FSDP": "true"}, "fsdp"),
+        (
+            {"WORLD_SIZE": "2", "ACCELERATE_USE_DEEPSPEED": "true", "ACCELERATE_DEEPSPEED_ZERO_STAGE": "3"},
+            "zero3",
+        ),
+        (
+            {"WORLD_SIZE": "2", "ACCELERATE_USE_DEEPSPEED": "true", "ACCELERATE_DEEPSPEED_ZERO_STAGE": "2"},
+            "zero2",
+        ),
+    ],
+)
 def test_the_launch_kind_is_read_from_accelerate_environment(environ, kind):
     assert hw.distributed_kind(environ) == kind
 
@@ -114,9 +162,16 @@ def test_shipped_accelerate_configs_map_to_their_kind():
 
 @pytest.mark.parametrize(
     "name, machine, precision",
-    [("ddp", T4, "fp16"), ("ddp", V100, "fp16"), ("ddp", A100, "bf16"), ("fsdp", H100, "bf16"),
-     ("fsdp", T4, "fp16"), ("cpu-ddp", CPU, "no"), ("cpu-ddp", H100, "no")],
-)  # fmt: skip
+    [
+        ("ddp", T4, "fp16"),
+        ("ddp", V100, "fp16"),
+        ("ddp", A100, "bf16"),
+        ("fsdp", H100, "bf16"),
+        ("fsdp", T4, "fp16"),
+        ("cpu-ddp", CPU, "no"),
+        ("cpu-ddp", H100, "no"),
+    ],
+)
 def test_accelerate_launch_takes_mixed_precision_from_the_policy_not_the_file(
     name, machine, precision, tmp_path
 ):
@@ -140,9 +195,14 @@ def test_a_sharded_8bit_launch_is_refused_before_anything_starts(tmp_path):
 
 @pytest.mark.parametrize(
     ("device", "backend", "ahead"),
-    [("cpu", "opus", False), ("cpu", "llm", False), ("cuda", "opus", True), ("cuda:1", "llm", True),
-     ("cpu", "openai", True)],
-)  # fmt: skip
+    [
+        ("cpu", "opus", False),
+        ("cpu", "llm", False),
+        ("cuda", "opus", True),
+        ("cuda:1", "llm", True),
+        ("cpu", "openai", True),
+    ],
+)
 def test_translation_overlaps_batches_only_where_the_model_runs_off_the_cpu(device, backend, ahead):
     assert hw.overlap_generation(device, backend) is ahead
 

@@ -15,10 +15,26 @@ import pytest
 
 from lingualift.cli import main
 
-REDUCED = ["--limit", "30", "--set", "translate.max_new_tokens=24", "--set", "translate.batch_tokens=256",
-           "--set", "evaluate.holdout=2", "--set", "train.sft.max_steps=4", "--set", "train.sft.save_steps=2",
-           "--set", "train.sft.max_seq_length=256", "--set", "evaluate.fidelity.limit=2",
-           "--set", "evaluate.fidelity.max_new_tokens=8"]  # fmt: skip
+REDUCED = [
+    "--limit",
+    "30",
+    "--set",
+    "translate.max_new_tokens=24",
+    "--set",
+    "translate.batch_tokens=256",
+    "--set",
+    "evaluate.holdout=2",
+    "--set",
+    "train.sft.max_steps=4",
+    "--set",
+    "train.sft.save_steps=2",
+    "--set",
+    "train.sft.max_seq_length=256",
+    "--set",
+    "evaluate.fidelity.limit=2",
+    "--set",
+    "evaluate.fidelity.max_new_tokens=8",
+]
 
 
 def _threads(work: Path) -> list[dict]:
@@ -35,8 +51,13 @@ def demo_run(tmp_path_factory, demo_cache):
 
     work = tmp_path_factory.mktemp("pipeline") / "demo"
     env = {**os.environ, "LINGUALIFT_CACHE": str(demo_cache)}
-    result = subprocess.run([sys.executable, "-m", "lingualift", "run", "--work-dir", str(work), *REDUCED],
-                            capture_output=True, text=True, timeout=900, env=env)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "lingualift", "run", "--work-dir", str(work), *REDUCED],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     DEMO_STDERR[work] = result.stderr
     return work, result.stdout
@@ -61,8 +82,24 @@ def test_the_terminal_shows_our_lines_and_a_summary_but_no_library_noise(demo_ru
     copy = tmp_path / "demo"
     shutil.copytree(work, copy)
     env = {**os.environ, "LINGUALIFT_CACHE": str(demo_cache)}
-    loud = subprocess.run([sys.executable, "-m", "lingualift", "--verbose", "run", "--work-dir", str(copy), *REDUCED,
-                           "--set", "train.sft.max_steps=3"], capture_output=True, text=True, timeout=900, env=env)  # fmt: skip
+    loud = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lingualift",
+            "--verbose",
+            "run",
+            "--work-dir",
+            str(copy),
+            *REDUCED,
+            "--set",
+            "train.sft.max_steps=3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
     assert loud.returncode == 0, loud.stderr[-3000:]
     assert LIBRARY_NOISE.search(loud.stdout + loud.stderr)  # --verbose lets the libraries speak
 
@@ -82,10 +119,15 @@ def test_the_demo_runs_every_stage_and_writes_a_report(demo_run):
     assert report["steps"] == 4 and report["mode"] == "lora"
     fidelity = json.loads((work / "evaluate" / "fidelity.json").read_text())
     assert len(fidelity) == 2 and all(r["replies"] == 2 for r in fidelity.values())  # tuned and base
-    assert all(0 <= r["usable_rate"] <= min(r["pass_rate"], r["not_degenerate_rate"]) for r in fidelity.values())
+    assert all(
+        0 <= r["usable_rate"] <= min(r["pass_rate"], r["not_degenerate_rate"]) for r in fidelity.values()
+    )
     assert "usable " in output  # the evaluate stage's line leads with usable replies
     page = (work / "report" / "report.html").read_text()
-    assert "Replies in the language: usable, before and after" in page and "train-sft/training_report.json" in page
+    assert (
+        "Replies in the language: usable, before and after" in page
+        and "train-sft/training_report.json" in page
+    )
     assert "<h2>Stages</h2>" in page and "SFT loss" not in page  # the loss plot is a PNG, not text
     assert "What this demo can show" in page and "usable " in page
     figures = re.findall(r"<img src='data:image/png;base64,[^']+' alt='([^']*)'>", page)
@@ -131,25 +173,59 @@ def _overrides(args: list[str]) -> dict:
 @pytest.mark.parametrize(
     "changes, start, until, expected",
     [
-        ({"train.sft.lr": 0.002}, None, None,
-         {"source": "skip", "translate": "skip", "threads": "skip", "train-sft": "run: changed: lr",
-          "evaluate": "run: upstream reruns: train-sft", "export": "run: upstream reruns: train-sft"}),
-        ({"evaluate.fidelity.max_new_tokens": 9}, None, None,
-         {"threads": "skip", "train-sft": "skip", "evaluate": "run: changed: max_new_tokens", "export": "skip"}),
-        ({}, "threads", None, {"translate": "skip", "threads": "run: --from threads", "train-sft": "run: --from threads"}),
+        (
+            {"train.sft.lr": 0.002},
+            None,
+            None,
+            {
+                "source": "skip",
+                "translate": "skip",
+                "threads": "skip",
+                "train-sft": "run: changed: lr",
+                "evaluate": "run: upstream reruns: train-sft",
+                "export": "run: upstream reruns: train-sft",
+            },
+        ),
+        (
+            {"evaluate.fidelity.max_new_tokens": 9},
+            None,
+            None,
+            {
+                "threads": "skip",
+                "train-sft": "skip",
+                "evaluate": "run: changed: max_new_tokens",
+                "export": "skip",
+            },
+        ),
+        (
+            {},
+            "threads",
+            None,
+            {"translate": "skip", "threads": "run: --from threads", "train-sft": "run: --from threads"},
+        ),
         ({}, None, "translate", {"translate": "skip", "threads": "stop: after --until translate"}),
-        ({"threads.system_prompt": "Antwoord in het Nederlands."}, None, None,
-         {"translate": "skip", "threads": "run: changed: system_prompt", "train-sft": "run: upstream reruns: threads"}),
+        (
+            {"threads.system_prompt": "Antwoord in het Nederlands."},
+            None,
+            None,
+            {
+                "translate": "skip",
+                "threads": "run: changed: system_prompt",
+                "train-sft": "run: upstream reruns: threads",
+            },
+        ),
     ],
-)  # fmt: skip
+)
 def test_the_plan_reruns_a_changed_stage_and_everything_downstream(demo_run, changes, start, until, expected):
     from lingualift.pipeline import load_config, run_pipeline
 
     work, _ = demo_run
     config = load_config(None, {**_overrides(REDUCED), **changes, "work_dir": str(work)})
     planned = run_pipeline(config, start=start, until=until, dry_run=True, echo=lambda line: None)["plan"]
-    plan = {name: step["action"] if step["action"] == "skip" else f"{step['action']}: {step['reason']}"
-            for name, step in planned.items()}  # fmt: skip
+    plan = {
+        name: step["action"] if step["action"] == "skip" else f"{step['action']}: {step['reason']}"
+        for name, step in planned.items()
+    }
     assert {k: plan[k] for k in expected} == expected
 
 
@@ -160,16 +236,27 @@ def test_the_plan_reruns_a_changed_stage_and_everything_downstream(demo_run, cha
         ("language: xx-nope\n", "language: unknown language 'xx-nope'"),
         ("translate:\n  to: de\n", "translate.to: set by the pipeline, remove it"),
         ("train:\n  sft:\n    lora_rank: 8\n", "train.sft.lora_rank: extra inputs are not permitted"),
-        ("evaluate:\n  fidelity:\n    limit: -1\n", "evaluate.fidelity.limit: input should be greater than 0"),
+        (
+            "evaluate:\n  fidelity:\n    limit: -1\n",
+            "evaluate.fidelity.limit: input should be greater than 0",
+        ),
         ("translate:\n  backend: deepl\n", "translate.backend: input should be"),
-        ("train:\n  cpt:\n    lr: 0.001\n", "train.cpt.data: raw target-language text to pre-train on is required"),
+        (
+            "train:\n  cpt:\n    lr: 0.001\n",
+            "train.cpt.data: raw target-language text to pre-train on is required",
+        ),
         ("tarin: {}\n", "tarin: extra inputs are not permitted"),
         ("export:\n  merge:\n    out: /tmp/x\n", "export.merge.out: set by the pipeline, remove it"),
-        ("train:\n  sft:\n    full: true\nexport:\n  merge: {}\n", "export.merge: needs a LoRA training stage"),
-        ("train:\n  sft:\n    lora_r: 0\n  dpo:\n    lr: -1\n", "train.sft.lora_r: input should be greater than 0; "
-         "train.dpo.lr: input should be greater than 0"),
+        (
+            "train:\n  sft:\n    full: true\nexport:\n  merge: {}\n",
+            "export.merge: needs a LoRA training stage",
+        ),
+        (
+            "train:\n  sft:\n    lora_r: 0\n  dpo:\n    lr: -1\n",
+            "train.sft.lora_r: input should be greater than 0; train.dpo.lr: input should be greater than 0",
+        ),
     ],
-)  # fmt: skip
+)
 def test_an_invalid_config_is_one_error_naming_the_key_path_before_anything_loads(
     yaml_text, message, tmp_path, capsys
 ):
@@ -209,9 +296,27 @@ def test_several_languages_train_one_model_and_are_measured_each(tmp_path, demo_
     work = tmp_path / "two"
     env = {**os.environ, "LINGUALIFT_CACHE": str(demo_cache)}
     reduced = [arg.replace("train.sft.max_steps=4", "train.sft.max_steps=2") for arg in REDUCED]
-    result = subprocess.run([sys.executable, "-m", "lingualift", "run", "--work-dir", str(work), *reduced, "--set",
-                             "language=nl,de", "--set", "train.sft.mix=uniform", "--until", "evaluate"],
-                            capture_output=True, text=True, timeout=900, env=env)  # fmt: skip
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lingualift",
+            "run",
+            "--work-dir",
+            str(work),
+            *reduced,
+            "--set",
+            "language=nl,de",
+            "--set",
+            "train.sft.mix=uniform",
+            "--until",
+            "evaluate",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     for stage in ("translate-nl", "threads-nl", "translate-de", "threads-de", "train-sft", "evaluate"):
         assert f"[{stage}] running: no finished run" in result.stdout
@@ -234,8 +339,21 @@ def test_several_languages_train_one_model_and_are_measured_each(tmp_path, demo_
 
 
 def test_several_languages_refuse_preference_training_in_one_line(tmp_path, capsys):
-    assert main(["run", "--work-dir", str(tmp_path / "w"), "--set", "language=nl,de", "--set", "train.dpo={}",
-                 "--dry-run"]) == 2  # fmt: skip
+    assert (
+        main(
+            [
+                "run",
+                "--work-dir",
+                str(tmp_path / "w"),
+                "--set",
+                "language=nl,de",
+                "--set",
+                "train.dpo={}",
+                "--dry-run",
+            ]
+        )
+        == 2
+    )
     assert "train.dpo: takes one language's preference pairs" in capsys.readouterr().err
     assert main(["run", "--work-dir", str(tmp_path / "w"), "--set", "language=nl,Dutch", "--dry-run"]) == 2
     assert "named twice" in capsys.readouterr().err

@@ -16,8 +16,11 @@ from lingualift.io import save_dataset
 from tests.evaluate.test_judge import Judge
 from tests.train.test_train import CONVERSATIONS
 
-PAIRS = [("Hello there, how are you?", "Hallo daar, hoe gaat het?"), ("The cat sleeps.", "De kat slaapt."),
-         ("I like green apples.", "Ik hou van groene appels.")]  # fmt: skip
+PAIRS = [
+    ("Hello there, how are you?", "Hallo daar, hoe gaat het?"),
+    ("The cat sleeps.", "De kat slaapt."),
+    ("I like green apples.", "Ik hou van groene appels."),
+]
 
 
 @pytest.fixture(scope="module")
@@ -26,32 +29,132 @@ def run_dir(tiny_marian, tiny_chat_model, tmp_path_factory):
     run = tmp_path_factory.mktemp("run")
     source = run / "source.jsonl"
     source.write_text("".join(json.dumps({"text": s, "lang": "en"}) + "\n" for s, _ in PAIRS))
-    assert main(["translate", str(source), "--to", "nl", "--backend", "opus", "--model", str(tiny_marian),
-                 "--max-new-tokens", "8", "--out", str(run / "translated")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "translate",
+                str(source),
+                "--to",
+                "nl",
+                "--backend",
+                "opus",
+                "--model",
+                str(tiny_marian),
+                "--max-new-tokens",
+                "8",
+                "--out",
+                str(run / "translated"),
+            ]
+        )
+        == 0
+    )
     threads = save_dataset(
         datasets.Dataset.from_list([{"messages": m} for m in CONVERSATIONS]), run / "threads"
     )
-    assert main(["check", str(threads), "--model", str(tiny_chat_model), "--measure-steps", "0",
-                 "--out", str(run / "check")]) == 0  # fmt: skip
-    assert main(["train", "sft", "--model", str(tiny_chat_model), "--data", str(threads), "--max-steps", "3",
-                 "--out", str(run / "sft")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "check",
+                str(threads),
+                "--model",
+                str(tiny_chat_model),
+                "--measure-steps",
+                "0",
+                "--out",
+                str(run / "check"),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "train",
+                "sft",
+                "--model",
+                str(tiny_chat_model),
+                "--data",
+                str(threads),
+                "--max-steps",
+                "3",
+                "--out",
+                str(run / "sft"),
+            ]
+        )
+        == 0
+    )
     prompts = run / "prompts.txt"
     prompts.write_text("Hoe gaat het?\nWat is de hoofdstad van Nederland?\n")
-    assert main(["eval", "fidelity", "--model", str(run / "sft"), "--baseline", str(tiny_chat_model), "--lang", "nl",
-                 "--prompts", str(prompts), "--max-new-tokens", "4", "--out", str(run / "eval")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "eval",
+                "fidelity",
+                "--model",
+                str(run / "sft"),
+                "--baseline",
+                str(tiny_chat_model),
+                "--lang",
+                "nl",
+                "--prompts",
+                str(prompts),
+                "--max-new-tokens",
+                "4",
+                "--out",
+                str(run / "eval"),
+            ]
+        )
+        == 0
+    )
     judge = ThreadingHTTPServer(("127.0.0.1", 0), Judge)
     threading.Thread(target=judge.serve_forever, daemon=True).start()
     try:
-        assert main(["eval", "judge", "--model", str(run / "sft"), "--baseline", str(tiny_chat_model), "--lang", "nl",
-                     "--prompts", str(prompts), "--judge-base-url", f"http://127.0.0.1:{judge.server_address[1]}/v1",
-                     "--judge-model", "j", "--max-new-tokens", "4", "--out", str(run / "judge")]) == 0  # fmt: skip
+        assert (
+            main(
+                [
+                    "eval",
+                    "judge",
+                    "--model",
+                    str(run / "sft"),
+                    "--baseline",
+                    str(tiny_chat_model),
+                    "--lang",
+                    "nl",
+                    "--prompts",
+                    str(prompts),
+                    "--judge-base-url",
+                    f"http://127.0.0.1:{judge.server_address[1]}/v1",
+                    "--judge-model",
+                    "j",
+                    "--max-new-tokens",
+                    "4",
+                    "--out",
+                    str(run / "judge"),
+                ]
+            )
+            == 0
+        )
     finally:
         judge.shutdown()
         judge.server_close()
     pairs = run / "pairs.tsv"
     pairs.write_text("".join(f"{s}\t{r}\n" for s, r in PAIRS))
-    assert main(["bench-mt", "--data", str(pairs), "--to", "nl", "--backend", f"opus={tiny_marian}",
-                 "--out", str(run / "bench")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "bench-mt",
+                "--data",
+                str(pairs),
+                "--to",
+                "nl",
+                "--backend",
+                f"opus={tiny_marian}",
+                "--out",
+                str(run / "bench"),
+            ]
+        )
+        == 0
+    )
     return run
 
 
@@ -61,8 +164,14 @@ def test_report_gathers_every_run_into_one_self_contained_page(run_dir, tmp_path
     assert f"report: {out / 'report.html'}" in capsys.readouterr().out
     page = (out / "report.html").read_text()
     titles = re.findall(r"<h2>(.*?)</h2>", page)
-    assert titles == ["Dataset check", "Translation", "Training: sft", "Replies in the language: usable, before and after",
-                      "LLM judge: win rate", "MT benchmark"]  # fmt: skip
+    assert titles == [
+        "Dataset check",
+        "Translation",
+        "Training: sft",
+        "Replies in the language: usable, before and after",
+        "LLM judge: win rate",
+        "MT benchmark",
+    ]
     images = re.findall(r"<img src='([^']*)'", page)
     assert len(images) == 6 and all(src.startswith("data:image/png;base64,") for src in images)
     assert not re.search(r"(src|href)=['\"](?!data:|#)", page)  # nothing outside the page

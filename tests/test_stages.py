@@ -42,13 +42,23 @@ def test_the_pipeline_config_is_built_from_the_stages_sections():
     assert {"translate", "threads", "train", "evaluate", "export", "source", "limit"} <= fields
 
 
-SECTIONS = {"translate": "translate", "threads": "threads", "train": "train.sft", "fidelity": "evaluate.fidelity",
-            "merge": "export.merge"}  # fmt: skip
+SECTIONS = {
+    "translate": "translate",
+    "threads": "threads",
+    "train": "train.sft",
+    "fidelity": "evaluate.fidelity",
+    "merge": "export.merge",
+}
 
 
 @pytest.mark.parametrize(
     "section, field",
-    [(SECTIONS[stage.name], field) for stage in pipeline_stages() if stage.config for field in linked_fields(stage.config)],
+    [
+        (SECTIONS[stage.name], field)
+        for stage in pipeline_stages()
+        if stage.config
+        for field in linked_fields(stage.config)
+    ],
 )
 def test_a_section_setting_what_the_pipeline_links_is_one_error_naming_it(section, field, tmp_path, capsys):
     *parents, last = section.split(".")
@@ -68,8 +78,17 @@ def test_the_plan_follows_registry_order_and_links_each_step_to_the_one_before()
     from lingualift.pipeline import load_config, plan_steps
 
     steps = plan_steps(load_config(None, {"language": "nl,de", "train.cpt": {"data": "raw.txt"}}))
-    assert [s.name for s in steps] == ["source", "translate-nl", "translate-de", "threads-nl", "threads-de",
-                                       "train-cpt", "train-sft", "evaluate", "export"]  # fmt: skip
+    assert [s.name for s in steps] == [
+        "source",
+        "translate-nl",
+        "translate-de",
+        "threads-nl",
+        "threads-de",
+        "train-cpt",
+        "train-sft",
+        "evaluate",
+        "export",
+    ]
     by_name = {s.name: s for s in steps}
     assert by_name["threads-de"].upstream == ("translate-de",)
     assert by_name["train-sft"].config.model == by_name["train-cpt"].config.out  # sft starts from cpt
@@ -87,7 +106,9 @@ def test_a_translate_store_survives_an_upstream_change_but_not_a_translator_chan
     from lingualift.pipeline import load_config, plan_steps
     from lingualift.pipeline.runner import _prepare_folder
 
-    step = next(s for s in plan_steps(load_config(None, {"work_dir": str(tmp_path)})) if s.name == "translate")
+    step = next(
+        s for s in plan_steps(load_config(None, {"work_dir": str(tmp_path)})) if s.name == "translate"
+    )
     folder = tmp_path / "translate"
     (folder / "store").mkdir(parents=True)
     (folder / "store" / "translations.sqlite").write_text("")

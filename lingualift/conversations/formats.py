@@ -12,10 +12,16 @@ from lingualift.errors import DataError
 
 FORMATS = ("oasst", "sharegpt", "alpaca", "openai", "dolly")
 SHAREGPT_ROLES = {
-    "human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
-    "chatgpt": "assistant", "bing": "assistant", "bard": "assistant", "model": "assistant",
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "assistant": "assistant",
+    "chatgpt": "assistant",
+    "bing": "assistant",
+    "bard": "assistant",
+    "model": "assistant",
     "system": "system",
-}  # fmt: skip
+}
 Converted = tuple[list[dict] | None, str | None]
 
 

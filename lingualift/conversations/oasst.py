@@ -43,8 +43,12 @@ class Forest:
         return path[::-1]
 
 
-def _skip_reason(text, deleted, review_result, row_lang, *, keep_deleted: bool, lang: str | None) -> str | None:
-    if text is None or not (text if isinstance(text, str) else str(text)).strip():  # (the common case is inlined)
+def _skip_reason(
+    text, deleted, review_result, row_lang, *, keep_deleted: bool, lang: str | None
+) -> str | None:
+    if (
+        text is None or not (text if isinstance(text, str) else str(text)).strip()
+    ):  # (the common case is inlined)
         return "empty_text"
     if not keep_deleted and deleted is True:
         return "deleted"
@@ -61,12 +65,17 @@ COLUMNS = ("message_id", "parent_id", "text", "role", "rank", "lang", "deleted",
 def index_forest(rows: Iterable[Mapping], *, keep_deleted: bool = False, lang: str | None = None) -> Forest:
     """Index rows with oasst1's columns. Unusable messages (and everything below them) are counted."""
     rows = rows if isinstance(rows, list) else list(rows)
-    return index_columns({name: [row.get(name) for row in rows] for name in COLUMNS}, len(rows),
-                         keep_deleted=keep_deleted, lang=lang)  # fmt: skip
+    return index_columns(
+        {name: [row.get(name) for row in rows] for name in COLUMNS},
+        len(rows),
+        keep_deleted=keep_deleted,
+        lang=lang,
+    )
 
 
-def index_columns(columns: Mapping[str, Sequence], count: int, *, keep_deleted: bool = False,
-                  lang: str | None = None) -> Forest:  # fmt: skip
+def index_columns(
+    columns: Mapping[str, Sequence], count: int, *, keep_deleted: bool = False, lang: str | None = None
+) -> Forest:
     """`index_forest` over columns (as Arrow hands them over: no row dicts to build); a column other
     than message_id, parent_id, text and role may be missing."""
     forest = Forest()
@@ -89,15 +98,31 @@ def index_columns(columns: Mapping[str, Sequence], count: int, *, keep_deleted: 
             continue
         parent = parent or None
         parents[message_id] = parent
-        usual = (text.__class__ is str and text and not text.isspace() and (keep_deleted or (deleted is not True
-                 and review is not False)) and (lang is None or row_lang is None or row_lang == lang))  # fmt: skip
-        reason = None if usual else _skip_reason(text, deleted, review, row_lang, keep_deleted=keep_deleted, lang=lang)
+        usual = (
+            text.__class__ is str
+            and text
+            and not text.isspace()
+            and (keep_deleted or (deleted is not True and review is not False))
+            and (lang is None or row_lang is None or row_lang == lang)
+        )
+        reason = (
+            None
+            if usual
+            else _skip_reason(text, deleted, review, row_lang, keep_deleted=keep_deleted, lang=lang)
+        )
         if reason:
             skipped[message_id] = reason
             report[f"skipped_{reason}"] += 1
             continue
-        messages[message_id] = Message(message_id, parent, text if isinstance(text, str) else str(text), role,
-                                       None if rank is None else int(rank), row_lang, order)  # fmt: skip
+        messages[message_id] = Message(
+            message_id,
+            parent,
+            text if isinstance(text, str) else str(text),
+            role,
+            None if rank is None else int(rank),
+            row_lang,
+            order,
+        )
     report["messages"] = count
     children = forest.children
     for message in messages.values():
@@ -181,8 +206,14 @@ def _best_child(forest: Forest, node: str) -> str | None:
     if not children:
         return None
     # Lowest rank wins; a null rank is worse than every ranked sibling; ties keep dataset order.
-    return min(children, key=lambda c: (forest.messages[c].rank is None, forest.messages[c].rank or 0,
-                                        forest.messages[c].order))  # fmt: skip
+    return min(
+        children,
+        key=lambda c: (
+            forest.messages[c].rank is None,
+            forest.messages[c].rank or 0,
+            forest.messages[c].order,
+        ),
+    )
 
 
 def _trim(path: list[Message], report: Counter) -> list[Message] | None:

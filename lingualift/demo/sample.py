@@ -9,10 +9,22 @@ from typing import Any
 SAMPLE_FILE = "oasst_sample.yaml"
 _NAMESPACE = uuid.UUID("6f1c1f3e-7a53-4e4e-9d43-6c1f0c2d6a10")
 OASST_COLUMNS = (
-    "message_id", "parent_id", "user_id", "created_date", "text", "role", "lang",
-    "review_count", "review_result", "deleted", "rank", "synthetic", "model_name",
-    "message_tree_id", "tree_state",
-)  # fmt: skip
+    "message_id",
+    "parent_id",
+    "user_id",
+    "created_date",
+    "text",
+    "role",
+    "lang",
+    "review_count",
+    "review_result",
+    "deleted",
+    "rank",
+    "synthetic",
+    "model_name",
+    "message_tree_id",
+    "tree_state",
+)
 
 
 def sample_rows() -> list[dict[str, Any]]:
@@ -67,10 +79,20 @@ def _features():
     string, boolean = datasets.Value("string"), datasets.Value("bool")
     return datasets.Features(
         {
-            "message_id": string, "parent_id": string, "user_id": string, "created_date": string,
-            "text": string, "role": string, "lang": string,
-            "review_count": datasets.Value("int32"), "review_result": boolean, "deleted": boolean,
-            "rank": datasets.Value("int32"), "synthetic": boolean, "model_name": string,
-            "message_tree_id": string, "tree_state": string,
+            "message_id": string,
+            "parent_id": string,
+            "user_id": string,
+            "created_date": string,
+            "text": string,
+            "role": string,
+            "lang": string,
+            "review_count": datasets.Value("int32"),
+            "review_result": boolean,
+            "deleted": boolean,
+            "rank": datasets.Value("int32"),
+            "synthetic": boolean,
+            "model_name": string,
+            "message_tree_id": string,
+            "tree_state": string,
         }
-    )  # fmt: skip
+    )

@@ -30,8 +30,10 @@ class FidelityConfig(ModelPlacement):
     )
     limit: Optional[int] = Field(50, gt=0, description="Only the first N prompts")
     system: Optional[str] = Field(
-        None, description="System prompt for every request (default: none); `{language}` becomes the English name of "
-        "the language measured")  # fmt: skip
+        None,
+        description="System prompt for every request (default: none); `{language}` becomes the English name of "
+        "the language measured",
+    )
     max_new_tokens: int = Field(128, gt=0, le=4096, description="Reply length limit")
     batch_size: int = Field(8, gt=0, description="Prompts generated together")
     out: Annotated[Optional[str], Link(STEP_FOLDER)] = Field(

@@ -112,8 +112,14 @@ def bootstrap_interval(
     return rates[int(0.025 * samples)], rates[int(0.975 * samples) - 1]
 
 
-def fidelity_summary(replies: list[str], prompts: list[str], lang: Language, *, examples: int = 5,
-                     cut_off: list[bool] | None = None) -> dict:  # fmt: skip
+def fidelity_summary(
+    replies: list[str],
+    prompts: list[str],
+    lang: Language,
+    *,
+    examples: int = 5,
+    cut_off: list[bool] | None = None,
+) -> dict:
     """Usable, in-language and not-degenerate rates (`pass_rate`/`ci95` are the in-language rate);
     `cut_off`: whether each reply stopped at the length limit."""
     verdicts = [judge_reply(r, lang) for r in replies]
@@ -128,8 +134,11 @@ def fidelity_summary(replies: list[str], prompts: list[str], lang: Language, *, 
         for p, r, v in zip(prompts, replies, verdicts)
         if not v.passed
     ][:examples]
-    degenerate = [{"prompt": p, "reply": r, "reason": reason} for p, r, reason in zip(prompts, replies, reasons)
-                  if reason]  # fmt: skip
+    degenerate = [
+        {"prompt": p, "reply": r, "reason": reason}
+        for p, r, reason in zip(prompts, replies, reasons)
+        if reason
+    ]
     by_reason = Counter(d["reason"] for d in degenerate)
 
     def rate(values: list[bool]) -> float:
@@ -148,13 +157,25 @@ def fidelity_summary(replies: list[str], prompts: list[str], lang: Language, *, 
         "leaked_languages": dict(leaked.most_common()),
         "replies_without_checkable_lines": sum(v.lines_checked == 0 for v in verdicts),
         "failure_examples": failures,
-        "degenerate_examples": [next(d for d in degenerate if d["reason"] == reason) for reason in by_reason][:examples],
+        "degenerate_examples": [next(d for d in degenerate if d["reason"] == reason) for reason in by_reason][
+            :examples
+        ],
         "method": METHOD,
     }
 
 
-HEADLINE = ("usable_rate", "usable_ci95", "pass_rate", "ci95", "not_degenerate_rate", "not_degenerate_ci95",
-            "degenerate", "distinct_2", "replies", "leaked_languages")  # fmt: skip
+HEADLINE = (
+    "usable_rate",
+    "usable_ci95",
+    "pass_rate",
+    "ci95",
+    "not_degenerate_rate",
+    "not_degenerate_ci95",
+    "degenerate",
+    "distinct_2",
+    "replies",
+    "leaked_languages",
+)
 
 
 def headline(summary: dict) -> str:
@@ -164,9 +185,11 @@ def headline(summary: dict) -> str:
         return f"{summary[key]:.1%} (95% CI {summary[ci][0]:.1%}-{summary[ci][1]:.1%})"
 
     degenerate = ", ".join(f"{n} {reason}" for reason, n in summary["degenerate"].items()) or "none"
-    return (f"usable {share('usable_rate', 'usable_ci95')} of {summary['replies']} replies; in the language "
-            f"{share('pass_rate', 'ci95')}; not degenerate {share('not_degenerate_rate', 'not_degenerate_ci95')} "
-            f"(degenerate: {degenerate}); distinct-2 {summary['distinct_2']}")  # fmt: skip
+    return (
+        f"usable {share('usable_rate', 'usable_ci95')} of {summary['replies']} replies; in the language "
+        f"{share('pass_rate', 'ci95')}; not degenerate {share('not_degenerate_rate', 'not_degenerate_ci95')} "
+        f"(degenerate: {degenerate}); distinct-2 {summary['distinct_2']}"
+    )
 
 
 def load_prompts(spec: str, *, limit: int | None = None) -> list[str]:
@@ -192,17 +215,28 @@ def load_prompts(spec: str, *, limit: int | None = None) -> list[str]:
         elif "prompt" in columns or "text" in columns:
             prompts = [str(p) for p in split["prompt" if "prompt" in columns else "text"]]
         else:
-            raise DataError(f"{spec}: no prompts — expected a `messages`, `prompt` or `text` column; it has "
-                            f"{', '.join(columns)}")  # fmt: skip
+            raise DataError(
+                f"{spec}: no prompts — expected a `messages`, `prompt` or `text` column; it has "
+                f"{', '.join(columns)}"
+            )
         prompts = [p for p in prompts if p and p.strip()]
     if not prompts:
         raise DataError(f"{spec}: no prompts found")
     return prompts[:limit] if limit else prompts
 
 
-def generate_replies(model_id: str, prompts: list[str], *, system: str | list[str | None] | None = None,
-                     max_new_tokens: int = 128, batch_size: int = 8, device: str | None = None,
-                     adapter: str | None = None, quantization=None, cut_off: list | None = None) -> list[str]:  # fmt: skip
+def generate_replies(
+    model_id: str,
+    prompts: list[str],
+    *,
+    system: str | list[str | None] | None = None,
+    max_new_tokens: int = 128,
+    batch_size: int = 8,
+    device: str | None = None,
+    adapter: str | None = None,
+    quantization=None,
+    cut_off: list | None = None,
+) -> list[str]:
     """Greedy replies with the model's chat template, batched by length. `system`: one system prompt for
     every prompt, or one per prompt; `cut_off` receives whether each reply stopped at the length limit."""
     from lingualift.chat import generate_batch, with_system
@@ -211,8 +245,15 @@ def generate_replies(model_id: str, prompts: list[str], *, system: str | list[st
     model, tokenizer = load_chat_model(model_id, device=device, adapter=adapter, quantization=quantization)
     systems = system if isinstance(system, list) else [system] * len(prompts)
     chats = [with_system([{"role": "user", "content": p}], s) for p, s in zip(prompts, systems)]
-    return generate_batch(model, tokenizer, chats, max_new_tokens=max_new_tokens, batch_size=batch_size,
-                          cut_off=cut_off, progress=True)
+    return generate_batch(
+        model,
+        tokenizer,
+        chats,
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        cut_off=cut_off,
+        progress=True,
+    )
 
 
 def prompts_by_language(spec: str, languages: list, *, limit: int | None = None) -> dict[str, list[str]]:
@@ -226,8 +267,10 @@ def prompts_by_language(spec: str, languages: list, *, limit: int | None = None)
     parts = [first_split(load_source(one.strip()), prefer="test") for one in spec.split(",") if one.strip()]
     columns = set.intersection(*(set(part.column_names) for part in parts))
     if not {"messages", "lang"} <= columns:
-        raise DataError(f"{spec}: several languages need conversations with `messages` and `lang` columns (a threads "
-                        f"dataset); it has {', '.join(sorted(columns))}")  # fmt: skip
+        raise DataError(
+            f"{spec}: several languages need conversations with `messages` and `lang` columns (a threads "
+            f"dataset); it has {', '.join(sorted(columns))}"
+        )
     split = datasets.concatenate_datasets([part.select_columns(["messages", "lang"]) for part in parts])
     wanted = {language.tag: [] for language in languages}
     tags: dict[str, str] = {}
@@ -265,22 +308,38 @@ def run_fidelity(config, *, echo=print) -> dict:
     if config.baseline:
         runs.append((config.baseline, config.baseline, None))
     every_prompt = [p for prompts in items_by.values() for p in prompts]
-    systems = {language.tag: config.system.replace("{language}", language.name) if config.system else None
-               for language in languages}  # fmt: skip
+    systems = {
+        language.tag: config.system.replace("{language}", language.name) if config.system else None
+        for language in languages
+    }
     every_system = [systems[tag] for tag, prompts in items_by.items() for _ in prompts]
     for name, model_id, adapter in runs:
         all_cut_off: list[bool] = []
-        all_replies = generate_replies(model_id, every_prompt, system=every_system, max_new_tokens=config.max_new_tokens,
-                                       batch_size=config.batch_size, adapter=adapter, device=config.device,
-                                       quantization=config.quantization(), cut_off=all_cut_off)  # fmt: skip
+        all_replies = generate_replies(
+            model_id,
+            every_prompt,
+            system=every_system,
+            max_new_tokens=config.max_new_tokens,
+            batch_size=config.batch_size,
+            adapter=adapter,
+            device=config.device,
+            quantization=config.quantization(),
+            cut_off=all_cut_off,
+        )
         start = 0
         for language in languages:
             items = items_by[language.tag]
             replies = all_replies[start : start + len(items)]
             cut_off = all_cut_off[start : start + len(items)]
             start += len(items)
-            settings = {"lang": language.tag, "prompts": config.prompts, "limit": config.limit, "system": systems[language.tag],
-                        "max_new_tokens": config.max_new_tokens, "adapter": adapter}  # fmt: skip
+            settings = {
+                "lang": language.tag,
+                "prompts": config.prompts,
+                "limit": config.limit,
+                "system": systems[language.tag],
+                "max_new_tokens": config.max_new_tokens,
+                "adapter": adapter,
+            }
             summary = {
                 **fidelity_summary(replies, items, language, cut_off=cut_off),
                 "settings": settings,
@@ -288,7 +347,9 @@ def run_fidelity(config, *, echo=print) -> dict:
             }
             key = name if len(languages) == 1 else f"{name} [{language.tag}]"
             results[key] = summary
-            echo(f"{key} ({language.name}): {headline(summary)}; leaked: {summary['leaked_languages'] or 'none'}")
+            echo(
+                f"{key} ({language.name}): {headline(summary)}; leaked: {summary['leaked_languages'] or 'none'}"
+            )
     echo(f"method: {METHOD}")
     if config.out:
         Path(config.out).mkdir(parents=True, exist_ok=True)

@@ -17,18 +17,22 @@ class HarnessConfig(ModelPlacement):
     model_config = ConfigDict(extra="forbid")
 
     model: str = Field(description="Model: hub id, local directory, `demo`, or a LoRA adapter directory")
-    tasks: str = Field(description="Comma-separated lm-eval task names (e.g. belebele_nld_Latn,xcopa_it,"
-                                   "mgsm_direct_es,global_mmlu_full_nl), or your own tasks with --include-path")  # fmt: skip
+    tasks: str = Field(
+        description="Comma-separated lm-eval task names (e.g. belebele_nld_Latn,xcopa_it,"
+        "mgsm_direct_es,global_mmlu_full_nl), or your own tasks with --include-path"
+    )
     adapter: Optional[str] = Field(None, description="LoRA adapter on top of --model")
     include_path: Optional[str] = Field(
         None, description="Folder of your own task YAML files (local data files)"
     )
     num_fewshot: Optional[int] = Field(None, ge=0, description="Few-shot examples (default: each task's own)")
-    limit: Optional[int] = Field(None, gt=0, description="Only the first N documents per task (a quick look, "
-                                                         "not a comparable score)")  # fmt: skip
+    limit: Optional[int] = Field(
+        None, gt=0, description="Only the first N documents per task (a quick look, not a comparable score)"
+    )
     batch_size: int = Field(8, gt=0, description="Requests per forward pass")
     dtype: Optional[Literal["float32", "bfloat16", "float16"]] = Field(
-        None, description="Weights dtype (default: float32 on CPU, bfloat16 on a GPU that has it, else float16)"
+        None,
+        description="Weights dtype (default: float32 on CPU, bfloat16 on a GPU that has it, else float16)",
     )
     out: Optional[str] = Field(None, description="Write harness.json here")
 
@@ -50,35 +54,58 @@ def run_harness(config: HarnessConfig, *, echo=print) -> dict:
     manager = TaskManager(include_path=config.include_path) if config.include_path else TaskManager()
     unknown = [t for t in tasks if t not in manager.all_tasks]
     if unknown:
-        raise ConfigError(f"--tasks: unknown lm-eval task(s) {', '.join(unknown)}; `lm-eval ls tasks` lists them"
-                          + ("" if config.include_path else ", or pass your own YAML with --include-path"))  # fmt: skip
+        raise ConfigError(
+            f"--tasks: unknown lm-eval task(s) {', '.join(unknown)}; `lm-eval ls tasks` lists them"
+            + ("" if config.include_path else ", or pass your own YAML with --include-path")
+        )
     adapter = config.adapter or (config.model if adapter_base(config.model) else None)
     base = resolve_model(config.model if config.adapter or not adapter else adapter_base(adapter))
     from lingualift import hardware
 
     device = default_device(config.device)
     dtype = config.dtype or hardware.inference_dtype(hardware.Machine.here(), device)
-    model_args = {"pretrained": base, "dtype": dtype, **({"peft": adapter} if adapter else {}),
-                  **({"quantization_config": quantization} if quantization is not None else {})}  # fmt: skip
+    model_args = {
+        "pretrained": base,
+        "dtype": dtype,
+        **({"peft": adapter} if adapter else {}),
+        **({"quantization_config": quantization} if quantization is not None else {}),
+    }
     echo(
         f"lm-eval {lm_eval.__version__}: {', '.join(tasks)} on {base}" + (f" + {adapter}" if adapter else "")
     )
-    results = lm_eval.simple_evaluate(model="hf", model_args=model_args, tasks=tasks, task_manager=manager,
-                                      num_fewshot=config.num_fewshot, limit=config.limit,
-                                      batch_size=config.batch_size, device=device)  # fmt: skip
+    results = lm_eval.simple_evaluate(
+        model="hf",
+        model_args=model_args,
+        tasks=tasks,
+        task_manager=manager,
+        num_fewshot=config.num_fewshot,
+        limit=config.limit,
+        batch_size=config.batch_size,
+        device=device,
+    )
     scores, stderr = {}, {}
     for task, values in results["results"].items():
         metrics = {k.split(",")[0]: v for k, v in values.items() if "," in k and isinstance(v, (int, float))}
         scores[task] = {k: v for k, v in metrics.items() if not k.endswith("_stderr")}
         stderr[task] = {k.removesuffix("_stderr"): v for k, v in metrics.items() if k.endswith("_stderr")}
-    summary = {"model": f"{config.model}+{adapter}" if config.adapter else config.model, "model_args": model_args,
-               "tasks": tasks, "num_fewshot": config.num_fewshot, "limit": config.limit, "scores": scores,
-               "stderr": stderr, "documents": {t: n.get("effective") for t, n in results.get("n-samples", {}).items()},
-               "n_shot": results.get("n-shot"), "harness_version": lm_eval.__version__,
-               "task_versions": results.get("versions")}  # fmt: skip
+    summary = {
+        "model": f"{config.model}+{adapter}" if config.adapter else config.model,
+        "model_args": model_args,
+        "tasks": tasks,
+        "num_fewshot": config.num_fewshot,
+        "limit": config.limit,
+        "scores": scores,
+        "stderr": stderr,
+        "documents": {t: n.get("effective") for t, n in results.get("n-samples", {}).items()},
+        "n_shot": results.get("n-shot"),
+        "harness_version": lm_eval.__version__,
+        "task_versions": results.get("versions"),
+    }
     for task, values in scores.items():
-        echo(f"  {task}: " + ", ".join(f"{k} {v:.4f} (± {stderr[task].get(k, float('nan')):.4f})"
-                                      for k, v in values.items()))  # fmt: skip
+        echo(
+            f"  {task}: "
+            + ", ".join(f"{k} {v:.4f} (± {stderr[task].get(k, float('nan')):.4f})" for k, v in values.items())
+        )
     if config.out:
         Path(config.out).mkdir(parents=True, exist_ok=True)
         (Path(config.out) / "harness.json").write_text(json.dumps(summary, indent=2, default=str))

@@ -41,8 +41,9 @@ class JudgeConfig(ModelPlacement):
     model: str = Field(description="Chat model to evaluate: hub id, local directory, or `demo`")
     baseline: str = Field(description="Model it is compared with (e.g. the base before tuning)")
     lang: str = Field(description="Language the answers should be in")
-    prompts: str = Field(description="Prompts: .txt (one per line), a threads dataset, or data with a "
-                                     "prompt/text column")  # fmt: skip
+    prompts: str = Field(
+        description="Prompts: .txt (one per line), a threads dataset, or data with a prompt/text column"
+    )
     judge_base_url: str = Field(description="OpenAI-compatible endpoint of the judge (…/v1)")
     judge_model: str = Field(description="Model name the judge endpoint serves")
     adapter: Optional[str] = Field(None, description="LoRA adapter on top of --model")
@@ -96,8 +97,15 @@ def prompt_outcome(model_first: Optional[int], model_second: Optional[int]) -> O
     return "win" if total > 0 else "loss" if total < 0 else "tie"
 
 
-def judge_pairs(prompts: list[str], model_replies: list[str], baseline_replies: list[str], endpoint, *,
-                language: str, concurrency: int = 4) -> dict:  # fmt: skip
+def judge_pairs(
+    prompts: list[str],
+    model_replies: list[str],
+    baseline_replies: list[str],
+    endpoint,
+    *,
+    language: str,
+    concurrency: int = 4,
+) -> dict:
     """Both orders of every pair sent to the judge; win/tie/loss rates with bootstrap intervals."""
     from lingualift.endpoint import EndpointError
     from lingualift.evaluate.fidelity import bootstrap_interval
@@ -135,14 +143,29 @@ def judge_pairs(prompts: list[str], model_replies: list[str], baseline_replies: 
         first, second = verdicts[i]["model_first"]["verdict"], verdicts[i]["model_second"]["verdict"]
         outcome = prompt_outcome(first, second)
         consistent = None if None in (first, second) else MODEL_FIRST[first] == MODEL_SECOND[second]
-        rows.append({"prompt": prompts[i], "model_reply": model_replies[i], "baseline_reply": baseline_replies[i],
-                     "outcome": outcome, "consistent_across_orders": consistent, **verdicts[i]})  # fmt: skip
+        rows.append(
+            {
+                "prompt": prompts[i],
+                "model_reply": model_replies[i],
+                "baseline_reply": baseline_replies[i],
+                "outcome": outcome,
+                "consistent_across_orders": consistent,
+                **verdicts[i],
+            }
+        )
         if outcome:
             outcomes.append(outcome)
     parsed_orders = [sum(v["verdict"] is not None for v in verdicts[i].values()) for i in range(len(prompts))]
-    summary = {"prompts": len(prompts), "judged": len(outcomes), "unjudged": len(prompts) - len(outcomes),
-               "one_order_only": parsed_orders.count(1), "no_verdict": parsed_orders.count(0),
-               "requests": len(jobs), "unparsed_verdicts": unparsed, "failed_requests": failed}  # fmt: skip
+    summary = {
+        "prompts": len(prompts),
+        "judged": len(outcomes),
+        "unjudged": len(prompts) - len(outcomes),
+        "one_order_only": parsed_orders.count(1),
+        "no_verdict": parsed_orders.count(0),
+        "requests": len(jobs),
+        "unparsed_verdicts": unparsed,
+        "failed_requests": failed,
+    }
     for name in ("win", "tie", "loss"):
         hits = [o == name for o in outcomes]
         summary[f"{name}_rate"] = sum(hits) / len(hits) if hits else 0.0
@@ -160,8 +183,12 @@ def run_judge(config: JudgeConfig, *, echo=print) -> dict:
     from lingualift.languages import get_language
 
     language = get_language(config.lang)
-    endpoint = ChatEndpoint(config.judge_base_url, config.judge_model, api_key_env=config.api_key_env,
-                            needed_by="--judge-base-url")  # fmt: skip
+    endpoint = ChatEndpoint(
+        config.judge_base_url,
+        config.judge_model,
+        api_key_env=config.api_key_env,
+        needed_by="--judge-base-url",
+    )
     prompts = load_prompts(config.prompts, limit=config.limit)
     settings = {
         "system": config.system,
@@ -176,27 +203,44 @@ def run_judge(config: JudgeConfig, *, echo=print) -> dict:
         prompts, ours, theirs, endpoint, language=language.name, concurrency=config.concurrency
     )
     name = f"{config.model}+{config.adapter}" if config.adapter else config.model
-    result = {"model": name, "baseline": config.baseline, "judge": f"{config.judge_model} @ {config.judge_base_url}",
-              "lang": language.tag, "prompts_source": config.prompts, "rubric": RUBRIC,
-              "method": "pairwise, both answer orders judged; prompt score = sum of the two verdicts",
-              **result}  # fmt: skip
-    echo(f"{name} vs {config.baseline} on {result['judged']} prompts judged by {config.judge_model}: "
-         f"win {result['win_rate']:.0%} (95% CI {result['win_ci95'][0]:.0%}-{result['win_ci95'][1]:.0%}), "
-         f"tie {result['tie_rate']:.0%}, loss {result['loss_rate']:.0%}; not counted: {result['one_order_only']} prompts "
-         f"with one order's verdict, {result['no_verdict']} with none ({result['unparsed_verdicts']} unparsed verdicts, "
-         f"{result['failed_requests']} failed requests); "
-         f"orders agree on {_share(result['order_agreement'])} of pairs")  # fmt: skip
+    result = {
+        "model": name,
+        "baseline": config.baseline,
+        "judge": f"{config.judge_model} @ {config.judge_base_url}",
+        "lang": language.tag,
+        "prompts_source": config.prompts,
+        "rubric": RUBRIC,
+        "method": "pairwise, both answer orders judged; prompt score = sum of the two verdicts",
+        **result,
+    }
+    echo(
+        f"{name} vs {config.baseline} on {result['judged']} prompts judged by {config.judge_model}: "
+        f"win {result['win_rate']:.0%} (95% CI {result['win_ci95'][0]:.0%}-{result['win_ci95'][1]:.0%}), "
+        f"tie {result['tie_rate']:.0%}, loss {result['loss_rate']:.0%}; not counted: {result['one_order_only']} prompts "
+        f"with one order's verdict, {result['no_verdict']} with none ({result['unparsed_verdicts']} unparsed verdicts, "
+        f"{result['failed_requests']} failed requests); "
+        f"orders agree on {_share(result['order_agreement'])} of pairs"
+    )
     if config.out:
         Path(config.out).mkdir(parents=True, exist_ok=True)
         (Path(config.out) / "judge.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
     if not result["judged"]:
         from lingualift.errors import ModelError
 
-        first = next((v["judge_reply"] for p in result["pairs"] for k, v in p.items()
-                      if k.startswith("model_") and isinstance(v, dict)), "")  # fmt: skip
-        raise ModelError(f"the judge gave no prompt a verdict in both orders ({result['one_order_only']} with one, "
-                         f"{result['no_verdict']} with none; {result['failed_requests']} requests failed): the "
-                         f"rates mean nothing. First judge reply: {first[:160]!r}")  # fmt: skip
+        first = next(
+            (
+                v["judge_reply"]
+                for p in result["pairs"]
+                for k, v in p.items()
+                if k.startswith("model_") and isinstance(v, dict)
+            ),
+            "",
+        )
+        raise ModelError(
+            f"the judge gave no prompt a verdict in both orders ({result['one_order_only']} with one, "
+            f"{result['no_verdict']} with none; {result['failed_requests']} requests failed): the "
+            f"rates mean nothing. First judge reply: {first[:160]!r}"
+        )
     return result
 
 

@@ -22,7 +22,8 @@ class BenchConfig(BaseModel):
     to: str = Field(description="Target language")
     source_lang: str = Field("en", description="Source language")
     backend: Optional[list[str]] = Field(
-        None, description="Backend to compare, repeatable; `backend=model` picks the model (e.g. opus=DIR); default nllb"
+        None,
+        description="Backend to compare, repeatable; `backend=model` picks the model (e.g. opus=DIR); default nllb",
     )
     source_field: str = Field("source", description="Source column for dataset pairs")
     reference_field: str = Field("reference", description="Reference column for dataset pairs")
@@ -39,16 +40,29 @@ def run_bench(config: BenchConfig, *, echo=print) -> list[dict]:
     from lingualift.languages import get_language
 
     src, tgt = get_language(config.source_lang), get_language(config.to)
-    count, results = benchmark_backends(config.data, src, tgt, config.backend or ["nllb"],
-                                        source_field=config.source_field, reference_field=config.reference_field,
-                                        ct2=config.ct2, batch_tokens=config.batch_tokens)  # fmt: skip
+    count, results = benchmark_backends(
+        config.data,
+        src,
+        tgt,
+        config.backend or ["nllb"],
+        source_field=config.source_field,
+        reference_field=config.reference_field,
+        ct2=config.ct2,
+        batch_tokens=config.batch_tokens,
+    )
     table = Table(title=f"{src.name} → {tgt.name}: {count} segments")
     for column in ("translator", "BLEU", "chrF", "chrF++", "seg/s", "tok/s", "peak MB"):
         table.add_column(column)
     for r in results:
-        table.add_row(r["translator"], f"{r['bleu']['score']:.2f}", f"{r['chrf']['score']:.2f}",
-                      f"{r['chrf++']['score']:.2f}", str(r["segments_per_second"]),
-                      str(r["source_tokens_per_second"]), str(r["peak_memory_mb"]))  # fmt: skip
+        table.add_row(
+            r["translator"],
+            f"{r['bleu']['score']:.2f}",
+            f"{r['chrf']['score']:.2f}",
+            f"{r['chrf++']['score']:.2f}",
+            str(r["segments_per_second"]),
+            str(r["source_tokens_per_second"]),
+            str(r["peak_memory_mb"]),
+        )
     Console().print(table)
     for name in ("bleu", "chrf", "chrf++"):
         echo(f"{name}: {results[0][name]['signature']}")
@@ -100,9 +114,16 @@ def score(hypotheses: list[str], references: list[str]) -> dict:
 
 
 def benchmark_backends(
-    data: str, src, tgt, backends: list[str], *, source_field: str = "source", reference_field: str = "reference",
-    ct2: bool = False, batch_tokens: int = 4096,
-) -> tuple[int, list[dict]]:  # fmt: skip
+    data: str,
+    src,
+    tgt,
+    backends: list[str],
+    *,
+    source_field: str = "source",
+    reference_field: str = "reference",
+    ct2: bool = False,
+    batch_tokens: int = 4096,
+) -> tuple[int, list[dict]]:
     """(segments, one result per `backend` or `backend=model` spec) on the pairs in `data`."""
     from lingualift.translate.config import TranslateConfig
     from lingualift.translate.engine import build_translator, default_model_for
@@ -113,7 +134,9 @@ def benchmark_backends(
         name, _, model = spec.partition("=")
         config = TranslateConfig(source=data, to=tgt.tag, backend=name, model=model or None, ct2=ct2)
         translator = build_translator(config, name, config.model or default_model_for(name, src, tgt))
-        results.append(benchmark_translator(translator, sources, references, src, tgt, batch_tokens=batch_tokens))
+        results.append(
+            benchmark_translator(translator, sources, references, src, tgt, batch_tokens=batch_tokens)
+        )
     return len(sources), results
 
 
@@ -173,8 +196,11 @@ def write_outputs(results: list[dict], out: Path, *, title: str) -> None:
     for i, metric in enumerate(metrics):
         positions = [j + i * width for j in range(len(names))]
         ax.bar(positions, [r[metric]["score"] for r in results], width, label=metric)
-    ax.set_xticks([j + width for j in range(len(names))], [n.split(":", 1)[0] + "\n" + n.split("/")[-1][-28:]
-                                                              for n in names], fontsize=8)  # fmt: skip
+    ax.set_xticks(
+        [j + width for j in range(len(names))],
+        [n.split(":", 1)[0] + "\n" + n.split("/")[-1][-28:] for n in names],
+        fontsize=8,
+    )
     ax.set_ylabel("score")
     ax.set_title(title, fontsize=9)
     ax.legend()

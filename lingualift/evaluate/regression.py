@@ -52,8 +52,12 @@ def conversation_losses(
             continue
         with torch.no_grad():
             logits = model(torch.tensor([row["input_ids"]], device=model.device)).logits[:, :-1].float().cpu()
-        nll = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1),
-                                                ignore_index=IGNORE, reduction="sum")  # fmt: skip
+        nll = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]),
+            labels[:, 1:].reshape(-1),
+            ignore_index=IGNORE,
+            reduction="sum",
+        )
         out.append((float(nll), int((labels[0, 1:] != IGNORE).sum())))
     return out
 
@@ -70,11 +74,16 @@ def regression_summary(tuned: list[tuple[float, int]], base: list[tuple[float, i
         return round(math.exp(sum(s for s, _ in losses) / tokens), 4) if tokens else None
 
     mean = sum(differences) / len(differences) if differences else 0.0
-    return {"conversations": len(pairs), "tuned_loss": round(sum(t for t, _ in pairs) / len(pairs), 5) if pairs else None,
-            "baseline_loss": round(sum(b for _, b in pairs) / len(pairs), 5) if pairs else None,
-            "loss_difference": round(mean, 5), "loss_difference_ci95": [round(low, 5), round(high, 5)],
-            "tuned_perplexity": perplexity(tuned), "baseline_perplexity": perplexity(base),
-            "regressed": low > 0}  # fmt: skip
+    return {
+        "conversations": len(pairs),
+        "tuned_loss": round(sum(t for t, _ in pairs) / len(pairs), 5) if pairs else None,
+        "baseline_loss": round(sum(b for _, b in pairs) / len(pairs), 5) if pairs else None,
+        "loss_difference": round(mean, 5),
+        "loss_difference_ci95": [round(low, 5), round(high, 5)],
+        "tuned_perplexity": perplexity(tuned),
+        "baseline_perplexity": perplexity(base),
+        "regressed": low > 0,
+    }
 
 
 def run_regression(config: RegressionConfig, *, echo=print) -> dict:
@@ -93,37 +102,53 @@ def run_regression(config: RegressionConfig, *, echo=print) -> dict:
     ]
     if not conversations:
         raise DataError(f"{config.data}: no conversation with an assistant turn to measure")
-    prompts = [next(t["content"] for t in m if t["role"] == "user") for m in conversations
-               if any(t["role"] == "user" for t in m)][: config.fidelity_limit]  # fmt: skip
+    prompts = [
+        next(t["content"] for t in m if t["role"] == "user")
+        for m in conversations
+        if any(t["role"] == "user" for t in m)
+    ][: config.fidelity_limit]
     tuned_name = f"{config.model}+{config.adapter}" if config.adapter else config.model
     measured = {}
     for role, model_id, adapter in (
         ("tuned", config.model, config.adapter),
         ("baseline", config.baseline, None),
     ):
-        model, tokenizer = load_chat_model(model_id, adapter=adapter, device=config.device,
-                                           quantization=quantization)
+        model, tokenizer = load_chat_model(
+            model_id, adapter=adapter, device=config.device, quantization=quantization
+        )
         losses = conversation_losses(model, tokenizer, conversations, max_length=config.max_seq_length)
         fidelity = None
         if config.fidelity and prompts:
             from lingualift.chat import generate_batch
 
             cut_off: list[bool] = []
-            replies = generate_batch(model, tokenizer, [[{"role": "user", "content": p}] for p in prompts],
-                                     max_new_tokens=config.max_new_tokens, cut_off=cut_off)  # fmt: skip
+            replies = generate_batch(
+                model,
+                tokenizer,
+                [[{"role": "user", "content": p}] for p in prompts],
+                max_new_tokens=config.max_new_tokens,
+                cut_off=cut_off,
+            )
             summary = fidelity_summary(replies, prompts, language, cut_off=cut_off)
             fidelity = {k: summary[k] for k in HEADLINE}
         measured[role] = (losses, fidelity)
         del model
-    result = {"model": tuned_name, "baseline": config.baseline, "data": config.data, "lang": language.tag,
-              "max_seq_length": config.max_seq_length,
-              **regression_summary(measured["tuned"][0], measured["baseline"][0]),
-              "fidelity": {role: f for role, (_, f) in measured.items() if f is not None}}  # fmt: skip
+    result = {
+        "model": tuned_name,
+        "baseline": config.baseline,
+        "data": config.data,
+        "lang": language.tag,
+        "max_seq_length": config.max_seq_length,
+        **regression_summary(measured["tuned"][0], measured["baseline"][0]),
+        "fidelity": {role: f for role, (_, f) in measured.items() if f is not None},
+    }
     low, high = result["loss_difference_ci95"]
-    echo(f"{language.name} loss on {result['conversations']} conversations: tuned {result['tuned_loss']} vs baseline "
-         f"{result['baseline_loss']} — difference {result['loss_difference']:+.4f} (95% CI {low:+.4f} to {high:+.4f}); "
-         f"perplexity {result['tuned_perplexity']} vs {result['baseline_perplexity']}"
-         + ("; REGRESSED: the source-language loss went up" if result["regressed"] else ""))  # fmt: skip
+    echo(
+        f"{language.name} loss on {result['conversations']} conversations: tuned {result['tuned_loss']} vs baseline "
+        f"{result['baseline_loss']} — difference {result['loss_difference']:+.4f} (95% CI {low:+.4f} to {high:+.4f}); "
+        f"perplexity {result['tuned_perplexity']} vs {result['baseline_perplexity']}"
+        + ("; REGRESSED: the source-language loss went up" if result["regressed"] else "")
+    )
     for name, f in result["fidelity"].items():
         echo(f"{language.name} replies of {name}: {headline(f)}")
     if config.out:

@@ -9,8 +9,14 @@ from lingualift.pipeline.config import PipelineConfig, language_codes, load_conf
 __all__ = ["PipelineConfig", "load_config", "plan_steps", "run_pipeline"]
 
 
-def run_pipeline(config: PipelineConfig, *, start: str | None = None, until: str | None = None,
-                 dry_run: bool = False, echo=print) -> dict:  # fmt: skip
+def run_pipeline(
+    config: PipelineConfig,
+    *,
+    start: str | None = None,
+    until: str | None = None,
+    dry_run: bool = False,
+    echo=print,
+) -> dict:
     """Plan (every config problem is reported before anything loads), then run what changed."""
     import time
 
@@ -38,5 +44,9 @@ def run_pipeline(config: PipelineConfig, *, start: str | None = None, until: str
     for line in summary_table(work, steps, summaries):
         echo(line)
     echo(f"done in {seconds} s — report: {report}")
-    return {"stages": summaries, "report": str(report), "seconds": seconds,
-            "plan": {s.name: {"action": s.action, "reason": s.reason} for s in steps}}  # fmt: skip
+    return {
+        "stages": summaries,
+        "report": str(report),
+        "seconds": seconds,
+        "plan": {s.name: {"action": s.action, "reason": s.reason} for s in steps},
+    }

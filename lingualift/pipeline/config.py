@@ -27,8 +27,10 @@ class PipelineBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     language: Union[str, list[str]] = Field(
-        "nl", description="Target language (code or English name); several (`[nl, de]` or `nl,de`) train one model on "
-        "all of them: one translate and threads stage per language, sft on the joined threads (`train.sft.mix`)")  # fmt: skip
+        "nl",
+        description="Target language (code or English name); several (`[nl, de]` or `nl,de`) train one model on "
+        "all of them: one translate and threads stage per language, sft on the joined threads (`train.sft.mix`)",
+    )
     model: str = Field("demo", description="Base chat model to teach: hub id, local directory, or `demo`")
     work_dir: str = Field("runs/demo", description="One folder per stage under here")
 

@@ -20,15 +20,23 @@ DEMO_NOTE = (
 
 
 def write_report(work: Path, steps: list[Step], *, language: str, note: str | None = None) -> Path:
-    rows = "".join(f"<tr><td>{s.name}</td><td>{s.action}</td><td>{html.escape(s.reason)}</td>"
-                   f"<td>{_seconds(work, s.name)}</td></tr>" for s in steps)  # fmt: skip
+    rows = "".join(
+        f"<tr><td>{s.name}</td><td>{s.action}</td><td>{html.escape(s.reason)}</td>"
+        f"<td>{_seconds(work, s.name)}</td></tr>"
+        for s in steps
+    )
     markdown = ["| stage | action | why | seconds |", "|---|---|---|---|"] + [
         f"| {s.name} | {s.action} | {s.reason} | {_seconds(work, s.name)} |" for s in steps
     ]
     lead = f"<p class='note'>{html.escape(note)}</p>" if note else ""
-    stages = Section("Stages", "stage.json of each stage", "lingualift run: the plan and each stage's wall time",
-                     extra_html=f"{lead}<table><tr><th>stage</th><th>action</th><th>why</th><th>seconds</th></tr>"
-                                f"{rows}</table>", extra_md=([note, ""] if note else []) + markdown + [""])  # fmt: skip
+    stages = Section(
+        "Stages",
+        "stage.json of each stage",
+        "lingualift run: the plan and each stage's wall time",
+        extra_html=f"{lead}<table><tr><th>stage</th><th>action</th><th>why</th><th>seconds</th></tr>"
+        f"{rows}</table>",
+        extra_md=([note, ""] if note else []) + markdown + [""],
+    )
     return write_run_report(work, work / "report", title=f"lingualift report — {language}", leading=[stages])
 
 

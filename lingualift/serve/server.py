@@ -49,8 +49,11 @@ class Message(BaseModel):
 # Fields a single local model cannot honour: refused with the reason, never silently ignored.
 # (name, whether the value asks for something, why)
 UNSUPPORTED = (
-    ("response_format", lambda v: v is not None and not (isinstance(v, dict) and v.get("type", "text") == "text"),
-     "this server cannot constrain output to JSON or a schema; omit it"),
+    (
+        "response_format",
+        lambda v: v is not None and not (isinstance(v, dict) and v.get("type", "text") == "text"),
+        "this server cannot constrain output to JSON or a schema; omit it",
+    ),
     ("tools", bool, "this server has no tool calling"),
     ("tool_choice", lambda v: v not in (None, "none"), "this server has no tool calling"),
     ("functions", bool, "this server has no function calling"),
@@ -61,7 +64,7 @@ UNSUPPORTED = (
     ("audio", bool, "this server produces text only"),
     ("modalities", lambda v: v not in (None, ["text"]), "this server produces text only"),
     ("prediction", bool, "this server does not use predicted outputs"),
-)  # fmt: skip
+)
 
 
 class ChatRequest(BaseModel):
@@ -139,15 +142,23 @@ class ChatService:
 
     def messages(self, request: ChatRequest) -> list[dict]:
         # a "developer" message is the newer name of a system message
-        return [{"role": "system" if m.role == "developer" else m.role, "content": m.content}
-                for m in request.messages]  # fmt: skip
+        return [
+            {"role": "system" if m.role == "developer" else m.role, "content": m.content}
+            for m in request.messages
+        ]
 
     def completion(self, request: ChatRequest):
         from lingualift.serve.completion import Completion, Sampling
 
-        sampling = Sampling(max_tokens=self.max_tokens(request), temperature=request.temperature, top_p=request.top_p,
-                            seed=request.seed, stop=request.stops(), logprobs=request.logprobs,
-                            top_logprobs=request.top_logprobs or 0)  # fmt: skip
+        sampling = Sampling(
+            max_tokens=self.max_tokens(request),
+            temperature=request.temperature,
+            top_p=request.top_p,
+            seed=request.seed,
+            stop=request.stops(),
+            logprobs=request.logprobs,
+            top_logprobs=request.top_logprobs or 0,
+        )
         return Completion(self.model, self.tokenizer, self.messages(request), sampling)
 
 
@@ -202,8 +213,20 @@ def make_handler(service: ChatService, guard):
                 self.wfile.write(body)
             elif self.path == "/v1/models":
                 if self._authorized():
-                    self._json(200, {"object": "list", "data": [{"id": service.name, "object": "model",
-                                                                  "created": 0, "owned_by": "lingualift"}]})  # fmt: skip
+                    self._json(
+                        200,
+                        {
+                            "object": "list",
+                            "data": [
+                                {
+                                    "id": service.name,
+                                    "object": "model",
+                                    "created": 0,
+                                    "owned_by": "lingualift",
+                                }
+                            ],
+                        },
+                    )
             else:
                 self._error(RequestError(404, f"no route {self.path}", "not_found_error"))
 
@@ -237,13 +260,24 @@ def make_handler(service: ChatService, guard):
             pieces = list(completion)
             logprobs = {"content": [e for p in pieces for e in p.logprobs]} if request.logprobs else None
             message = {"role": "assistant", "content": "".join(p.text for p in pieces)}
-            self._json(200, {
-                "id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion", "created": int(time.time()),
-                "model": service.name,
-                "choices": [{"index": 0, "message": message, "logprobs": logprobs,
-                             "finish_reason": completion.finish_reason}],
-                "usage": _usage(completion),
-            })  # fmt: skip
+            self._json(
+                200,
+                {
+                    "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": service.name,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": message,
+                            "logprobs": logprobs,
+                            "finish_reason": completion.finish_reason,
+                        }
+                    ],
+                    "usage": _usage(completion),
+                },
+            )
 
         def _stream(self, request: ChatRequest) -> None:
             ident, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
@@ -254,8 +288,15 @@ def make_handler(service: ChatService, guard):
             with_usage = bool((request.stream_options or {}).get("include_usage"))
 
             def event(choices: list[dict], **extra) -> None:
-                chunk = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": service.name,
-                         "choices": choices, **({"usage": None} if with_usage else {}), **extra}  # fmt: skip
+                chunk = {
+                    "id": ident,
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": service.name,
+                    "choices": choices,
+                    **({"usage": None} if with_usage else {}),
+                    **extra,
+                }
                 self.wfile.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
                 self.wfile.flush()
 
@@ -280,8 +321,11 @@ def make_handler(service: ChatService, guard):
 
 
 def _usage(completion) -> dict:
-    return {"prompt_tokens": completion.prompt_tokens, "completion_tokens": completion.completion_tokens,
-            "total_tokens": completion.prompt_tokens + completion.completion_tokens}
+    return {
+        "prompt_tokens": completion.prompt_tokens,
+        "completion_tokens": completion.completion_tokens,
+        "total_tokens": completion.prompt_tokens + completion.completion_tokens,
+    }
 
 
 def start_server(config: ServeConfig, *, echo=print) -> ThreadingHTTPServer:
@@ -293,8 +337,9 @@ def start_server(config: ServeConfig, *, echo=print) -> ThreadingHTTPServer:
         api_key = os.environ.get(config.api_key_env, "")
         if not api_key:
             raise ConfigError(f"--api-key-env {config.api_key_env}: the variable is not set or empty")
-    model, tokenizer = load_chat_model(config.model, device=config.device, adapter=config.adapter,
-                                       quantization=config.quantization())
+    model, tokenizer = load_chat_model(
+        config.model, device=config.device, adapter=config.adapter, quantization=config.quantization()
+    )
     service = ChatService(config, model, tokenizer, api_key)
     try:
         server = ThreadingHTTPServer((config.host, config.port), None)
@@ -306,7 +351,9 @@ def start_server(config: ServeConfig, *, echo=print) -> ThreadingHTTPServer:
     server.daemon_threads = True
     server.service = service  # for tests and embedding
     if server.guard.any_host and api_key is None:
-        echo(f"warning: listening on {host} without --api-key-env: anyone who can reach this machine can use the model")
+        echo(
+            f"warning: listening on {host} without --api-key-env: anyone who can reach this machine can use the model"
+        )
     echo(
         f"serving {service.name} on http://{host}:{port}/ (chat page) and http://{host}:{port}/v1 (OpenAI API)"
     )

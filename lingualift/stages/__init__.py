@@ -13,8 +13,25 @@ from functools import cache
 
 from lingualift.stage import Stage
 
-NAMES = ("check", "generate", "source", "translate", "review", "threads", "tokenizer", "train", "fidelity",
-         "judge", "regression", "bench_mt", "harness", "merge", "gguf", "chat", "serve")  # fmt: skip
+NAMES = (
+    "check",
+    "generate",
+    "source",
+    "translate",
+    "review",
+    "threads",
+    "tokenizer",
+    "train",
+    "fidelity",
+    "judge",
+    "regression",
+    "bench_mt",
+    "harness",
+    "merge",
+    "gguf",
+    "chat",
+    "serve",
+)
 
 
 @cache

@@ -19,8 +19,14 @@ def command(config: BenchConfig) -> None:
 
 def section(data: list, where: str) -> Section:
     metrics = ("bleu", "chrf", "chrf++")
-    rows = [(r["translator"], ", ".join(f"{m} {r[m]['score']}" for m in metrics)
-             + f"; {r.get('segments_per_second')} seg/s, peak {r.get('peak_memory_mb')} MB") for r in data]  # fmt: skip
+    rows = [
+        (
+            r["translator"],
+            ", ".join(f"{m} {r[m]['score']}" for m in metrics)
+            + f"; {r.get('segments_per_second')} seg/s, peak {r.get('peak_memory_mb')} MB",
+        )
+        for r in data
+    ]
     signatures = sorted({r[m]["signature"] for r in data for m in metrics})
     by = (
         f"bench-mt on {data[0].get('segments') if data else 0} segments; sacrebleu signatures: "

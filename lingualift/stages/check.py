@@ -27,19 +27,32 @@ def command(config: CheckConfig, data: Annotated[str, SOURCE_ARGUMENT]) -> None:
 def section(data: dict, where: str) -> Section:
     tokens, cut = data.get("tokens") or {}, data.get("truncated") or {}
     estimate = data.get("training_estimate") or {}
-    rows = [("conversations", fmt(data.get("conversations"))),
-            ("tokens per conversation", fmt(tokens.get("per_conversation"))),
-            (f"cut at {data.get('max_seq_length')} tokens", f"{cut.get('conversations')} ({fmt(cut.get('share'))})"),
-            ("duplicates", fmt({k: v for k, v in (data.get("duplicates") or {}).items() if k != "near_examples"})),
-            ("training tokens", fmt(estimate.get("training_tokens")))]  # fmt: skip
+    rows = [
+        ("conversations", fmt(data.get("conversations"))),
+        ("tokens per conversation", fmt(tokens.get("per_conversation"))),
+        (
+            f"cut at {data.get('max_seq_length')} tokens",
+            f"{cut.get('conversations')} ({fmt(cut.get('share'))})",
+        ),
+        (
+            "duplicates",
+            fmt({k: v for k, v in (data.get("duplicates") or {}).items() if k != "near_examples"}),
+        ),
+        ("training tokens", fmt(estimate.get("training_tokens"))),
+    ]
     if "this_machine" in estimate:
         rows.append(("measured here", fmt(estimate["this_machine"])))
     if "translation_cost" in data:
         rows.append(("translation cost", fmt(data["translation_cost"])))
     languages = {k: v["turns"] for k, v in list((data.get("languages") or {}).items())[:12]}
     by = f"check of {data.get('data')} with the tokenizer and chat template of {data.get('model')}; languages by fastText lid.176"
-    return Section("Dataset check", where, by, rows,
-                   bars(languages, title="Turns per detected language", xlabel="turns") if languages else None)  # fmt: skip
+    return Section(
+        "Dataset check",
+        where,
+        by,
+        rows,
+        bars(languages, title="Turns per detected language", xlabel="turns") if languages else None,
+    )
 
 
 STAGE = Stage(

@@ -31,26 +31,47 @@ def section(data: dict, where: str) -> Section:
     first = next(iter(data.values()), {})
     settings = first.get("settings") or {}
     lang = settings.get("lang", "?")
-    by = (f"eval fidelity, language {lang}, prompts {settings.get('prompts', '?')} (limit {settings.get('limit')}), "
-          f"max {settings.get('max_new_tokens', '?')} new tokens, greedy; {first.get('method', '')}")  # fmt: skip
-    rows = [(short(n), f"{fidelity_line(r)}; leaked {fmt(r.get('leaked_languages') or 'none')}")
-            for n, r in data.items()]  # fmt: skip
+    by = (
+        f"eval fidelity, language {lang}, prompts {settings.get('prompts', '?')} (limit {settings.get('limit')}), "
+        f"max {settings.get('max_new_tokens', '?')} new tokens, greedy; {first.get('method', '')}"
+    )
+    rows = [
+        (short(n), f"{fidelity_line(r)}; leaked {fmt(r.get('leaked_languages') or 'none')}")
+        for n, r in data.items()
+    ]
     failures = [
         (n, f, ", ".join(f["leaked"])) for n, r in data.items() for f in (r.get("failure_examples") or [])[:3]
     ]
-    failures += [(n, d, d["reason"].replace("_", " ")) for n, r in data.items()
-                 for d in (r.get("degenerate_examples") or [])]  # fmt: skip
-    items = "".join(f"<li><b>{html.escape(short(n))}</b> ({html.escape(why)}): {html.escape(f['prompt'][:120])} → "
-                    f"<i>{html.escape(f['reply'][:200])}</i></li>" for n, f, why in failures)  # fmt: skip
-    extra = (f"<details><summary>examples: other languages and degenerate replies</summary><ul>{items}</ul></details>"
-             if failures else "")  # fmt: skip
-    return Section("Replies in the language: usable, before and after", where, by, rows,
-                   fidelity_figure(data, title=f"Language fidelity ({lang})"), extra)  # fmt: skip
+    failures += [
+        (n, d, d["reason"].replace("_", " "))
+        for n, r in data.items()
+        for d in (r.get("degenerate_examples") or [])
+    ]
+    items = "".join(
+        f"<li><b>{html.escape(short(n))}</b> ({html.escape(why)}): {html.escape(f['prompt'][:120])} → "
+        f"<i>{html.escape(f['reply'][:200])}</i></li>"
+        for n, f, why in failures
+    )
+    extra = (
+        f"<details><summary>examples: other languages and degenerate replies</summary><ul>{items}</ul></details>"
+        if failures
+        else ""
+    )
+    return Section(
+        "Replies in the language: usable, before and after",
+        where,
+        by,
+        rows,
+        fidelity_figure(data, title=f"Language fidelity ({lang})"),
+        extra,
+    )
 
 
 # (rate key, interval key, label): usable leads; reports written before it had in-language only
-FIDELITY_RATES = (("usable_rate", "usable_ci95", "usable (in the language, not degenerate)"),
-                  ("pass_rate", "ci95", "in the language"))  # fmt: skip
+FIDELITY_RATES = (
+    ("usable_rate", "usable_ci95", "usable (in the language, not degenerate)"),
+    ("pass_rate", "ci95", "in the language"),
+)
 
 
 def fidelity_figure(results: dict, *, title: str) -> bytes:
@@ -63,10 +84,20 @@ def fidelity_figure(results: dict, *, title: str) -> bytes:
             rates = [results[n][rate] * 100 for n in names]
             low = [r - results[n][ci][0] * 100 for r, n in zip(rates, names)]
             high = [results[n][ci][1] * 100 - r for r, n in zip(rates, names)]
-            ax.barh([i + k * height for i in range(len(names))], rates, height=height, xerr=[low, high],
-                    color=color, capsize=3, label=label)  # fmt: skip
-        ax.set_yticks([i + height * (len(shown) - 1) / 2 for i in range(len(names))], [short(n) for n in names],
-                      fontsize=8)  # fmt: skip
+            ax.barh(
+                [i + k * height for i in range(len(names))],
+                rates,
+                height=height,
+                xerr=[low, high],
+                color=color,
+                capsize=3,
+                label=label,
+            )
+        ax.set_yticks(
+            [i + height * (len(shown) - 1) / 2 for i in range(len(names))],
+            [short(n) for n in names],
+            fontsize=8,
+        )
         ax.invert_yaxis()
         ax.set_xlim(0, 100)
         ax.set_xlabel("% of replies, 95% CI")
@@ -109,9 +140,13 @@ def plan(config, plan) -> None:
     if "system" not in section and not config.threads.get("no_system_prompt"):  # as in training
         section["system"] = config.threads.get("system_prompt") or SYSTEM_PROMPT
     threads, trained = plan.of("threads"), plan.of("train")[-1:]
-    links = {"model": plan.model, "baseline": config.model if trained else None, "lang": ",".join(plan.tags),
-             "prompts": ",".join(str(plan.work / t.name / "heldout") for t in threads),
-             "out": str(plan.work / "evaluate")}  # fmt: skip
+    links = {
+        "model": plan.model,
+        "baseline": config.model if trained else None,
+        "lang": ",".join(plan.tags),
+        "prompts": ",".join(str(plan.work / t.name / "heldout") for t in threads),
+        "out": str(plan.work / "evaluate"),
+    }
     built = plan.build("evaluate.fidelity", FidelityConfig, section, links)
     if built is not None:
         upstream = tuple(t.name for t in threads) + tuple(s.name for s in trained)
@@ -126,9 +161,12 @@ def run(step: Step, work: Path, echo) -> dict:
 
 
 def figure(summary: dict) -> str:
-    return "; ".join(f"{Path(name.split('+')[-1]).name or name}: usable {r['usable_rate']:.0%} "
-                     f"({r['usable_ci95'][0]:.0%}–{r['usable_ci95'][1]:.0%})"
-                     for name, r in summary.items() if isinstance(r, dict) and "usable_rate" in r)  # fmt: skip
+    return "; ".join(
+        f"{Path(name.split('+')[-1]).name or name}: usable {r['usable_rate']:.0%} "
+        f"({r['usable_ci95'][0]:.0%}–{r['usable_ci95'][1]:.0%})"
+        for name, r in summary.items()
+        if isinstance(r, dict) and "usable_rate" in r
+    )
 
 
 STAGE = Stage(

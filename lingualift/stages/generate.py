@@ -30,8 +30,13 @@ def section(data: dict, where: str) -> Section:
     ]
     by = f"generate: {data.get('generator')}, language {data.get('lang')}, chunks of {data.get('chunk_tokens')} tokens"
     counts = {"accepted": pairs.get("accepted", 0), **(pairs.get("rejected_by_reason") or {})}
-    return Section("Generated instructions", where, by, rows,
-                   bars(counts, title="Question-answer pairs", xlabel="pairs") if any(counts.values()) else None)  # fmt: skip
+    return Section(
+        "Generated instructions",
+        where,
+        by,
+        rows,
+        bars(counts, title="Question-answer pairs", xlabel="pairs") if any(counts.values()) else None,
+    )
 
 
 STAGE = Stage(

@@ -21,8 +21,10 @@ def command(config: HarnessConfig) -> None:
 
 def section(data: dict, where: str) -> Section:
     scores = data.get("scores") or {}
-    by = (f"lm-evaluation-harness {data.get('harness_version', '?')}: model {data.get('model')}, tasks "
-          f"{', '.join(scores)}, {data.get('num_fewshot', 0)}-shot, limit {data.get('limit')}")  # fmt: skip
+    by = (
+        f"lm-evaluation-harness {data.get('harness_version', '?')}: model {data.get('model')}, tasks "
+        f"{', '.join(scores)}, {data.get('num_fewshot', 0)}-shot, limit {data.get('limit')}"
+    )
     rows = [(task, ", ".join(f"{m} {fmt(v)}" for m, v in values.items())) for task, values in scores.items()]
     main = [(task, next(iter(values.items()))) for task, values in scores.items() if values]
 

@@ -20,22 +20,41 @@ def command(config: JudgeConfig) -> None:
 
 
 def section(data: dict, where: str) -> Section:
-    by = (f"eval judge: {data.get('model')} vs {data.get('baseline')}, judge {data.get('judge')}, language "
-          f"{data.get('lang')}, prompts {data.get('prompts_source')}; {data.get('method')}")  # fmt: skip
+    by = (
+        f"eval judge: {data.get('model')} vs {data.get('baseline')}, judge {data.get('judge')}, language "
+        f"{data.get('lang')}, prompts {data.get('prompts_source')}; {data.get('method')}"
+    )
     names = ("win", "tie", "loss")
 
     def draw(fig, ax):
         rates = [data[f"{n}_rate"] * 100 for n in names]
-        errors = [[r - data[f"{n}_ci95"][0] * 100 for r, n in zip(rates, names)],
-                  [data[f"{n}_ci95"][1] * 100 - r for r, n in zip(rates, names)]]  # fmt: skip
+        errors = [
+            [r - data[f"{n}_ci95"][0] * 100 for r, n in zip(rates, names)],
+            [data[f"{n}_ci95"][1] * 100 - r for r, n in zip(rates, names)],
+        ]
         ax.bar(names, rates, yerr=errors, capsize=4, color=["#55a868", "#999999", "#c44e52"])
         ax.set_ylim(0, 100)
         ax.set_ylabel("% of judged prompts, 95% CI")
         ax.set_title(f"{short(str(data.get('model')))} vs {short(str(data.get('baseline')))}", fontsize=9)
 
-    rows = [(f"{n} rate", f"{data[f'{n}_rate']:.1%} (95% CI {data[f'{n}_ci95'][0]:.1%}–{data[f'{n}_ci95'][1]:.1%})")
-            for n in names] + pick(data, ("prompts", "judged", "one_order_only", "no_verdict", "unparsed_verdicts",
-                                           "failed_requests", "order_agreement"))  # fmt: skip
+    rows = [
+        (
+            f"{n} rate",
+            f"{data[f'{n}_rate']:.1%} (95% CI {data[f'{n}_ci95'][0]:.1%}–{data[f'{n}_ci95'][1]:.1%})",
+        )
+        for n in names
+    ] + pick(
+        data,
+        (
+            "prompts",
+            "judged",
+            "one_order_only",
+            "no_verdict",
+            "unparsed_verdicts",
+            "failed_requests",
+            "order_agreement",
+        ),
+    )
     return Section("LLM judge: win rate", where, by, rows, png(draw, size=(5, 3)))
 
 

@@ -20,13 +20,21 @@ def command(config: RegressionConfig) -> None:
 
 
 def section(data: dict, where: str) -> Section:
-    by = (f"eval regression: {data.get('model')} vs {data.get('baseline')} on {data.get('data')} "
-          f"({data.get('lang')}), assistant-turn loss per conversation, paired, bootstrap 95% CI; "
-          f"up to {data.get('max_seq_length')} tokens")  # fmt: skip
+    by = (
+        f"eval regression: {data.get('model')} vs {data.get('baseline')} on {data.get('data')} "
+        f"({data.get('lang')}), assistant-turn loss per conversation, paired, bootstrap 95% CI; "
+        f"up to {data.get('max_seq_length')} tokens"
+    )
     low, high = data.get("loss_difference_ci95") or (0, 0)
-    rows = [("loss difference (tuned − baseline)", f"{data.get('loss_difference'):+.4f} (95% CI {low:+.4f} to {high:+.4f})"
-             + (" — regressed" if data.get("regressed") else ""))] + pick(
-        data, ("conversations", "tuned_loss", "baseline_loss", "tuned_perplexity", "baseline_perplexity"))  # fmt: skip
+    rows = [
+        (
+            "loss difference (tuned − baseline)",
+            f"{data.get('loss_difference'):+.4f} (95% CI {low:+.4f} to {high:+.4f})"
+            + (" — regressed" if data.get("regressed") else ""),
+        )
+    ] + pick(
+        data, ("conversations", "tuned_loss", "baseline_loss", "tuned_perplexity", "baseline_perplexity")
+    )
     for role, f in (data.get("fidelity") or {}).items():
         rows.append((f"{role} replies in {data.get('lang')}", fidelity_line(f)))
     return Section("Source-language regression", where, by, rows)

@@ -50,8 +50,12 @@ def section(data: dict, where: str) -> Section:
     config = data.get("config") or {}
     by = f"threads: language {config.get('lang')}, strategy {config.get('strategy')}, source {data.get('source')}"
     language = config.get("lang") or "source-language"
-    return Section(f"Conversations ({language}): {short(str(data.get('source')))}", where, by,
-                   rows + pick(data, ("pairs_note",)))  # fmt: skip
+    return Section(
+        f"Conversations ({language}): {short(str(data.get('source')))}",
+        where,
+        by,
+        rows + pick(data, ("pairs_note",)),
+    )
 
 
 FIELDS = {
@@ -65,8 +69,12 @@ def plan(config, plan) -> None:
     holdout = config.evaluate.holdout if config.evaluate.fidelity is not None else 0
     for translated in plan.of("translate"):
         name = translated.name.replace("translate", "threads", 1)
-        links = {"lang": translated.config.to, "source": translated.config.out,
-                 "out": str(plan.work / name / "all"), "pairs_out": str(plan.work / name / "pairs")}  # fmt: skip
+        links = {
+            "lang": translated.config.to,
+            "source": translated.config.out,
+            "out": str(plan.work / name / "all"),
+            "pairs_out": str(plan.work / name / "pairs"),
+        }
         built = plan.build("threads", ThreadsConfig, config.threads, links)
         if built is not None:
             plan.steps.append(
@@ -89,8 +97,10 @@ def run(step: Step, work: Path, echo, *, seed: int = 0) -> dict:
     if len(conversations) <= holdout:
         from lingualift.errors import DataError
 
-        raise DataError(f"only {len(conversations)} conversations: too few to hold {holdout} out for evaluation "
-                        "(lower evaluate.holdout or use more data)")  # fmt: skip
+        raise DataError(
+            f"only {len(conversations)} conversations: too few to hold {holdout} out for evaluation "
+            "(lower evaluate.holdout or use more data)"
+        )
     order = conversations.shuffle(seed=seed)
     heldout, train = order.select(range(holdout)), order.select(range(holdout, len(order)))
     save_dataset(datasets.DatasetDict({"train": train}), folder / "train")

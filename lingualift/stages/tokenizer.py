@@ -25,16 +25,31 @@ def command(config: ExtendConfig) -> None:
 def section(data: dict, where: str) -> Section:
     fertility = data.get("fertility") or {}
     before, after = fertility.get("before") or {}, fertility.get("after") or {}
-    rows = [("tokens added", f"{data.get('added_tokens')} (vocabulary {data.get('base_vocab')} → {data.get('new_vocab')})"),
-            ("tokens per word, held-out", f"{before.get('tokens_per_word')} → {after.get('tokens_per_word')} "
-                                          f"({fmt(fertility.get('reduction'))} fewer)"),
-            ("new tokens used on held-out text", fmt(data.get("pieces_used_on_held_out"))),
-            ("examples", ", ".join(repr(p["piece"]) for p in (data.get("pieces") or [])[:12]))]  # fmt: skip
-    by = (f"tokenizer extend of {data.get('base_model')} ({data.get('kind')}) on {data.get('data')}, language "
-          f"{data.get('lang')}; {(data.get('lines') or {}).get('held_out')} held-out lines")  # fmt: skip
+    rows = [
+        (
+            "tokens added",
+            f"{data.get('added_tokens')} (vocabulary {data.get('base_vocab')} → {data.get('new_vocab')})",
+        ),
+        (
+            "tokens per word, held-out",
+            f"{before.get('tokens_per_word')} → {after.get('tokens_per_word')} "
+            f"({fmt(fertility.get('reduction'))} fewer)",
+        ),
+        ("new tokens used on held-out text", fmt(data.get("pieces_used_on_held_out"))),
+        ("examples", ", ".join(repr(p["piece"]) for p in (data.get("pieces") or [])[:12])),
+    ]
+    by = (
+        f"tokenizer extend of {data.get('base_model')} ({data.get('kind')}) on {data.get('data')}, language "
+        f"{data.get('lang')}; {(data.get('lines') or {}).get('held_out')} held-out lines"
+    )
     per_word = {"before": before.get("tokens_per_word") or 0, "after": after.get("tokens_per_word") or 0}
-    return Section("Vocabulary extension", where, by, rows,
-                   bars(per_word, title="Tokens per word on held-out text", xlabel="tokens per word"))  # fmt: skip
+    return Section(
+        "Vocabulary extension",
+        where,
+        by,
+        rows,
+        bars(per_word, title="Tokens per word on held-out text", xlabel="tokens per word"),
+    )
 
 
 STAGE = Stage(

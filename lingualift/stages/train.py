@@ -15,8 +15,18 @@ from lingualift.train.config import TrainConfig
 
 METHODS = ("cpt", "sft", "dpo", "orpo")  # the order training steps run in
 # the run's summary keeps these of training_report.json
-SUMMARY = ("method", "mode", "steps", "first_loss", "final_loss", "best_eval_loss", "non_pad_tokens_seen",
-           "non_pad_tokens_per_second", "trainable_parameters", "train_seconds")  # fmt: skip
+SUMMARY = (
+    "method",
+    "mode",
+    "steps",
+    "first_loss",
+    "final_loss",
+    "best_eval_loss",
+    "non_pad_tokens_seen",
+    "non_pad_tokens_per_second",
+    "trainable_parameters",
+    "train_seconds",
+)
 
 
 def command(
@@ -42,10 +52,24 @@ def section(data: dict, where: str) -> Section:
     history = data.get("loss_history") or []
     config = data.get("config") or {}
     versions = ", ".join(f"{k} {v}" for k, v in (data.get("versions") or {}).items())
-    settings = ", ".join(f"{k}={config[k]}" for k in ("lr", "batch_size", "grad_accum", "max_seq_length", "lora_r",
-                                                       "epochs", "max_steps", "packing") if k in config)  # fmt: skip
-    by = (f"train {data.get('method')} ({data.get('mode')}) of {data.get('model')} on {data.get('data')}; "
-          f"{settings}; {versions}")  # fmt: skip
+    settings = ", ".join(
+        f"{k}={config[k]}"
+        for k in (
+            "lr",
+            "batch_size",
+            "grad_accum",
+            "max_seq_length",
+            "lora_r",
+            "epochs",
+            "max_steps",
+            "packing",
+        )
+        if k in config
+    )
+    by = (
+        f"train {data.get('method')} ({data.get('mode')}) of {data.get('model')} on {data.get('data')}; "
+        f"{settings}; {versions}"
+    )
 
     def draw(fig, ax):
         for key, style in (("loss", "-"), ("eval_loss", "o--")):
@@ -59,8 +83,21 @@ def section(data: dict, where: str) -> Section:
             f"{str(data.get('method', '')).upper()} loss — {Path(str(data.get('model'))).name}", fontsize=9
         )
 
-    rows = pick(data, ("steps", "epochs", "first_loss", "final_loss", "best_eval_loss", "non_pad_tokens_seen",
-                        "non_pad_tokens_per_second", "trainable_parameters", "peak_memory_mb", "train_seconds"))  # fmt: skip
+    rows = pick(
+        data,
+        (
+            "steps",
+            "epochs",
+            "first_loss",
+            "final_loss",
+            "best_eval_loss",
+            "non_pad_tokens_seen",
+            "non_pad_tokens_per_second",
+            "trainable_parameters",
+            "peak_memory_mb",
+            "train_seconds",
+        ),
+    )
     stats = data.get("data_stats") or {}
     if stats.get("languages"):
         mix = f" (--mix {stats['mix']})" if stats.get("mix") else ""
@@ -70,8 +107,13 @@ def section(data: dict, where: str) -> Section:
         rows.append((f"conversations per language{mix}", counts))
     if stats.get("vocabulary"):
         vocabulary = stats["vocabulary"]
-        rows.append(("vocabulary", f"{vocabulary['tokens']} tokens, {vocabulary['added_by_tokenizer_extend']} added by "
-                                   f"tokenizer extend; embeddings trained: {vocabulary['embeddings_trained']}"))  # fmt: skip
+        rows.append(
+            (
+                "vocabulary",
+                f"{vocabulary['tokens']} tokens, {vocabulary['added_by_tokenizer_extend']} added by "
+                f"tokenizer extend; embeddings trained: {vocabulary['embeddings_trained']}",
+            )
+        )
     if stats.get("replay_conversations") is not None:
         rows.append(
             ("replay conversations", f"{stats['replay_conversations']} ({fmt(stats.get('replay_share'))})")
@@ -108,8 +150,10 @@ def plan(config, plan) -> None:
             continue
         where, name, section = f"train.{method}", f"train-{method}", dict(section)
         if plan.several and method in ("dpo", "orpo"):
-            plan.problems.append(f"{where}: takes one language's preference pairs; with several languages train "
-                                 "sft only (or run one pipeline per language for the pairs)")  # fmt: skip
+            plan.problems.append(
+                f"{where}: takes one language's preference pairs; with several languages train "
+                "sft only (or run one pipeline per language for the pairs)"
+            )
             continue
         if method == "cpt" and "data" not in section:
             plan.problems.append(f"{where}.data: raw target-language text to pre-train on is required")
@@ -152,9 +196,15 @@ STAGE = Stage(
     "train",
     TrainConfig,
     command=command,
-    flags={"full": "--full/--lora", "quant4": "--quant4", "quant8": "--quant8", "resume": "--resume",
-           "assistant_only_loss": "--assistant-only-loss/--all-tokens", "out": "--out -o"},
+    flags={
+        "full": "--full/--lora",
+        "quant4": "--quant4",
+        "quant8": "--quant8",
+        "resume": "--resume",
+        "assistant_only_loss": "--assistant-only-loss/--all-tokens",
+        "out": "--out -o",
+    },
     report="training_report.json",
     section=section,
     pipeline=Pipeline(FIELDS, plan, run, figure),
-)  # fmt: skip
+)

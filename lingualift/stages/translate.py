@@ -14,8 +14,17 @@ from lingualift.stages.arguments import SOURCE_ARGUMENT
 from lingualift.translate.config import TranslateConfig
 
 # the run's summary keeps these of translate_report.json
-SUMMARY = ("rows", "rows_by_outcome", "rows_by_flag", "unique_segments", "translated_segments", "reused_from_store",
-           "flagged", "failed_segments", "rows_per_second")  # fmt: skip
+SUMMARY = (
+    "rows",
+    "rows_by_outcome",
+    "rows_by_flag",
+    "unique_segments",
+    "translated_segments",
+    "reused_from_store",
+    "flagged",
+    "failed_segments",
+    "rows_per_second",
+)
 
 
 def command(
@@ -58,12 +67,30 @@ def section(data: dict, where: str) -> Section:
             f"Translation outcomes and QE flags ({data.get('backend')} → {data.get('target')})", fontsize=9
         )
 
-    by = (f"translate: backend {data.get('backend')}, model {data.get('model', '?')}, target {data.get('target')}, "
-          f"source {data.get('source')}, {data.get('world_size', 1)} process(es)")  # fmt: skip
-    return Section("Translation", where, by, pick(data, ("rows", "unique_segments", "reused_from_store",
-                                                          "translated_segments", "failed_segments", "rows_per_second",
-                                                          "segments_per_second", "tokens_per_second", "seconds")),
-                   png(draw) if outcomes or flags else None)  # fmt: skip
+    by = (
+        f"translate: backend {data.get('backend')}, model {data.get('model', '?')}, target {data.get('target')}, "
+        f"source {data.get('source')}, {data.get('world_size', 1)} process(es)"
+    )
+    return Section(
+        "Translation",
+        where,
+        by,
+        pick(
+            data,
+            (
+                "rows",
+                "unique_segments",
+                "reused_from_store",
+                "translated_segments",
+                "failed_segments",
+                "rows_per_second",
+                "segments_per_second",
+                "tokens_per_second",
+                "seconds",
+            ),
+        ),
+        png(draw) if outcomes or flags else None,
+    )
 
 
 FIELDS = {
@@ -80,9 +107,14 @@ def plan(config, plan) -> None:
     source = plan.of("source")[0]
     for tag in plan.tags:
         name = f"translate{plan.suffix(tag)}"
-        links = {"source": str(plan.work / source.name / "data"), "to": tag, "out": str(plan.work / name / "data"),
-                 "text_field": config.text_field, "source_lang": config.source_lang,
-                 "work_dir": str(plan.work / name / "store")}  # fmt: skip
+        links = {
+            "source": str(plan.work / source.name / "data"),
+            "to": tag,
+            "out": str(plan.work / name / "data"),
+            "text_field": config.text_field,
+            "source_lang": config.source_lang,
+            "work_dir": str(plan.work / name / "store"),
+        }
         built = plan.build("translate", TranslateConfig, section, links)
         if built is not None:
             plan.steps.append(Step(name, STAGE, built, upstream=(source.name,), keep_on_upstream_change=True))
@@ -107,8 +139,10 @@ def run(step: Step, work: Path, echo) -> dict:
             update={"only_ids": str(folder / "source-threads" / "thread_message_ids.json")}
         )
     report = translate_dataset(config, echo=echo)
-    echo(f"translate: {report['rows_by_outcome']} ({report['translated_segments']} segments translated, "
-         f"{report['reused_from_store']} reused) → {config.out}")  # fmt: skip
+    echo(
+        f"translate: {report['rows_by_outcome']} ({report['translated_segments']} segments translated, "
+        f"{report['reused_from_store']} reused) → {config.out}"
+    )
     return {key: report.get(key) for key in SUMMARY}
 
 

@@ -149,12 +149,22 @@ def gpu_estimate(tokens: float, parameters: int, method: str) -> dict:
             "tokens_per_second": round(tokens_per_second),
             "hours": round(tokens / tokens_per_second / 3600, 5),
         }
-    return {"assumptions": f"{FLOPS_PER_TOKEN[method]}·N FLOPs per token ({method}), {ASSUMED_MFU:.0%} of dense bf16 peak",
-            "gpus": hours}  # fmt: skip
+    return {
+        "assumptions": f"{FLOPS_PER_TOKEN[method]}·N FLOPs per token ({method}), {ASSUMED_MFU:.0%} of dense bf16 peak",
+        "gpus": hours,
+    }
 
 
-def measure_training_speed(model_path: str, tokenizer, conversations: list[list[dict]], *, max_seq_length: int,
-                           batch_size: int, steps: int, method: str) -> dict:  # fmt: skip
+def measure_training_speed(
+    model_path: str,
+    tokenizer,
+    conversations: list[list[dict]],
+    *,
+    max_seq_length: int,
+    batch_size: int,
+    steps: int,
+    method: str,
+) -> dict:
     """Non-pad tokens per second of a few real training steps (LoRA r=16 on all linear layers, or
     full) on this machine, after one warm-up step that is not timed."""
     import torch
@@ -194,8 +204,13 @@ def measure_training_speed(model_path: str, tokenizer, conversations: list[list[
         if step:  # the first step warms up (allocations, kernels)
             timed_seconds += time.perf_counter() - started
             timed_tokens += int(batch["attention_mask"].sum())
-    return {"device": device, "method": method, "steps": steps, "batch_size": batch_size,
-            "tokens_per_second": round(timed_tokens / timed_seconds, 1)}  # fmt: skip
+    return {
+        "device": device,
+        "method": method,
+        "steps": steps,
+        "batch_size": batch_size,
+        "tokens_per_second": round(timed_tokens / timed_seconds, 1),
+    }
 
 
 def _conversations(config: CheckConfig):
@@ -216,8 +231,12 @@ def _conversations(config: CheckConfig):
     for name, part in data.items():
         counts = report["splits"][name]
         unusable = {k[len("skipped_") :]: v for k, v in counts.items() if k.startswith("skipped_") and v}
-        splits[name] = {"rows": len(part), "format": counts["format"], "conversations": len(threads[name]),
-                        "not_conversations": unusable}  # fmt: skip
+        splits[name] = {
+            "rows": len(part),
+            "format": counts["format"],
+            "conversations": len(threads[name]),
+            "not_conversations": unusable,
+        }
     conversations = [row["messages"] for part in threads.values() for row in part]
     return conversations, splits
 
@@ -290,36 +309,68 @@ def check_dataset(config: CheckConfig, *, echo=print) -> dict:
     trained_tokens = sum(min(n, config.max_seq_length) for n in per_conversation)
     unique_turns = set(turns)
     report = {
-        "data": config.data, "model": config.model, "max_seq_length": config.max_seq_length, "splits": splits,
-        "conversations": len(conversations), "turns": len(turns),
-        "tokens": {"total": sum(per_conversation), "per_conversation": percentiles(per_conversation),
-                   "per_turn": percentiles(per_turn)},
-        "truncated": {"conversations": sum(n > config.max_seq_length for n in per_conversation),
-                      "share": round(sum(n > config.max_seq_length for n in per_conversation) / len(per_conversation), 4),
-                      "tokens_cut": sum(per_conversation) - trained_tokens},
-        "turns_per_conversation": {"distribution": dict(sorted(Counter(dialogue_turns).items())), **percentiles(dialogue_turns)},
+        "data": config.data,
+        "model": config.model,
+        "max_seq_length": config.max_seq_length,
+        "splits": splits,
+        "conversations": len(conversations),
+        "turns": len(turns),
+        "tokens": {
+            "total": sum(per_conversation),
+            "per_conversation": percentiles(per_conversation),
+            "per_turn": percentiles(per_turn),
+        },
+        "truncated": {
+            "conversations": sum(n > config.max_seq_length for n in per_conversation),
+            "share": round(
+                sum(n > config.max_seq_length for n in per_conversation) / len(per_conversation), 4
+            ),
+            "tokens_cut": sum(per_conversation) - trained_tokens,
+        },
+        "turns_per_conversation": {
+            "distribution": dict(sorted(Counter(dialogue_turns).items())),
+            **percentiles(dialogue_turns),
+        },
         "languages": language_mix(turns),
         "duplicates": duplicate_counts(conversations),
         "empty_turns": sum(not t.strip() for t in turns),
-        "short_turns": {"words_below": config.short_turn_words,
-                        "turns": sum(0 < word_count(t) < config.short_turn_words for t in turns)},
-        "characters": {"total": sum(len(t) for t in turns), "unique_turns": sum(len(t) for t in unique_turns)},
-    }  # fmt: skip
+        "short_turns": {
+            "words_below": config.short_turn_words,
+            "turns": sum(0 < word_count(t) < config.short_turn_words for t in turns),
+        },
+        "characters": {
+            "total": sum(len(t) for t in turns),
+            "unique_turns": sum(len(t) for t in unique_turns),
+        },
+    }
     if config.price_per_million_chars is not None:
         chars = report["characters"]["unique_turns"]  # identical turns are translated once
         cost = round(chars / 1e6 * config.price_per_million_chars, 2)
-        report["translation_cost"] = {"price_per_million_chars": config.price_per_million_chars,
-                                      "characters": chars, "cost": cost}  # fmt: skip
-    estimate = {"tokens_per_epoch": trained_tokens, "epochs": config.epochs,
-                "training_tokens": round(trained_tokens * config.epochs), "method": config.method}  # fmt: skip
+        report["translation_cost"] = {
+            "price_per_million_chars": config.price_per_million_chars,
+            "characters": chars,
+            "cost": cost,
+        }
+    estimate = {
+        "tokens_per_epoch": trained_tokens,
+        "epochs": config.epochs,
+        "training_tokens": round(trained_tokens * config.epochs),
+        "method": config.method,
+    }
     parameters = _parameters(model_path, config.trust_remote_code)
     estimate["parameters"] = parameters
     estimate["gpu_estimate"] = gpu_estimate(estimate["training_tokens"], parameters, config.method)
     if config.measure_steps:
         echo(f"timing {config.measure_steps} {config.method} training steps on this machine ...")
-        measured = measure_training_speed(model_path, tokenizer, conversations[: config.batch_size * (config.measure_steps + 1)],
-                                          max_seq_length=config.max_seq_length, batch_size=config.batch_size,
-                                          steps=config.measure_steps, method=config.method)  # fmt: skip
+        measured = measure_training_speed(
+            model_path,
+            tokenizer,
+            conversations[: config.batch_size * (config.measure_steps + 1)],
+            max_seq_length=config.max_seq_length,
+            batch_size=config.batch_size,
+            steps=config.measure_steps,
+            method=config.method,
+        )
         measured["hours"] = round(estimate["training_tokens"] / measured["tokens_per_second"] / 3600, 5)
         estimate["this_machine"] = measured
     report["training_estimate"] = estimate

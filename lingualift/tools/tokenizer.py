@@ -46,8 +46,10 @@ class ExtendConfig(BaseModel):
     model: str = Field(
         description="Base model whose tokenizer is extended: hub id, local directory, or `demo`"
     )
-    data: str = Field(description="Target-language text: .txt/.md file or folder, or a dataset with a text "
-                                  "column (--text-field) or `messages` conversations")  # fmt: skip
+    data: str = Field(
+        description="Target-language text: .txt/.md file or folder, or a dataset with a text "
+        "column (--text-field) or `messages` conversations"
+    )
     lang: str = Field(description="Language of --data (recorded with the model; e.g. nl)")
     add: int = Field(1000, gt=0, description="New tokens to add at most (new embedding rows)")
     out: str = Field(description="Directory for the resized model, extended tokenizer and report")
@@ -65,8 +67,11 @@ def read_lines(config: ExtendConfig) -> list[str]:
     """Non-empty lines of text from files, a dataset's text column, or conversation turns."""
     path = Path(config.data)
     if path.is_dir() and any(p.suffix in (".txt", ".md") for p in path.rglob("*")):
-        texts = [p.read_text(encoding="utf-8", errors="replace") for p in sorted(path.rglob("*"))
-                 if p.suffix in (".txt", ".md")]  # fmt: skip
+        texts = [
+            p.read_text(encoding="utf-8", errors="replace")
+            for p in sorted(path.rglob("*"))
+            if p.suffix in (".txt", ".md")
+        ]
     elif path.is_file() and path.suffix in (".txt", ".md"):
         texts = [path.read_text(encoding="utf-8", errors="replace")]
     else:
@@ -78,13 +83,17 @@ def read_lines(config: ExtendConfig) -> list[str]:
         elif "messages" in data.column_names:
             texts = [m.get("content") or "" for row in data["messages"] for m in row or []]
         else:
-            raise DataError(f"{config.data}: no '{config.text_field}' column (--text-field) and no `messages` "
-                            f"(it has: {', '.join(data.column_names)})")  # fmt: skip
+            raise DataError(
+                f"{config.data}: no '{config.text_field}' column (--text-field) and no `messages` "
+                f"(it has: {', '.join(data.column_names)})"
+            )
     lines = [line.strip() for text in texts for line in text.splitlines() if line.strip()]
     lines = lines[: config.limit] if config.limit else lines
     if len(lines) < 10:
-        raise DataError(f"{config.data}: {len(lines)} non-empty lines of text; the trainer needs at least 10 "
-                        "(thousands for useful pieces)")  # fmt: skip
+        raise DataError(
+            f"{config.data}: {len(lines)} non-empty lines of text; the trainer needs at least 10 "
+            "(thousands for useful pieces)"
+        )
     return lines
 
 
@@ -96,8 +105,10 @@ class Vocabulary:
         model = self.spec.get("model") or {}
         kind = model.get("type")
         if kind != "BPE":
-            raise ModelError(f"{where}: the tokenizer is a {kind} model; `tokenizer extend` supports BPE tokenizers "
-                             "(byte-level as GPT-2/Llama 3/Qwen/SmolLM, SentencePiece BPE as Llama 2/Mistral/Gemma)")  # fmt: skip
+            raise ModelError(
+                f"{where}: the tokenizer is a {kind} model; `tokenizer extend` supports BPE tokenizers "
+                "(byte-level as GPT-2/Llama 3/Qwen/SmolLM, SentencePiece BPE as Llama 2/Mistral/Gemma)"
+            )
         self.vocab: dict[str, int] = model["vocab"]
         self.byte_level = _uses(self.spec, "ByteLevel")
         self.metaspace = _metaspace(self.spec)
@@ -139,8 +150,16 @@ def learn_pieces(vocabulary: Vocabulary, lines: list[str], *, size: int, min_fre
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
     if vocabulary.byte_level:
-        trainer_tokenizer = Tokenizer.from_str(json.dumps({**vocabulary.spec, "added_tokens": [], "post_processor": None,
-                                                           "model": {"type": "BPE", "vocab": {}, "merges": []}}))  # fmt: skip
+        trainer_tokenizer = Tokenizer.from_str(
+            json.dumps(
+                {
+                    **vocabulary.spec,
+                    "added_tokens": [],
+                    "post_processor": None,
+                    "model": {"type": "BPE", "vocab": {}, "merges": []},
+                }
+            )
+        )
         alphabet = pre_tokenizers.ByteLevel.alphabet()
     else:
         trainer_tokenizer = Tokenizer(models.BPE())
@@ -148,8 +167,9 @@ def learn_pieces(vocabulary: Vocabulary, lines: list[str], *, size: int, min_fre
             replacement="▁", prepend_scheme="always", split=True
         )
         alphabet = []
-    trainer = trainers.BpeTrainer(vocab_size=size, min_frequency=min_frequency, initial_alphabet=alphabet,
-                                  show_progress=False)  # fmt: skip
+    trainer = trainers.BpeTrainer(
+        vocab_size=size, min_frequency=min_frequency, initial_alphabet=alphabet, show_progress=False
+    )
     trainer_tokenizer.train_from_iterator(lines, trainer=trainer)
     learned = json.loads(trainer_tokenizer.to_str())["model"]["vocab"]
     return [piece for piece, _ in sorted(learned.items(), key=lambda item: item[1])]
@@ -189,8 +209,13 @@ def fertility(tokenizer, lines: list[str]) -> dict:
     tokens = sum(len(ids) for ids in tokenizer(lines, add_special_tokens=False)["input_ids"])
     words = sum(word_count(line) for line in lines)
     chars = sum(len(line) for line in lines)
-    return {"lines": len(lines), "words": words, "tokens": tokens,
-            "tokens_per_word": round(tokens / max(words, 1), 4), "chars_per_token": round(chars / max(tokens, 1), 4)}  # fmt: skip
+    return {
+        "lines": len(lines),
+        "words": words,
+        "tokens": tokens,
+        "tokens_per_word": round(tokens / max(words, 1), 4),
+        "chars_per_token": round(chars / max(tokens, 1), 4),
+    }
 
 
 def round_trip_mismatches(base, extended, lines: list[str]) -> list[int]:
@@ -230,8 +255,10 @@ def extend_tokenizer(config: ExtendConfig, *, echo=print) -> dict:
     language = get_language(config.lang)  # an unknown code is one line, before anything loads
     path = resolve_model(config.model)
     if adapter_base(path):
-        raise ConfigError(f"{config.model} is a LoRA adapter: merge it first (lingualift export merge), then extend "
-                          "the merged model's tokenizer")  # fmt: skip
+        raise ConfigError(
+            f"{config.model} is a LoRA adapter: merge it first (lingualift export merge), then extend "
+            "the merged model's tokenizer"
+        )
     lines = read_lines(config)
     shuffled = lines[:]
     random.Random(config.seed).shuffle(shuffled)
@@ -242,15 +269,19 @@ def extend_tokenizer(config: ExtendConfig, *, echo=print) -> dict:
     except OSError as error:
         raise ModelError(f"cannot load the tokenizer of '{config.model}': {error}") from error
     if not getattr(base, "is_fast", False) or not hasattr(base, "backend_tokenizer"):
-        raise ModelError(f"{config.model}: the tokenizer has no tokenizer.json (a slow-only tokenizer); "
-                         "`tokenizer extend` works on `tokenizers` BPE models")  # fmt: skip
+        raise ModelError(
+            f"{config.model}: the tokenizer has no tokenizer.json (a slow-only tokenizer); "
+            "`tokenizer extend` works on `tokenizers` BPE models"
+        )
     vocabulary = Vocabulary(base.backend_tokenizer.to_str(), config.model)
     echo(f"training pieces on {len(training)} lines of {config.lang} ({len(held_out)} held out)")
     pieces = learn_pieces(vocabulary, training, size=256 + 4 * config.add, min_frequency=config.min_frequency)
     extend_vocabulary(vocabulary, pieces, budget=config.add)
     if not vocabulary.added:
-        raise DataError(f"{config.data}: the base tokenizer already has every piece the trainer found (or the text is "
-                        "too small); nothing to add")  # fmt: skip
+        raise DataError(
+            f"{config.data}: the base tokenizer already has every piece the trainer found (or the text is "
+            "too small); nothing to add"
+        )
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     base.save_pretrained(out)
@@ -264,12 +295,16 @@ def extend_tokenizer(config: ExtendConfig, *, echo=print) -> dict:
         (out / stale).unlink(missing_ok=True)
     extended = AutoTokenizer.from_pretrained(out)
     if len(extended) != len(base) + len(vocabulary.added):
-        raise ModelError(f"{config.model}: the extended tokenizer reloads with {len(extended)} tokens, expected "
-                         f"{len(base) + len(vocabulary.added)}; this tokenizer class rebuilds its vocabulary")  # fmt: skip
+        raise ModelError(
+            f"{config.model}: the extended tokenizer reloads with {len(extended)} tokens, expected "
+            f"{len(base) + len(vocabulary.added)}; this tokenizer class rebuilds its vocabulary"
+        )
     mismatches = round_trip_mismatches(base, extended, held_out)
     if mismatches:
-        raise ModelError(f"the extended tokenizer decodes {len(mismatches)} held-out lines differently from the base "
-                         f"(first: line {mismatches[0]}); nothing saved as a model")  # fmt: skip
+        raise ModelError(
+            f"the extended tokenizer decodes {len(mismatches)} held-out lines differently from the base "
+            f"(first: line {mismatches[0]}); nothing saved as a model"
+        )
     before, after = fertility(base, held_out), fertility(extended, held_out)
     echo(f"loading {config.model} to resize its embeddings")
     model = load_causal_lm(path, dtype=torch.float32, trust_remote_code=config.trust_remote_code)
@@ -279,24 +314,44 @@ def extend_tokenizer(config: ExtendConfig, *, echo=print) -> dict:
     base.save_pretrained(out / BASE_TOKENIZER)
     used = _used_pieces(extended, vocabulary, held_out)
     report = {
-        "base_model": config.model, "lang": config.lang, "language": language.name, "data": config.data, "kind":
-        "byte-level BPE" if vocabulary.byte_level else "SentencePiece BPE",
+        "base_model": config.model,
+        "lang": config.lang,
+        "language": language.name,
+        "data": config.data,
+        "kind": "byte-level BPE" if vocabulary.byte_level else "SentencePiece BPE",
         "lines": {"training": len(training), "held_out": len(held_out)},
-        "added_tokens": len(vocabulary.added), "asked": config.add, "base_vocab": len(base), "new_vocab": len(extended),
+        "added_tokens": len(vocabulary.added),
+        "asked": config.add,
+        "base_vocab": len(base),
+        "new_vocab": len(extended),
         "embedding_rows": model.get_input_embeddings().weight.shape[0],
-        "fertility": {"before": before, "after": after,
-                      "reduction": round(1 - after["tokens_per_word"] / before["tokens_per_word"], 4)},
-        "held_out_round_trip_mismatches": 0, "pieces_used_on_held_out": used,
-        "pieces": [{"piece": _readable(a["piece"], vocabulary, extended), "token": a["piece"], "id": a["id"],
-                    "merge": a["parts"], "base_tokens": len(base.backend_tokenizer.model.tokenize(a["piece"]))}
-                   for a in vocabulary.added],
-        "init": "mean of the base sub-token embeddings", "examples": held_out[:3],
+        "fertility": {
+            "before": before,
+            "after": after,
+            "reduction": round(1 - after["tokens_per_word"] / before["tokens_per_word"], 4),
+        },
+        "held_out_round_trip_mismatches": 0,
+        "pieces_used_on_held_out": used,
+        "pieces": [
+            {
+                "piece": _readable(a["piece"], vocabulary, extended),
+                "token": a["piece"],
+                "id": a["id"],
+                "merge": a["parts"],
+                "base_tokens": len(base.backend_tokenizer.model.tokenize(a["piece"])),
+            }
+            for a in vocabulary.added
+        ],
+        "init": "mean of the base sub-token embeddings",
+        "examples": held_out[:3],
         "seconds": round(time.perf_counter() - started, 2),
-    }  # fmt: skip
+    }
     (out / MARKER).write_text(json.dumps(report, indent=2, ensure_ascii=False))
-    echo(f"added {len(vocabulary.added)} tokens ({len(base)} → {len(extended)}); tokens per word on held-out "
-         f"{config.lang}: {before['tokens_per_word']} → {after['tokens_per_word']} "
-         f"({report['fertility']['reduction']:.0%} fewer tokens) → {out}")  # fmt: skip
+    echo(
+        f"added {len(vocabulary.added)} tokens ({len(base)} → {len(extended)}); tokens per word on held-out "
+        f"{config.lang}: {before['tokens_per_word']} → {after['tokens_per_word']} "
+        f"({report['fertility']['reduction']:.0%} fewer tokens) → {out}"
+    )
     return report
 
 

@@ -35,8 +35,10 @@ class TrainConfig(BaseModel):
         "all-linear", description="LoRA targets: all-linear, or comma-separated names"
     )
     train_embeddings: Optional[bool] = Field(
-        None, description="LoRA: also train the embedding and output layers (modules_to_save); default: on for a "
-        "model whose vocabulary `lingualift tokenizer extend` grew (its new rows must learn)")  # fmt: skip
+        None,
+        description="LoRA: also train the embedding and output layers (modules_to_save); default: on for a "
+        "model whose vocabulary `lingualift tokenizer extend` grew (its new rows must learn)",
+    )
     max_seq_length: int = Field(
         512, gt=8, description="Tokens per sample (LLaMa2lang's 512); warns when most samples are cut"
     )
@@ -61,13 +63,19 @@ class TrainConfig(BaseModel):
     resume: Annotated[bool, Link("the step's folder (a killed step resumes)")] = Field(
         False, description="Continue from the last checkpoint in OUT/checkpoints"
     )
-    replay: Optional[str] = Field(None, description="sft: source-language (e.g. English) conversations mixed in so "
-                                                    "the model keeps that language; a dataset with `messages`")  # fmt: skip
-    replay_ratio: float = Field(0.1, ge=0, lt=1, description="Share of the training conversations taken from "
-                                                             "--replay (seeded sample)")  # fmt: skip
+    replay: Optional[str] = Field(
+        None,
+        description="sft: source-language (e.g. English) conversations mixed in so "
+        "the model keeps that language; a dataset with `messages`",
+    )
+    replay_ratio: float = Field(
+        0.1, ge=0, lt=1, description="Share of the training conversations taken from --replay (seeded sample)"
+    )
     mix: Optional[Literal["proportional", "uniform", "temperature"]] = Field(
-        None, description="sft: resample conversations per language (`lang` column): proportional to each "
-        "language's size, uniform, or temperature-scaled (size^(1/T))")  # fmt: skip
+        None,
+        description="sft: resample conversations per language (`lang` column): proportional to each "
+        "language's size, uniform, or temperature-scaled (size^(1/T))",
+    )
     mix_temperature: float = Field(
         3.0, ge=1, description="T for --mix temperature (1: proportional; larger: nearer uniform)"
     )

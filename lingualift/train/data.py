@@ -139,8 +139,11 @@ def shorten_prompt(tokenizer, prompt, limit: int):
     def length(value) -> int:
         if isinstance(value, str):
             return len(tokenizer(value, add_special_tokens=False)["input_ids"])
-        return len(tokenizer.apply_chat_template(value, tokenize=True, add_generation_prompt=True,
-                                                 return_dict=True)["input_ids"])  # fmt: skip
+        return len(
+            tokenizer.apply_chat_template(value, tokenize=True, add_generation_prompt=True, return_dict=True)[
+                "input_ids"
+            ]
+        )
 
     def cut_start(text: str, tokens: int) -> str:
         ids = tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -184,8 +187,13 @@ def mix_replay(target, replay, *, ratio: float, seed: int, where: str = "--repla
     sample = replay.shuffle(seed=seed).select(range(taken))
     parts = [plain_conversations(target), plain_conversations(sample)]
     mixed = datasets.concatenate_datasets(parts).shuffle(seed=seed)
-    stats = {"target_conversations": len(target), "replay_conversations": taken, "replay_wanted": wanted,
-             "replay_available": len(replay), "replay_share": round(taken / len(mixed), 4) if len(mixed) else 0.0}  # fmt: skip
+    stats = {
+        "target_conversations": len(target),
+        "replay_conversations": taken,
+        "replay_wanted": wanted,
+        "replay_available": len(replay),
+        "replay_share": round(taken / len(mixed), 4) if len(mixed) else 0.0,
+    }
     return mixed, stats
 
 
@@ -248,8 +256,10 @@ def mix_languages(data, *, how: str, temperature: float, size: int | None, seed:
     import random
 
     if "lang" not in data.column_names:
-        raise DataError(f"{where}: --mix needs a `lang` column (the threads stage writes one); it has "
-                        f"{', '.join(data.column_names)}")  # fmt: skip
+        raise DataError(
+            f"{where}: --mix needs a `lang` column (the threads stage writes one); it has "
+            f"{', '.join(data.column_names)}"
+        )
     by_lang = rows_by_language(data)
     sizes = {lang: len(rows) for lang, rows in by_lang.items()}
     weights = language_weights(sizes, how, temperature)
@@ -261,6 +271,8 @@ def mix_languages(data, *, how: str, temperature: float, size: int | None, seed:
         repeats, rest = divmod(wanted, len(rows))
         chosen += rows * repeats + rng.sample(rows, rest)
     rng.shuffle(chosen)
-    stats = {lang: {"available": sizes[lang], "weight": round(weights[lang], 4), "sampled": counts[lang]}
-             for lang in sizes}  # fmt: skip
+    stats = {
+        lang: {"available": sizes[lang], "weight": round(weights[lang], 4), "sampled": counts[lang]}
+        for lang in sizes
+    }
     return data.select(chosen), {"mix": how, "languages": stats}

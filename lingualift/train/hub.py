@@ -13,18 +13,51 @@ def model_card(repo_id: str, report: dict) -> str:
     mode = report.get("mode")
     library = {"full": "transformers", "gguf": "gguf"}.get(mode, "peft")
     what = {"full": "full weights", "gguf": f"GGUF, {report.get('gguf_type')}"}.get(mode, "LoRA adapter")
-    lines = ["---", f"base_model: {config.get('model')}", f"library_name: {library}",
-             "tags:", "- lingualift", f"- {report.get('method')}", "---", "", f"# {repo_id}", "",
-             f"{report.get('method', '').upper()} of `{config.get('model')}` with lingualift "
-             f"({what}) on `{config.get('data')}`.", "",
-             "| figure | value |", "|---|---|"]  # fmt: skip
-    for key in ("steps", "epochs", "first_loss", "final_loss", "best_eval_loss", "non_pad_tokens_seen",
-                "trainable_parameters", "train_seconds", "greedy_tokens_identical", "greedy_tokens_compared",
-                "max_abs_logit_diff"):  # fmt: skip
+    lines = [
+        "---",
+        f"base_model: {config.get('model')}",
+        f"library_name: {library}",
+        "tags:",
+        "- lingualift",
+        f"- {report.get('method')}",
+        "---",
+        "",
+        f"# {repo_id}",
+        "",
+        f"{report.get('method', '').upper()} of `{config.get('model')}` with lingualift "
+        f"({what}) on `{config.get('data')}`.",
+        "",
+        "| figure | value |",
+        "|---|---|",
+    ]
+    for key in (
+        "steps",
+        "epochs",
+        "first_loss",
+        "final_loss",
+        "best_eval_loss",
+        "non_pad_tokens_seen",
+        "trainable_parameters",
+        "train_seconds",
+        "greedy_tokens_identical",
+        "greedy_tokens_compared",
+        "max_abs_logit_diff",
+    ):
         if report.get(key) is not None:
             lines.append(f"| {key.replace('_', ' ')} | {report[key]} |")
-    settings = {k: config.get(k) for k in ("lora_r", "lora_alpha", "max_seq_length", "lr", "batch_size",
-                                           "grad_accum", "packing", "assistant_only_loss")}  # fmt: skip
+    settings = {
+        k: config.get(k)
+        for k in (
+            "lora_r",
+            "lora_alpha",
+            "max_seq_length",
+            "lr",
+            "batch_size",
+            "grad_accum",
+            "packing",
+            "assistant_only_loss",
+        )
+    }
     lines += ["", "Settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()), ""]
     return "\n".join(lines)
 

@@ -59,8 +59,15 @@ def launch_command(config: TrainConfig, stored: Path, machine=None) -> list[str]
             f"--accelerate-config {config.accelerate_config} needs CUDA GPUs; on CPU use cpu-ddp"
         )
     precision = training_precision(machine, "cpu" if on_cpu else "cuda")
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(path),
-               "--mixed_precision", precision]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(path),
+        "--mixed_precision",
+        precision,
+    ]
     if config.num_processes:
         command += ["--num_processes", str(config.num_processes)]
     return command + ["-m", "lingualift.train.worker", str(stored)]

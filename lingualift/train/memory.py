@@ -29,8 +29,19 @@ class MemoryEstimate:
         return self.weights_gb + self.training_state_gb + self.activations_gb
 
 
-def estimate(*, parameters: int, hidden: int, layers: int, heads: int, batch: int, seq: int, mode: str,
-             device: str, lora_fraction: float = 0.01, unquantized: int = 0) -> MemoryEstimate:  # fmt: skip
+def estimate(
+    *,
+    parameters: int,
+    hidden: int,
+    layers: int,
+    heads: int,
+    batch: int,
+    seq: int,
+    mode: str,
+    device: str,
+    lora_fraction: float = 0.01,
+    unquantized: int = 0,
+) -> MemoryEstimate:
     """`unquantized`: parameters bitsandbytes leaves whole (embeddings, output layer), which peft's
     prepare_model_for_kbit_training casts to float32 for QLoRA (~2 GiB for Llama-3-8B's embeddings)."""
     if mode == "full":
@@ -80,8 +91,16 @@ def count_parameters(model_path: str) -> int | None:
     return sum(p.numel() for p in empty.parameters())
 
 
-def check_fits(model_path: str, *, batch: int, seq: int, mode: str, device: str, echo=print,
-               available_gb: float | None = None) -> MemoryEstimate | None:  # fmt: skip
+def check_fits(
+    model_path: str,
+    *,
+    batch: int,
+    seq: int,
+    mode: str,
+    device: str,
+    echo=print,
+    available_gb: float | None = None,
+) -> MemoryEstimate | None:
     """Count the parameters on the meta device (nothing is allocated) and warn when it cannot fit."""
     try:
         from accelerate import init_empty_weights
@@ -91,18 +110,30 @@ def check_fits(model_path: str, *, batch: int, seq: int, mode: str, device: str,
         with init_empty_weights():
             empty = AutoModelForCausalLM.from_config(config)
         parameters = sum(p.numel() for p in empty.parameters())
-        whole = {id(m.weight): m.weight.numel() for m in (empty.get_input_embeddings(), empty.get_output_embeddings())
-                 if m is not None}  # fmt: skip
+        whole = {
+            id(m.weight): m.weight.numel()
+            for m in (empty.get_input_embeddings(), empty.get_output_embeddings())
+            if m is not None
+        }
     except Exception:  # an estimate must never stop training; the loader reports real problems
         return None
     text = config.get_text_config() if hasattr(config, "get_text_config") else config
     result = estimate(
-        parameters=parameters, hidden=text.hidden_size, layers=text.num_hidden_layers,
-        heads=text.num_attention_heads, batch=batch, seq=seq, mode=mode, device=device, unquantized=sum(whole.values()),
-    )  # fmt: skip
+        parameters=parameters,
+        hidden=text.hidden_size,
+        layers=text.num_hidden_layers,
+        heads=text.num_attention_heads,
+        batch=batch,
+        seq=seq,
+        mode=mode,
+        device=device,
+        unquantized=sum(whole.values()),
+    )
     available = available_gb if available_gb is not None else visible_memory_gb(device)
     if result.total_gb > 0.9 * available:
-        echo(f"warning: training needs about {result.total_gb:.1f} GiB ({result.weights_gb:.1f} weights, "
-             f"{result.training_state_gb:.1f} gradients/optimizer, {result.activations_gb:.1f} activations) but "
-             f"{device} has {available:.1f} GiB: lower --batch-size/--max-seq-length, use LoRA or --quant4")  # fmt: skip
+        echo(
+            f"warning: training needs about {result.total_gb:.1f} GiB ({result.weights_gb:.1f} weights, "
+            f"{result.training_state_gb:.1f} gradients/optimizer, {result.activations_gb:.1f} activations) but "
+            f"{device} has {available:.1f} GiB: lower --batch-size/--max-seq-length, use LoRA or --quant4"
+        )
     return result

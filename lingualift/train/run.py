@@ -48,14 +48,18 @@ def _load_model(config: TrainConfig, device: str, machine, distributed: str):
 
     path = resolve_model(config.model)
     if adapter_base(path) and (config.quant4 or config.quant8):
-        raise ConfigError(f"{config.model} is a LoRA adapter: a quantized base cannot take it merged; train the "
-                          "first stage with --full, or without --quant4/--quant8")  # fmt: skip
+        raise ConfigError(
+            f"{config.model} is a LoRA adapter: a quantized base cannot take it merged; train the "
+            "first stage with --full, or without --quant4/--quant8"
+        )
     tokenizer = AutoTokenizer.from_pretrained(path)
     if tokenizer.pad_token is None:  # never a real token id like 0 (LLaMa2lang's trap): use the eos token
         tokenizer.pad_token = tokenizer.eos_token
     kwargs = {"dtype": torch_dtype(training_load_dtype(machine, device, _mode(config)))}
     if config.quant4 or config.quant8:
-        kwargs["quantization_config"] = quantization_config(config.quant4, config.quant8, machine, distributed)
+        kwargs["quantization_config"] = quantization_config(
+            config.quant4, config.quant8, machine, distributed
+        )
         kwargs["device_map"] = quantized_device_map(machine)
     model = load_causal_lm(path, **kwargs)
     check_vocabulary(model, tokenizer, config.model)
@@ -158,8 +162,14 @@ def _sft_dataset(config: TrainConfig, tokenizer, split: str | None = None):
         from lingualift.train.data import mix_languages, rows_by_language
 
         if config.mix:
-            train, mixed = mix_languages(train, how=config.mix, temperature=config.mix_temperature,
-                                         size=config.mix_size, seed=config.seed, where=config.data)  # fmt: skip
+            train, mixed = mix_languages(
+                train,
+                how=config.mix,
+                temperature=config.mix_temperature,
+                size=config.mix_size,
+                seed=config.seed,
+                where=config.data,
+            )
             data_stats.update(mixed)
         elif "lang" in train.column_names:
             sizes = {lang: len(rows) for lang, rows in rows_by_language(train).items()}
@@ -168,19 +178,33 @@ def _sft_dataset(config: TrainConfig, tokenizer, split: str | None = None):
         from lingualift.io import first_split, load_source
         from lingualift.train.data import mix_replay
 
-        train, replayed = mix_replay(train, first_split(load_source(config.replay)), ratio=config.replay_ratio,
-                                     seed=config.seed, where=config.replay)  # fmt: skip
+        train, replayed = mix_replay(
+            train,
+            first_split(load_source(config.replay)),
+            ratio=config.replay_ratio,
+            seed=config.seed,
+            where=config.replay,
+        )
         data_stats.update(replayed)
     with_answer = train.filter(lambda row: any(m["role"] == "assistant" for m in row["messages"] or []))
     if len(with_answer) == 0:
         raise DataError(f"{config.data}: no conversation has an assistant turn — nothing to learn from")
     tokenized = with_answer.map(
-        lambda row: tokenize_conversation(tokenizer, row["messages"], max_length=config.max_seq_length,
-                                          assistant_only=config.assistant_only_loss),
-        remove_columns=with_answer.column_names, desc="tokenize",
-    )  # fmt: skip
-    stats = {"conversations": len(train), "without_assistant_turn": len(train) - len(with_answer),
-             "truncated": int(sum(tokenized["truncated"])), **data_stats}  # fmt: skip
+        lambda row: tokenize_conversation(
+            tokenizer,
+            row["messages"],
+            max_length=config.max_seq_length,
+            assistant_only=config.assistant_only_loss,
+        ),
+        remove_columns=with_answer.column_names,
+        desc="tokenize",
+    )
+    stats = {
+        "conversations": len(train),
+        "without_assistant_turn": len(train) - len(with_answer),
+        "truncated": int(sum(tokenized["truncated"])),
+        **data_stats,
+    }
     tokenized = tokenized.remove_columns(["truncated"]).filter(
         lambda row: any(x != -100 for x in row["labels"])
     )
@@ -238,8 +262,9 @@ def _pairs_dataset(config: TrainConfig, tokenizer, split: str | None = None):
     stats = {"pairs": len(train)}
     if config.max_prompt_length:
         limit = config.max_prompt_length
-        train = train.map(lambda row: {"prompt": shorten_prompt(tokenizer, row["prompt"], limit)},
-                          desc="shorten prompts")  # fmt: skip
+        train = train.map(
+            lambda row: {"prompt": shorten_prompt(tokenizer, row["prompt"], limit)}, desc="shorten prompts"
+        )
         stats["prompts_shortened"] = sum(
             a != b for a, b in zip(_split(config, split)["prompt"], train["prompt"])
         )
@@ -276,24 +301,43 @@ def run_training(config: TrainConfig, *, echo=print) -> dict:
 
     machine, distributed = Machine.here(), distributed_kind()
     model_path = resolve_model(config.model)
-    check_fits(resolve_model(adapter_base(model_path) or model_path), batch=config.batch_size,
-               seq=config.max_seq_length, mode=_mode(config), device=device, echo=echo)  # fmt: skip
+    check_fits(
+        resolve_model(adapter_base(model_path) or model_path),
+        batch=config.batch_size,
+        seq=config.max_seq_length,
+        mode=_mode(config),
+        device=device,
+        echo=echo,
+    )
     model, tokenizer = _load_model(config, device, machine, distributed)
     precision = training_precision(machine, device)
     tokenizer.padding_side = "right"
     common = dict(
-        output_dir=str(checkpoints), per_device_train_batch_size=config.batch_size,
-        per_device_eval_batch_size=config.batch_size, gradient_accumulation_steps=config.grad_accum,
-        learning_rate=config.lr, num_train_epochs=config.epochs, max_steps=config.max_steps, logging_steps=1,
-        save_steps=config.save_steps, save_total_limit=2, report_to=[], seed=config.seed,
-        use_cpu=device == "cpu", remove_unused_columns=False, include_num_input_tokens_seen="non_padding",
-        bf16=precision == "bf16", fp16=precision == "fp16",
+        output_dir=str(checkpoints),
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accum,
+        learning_rate=config.lr,
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        logging_steps=1,
+        save_steps=config.save_steps,
+        save_total_limit=2,
+        report_to=[],
+        seed=config.seed,
+        use_cpu=device == "cpu",
+        remove_unused_columns=False,
+        include_num_input_tokens_seen="non_padding",
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
         ddp_find_unused_parameters=False,  # every LoRA/full parameter is used
-    )  # fmt: skip
+    )
     if config.gradient_checkpointing:
         from lingualift.hardware import reentrant_checkpointing
 
-        common.update(_checkpointing_arguments(reentrant=reentrant_checkpointing(distributed, not config.full)))
+        common.update(
+            _checkpointing_arguments(reentrant=reentrant_checkpointing(distributed, not config.full))
+        )
     peft_config = None if config.full else lora_config(config, model)
     if config.method in ("sft", "cpt"):
         from transformers import Trainer, TrainingArguments
@@ -303,8 +347,10 @@ def run_training(config: TrainConfig, *, echo=print) -> dict:
         if config.method == "sft":
             dataset, stats = _sft_dataset(config, tokenizer)
             if stats["truncated"] > stats["conversations"] / 2:
-                echo(f"warning: {stats['truncated']} of {stats['conversations']} conversations are longer than "
-                     f"--max-seq-length {config.max_seq_length} and were truncated")  # fmt: skip
+                echo(
+                    f"warning: {stats['truncated']} of {stats['conversations']} conversations are longer than "
+                    f"--max-seq-length {config.max_seq_length} and were truncated"
+                )
         else:
             dataset, stats = _cpt_dataset(config, tokenizer)
         dataset, eval_dataset = _held_out(
@@ -318,12 +364,14 @@ def run_training(config: TrainConfig, *, echo=print) -> dict:
             quantized = config.quant4 or config.quant8
             if quantized:
                 model = prepare_model_for_kbit_training(model)
-            model = get_peft_model(model, peft_config,
-                                   autocast_adapter_dtype=not adapter_in_base_dtype(distributed, quantized))  # fmt: skip
+            model = get_peft_model(
+                model, peft_config, autocast_adapter_dtype=not adapter_in_base_dtype(distributed, quantized)
+            )
         args = TrainingArguments(eval_strategy="epoch" if eval_dataset is not None else "no", **common)
         collator = PackedCollator(tokenizer) if config.packing else PadCollator(tokenizer)
-        trainer = Trainer(model=model, args=args, train_dataset=dataset, eval_dataset=eval_dataset,
-                          data_collator=collator)  # fmt: skip
+        trainer = Trainer(
+            model=model, args=args, train_dataset=dataset, eval_dataset=eval_dataset, data_collator=collator
+        )
     else:
         dataset, stats = _pairs_dataset(config, tokenizer)
         dataset, eval_dataset = _held_out(
@@ -335,10 +383,19 @@ def run_training(config: TrainConfig, *, echo=print) -> dict:
         else:
             from trl.experimental.orpo import ORPOConfig as ArgsClass
             from trl.experimental.orpo import ORPOTrainer as TrainerClass
-        args = ArgsClass(max_length=config.max_seq_length, eval_strategy="epoch" if eval_dataset is not None else "no",
-                         **common)  # fmt: skip
-        trainer = TrainerClass(model=model, args=args, train_dataset=dataset, eval_dataset=eval_dataset,
-                               processing_class=tokenizer, peft_config=peft_config)  # fmt: skip
+        args = ArgsClass(
+            max_length=config.max_seq_length,
+            eval_strategy="epoch" if eval_dataset is not None else "no",
+            **common,
+        )
+        trainer = TrainerClass(
+            model=model,
+            args=args,
+            train_dataset=dataset,
+            eval_dataset=eval_dataset,
+            processing_class=tokenizer,
+            peft_config=peft_config,
+        )
     stats.update(_vocabulary_stats(config, tokenizer, peft_config, model_path))
     from lingualift import terminal
 
@@ -366,8 +423,10 @@ def run_training(config: TrainConfig, *, echo=print) -> dict:
     report.update(precision=precision, distributed=distributed, ranks_in_save=ranks_in_save)
     (out / "training_report.json").write_text(json.dumps(report, indent=2))
     _loss_curve(trainer.state.log_history, out / "loss_curve.png", title=f"{config.method} {config.model}")
-    echo(f"{config.method}: {report['steps']} steps, final loss {report['final_loss']}, "
-         f"{report['non_pad_tokens_per_second']} tokens/s → {out}")  # fmt: skip
+    echo(
+        f"{config.method}: {report['steps']} steps, final loss {report['final_loss']}, "
+        f"{report['non_pad_tokens_per_second']} tokens/s → {out}"
+    )
     if config.push_to_hub:
         from lingualift.train.hub import push_model
 
@@ -393,8 +452,14 @@ class TrainingProgress(_progress_callback_base()):
 
         if state.is_world_process_zero:
             self.started, self.tokens_at_start = time.perf_counter(), state.num_input_tokens_seen or 0
-            self.bar = tqdm(total=state.max_steps, initial=state.global_step, desc=f"train {self.method}", unit="step",
-                            disable=False, dynamic_ncols=True)  # fmt: skip
+            self.bar = tqdm(
+                total=state.max_steps,
+                initial=state.global_step,
+                desc=f"train {self.method}",
+                unit="step",
+                disable=False,
+                dynamic_ncols=True,
+            )
 
     def on_step_end(self, args, state, control, **kwargs):
         if self.bar is not None:
@@ -420,8 +485,13 @@ def _vocabulary_stats(config: TrainConfig, tokenizer, peft_config, model_path: s
     whole = bool(peft_config is not None and peft_config.modules_to_save)
     if not extended and not whole:
         return {}
-    return {"vocabulary": {"tokens": len(tokenizer), "added_by_tokenizer_extend": extended["added_tokens"] if extended else 0,
-                           "embeddings_trained": config.full or whole}}  # fmt: skip
+    return {
+        "vocabulary": {
+            "tokens": len(tokenizer),
+            "added_by_tokenizer_extend": extended["added_tokens"] if extended else 0,
+            "embeddings_trained": config.full or whole,
+        }
+    }
 
 
 def _save(trainer, out: Path) -> int:
@@ -471,8 +541,11 @@ def _report(config, trainer, result, stats, started, device) -> dict:
     total = sum(p.numel() for p in trainer.model.parameters())
     seconds = result.metrics.get("train_runtime") or (time.perf_counter() - started)
     tokens = int(trainer.state.num_input_tokens_seen or 0)
-    peak = (torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda")
-            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # fmt: skip
+    peak = (
+        torch.cuda.max_memory_allocated() / 2**20
+        if device.startswith("cuda")
+        else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    )
     return {
         "method": config.method,
         "model": config.model,
@@ -493,11 +566,14 @@ def _report(config, trainer, result, stats, started, device) -> dict:
         "peak_memory_mb": round(peak, 1),
         "train_seconds": round(seconds, 2),
         "wall_seconds": round(time.perf_counter() - started, 2),
-        "loss_history": [{k: h[k] for k in ("step", "epoch", "loss", "eval_loss") if k in h}
-                         for h in history if "loss" in h or "eval_loss" in h],  # fmt: skip
+        "loss_history": [
+            {k: h[k] for k in ("step", "epoch", "loss", "eval_loss") if k in h}
+            for h in history
+            if "loss" in h or "eval_loss" in h
+        ],
         "config": config.model_dump(),
         "versions": {"python": platform.python_version(), **versions()},
-    }  # fmt: skip
+    }
 
 
 def _loss_curve(history: list[dict], path: Path, *, title: str) -> None:

@@ -146,8 +146,10 @@ def translate_dataset(config: TranslateConfig, *, echo=print, progress: bool = T
 
     planned, before = _plan(data, planner, store, rank, world)
     pending = store.pending_count()
-    echo(f"rank {rank}/{world}: {planned} unique segments, {planned - pending} already in the store, "
-         f"{pending} to translate with {backend}")  # fmt: skip
+    echo(
+        f"rank {rank}/{world}: {planned} unique segments, {planned - pending} already in the store, "
+        f"{pending} to translate with {backend}"
+    )
     from lingualift.endpoint import FailureTally
 
     stats, failures = Counter(), FailureTally()
@@ -195,15 +197,25 @@ def translate_dataset(config: TranslateConfig, *, echo=print, progress: bool = T
     flags = {key.split(":", 1)[1]: n for key, n in sorted(row_counts.items()) if key.startswith("flag:")}
     outcomes = {key: n for key, n in row_counts.items() if not key.startswith("flag:")}
     report.update(
-        rows=rows, rows_per_split=before, rows_by_outcome=outcomes, rows_by_flag=flags, seconds=round(seconds, 2),
-        rows_per_second=round(rows / seconds, 2), source=config.source, out=out,
-    )  # fmt: skip
+        rows=rows,
+        rows_per_split=before,
+        rows_by_outcome=outcomes,
+        rows_by_flag=flags,
+        seconds=round(seconds, 2),
+        rows_per_second=round(rows / seconds, 2),
+        source=config.source,
+        out=out,
+    )
     (Path(out) / "translate_report.json").write_text(json.dumps(report, indent=2))
     if failures.failed:
-        echo(f"warning: {failures.summary()}; their rows are flagged failed (a rerun of the same command retries them)")
+        echo(
+            f"warning: {failures.summary()}; their rows are flagged failed (a rerun of the same command retries them)"
+        )
     if failures.all_failed():
-        raise DataError(f"every segment failed ({failures.summary()}): nothing was translated; {out} keeps the rows "
-                        "flagged failed")  # fmt: skip
+        raise DataError(
+            f"every segment failed ({failures.summary()}): nothing was translated; {out} keeps the rows "
+            "flagged failed"
+        )
     return report
 
 
@@ -270,26 +282,55 @@ def build_translator(config: TranslateConfig, backend: str, model: str):
         if config.ct2:
             from lingualift.translate.backends.ct2 import CT2Translator
 
-            return CT2Translator(backend, model, device=device, num_beams=config.num_beams,
-                                 compute_type=config.ct2_compute_type, trust_remote_code=config.trust_remote_code)  # fmt: skip
+            return CT2Translator(
+                backend,
+                model,
+                device=device,
+                num_beams=config.num_beams,
+                compute_type=config.ct2_compute_type,
+                trust_remote_code=config.trust_remote_code,
+            )
         from lingualift.translate.backends.seq2seq import Seq2SeqTranslator
 
-        return Seq2SeqTranslator(backend, model, device=device, num_beams=config.num_beams,
-                                 quantization=quantization, trust_remote_code=config.trust_remote_code)  # fmt: skip
+        return Seq2SeqTranslator(
+            backend,
+            model,
+            device=device,
+            num_beams=config.num_beams,
+            quantization=quantization,
+            trust_remote_code=config.trust_remote_code,
+        )
     if backend == "openai":
         from lingualift.translate.backends.openai import OpenAITranslator
 
-        return OpenAITranslator(model, base_url=config.base_url, api_key_env=config.api_key_env,
-                                concurrency=config.concurrency, prompt_template=config.prompt_template)  # fmt: skip
+        return OpenAITranslator(
+            model,
+            base_url=config.base_url,
+            api_key_env=config.api_key_env,
+            concurrency=config.concurrency,
+            prompt_template=config.prompt_template,
+        )
     if config.ct2:
         from lingualift.translate.backends.ct2 import CT2LLMTranslator
 
-        return CT2LLMTranslator(model, backend=backend, device=device, prompt_template=config.prompt_template,
-                                compute_type=config.ct2_compute_type, trust_remote_code=config.trust_remote_code)  # fmt: skip
+        return CT2LLMTranslator(
+            model,
+            backend=backend,
+            device=device,
+            prompt_template=config.prompt_template,
+            compute_type=config.ct2_compute_type,
+            trust_remote_code=config.trust_remote_code,
+        )
     from lingualift.translate.backends.llm import LLMTranslator
 
-    return LLMTranslator(model, backend=backend, device=device, prompt_template=config.prompt_template,
-                         quantization=quantization, trust_remote_code=config.trust_remote_code)  # fmt: skip
+    return LLMTranslator(
+        model,
+        backend=backend,
+        device=device,
+        prompt_template=config.prompt_template,
+        quantization=quantization,
+        trust_remote_code=config.trust_remote_code,
+    )
 
 
 def new_token_cap(translator, longest: int, limit: int | None = None) -> int:
@@ -330,7 +371,9 @@ def _translate_pending(config, backend, tgt, store, pending, failures, *, progre
     from lingualift.models import default_device
 
     translators = _Translators(config, backend, tgt)
-    generated = _generated_ahead if overlap_generation(default_device(config.device), backend) else _generated_in_line
+    generated = (
+        _generated_ahead if overlap_generation(default_device(config.device), backend) else _generated_in_line
+    )
     stats = Counter()
     bar = tqdm(
         total=pending, unit="seg", desc=f"translate → {tgt.name}", disable=not progress, dynamic_ncols=True
@@ -398,11 +441,16 @@ class _LongSegments:
                 whole.append(segment)
                 continue
             chunks = cut_by_tokens(segment.source, limit, translator.count_tokens)
-            parts = [Segment(f"{segment.key}#{i}", c.rstrip(), segment.src, segment.tgt) for i, c in enumerate(chunks)]
+            parts = [
+                Segment(f"{segment.key}#{i}", c.rstrip(), segment.src, segment.tgt)
+                for i, c in enumerate(chunks)
+            ]
             self.parts[segment.key] = (segment, parts, [c[len(c.rstrip()) :] for c in chunks])
         every_part = [p for _, parts, _ in self.parts.values() for p in parts]
         if every_part:
-            counts.update(zip((p.key for p in every_part), translator.count_tokens([p.source for p in every_part])))
+            counts.update(
+                zip((p.key for p in every_part), translator.count_tokens([p.source for p in every_part]))
+            )
         self.work = sorted(whole + every_part, key=lambda s: (len(s.source), s.key)) if self.parts else page
         self.lengths = [counts[s.key] for s in self.work]
         self.counts = counts
@@ -430,7 +478,9 @@ class _LongSegments:
         return out
 
 
-def _commit(store: TranslationStore, results: list[tuple[Segment, Result]], stats: Counter, bar, failures) -> None:
+def _commit(
+    store: TranslationStore, results: list[tuple[Segment, Result]], stats: Counter, bar, failures
+) -> None:
     """Store finished segments; stop the run when every segment so far failed the same way (a wrong
     --base-url, a missing model): the failed ones are kept in the store and retried by the next run."""
     if not results:
@@ -443,8 +493,10 @@ def _commit(store: TranslationStore, results: list[tuple[Segment, Result]], stat
         failures.record(result.error or "failed" if result.status == "failed" else None)
     reason = failures.hopeless()
     if reason:
-        raise DataError(f"stopped: the first {sum(failures.failed.values())} segments all failed with {reason} — fix "
-                        "that and run the same command again (failed segments are retried)")  # fmt: skip
+        raise DataError(
+            f"stopped: the first {sum(failures.failed.values())} segments all failed with {reason} — fix "
+            "that and run the same command again (failed segments are retried)"
+        )
 
 
 def _timed_generate(translator, batch: list[Segment], src: Language, tgt: Language, cap: int):
@@ -483,7 +535,9 @@ def _generated_ahead(translator, plans, src: Language, tgt: Language):
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _generate(translator, batch: list[Segment], src: Language, tgt: Language, cap: int, *, strict: bool = False):
+def _generate(
+    translator, batch: list[Segment], src: Language, tgt: Language, cap: int, *, strict: bool = False
+):
     """The translator's outputs for a batch; on failure it is split in halves down to single segments,
     and a single segment's failure becomes its error message (a str) in place of an output."""
     try:
@@ -502,13 +556,19 @@ def _generate(translator, batch: list[Segment], src: Language, tgt: Language, ca
     return outputs
 
 
-def _results(translator, batch: list[Segment], outputs, src: Language, tgt: Language) -> list[tuple[Segment, Result]]:
+def _results(
+    translator, batch: list[Segment], outputs, src: Language, tgt: Language
+) -> list[tuple[Segment, Result]]:
     """Quality flags for each output of `_generate` (failures become failed results)."""
     return [
-        (s, Result(None, ["failed"], "failed", translator.name, o) if isinstance(o, str)
-         else _result(translator, s, o.text, o.flags, src, tgt))
+        (
+            s,
+            Result(None, ["failed"], "failed", translator.name, o)
+            if isinstance(o, str)
+            else _result(translator, s, o.text, o.flags, src, tgt),
+        )
         for s, o in zip(batch, outputs)
-    ]  # fmt: skip
+    ]
 
 
 def _run_batch(
@@ -543,7 +603,9 @@ def _salvaged(translator, segment: Segment, looped: Result, src: Language, tgt: 
         if same_density and len(prefix) < WHOLE_SHARE * len(segment.source.strip()):
             continue
         result = _result(translator, segment, prefix, extra, src, tgt)
-        if not NOT_WHOLE & set(result.flags) and not any(f.startswith("wrong_language") for f in result.flags):
+        if not NOT_WHOLE & set(result.flags) and not any(
+            f.startswith("wrong_language") for f in result.flags
+        ):
             return result
     return None
 
@@ -570,8 +632,15 @@ def _result(
 ) -> Result:
     wanted = set(PLACEHOLDER_RE.findall(segment.source))
     intact = wanted <= set(PLACEHOLDER_RE.findall(text))
-    flags = segment_flags(segment.source, text, source_lang=src.tag, target_lang=tgt.tag, source_script=src.script,
-                          target_script=tgt.script, placeholders_intact=intact)  # fmt: skip
+    flags = segment_flags(
+        segment.source,
+        text,
+        source_lang=src.tag,
+        target_lang=tgt.tag,
+        source_script=src.script,
+        target_script=tgt.script,
+        placeholders_intact=intact,
+    )
     return Result(text, flags + [f for f in extra if f not in flags], "ok", translator.name)
 
 
@@ -600,8 +669,10 @@ def _assemble(data, planner: Planner, stores: list[TranslationStore], config: Tr
         plans = [planner.plan(t, lang, i) for t, lang, i in zip(texts, langs, ids)]
         keys = {
             segment_key(p.text, plan.src.tag, tgt.tag)
-            for plan in plans for p in plan.pieces or () if p.translate
-        }  # fmt: skip
+            for plan in plans
+            for p in plan.pieces or ()
+            if p.translate
+        }
         found: dict[str, Result] = {}
         for store in stores:
             for key, result in store.lookup(sorted(keys - found.keys())).items():
@@ -655,6 +726,13 @@ def _assemble(data, planner: Planner, stores: list[TranslationStore], config: Tr
         fingerprint = hashlib.sha256(f"{part._fingerprint}|{config.model_dump_json()}".encode()).hexdigest()[
             :32
         ]
-        out[split] = part.map(assemble, batched=True, batch_size=500, features=features, new_fingerprint=fingerprint,
-                              desc=f"assemble {split}", load_from_cache_file=False)  # fmt: skip
+        out[split] = part.map(
+            assemble,
+            batched=True,
+            batch_size=500,
+            features=features,
+            new_fingerprint=fingerprint,
+            desc=f"assemble {split}",
+            load_from_cache_file=False,
+        )
     return datasets.DatasetDict(out), outcome

@@ -118,7 +118,7 @@ class TranslationStore:
                         now,
                     )
                     for s, r in rows
-                ),  # fmt: skip
+                ),
             )
             self.db.executemany("DELETE FROM pending WHERE key = ?", ((s.key,) for s, _ in rows))
 

@@ -31,19 +31,34 @@ U, A, S = "user", "assistant", "system"
     [
         (
             "sharegpt",
-            {"conversations": [{"from": "system", "value": "Be brief."}, {"from": "human", "value": "Hi"},
-                               {"from": "gpt", "value": "Hello"}, {"from": "human", "value": "Bye?"}]},
+            {
+                "conversations": [
+                    {"from": "system", "value": "Be brief."},
+                    {"from": "human", "value": "Hi"},
+                    {"from": "gpt", "value": "Hello"},
+                    {"from": "human", "value": "Bye?"},
+                ]
+            },
             [(S, "Be brief."), (U, "Hi"), (A, "Hello")],  # trailing user turn trimmed
         ),
-        ("openai", {"messages": [{"role": "user", "content": " Q "}, {"role": "assistant", "content": "A"}]},
-         [(U, "Q"), (A, "A")]),
-        ("alpaca", {"instruction": "Translate", "input": "cat", "output": "kat"},
-         [(U, "Translate\n\ncat"), (A, "kat")]),
+        (
+            "openai",
+            {"messages": [{"role": "user", "content": " Q "}, {"role": "assistant", "content": "A"}]},
+            [(U, "Q"), (A, "A")],
+        ),
+        (
+            "alpaca",
+            {"instruction": "Translate", "input": "cat", "output": "kat"},
+            [(U, "Translate\n\ncat"), (A, "kat")],
+        ),
         ("alpaca", {"instruction": "Say hi", "input": "", "output": "hi"}, [(U, "Say hi"), (A, "hi")]),
-        ("dolly", {"instruction": "Summarise", "context": "Long text", "response": "Short"},
-         [(U, "Summarise\n\nLong text"), (A, "Short")]),
+        (
+            "dolly",
+            {"instruction": "Summarise", "context": "Long text", "response": "Short"},
+            [(U, "Summarise\n\nLong text"), (A, "Short")],
+        ),
     ],
-)  # fmt: skip
+)
 def test_each_format_becomes_messages(fmt, row, expected):
     messages, reason = formats.CONVERTERS[fmt](row)
     assert reason is None
@@ -54,14 +69,26 @@ def test_each_format_becomes_messages(fmt, row, expected):
     "fmt, row, reason",
     [
         ("sharegpt", {"conversations": [{"from": "alien", "value": "x"}]}, "unknown_role"),
-        ("sharegpt", {"conversations": [{"from": "gpt", "value": "x"}, {"from": "human", "value": "y"}]},
-         "does_not_start_with_user"),
-        ("openai", {"messages": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"},
-                                 {"role": "assistant", "content": "c"}]}, "role_not_alternating"),
+        (
+            "sharegpt",
+            {"conversations": [{"from": "gpt", "value": "x"}, {"from": "human", "value": "y"}]},
+            "does_not_start_with_user",
+        ),
+        (
+            "openai",
+            {
+                "messages": [
+                    {"role": "user", "content": "a"},
+                    {"role": "user", "content": "b"},
+                    {"role": "assistant", "content": "c"},
+                ]
+            },
+            "role_not_alternating",
+        ),
         ("alpaca", {"instruction": "Q", "input": None, "output": ""}, "empty_text"),
         ("dolly", {"instruction": None, "context": None, "response": "x"}, "empty_text"),
         ("openai", {"messages": []}, "no_turns"),
     ],
-)  # fmt: skip
+)
 def test_rows_that_cannot_be_conversations_give_a_reason(fmt, row, reason):
     assert formats.CONVERTERS[fmt](row) == (None, reason)

@@ -15,8 +15,15 @@ from lingualift.errors import DataError
 
 def msg(mid, parent, role, rank=None, text=None, **extra):
     role = {"u": "prompter", "a": "assistant"}[role]
-    return {"message_id": mid, "parent_id": parent, "role": role, "rank": rank, "text": text or f"text {mid}",
-            "lang": "en", **extra}  # fmt: skip
+    return {
+        "message_id": mid,
+        "parent_id": parent,
+        "role": role,
+        "rank": rank,
+        "text": text or f"text {mid}",
+        "lang": "en",
+        **extra,
+    }
 
 
 def ids(threads):
@@ -51,9 +58,11 @@ def test_ties_keep_dataset_order():
 
 def test_thread_ending_on_a_user_turn_is_trimmed_and_one_without_answer_is_counted():
     rows = [
-        msg("r", None, "u"), msg("a", "r", "a", rank=0), msg("tail", "a", "u"),
+        msg("r", None, "u"),
+        msg("a", "r", "a", rank=0),
+        msg("tail", "a", "u"),
         msg("lonely", None, "u"),
-    ]  # fmt: skip
+    ]
     forest = index_forest(rows)
     assert ids(best_ranked_threads(forest)) == [["r", "a"]]
     assert forest.report["trimmed_trailing_user_turns"] == 1
@@ -79,13 +88,16 @@ def test_deleted_and_failed_review_messages_are_skipped_with_their_subtrees_and_
 
 def test_orphans_cycles_duplicates_and_empty_text_are_counted_not_crashed():
     rows = [
-        msg("r", None, "u"), msg("a", "r", "a", rank=0),
-        msg("orphan", "missing-parent", "a"), msg("orphan_child", "orphan", "u"),
-        msg("c1", "c2", "u"), msg("c2", "c1", "a"),  # a cycle never reaches a root
+        msg("r", None, "u"),
+        msg("a", "r", "a", rank=0),
+        msg("orphan", "missing-parent", "a"),
+        msg("orphan_child", "orphan", "u"),
+        msg("c1", "c2", "u"),
+        msg("c2", "c1", "a"),  # a cycle never reaches a root
         msg("self", "self", "u"),
         msg("a", "r", "a", rank=3, text="duplicate id"),
         msg("empty", "r", "a", rank=1, text="   "),
-    ]  # fmt: skip
+    ]
     forest = index_forest(rows)
     assert ids(best_ranked_threads(forest)) == [["r", "a"]]
     assert forest.messages["a"].text == "text a"  # the first of two duplicate ids wins
@@ -125,9 +137,13 @@ def test_other_language_messages_are_skipped_when_a_language_is_asked():
 
 def test_all_paths_gives_every_root_to_leaf_thread_once():
     rows = [
-        msg("r", None, "u"), msg("a0", "r", "a", rank=0), msg("a1", "r", "a", rank=1),
-        msg("f", "a0", "u"), msg("fa", "f", "a"), msg("g", "a0", "u"),  # g: trailing user turn
-    ]  # fmt: skip
+        msg("r", None, "u"),
+        msg("a0", "r", "a", rank=0),
+        msg("a1", "r", "a", rank=1),
+        msg("f", "a0", "u"),
+        msg("fa", "f", "a"),
+        msg("g", "a0", "u"),  # g: trailing user turn
+    ]
     threads = ids(all_path_threads(index_forest(rows)))
     assert sorted(threads) == sorted([["r", "a0", "f", "fa"], ["r", "a0"], ["r", "a1"]])
 
@@ -135,11 +151,16 @@ def test_all_paths_gives_every_root_to_leaf_thread_once():
 def test_pairs_take_best_and_worst_ranked_answers_with_the_thread_as_prompt():
     rows = [
         msg("r", None, "u"),
-        msg("a0", "r", "a", rank=0), msg("a1", "r", "a", rank=1), msg("a2", "r", "a", rank=2),
+        msg("a0", "r", "a", rank=0),
+        msg("a1", "r", "a", rank=1),
+        msg("a2", "r", "a", rank=2),
         msg("n", "r", "a", rank=None),
-        msg("f", "a0", "u"), msg("fa0", "f", "a", rank=0), msg("fa1", "f", "a", rank=1),
-        msg("g", "a1", "u"), msg("ga", "g", "a", rank=0),  # one ranked answer: no pair
-    ]  # fmt: skip
+        msg("f", "a0", "u"),
+        msg("fa0", "f", "a", rank=0),
+        msg("fa1", "f", "a", rank=1),
+        msg("g", "a1", "u"),
+        msg("ga", "g", "a", rank=0),  # one ranked answer: no pair
+    ]
     forest = index_forest(rows)
     pairs = {(tuple(m.id for m in p.prompt), p.chosen.id, p.rejected.id) for p in preference_pairs(forest)}
     assert pairs == {(("r",), "a0", "a2"), (("r", "a0", "f"), "fa0", "fa1")}
@@ -162,7 +183,7 @@ def forests(draw):
                 "rank": draw(st.none() | st.integers(0, 3)),
                 "deleted": draw(st.integers(0, 9)) == 0,
                 "_parent_role": None,
-            }  # fmt: skip
+            }
         )
     by_id = {r["message_id"]: r for r in rows}
     for row in rows:  # roles follow depth so that most trees alternate, like real data

@@ -19,8 +19,18 @@ def demo_source(tmp_path_factory):
 @pytest.fixture(scope="module")
 def demo_threads(demo_source, tmp_path_factory):
     out = tmp_path_factory.mktemp("out")
-    code = main(["threads", demo_source, "--out", str(out / "threads"), "--pairs-out", str(out / "pairs"),
-                 "--lang", "en"])  # fmt: skip
+    code = main(
+        [
+            "threads",
+            demo_source,
+            "--out",
+            str(out / "threads"),
+            "--pairs-out",
+            str(out / "pairs"),
+            "--lang",
+            "en",
+        ]
+    )
     assert code == 0
     return out
 
@@ -71,9 +81,11 @@ def test_system_prompt_follows_each_conversations_language():
 def test_other_formats_through_the_command(tmp_path):
     source = tmp_path / "alpaca.jsonl"
     source.write_text(
-        json.dumps({"instruction": "Say hi", "input": "", "output": "Hi!"}) + "\n"
-        + json.dumps({"instruction": "", "input": "", "output": "orphan answer"}) + "\n"
-    )  # fmt: skip
+        json.dumps({"instruction": "Say hi", "input": "", "output": "Hi!"})
+        + "\n"
+        + json.dumps({"instruction": "", "input": "", "output": "orphan answer"})
+        + "\n"
+    )
     assert main(["threads", str(source), "--out", str(tmp_path / "out"), "--no-system-prompt"]) == 0
     threads = datasets.load_from_disk(str(tmp_path / "out"))["train"]
     assert threads[0]["messages"] == [
@@ -112,8 +124,14 @@ def test_threads_and_pairs_feed_trl_sft_and_dpo(demo_threads, tiny_chat_model, t
     tokenizer = AutoTokenizer.from_pretrained(tiny_chat_model)
     threads = datasets.load_from_disk(str(demo_threads / "threads"))["train"].select(range(8))
     pairs = datasets.load_from_disk(str(demo_threads / "pairs"))["train"].select(range(4))
-    common = dict(max_steps=1, per_device_train_batch_size=2, report_to=[], save_strategy="no",
-                  use_cpu=True, logging_steps=1)  # fmt: skip
+    common = dict(
+        max_steps=1,
+        per_device_train_batch_size=2,
+        report_to=[],
+        save_strategy="no",
+        use_cpu=True,
+        logging_steps=1,
+    )
     sft = SFTTrainer(
         model=AutoModelForCausalLM.from_pretrained(tiny_chat_model),
         args=SFTConfig(output_dir=str(tmp_path / "sft"), max_length=256, **common),

@@ -35,8 +35,22 @@ def test_bench_mt_command_on_a_pair_file(tiny_marian, tmp_path, capsys):
     pairs = tmp_path / "pairs.tsv"
     pairs.write_text("".join(f"{s}\t{r}\n" for s, r in PAIRS))
     out = tmp_path / "bench"
-    assert main(["bench-mt", "--data", str(pairs), "--to", "nl", "--backend", f"opus={tiny_marian}",
-                 "--out", str(out)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "bench-mt",
+                "--data",
+                str(pairs),
+                "--to",
+                "nl",
+                "--backend",
+                f"opus={tiny_marian}",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "BLEU" in printed and "nrefs:1|case:mixed" in printed
     result = json.loads((out / "bench_mt.json").read_text())[0]

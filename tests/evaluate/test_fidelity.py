@@ -49,14 +49,32 @@ def test_bootstrap_interval_of_constant_outcomes_is_a_point():
 def test_fidelity_end_to_end_with_the_demo_model(demo_model_path, use_demo_cache, tmp_path, capsys):
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("Wat is de hoofdstad van Frankrijk?\nHoe kook ik een ei?\n")
-    code = main(["eval", "fidelity", "--model", "demo", "--lang", "nl", "--prompts", str(prompts),
-                 "--baseline", "demo", "--max-new-tokens", "24", "--out", str(tmp_path / "o")])  # fmt: skip
+    code = main(
+        [
+            "eval",
+            "fidelity",
+            "--model",
+            "demo",
+            "--lang",
+            "nl",
+            "--prompts",
+            str(prompts),
+            "--baseline",
+            "demo",
+            "--max-new-tokens",
+            "24",
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert out.startswith("demo (Dutch): usable ") and "in the language" in out and "distinct-2" in out
     result = json.loads((tmp_path / "o" / "fidelity.json").read_text())
     assert result["demo"]["replies"] == 2 and len(result["demo"]["replies_text"]) == 2
-    assert {"usable_rate", "usable_ci95", "not_degenerate_rate", "degenerate", "distinct_2"} <= set(result["demo"])
+    assert {"usable_rate", "usable_ci95", "not_degenerate_rate", "degenerate", "distinct_2"} <= set(
+        result["demo"]
+    )
 
 
 def test_fidelity_with_a_lora_adapter_against_its_base(tiny_chat_model, tmp_path, capsys):
@@ -68,8 +86,10 @@ def test_fidelity_with_a_lora_adapter_against_its_base(tiny_chat_model, tmp_path
     from lingualift.models import load_chat_model
 
     torch.manual_seed(0)
-    peft_model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_chat_model),
-                                LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False))  # fmt: skip
+    peft_model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(tiny_chat_model),
+        LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False),
+    )
     adapter = tmp_path / "adapter"
     peft_model.save_pretrained(adapter)
     AutoTokenizer.from_pretrained(tiny_chat_model).save_pretrained(adapter)
@@ -80,34 +100,59 @@ def test_fidelity_with_a_lora_adapter_against_its_base(tiny_chat_model, tmp_path
         assert not torch.allclose(with_adapter(**ids).logits, base(**ids).logits)
     prompts = tmp_path / "p.txt"
     prompts.write_text("Hoe gaat het?\n")
-    assert main(["eval", "fidelity", "--model", str(tiny_chat_model), "--adapter", str(adapter), "--baseline",
-                 str(tiny_chat_model), "--lang", "nl", "--prompts", str(prompts), "--max-new-tokens", "4",
-                 "--out", str(tmp_path / "o")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "eval",
+                "fidelity",
+                "--model",
+                str(tiny_chat_model),
+                "--adapter",
+                str(adapter),
+                "--baseline",
+                str(tiny_chat_model),
+                "--lang",
+                "nl",
+                "--prompts",
+                str(prompts),
+                "--max-new-tokens",
+                "4",
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 0
+    )
     result = json.loads((tmp_path / "o" / "fidelity.json").read_text())
     assert set(result) == {f"{tiny_chat_model}+{adapter}", str(tiny_chat_model)}
 
 
 LOOP = "Het is het hebden.\n\nHet is het hebden.\n\nHet is het hebden."
-RECIPE = ("Je hebt nodig:\n- twee eieren uit de koelkast\n- een snufje zout naar smaak\n- een klontje boter voor de pan\n"
-          "Bak de eieren vier minuten in de pan.")  # fmt: skip
+RECIPE = (
+    "Je hebt nodig:\n- twee eieren uit de koelkast\n- een snufje zout naar smaak\n- een klontje boter voor de pan\n"
+    "Bak de eieren vier minuten in de pan."
+)
 PROMPT = "Kun je me uitleggen hoe ik een ei moet bakken in een koekenpan?"
 
 
 @pytest.mark.parametrize(
     "reply, prompt, cut_off, reason",
-    [(LOOP, PROMPT, False, "loop"),
-     ("De kat zit op de mat. De kat zit op de mat. De kat zit op de mat.", PROMPT, False, "loop"),
-     ("Ja ja ja ja ja", PROMPT, False, "loop"),
-     ("A\nhet is een mooie dag\nB\nhet is een mooie dag\nC\nhet is een mooie dag", PROMPT, False, "loop"),
-     (PROMPT, PROMPT, False, "prompt_copy"),
-     (PROMPT + " Ja.", PROMPT, False, "prompt_copy"),
-     ("", PROMPT, False, "empty"), ("  \n ...", PROMPT, False, "empty"),
-     ("Ja, dat", PROMPT, True, "cut_off"),  # stopped at the limit with nothing to check
-     ("Ja.", PROMPT, False, None),  # short but finished: a fine answer
-     (RECIPE, PROMPT, False, None),  # a list of similar lines is not a loop
-     (DUTCH + "\n" + "Daarna drinken we samen koffie op het terras bij de haven.", PROMPT, True, None),
-     (" ".join(f"Stap {i}: doe iets anders met nummer {i}." for i in range(12)), PROMPT, False, None)],
-)  # fmt: skip
+    [
+        (LOOP, PROMPT, False, "loop"),
+        ("De kat zit op de mat. De kat zit op de mat. De kat zit op de mat.", PROMPT, False, "loop"),
+        ("Ja ja ja ja ja", PROMPT, False, "loop"),
+        ("A\nhet is een mooie dag\nB\nhet is een mooie dag\nC\nhet is een mooie dag", PROMPT, False, "loop"),
+        (PROMPT, PROMPT, False, "prompt_copy"),
+        (PROMPT + " Ja.", PROMPT, False, "prompt_copy"),
+        ("", PROMPT, False, "empty"),
+        ("  \n ...", PROMPT, False, "empty"),
+        ("Ja, dat", PROMPT, True, "cut_off"),  # stopped at the limit with nothing to check
+        ("Ja.", PROMPT, False, None),  # short but finished: a fine answer
+        (RECIPE, PROMPT, False, None),  # a list of similar lines is not a loop
+        (DUTCH + "\n" + "Daarna drinken we samen koffie op het terras bij de haven.", PROMPT, True, None),
+        (" ".join(f"Stap {i}: doe iets anders met nummer {i}." for i in range(12)), PROMPT, False, None),
+    ],
+)
 def test_degenerate_replies_are_named_and_healthy_ones_are_not(reply, prompt, cut_off, reason):
     from lingualift.evaluate.fidelity import degeneracy
 

@@ -9,8 +9,10 @@ import torch
 
 from lingualift.cli import main
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("lm_eval") is None,
-                                reason="lm-eval not installed (pip install 'lingualift[harness]')")  # fmt: skip
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("lm_eval") is None,
+    reason="lm-eval not installed (pip install 'lingualift[harness]')",
+)
 
 DOCS = [
     {"question": "De hoofdstad van Nederland is", "choices": ["Amsterdam", "Parijs", "Berlijn"], "answer": 0},
@@ -64,8 +66,25 @@ def _accuracy_by_hand(model_path) -> float:
 
 def test_a_local_task_runs_and_its_score_is_collected(tiny_chat_model, task_dir, tmp_path, capsys):
     out = tmp_path / "harness"
-    assert main(["eval", "harness", "--model", str(tiny_chat_model), "--tasks", "lingualift_nl_mc",
-                 "--include-path", str(task_dir), "--dtype", "float32", "--out", str(out)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "eval",
+                "harness",
+                "--model",
+                str(tiny_chat_model),
+                "--tasks",
+                "lingualift_nl_mc",
+                "--include-path",
+                str(task_dir),
+                "--dtype",
+                "float32",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     result = json.loads((out / "harness.json").read_text())
     assert result["documents"] == {"lingualift_nl_mc": 5} and result["tasks"] == ["lingualift_nl_mc"]
     assert result["scores"]["lingualift_nl_mc"]["acc"] == pytest.approx(_accuracy_by_hand(tiny_chat_model))
@@ -78,7 +97,20 @@ def test_a_local_task_runs_and_its_score_is_collected(tiny_chat_model, task_dir,
 
 
 def test_an_unknown_task_is_one_line(tiny_chat_model, task_dir, capsys):
-    assert main(["eval", "harness", "--model", str(tiny_chat_model), "--tasks", "lingualift_nl_mc,no_such_task",
-                 "--include-path", str(task_dir)]) == 2  # fmt: skip
+    assert (
+        main(
+            [
+                "eval",
+                "harness",
+                "--model",
+                str(tiny_chat_model),
+                "--tasks",
+                "lingualift_nl_mc,no_such_task",
+                "--include-path",
+                str(task_dir),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert "unknown lm-eval task(s) no_such_task" in err and len(err.splitlines()) == 1

@@ -75,7 +75,10 @@ def judge_url():
         ('{"winner": "1", "2" or "tie", "reason": "one sentence"}', None),
         ('Reply with only a JSON object: {"winner": "1", "2" or "tie", "reason": "one sentence"}', None),
         ('{"winner": "1", "2" or "tie", "reason": "one sentence"}\n{"winner": "2", "reason": "Dutch"}', 2),
-        ('[User message]\nx\n\n[Answer 1]\n{"winner": "1"}\n\n[Answer 2]\ny', None),  # the whole rubric echoed
+        (
+            '[User message]\nx\n\n[Answer 1]\n{"winner": "1"}\n\n[Answer 2]\ny',
+            None,
+        ),  # the whole rubric echoed
         ('{"winner": "1 or 2"}', None),
         ('{"winner": 2}', 2),
     ],
@@ -96,7 +99,7 @@ def test_verdicts_are_parsed_from_json_or_a_loose_winner_line(reply, verdict):
         (None, 2, None),  # one order alone would let position bias through
         (1, None, None),
         (None, None, None),
-    ],  # fmt: skip
+    ],
 )
 def test_both_orders_combine_so_position_bias_cancels(model_first, model_second, outcome):
     assert prompt_outcome(model_first, model_second) == outcome
@@ -122,8 +125,13 @@ def test_a_judge_that_always_picks_the_first_answer_gives_ties(judge_url):
     Judge.policy = "position"
     try:
         prompts = [f"Vraag {i}" for i in range(5)]
-        result = judge_pairs(prompts, ["lang antwoord hier"] * 5, ["kort"] * 5, ChatEndpoint(judge_url, "j", retries=0),
-                             language="Dutch")  # fmt: skip
+        result = judge_pairs(
+            prompts,
+            ["lang antwoord hier"] * 5,
+            ["kort"] * 5,
+            ChatEndpoint(judge_url, "j", retries=0),
+            language="Dutch",
+        )
     finally:
         Judge.policy = "content"
     assert result["tie_rate"] == 1.0 and result["win_rate"] == 0.0 and result["order_agreement"] == 0.0
@@ -134,8 +142,13 @@ def test_a_judge_that_echoes_the_rubric_or_answers_one_order_judges_nothing(judg
     Judge.policy = policy
     try:
         prompts = [f"Vraag {i}" for i in range(4)]
-        result = judge_pairs(prompts, ["een lang antwoord hier"] * 4, ["kort"] * 4,
-                             ChatEndpoint(judge_url, "j", retries=0), language="Dutch")  # fmt: skip
+        result = judge_pairs(
+            prompts,
+            ["een lang antwoord hier"] * 4,
+            ["kort"] * 4,
+            ChatEndpoint(judge_url, "j", retries=0),
+            language="Dutch",
+        )
     finally:
         Judge.policy = "content"
     assert result["judged"] == 0 and result["win_rate"] == result["loss_rate"] == 0.0
@@ -146,30 +159,73 @@ def test_a_judge_that_echoes_the_rubric_or_answers_one_order_judges_nothing(judg
 
 
 @pytest.mark.slow
-def test_a_run_the_judge_gave_no_verdicts_exits_non_zero_with_the_reason(demo_model_path, tiny_chat_model,
-                                                                         judge_url, tmp_path, capsys):  # fmt: skip
+def test_a_run_the_judge_gave_no_verdicts_exits_non_zero_with_the_reason(
+    demo_model_path, tiny_chat_model, judge_url, tmp_path, capsys
+):
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("Wat is de hoofdstad van Nederland?\n")
     Judge.policy = "echo"
     try:
-        code = main(["eval", "judge", "--model", str(demo_model_path), "--baseline", str(tiny_chat_model), "--lang",
-                     "nl", "--prompts", str(prompts), "--judge-base-url", judge_url, "--judge-model", "judge-test",
-                     "--max-new-tokens", "4", "--out", str(tmp_path / "out")])  # fmt: skip
+        code = main(
+            [
+                "eval",
+                "judge",
+                "--model",
+                str(demo_model_path),
+                "--baseline",
+                str(tiny_chat_model),
+                "--lang",
+                "nl",
+                "--prompts",
+                str(prompts),
+                "--judge-base-url",
+                judge_url,
+                "--judge-model",
+                "judge-test",
+                "--max-new-tokens",
+                "4",
+                "--out",
+                str(tmp_path / "out"),
+            ]
+        )
     finally:
         Judge.policy = "content"
     assert code == 2
-    assert "the judge gave no prompt a verdict in both orders (0 with one, 1 with none" in capsys.readouterr().err
+    assert (
+        "the judge gave no prompt a verdict in both orders (0 with one, 1 with none"
+        in capsys.readouterr().err
+    )
     assert json.loads((tmp_path / "out" / "judge.json").read_text())["unparsed_verdicts"] == 2
 
 
 @pytest.mark.slow
-def test_judge_end_to_end_with_the_demo_model_against_a_tiny_one(demo_model_path, tiny_chat_model, judge_url,
-                                                                  tmp_path, capsys):  # fmt: skip
+def test_judge_end_to_end_with_the_demo_model_against_a_tiny_one(
+    demo_model_path, tiny_chat_model, judge_url, tmp_path, capsys
+):
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("Wat is de hoofdstad van Nederland?\nNoem drie kleuren.\n")
-    code = main(["eval", "judge", "--model", str(demo_model_path), "--baseline", str(tiny_chat_model), "--lang", "nl",
-                 "--prompts", str(prompts), "--judge-base-url", judge_url, "--judge-model", "judge-test",
-                 "--max-new-tokens", "12", "--out", str(tmp_path / "out")])  # fmt: skip
+    code = main(
+        [
+            "eval",
+            "judge",
+            "--model",
+            str(demo_model_path),
+            "--baseline",
+            str(tiny_chat_model),
+            "--lang",
+            "nl",
+            "--prompts",
+            str(prompts),
+            "--judge-base-url",
+            judge_url,
+            "--judge-model",
+            "judge-test",
+            "--max-new-tokens",
+            "12",
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     assert code == 0
     result = json.loads((tmp_path / "out" / "judge.json").read_text())
     # The tiny random model answers with blank lines: the content judge prefers the demo model's words.
@@ -179,7 +235,23 @@ def test_judge_end_to_end_with_the_demo_model_against_a_tiny_one(demo_model_path
 
 
 def test_judge_without_an_endpoint_url_is_one_line(tmp_path, capsys):
-    code = main(["eval", "judge", "--model", "m", "--baseline", "b", "--lang", "nl", "--prompts", "p.txt",
-                 "--judge-base-url", "", "--judge-model", "j"])  # fmt: skip
+    code = main(
+        [
+            "eval",
+            "judge",
+            "--model",
+            "m",
+            "--baseline",
+            "b",
+            "--lang",
+            "nl",
+            "--prompts",
+            "p.txt",
+            "--judge-base-url",
+            "",
+            "--judge-model",
+            "j",
+        ]
+    )
     assert code == 2
     assert "--judge-base-url needs the endpoint's base URL" in capsys.readouterr().err

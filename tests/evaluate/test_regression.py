@@ -13,15 +13,25 @@ from lingualift.io import save_dataset
 from tests.conftest import save_random_lora
 
 ENGLISH = [
-    [{"role": "user", "content": "What is the capital of France?"},
-     {"role": "assistant", "content": "The capital of France is Paris."}],
-    [{"role": "user", "content": "Name three colours."}, {"role": "assistant", "content": "Red, green and blue."}],
-    [{"role": "user", "content": "How many days are in a week?"},
-     {"role": "assistant", "content": "A week has seven days."}],
+    [
+        {"role": "user", "content": "What is the capital of France?"},
+        {"role": "assistant", "content": "The capital of France is Paris."},
+    ],
+    [
+        {"role": "user", "content": "Name three colours."},
+        {"role": "assistant", "content": "Red, green and blue."},
+    ],
+    [
+        {"role": "user", "content": "How many days are in a week?"},
+        {"role": "assistant", "content": "A week has seven days."},
+    ],
     [{"role": "user", "content": "What do bees make?"}, {"role": "assistant", "content": "Bees make honey."}],
     [{"role": "user", "content": "Which animal barks?"}, {"role": "assistant", "content": "A dog barks."}],
-    [{"role": "user", "content": "What is two plus three?"}, {"role": "assistant", "content": "Two plus three is five."}],
-]  # fmt: skip
+    [
+        {"role": "user", "content": "What is two plus three?"},
+        {"role": "assistant", "content": "Two plus three is five."},
+    ],
+]
 
 
 def test_the_summary_flags_a_regression_only_when_the_interval_is_above_zero():
@@ -37,8 +47,12 @@ def test_the_summary_flags_a_regression_only_when_the_interval_is_above_zero():
 
 @pytest.fixture(scope="module")
 def english(tmp_path_factory):
-    return str(save_dataset(datasets.Dataset.from_list([{"messages": m} for m in ENGLISH]),
-                            tmp_path_factory.mktemp("en") / "data"))  # fmt: skip
+    return str(
+        save_dataset(
+            datasets.Dataset.from_list([{"messages": m} for m in ENGLISH]),
+            tmp_path_factory.mktemp("en") / "data",
+        )
+    )
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +64,27 @@ def damaged_adapter(demo_model_path, tmp_path_factory):
 
 @pytest.mark.slow
 def test_the_demo_model_against_itself_moves_nothing(demo_model_path, english, tmp_path, capsys):
-    assert main(["eval", "regression", "--model", str(demo_model_path), "--baseline", str(demo_model_path),
-                 "--data", english, "--fidelity-limit", "2", "--max-new-tokens", "12", "--out", str(tmp_path)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "eval",
+                "regression",
+                "--model",
+                str(demo_model_path),
+                "--baseline",
+                str(demo_model_path),
+                "--data",
+                english,
+                "--fidelity-limit",
+                "2",
+                "--max-new-tokens",
+                "12",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     result = json.loads((tmp_path / "regression.json").read_text())
     low, high = result["loss_difference_ci95"]
     assert low <= 0 <= high and not result["regressed"] and result["conversations"] == 6
@@ -64,9 +97,26 @@ def test_the_demo_model_against_itself_moves_nothing(demo_model_path, english, t
 def test_a_damaged_adapter_is_reported_as_a_regression(
     demo_model_path, damaged_adapter, english, tmp_path, capsys
 ):
-    assert main(["eval", "regression", "--model", str(demo_model_path), "--adapter", damaged_adapter,
-                 "--baseline", str(demo_model_path), "--data", english, "--no-fidelity",
-                 "--out", str(tmp_path)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "eval",
+                "regression",
+                "--model",
+                str(demo_model_path),
+                "--adapter",
+                damaged_adapter,
+                "--baseline",
+                str(demo_model_path),
+                "--data",
+                english,
+                "--no-fidelity",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     result = json.loads((tmp_path / "regression.json").read_text())
     assert result["regressed"] and result["loss_difference_ci95"][0] > 0
     assert result["tuned_perplexity"] > 2 * result["baseline_perplexity"]

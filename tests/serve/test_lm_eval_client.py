@@ -18,7 +18,7 @@ pytestmark = [
     pytest.mark.skipif(
         importlib.util.find_spec("tenacity") is None or importlib.util.find_spec("lm_eval") is None,
         reason="needs lm-eval's API models: pip install 'lingualift[harness]'",
-    ),  # fmt: skip
+    ),
 ]
 
 DOCS = [
@@ -76,15 +76,24 @@ def test_lm_eval_generate_until_through_serve_scores_what_the_replies_say(demo_s
     host, port = demo_server.server_address[:2]
     results = lm_eval.simple_evaluate(
         model="local-chat-completions",
-        model_args={"base_url": f"http://{host}:{port}/v1/chat/completions", "model": "demo", "num_concurrent": 1,
-                    "max_retries": 1, "tokenizer_backend": None},
-        tasks=["lingualift_lines"], task_manager=TaskManager(include_path=str(tmp_path)), apply_chat_template=True,
+        model_args={
+            "base_url": f"http://{host}:{port}/v1/chat/completions",
+            "model": "demo",
+            "num_concurrent": 1,
+            "max_retries": 1,
+            "tokenizer_backend": None,
+        },
+        tasks=["lingualift_lines"],
+        task_manager=TaskManager(include_path=str(tmp_path)),
+        apply_chat_template=True,
         log_samples=True,
-    )  # fmt: skip
+    )
     score = results["results"]["lingualift_lines"]["exact_match,none"]
     model, tokenizer = demo_server.service.model, demo_server.service.tokenizer
-    replies = [reply_once(model, tokenizer, [{"role": "user", "content": d["question"]}], max_new_tokens=48)[0]
-               for d in DOCS]  # fmt: skip
+    replies = [
+        reply_once(model, tokenizer, [{"role": "user", "content": d["question"]}], max_new_tokens=48)[0]
+        for d in DOCS
+    ]
     assert any("\n" in r for r in replies)  # the cut matters: a server that ignores `stop` scores otherwise
     by_hand = sum(_cut(r, UNTIL).strip() == d["answer"] for r, d in zip(replies, DOCS)) / len(DOCS)
     uncut = sum(r.strip() == d["answer"] for r, d in zip(replies, DOCS)) / len(DOCS)

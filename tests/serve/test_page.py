@@ -21,8 +21,10 @@ WATCH = """() => { window.updates = 0; new MutationObserver(() => window.updates
 def page_server(demo_model_path):
     # The real demo model: the tiny random one streams only newlines, which a page shows as nothing.
     # A max_tokens limit below the page's own old request (256) once broke the page: keep it low.
-    instance = start_server(ServeConfig(model=str(demo_model_path), port=0, max_tokens_limit=64, default_max_tokens=24),
-                            echo=lambda *_: None)  # fmt: skip
+    instance = start_server(
+        ServeConfig(model=str(demo_model_path), port=0, max_tokens_limit=64, default_max_tokens=24),
+        echo=lambda *_: None,
+    )
     threading.Thread(target=instance.serve_forever, daemon=True).start()
     yield instance
     instance.shutdown()
@@ -36,8 +38,10 @@ def _expected(server, messages):
 def _send(page, text):
     page.fill("#message", text)
     page.press("#message", "Enter")
-    page.wait_for_function("() => [...document.querySelectorAll('.turn.assistant')].every(t => t.dataset.state === 'done')",
-                           timeout=60_000)  # fmt: skip
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.turn.assistant')].every(t => t.dataset.state === 'done')",
+        timeout=60_000,
+    )
     return page.locator(".turn.assistant .text").last.inner_text().strip()
 
 

@@ -16,8 +16,10 @@ from lingualift.serve.server import start_server
 
 @pytest.fixture(scope="module")
 def server(tiny_chat_model):
-    instance = start_server(ServeConfig(model=str(tiny_chat_model), port=0, max_tokens_limit=64, max_queue=8),
-                            echo=lambda *_: None)  # fmt: skip
+    instance = start_server(
+        ServeConfig(model=str(tiny_chat_model), port=0, max_tokens_limit=64, max_queue=8),
+        echo=lambda *_: None,
+    )
     thread = threading.Thread(target=instance.serve_forever, daemon=True)
     thread.start()
     yield instance
@@ -37,8 +39,11 @@ def _client(server, key="unused"):
 
 
 def _post(server, body: bytes, headers=None) -> tuple[int, dict]:
-    request = urllib.request.Request(_url(server) + "/v1/chat/completions", data=body,
-                                     headers={"Content-Type": "application/json", **(headers or {})})  # fmt: skip
+    request = urllib.request.Request(
+        _url(server) + "/v1/chat/completions",
+        data=body,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
     try:
         with urllib.request.urlopen(request, timeout=120) as response:
             return response.status, json.loads(response.read())
@@ -54,7 +59,9 @@ def test_models_and_a_plain_completion_through_the_openai_client(server):
     assert [m.id for m in client.models.list().data] == [server.service.name]
     completion = client.chat.completions.create(model="any", messages=MESSAGES, max_tokens=6)
     expected = reply_once(server.service.model, server.service.tokenizer, MESSAGES, max_new_tokens=6)
-    assert completion.choices[0].message.content.strip() == expected[0]  # our decoding loop = generate's greedy
+    assert (
+        completion.choices[0].message.content.strip() == expected[0]
+    )  # our decoding loop = generate's greedy
     assert completion.choices[0].finish_reason == expected[3]
     assert completion.usage.prompt_tokens == expected[1] and completion.usage.completion_tokens == expected[2]
 
@@ -101,11 +108,25 @@ def test_concurrent_requests_are_all_answered(server):
     client = _client(server)
     prompts = [f"Vraag {i}?" for i in range(4)]
     with ThreadPoolExecutor(4) as pool:
-        replies = list(pool.map(lambda p: client.chat.completions.create(
-            model="m", messages=[{"role": "user", "content": p}], max_tokens=4).choices[0].message.content, prompts))  # fmt: skip
+        replies = list(
+            pool.map(
+                lambda p: (
+                    client.chat.completions.create(
+                        model="m", messages=[{"role": "user", "content": p}], max_tokens=4
+                    )
+                    .choices[0]
+                    .message.content
+                ),
+                prompts,
+            )
+        )
     for prompt, reply in zip(prompts, replies):
-        alone = reply_once(server.service.model, server.service.tokenizer, [{"role": "user", "content": prompt}],
-                           max_new_tokens=4)[0]  # fmt: skip
+        alone = reply_once(
+            server.service.model,
+            server.service.tokenizer,
+            [{"role": "user", "content": prompt}],
+            max_new_tokens=4,
+        )[0]
         assert reply.strip() == alone
 
 
@@ -124,8 +145,9 @@ def test_a_full_queue_answers_429_instead_of_piling_up(server):
 
 def test_an_api_key_from_the_environment_is_required_when_configured(tiny_chat_model, monkeypatch):
     monkeypatch.setenv("LL_TEST_KEY", "s3cret")
-    instance = start_server(ServeConfig(model=str(tiny_chat_model), port=0, api_key_env="LL_TEST_KEY"),
-                            echo=lambda *_: None)  # fmt: skip
+    instance = start_server(
+        ServeConfig(model=str(tiny_chat_model), port=0, api_key_env="LL_TEST_KEY"), echo=lambda *_: None
+    )
     threading.Thread(target=instance.serve_forever, daemon=True).start()
     try:
         from openai import AuthenticationError
@@ -156,17 +178,28 @@ def test_the_chat_page_is_served(server):
 
 @pytest.mark.parametrize(
     "headers, reason",
-    [({"Content-Type": "text/plain", "Origin": "http://evil.example", "Host": "evil.example:{port}"}, "Host 'evil"),
-     ({"Content-Type": "application/json", "Host": "rebound.example:{port}"}, "is not this server's address"),
-     ({"Content-Type": "application/json", "Origin": "http://evil.example"}, "another web page"),
-     ({"Content-Type": "text/plain"}, "Content-Type: application/json"),
-     ({"Content-Type": "application/x-www-form-urlencoded"}, "Content-Type: application/json")],
-)  # fmt: skip
+    [
+        (
+            {"Content-Type": "text/plain", "Origin": "http://evil.example", "Host": "evil.example:{port}"},
+            "Host 'evil",
+        ),
+        (
+            {"Content-Type": "application/json", "Host": "rebound.example:{port}"},
+            "is not this server's address",
+        ),
+        ({"Content-Type": "application/json", "Origin": "http://evil.example"}, "another web page"),
+        ({"Content-Type": "text/plain"}, "Content-Type: application/json"),
+        ({"Content-Type": "application/x-www-form-urlencoded"}, "Content-Type: application/json"),
+    ],
+)
 def test_another_web_page_cannot_use_the_model(server, headers, reason):
     port = server.server_address[1]
     headers = {k: v.format(port=port) for k, v in headers.items()}
-    request = urllib.request.Request(_url(server) + "/v1/chat/completions", headers=headers,
-                                     data=json.dumps({"messages": MESSAGES, "max_tokens": 2}).encode())  # fmt: skip
+    request = urllib.request.Request(
+        _url(server) + "/v1/chat/completions",
+        headers=headers,
+        data=json.dumps({"messages": MESSAGES, "max_tokens": 2}).encode(),
+    )
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=30)
     assert refused.value.code == 403 and reason in json.loads(refused.value.read())["error"]["message"]
@@ -179,8 +212,11 @@ def test_reading_through_a_rebound_name_is_refused_and_the_own_origin_is_let_in(
         urllib.request.urlopen(request, timeout=30)
     assert refused.value.code == 403
     for host in (f"localhost:{port}", f"127.0.0.1:{port}"):  # the page's own same-origin call
-        status, _ = _post(server, json.dumps({"messages": MESSAGES, "max_tokens": 2}).encode(),
-                          {"Host": host, "Origin": f"http://{host}"})  # fmt: skip
+        status, _ = _post(
+            server,
+            json.dumps({"messages": MESSAGES, "max_tokens": 2}).encode(),
+            {"Host": host, "Origin": f"http://{host}"},
+        )
         assert status == 200
 
 
@@ -203,7 +239,9 @@ def _both(server, **request):
 @pytest.fixture(scope="module")
 def demo_server(demo_model_path):
     """The real demo model: the tiny random one writes only newlines, too little to cut at a string."""
-    instance = start_server(ServeConfig(model=str(demo_model_path), port=0, max_tokens_limit=64), echo=lambda *_: None)
+    instance = start_server(
+        ServeConfig(model=str(demo_model_path), port=0, max_tokens_limit=64), echo=lambda *_: None
+    )
     threading.Thread(target=instance.serve_forever, daemon=True).start()
     yield instance
     instance.shutdown()
@@ -218,15 +256,19 @@ def test_stop_strings_end_the_reply_before_them_plain_and_streamed(demo_server):
     expected = free[0][: free[0].find("5")]  # "1, 2, 3, 4, " — what llama.cpp's server returns
     for given in ("5", ["5"], ["never-in-a-reply", "5"], [", 5", "5,"]):
         plain, streamed = _both(demo_server, messages=count, max_tokens=40, stop=given)
-        cut = free[0][: min(free[0].find(s) for s in ([given] if isinstance(given, str) else given) if s in free[0])]
+        cut = free[0][
+            : min(free[0].find(s) for s in ([given] if isinstance(given, str) else given) if s in free[0])
+        ]
         assert plain == streamed == (cut, "stop"), given
         assert plain[0] in (expected, expected.rstrip(", "))
     assert _both(demo_server, messages=count, max_tokens=40, stop="never-in-a-reply")[0] == free
 
 
 def test_content_as_text_parts_is_read_like_a_string(server):
-    parts = [{"role": "system", "content": [{"type": "text", "text": "Antwoord in het Nederlands."}]},
-             {"role": "user", "content": [{"type": "text", "text": "Hoi!"}]}]  # fmt: skip
+    parts = [
+        {"role": "system", "content": [{"type": "text", "text": "Antwoord in het Nederlands."}]},
+        {"role": "user", "content": [{"type": "text", "text": "Hoi!"}]},
+    ]
     assert _both(server, messages=parts, max_tokens=6) == _both(server, messages=MESSAGES, max_tokens=6)
 
 
@@ -236,8 +278,9 @@ def test_logprobs_are_the_model_own_and_cover_the_reply(server):
     from lingualift.chat import _inputs
 
     client = _client(server)
-    choice = client.chat.completions.create(model="m", messages=MESSAGES, max_tokens=6, logprobs=True,
-                                            top_logprobs=3).choices[0]  # fmt: skip
+    choice = client.chat.completions.create(
+        model="m", messages=MESSAGES, max_tokens=6, logprobs=True, top_logprobs=3
+    ).choices[0]
     entries = choice.logprobs.content
     assert "".join(e.token for e in entries) == choice.message.content and len(entries) >= 1
     for entry in entries:  # greedy: the chosen token is the most likely one
@@ -247,38 +290,67 @@ def test_logprobs_are_the_model_own_and_cover_the_reply(server):
     with torch.no_grad():
         first = torch.log_softmax(model(**_inputs(tokenizer, MESSAGES)).logits[0, -1].float(), dim=-1)
     assert abs(entries[0].logprob - float(first.max())) < 1e-4
-    chunks = list(client.chat.completions.create(model="m", messages=MESSAGES, max_tokens=6, logprobs=True,
-                                                 stream=True))  # fmt: skip
-    streamed = [e.logprob for c in chunks if c.choices and c.choices[0].logprobs for e in c.choices[0].logprobs.content]
+    chunks = list(
+        client.chat.completions.create(model="m", messages=MESSAGES, max_tokens=6, logprobs=True, stream=True)
+    )
+    streamed = [
+        e.logprob
+        for c in chunks
+        if c.choices and c.choices[0].logprobs
+        for e in c.choices[0].logprobs.content
+    ]
     assert streamed == [e.logprob for e in entries]
 
 
 def test_a_seed_makes_sampling_repeatable(server):
     def sample(seed):
-        return _client(server).chat.completions.create(model="m", messages=MESSAGES, max_tokens=12, temperature=1.0,
-                                                       seed=seed).choices[0].message.content  # fmt: skip
+        return (
+            _client(server)
+            .chat.completions.create(model="m", messages=MESSAGES, max_tokens=12, temperature=1.0, seed=seed)
+            .choices[0]
+            .message.content
+        )
 
     assert sample(7) == sample(7)
     assert len({sample(7), sample(8), sample(9)}) > 1
 
 
 def test_usage_arrives_last_in_a_stream_when_asked(server):
-    chunks = list(_client(server).chat.completions.create(model="m", messages=MESSAGES, max_tokens=4, stream=True,
-                                                          stream_options={"include_usage": True}))  # fmt: skip
+    chunks = list(
+        _client(server).chat.completions.create(
+            model="m", messages=MESSAGES, max_tokens=4, stream=True, stream_options={"include_usage": True}
+        )
+    )
     assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens >= 1
     assert all(c.usage is None for c in chunks[:-1])
 
 
 @pytest.mark.parametrize(
     "extra, field",
-    [({"n": 2}, "n:"), ({"response_format": {"type": "json_object"}}, "response_format: this server cannot"),
-     ({"response_format": "json"}, "response_format: this server cannot"),
-     ({"tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}]}, "tools: this server has no"),
-     ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "http://x/y.png"}}]}]},
-      "messages.0.content"),
-     ({"frequency_penalty": 0.5}, "frequency_penalty:"), ({"logit_bias": {"5": 10}}, "logit_bias:"),
-     ({"top_logprobs": 2}, "top_logprobs: needs logprobs")],
-)  # fmt: skip
+    [
+        ({"n": 2}, "n:"),
+        ({"response_format": {"type": "json_object"}}, "response_format: this server cannot"),
+        ({"response_format": "json"}, "response_format: this server cannot"),
+        (
+            {"tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}]},
+            "tools: this server has no",
+        ),
+        (
+            {
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [{"type": "image_url", "image_url": {"url": "http://x/y.png"}}],
+                    }
+                ]
+            },
+            "messages.0.content",
+        ),
+        ({"frequency_penalty": 0.5}, "frequency_penalty:"),
+        ({"logit_bias": {"5": 10}}, "logit_bias:"),
+        ({"top_logprobs": 2}, "top_logprobs: needs logprobs"),
+    ],
+)
 def test_what_the_server_cannot_honour_is_refused_naming_the_field(server, extra, field):
     from openai import BadRequestError
 
@@ -286,4 +358,6 @@ def test_what_the_server_cannot_honour_is_refused_naming_the_field(server, extra
     with pytest.raises(BadRequestError) as refused:
         _client(server).chat.completions.create(**request)
     assert field in str(refused.value)
-    assert _client(server).chat.completions.create(model="m", messages=MESSAGES, max_tokens=2).choices  # lives on
+    assert (
+        _client(server).chat.completions.create(model="m", messages=MESSAGES, max_tokens=2).choices
+    )  # lives on

@@ -12,8 +12,10 @@ from lingualift.tools.check import duplicate_counts, gpu_estimate, percentiles, 
 TEMPLATE = "{% for m in messages %}{{ m['role'] }} {{ m['content'] }} {% endfor %}"
 DUTCH = "Het weer in Amsterdam is vandaag koud en nat, dus neem een jas en een paraplu mee naar buiten."
 ENGLISH = "The weather in London is cold and wet today, so take a coat and an umbrella with you outside."
-LONG = ("the river runs past the old mill and the farmers bring their grain to be ground into flour "
-        "before the winter comes and the roads are closed by snow for many weeks")  # fmt: skip
+LONG = (
+    "the river runs past the old mill and the farmers bring their grain to be ground into flour "
+    "before the winter comes and the roads are closed by snow for many weeks"
+)
 
 
 def _conversation(*turns):
@@ -44,11 +46,25 @@ def word_model(tmp_path_factory):
     vocab = {"[UNK]": 0, "[PAD]": 1, "[EOS]": 2, **{w: i + 3 for i, w in enumerate(words)}}
     tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
     tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="[UNK]", pad_token="[PAD]",
-                                   eos_token="[EOS]", chat_template=TEMPLATE)  # fmt: skip
-    config = LlamaConfig(vocab_size=len(fast), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=256,
-                         pad_token_id=1, eos_token_id=2, bos_token_id=None)  # fmt: skip
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        eos_token="[EOS]",
+        chat_template=TEMPLATE,
+    )
+    config = LlamaConfig(
+        vocab_size=len(fast),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        pad_token_id=1,
+        eos_token_id=2,
+        bos_token_id=None,
+    )
     path = tmp_path_factory.mktemp("word-model")
     LlamaForCausalLM(config).save_pretrained(path)
     fast.save_pretrained(path)
@@ -89,19 +105,43 @@ def test_duplicates_exact_and_near_are_told_apart():
     assert (counts["exact"], counts["near"]) == (1, 1)
     assert counts["near_examples"] == [[4, 5]]
     assert duplicate_counts(conversations[2:5]) | {"near_examples": []} == {
-        "exact": 0, "near": 0, "near_threshold": 0.8, "near_examples": []}  # fmt: skip
+        "exact": 0,
+        "near": 0,
+        "near_threshold": 0.8,
+        "near_examples": [],
+    }
 
 
 def test_check_reports_known_figures(tmp_path, word_model):
     data = tmp_path / "data.jsonl"
     data.write_text("".join(json.dumps(row) + "\n" for row in ROWS))
     out = tmp_path / "check"
-    argv = ["check", str(data), "--model", str(word_model), "--max-seq-length", "39", "--epochs", "2",
-            "--measure-steps", "1", "--batch-size", "2", "--price-per-million-chars", "10", "--out", str(out)]  # fmt: skip
+    argv = [
+        "check",
+        str(data),
+        "--model",
+        str(word_model),
+        "--max-seq-length",
+        "39",
+        "--epochs",
+        "2",
+        "--measure-steps",
+        "1",
+        "--batch-size",
+        "2",
+        "--price-per-million-chars",
+        "10",
+        "--out",
+        str(out),
+    ]
     assert main(argv) == 0
     report = json.loads((out / "check.json").read_text())
-    assert report["splits"]["train"] == {"rows": 7, "format": "openai", "conversations": 6,
-                                         "not_conversations": {"empty_text": 1}}  # fmt: skip
+    assert report["splits"]["train"] == {
+        "rows": 7,
+        "format": "openai",
+        "conversations": 6,
+        "not_conversations": {"empty_text": 1},
+    }
     assert report["tokens"]["total"] == sum(TOKENS)
     assert report["tokens"]["per_conversation"]["max"] == 62
     assert report["tokens"]["per_conversation"]["p50"] == 38

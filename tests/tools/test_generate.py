@@ -37,8 +37,10 @@ def _sentence(text):
 
 def _reply(marker, chunk, healed):
     answer = _sentence(chunk)
-    pairs = [{"question": f"Wat vertelt de tekst over {marker}?", "answer": answer},
-             {"question": f"Waarom is dit belangrijk voor {marker}?", "answer": chunk}]  # fmt: skip
+    pairs = [
+        {"question": f"Wat vertelt de tekst over {marker}?", "answer": answer},
+        {"question": f"Waarom is dit belangrijk voor {marker}?", "answer": chunk},
+    ]
     if marker == "valid":
         return json.dumps(pairs, ensure_ascii=False)
     if marker == "fenced":
@@ -56,11 +58,25 @@ def _reply(marker, chunk, healed):
     if marker == "prose":
         return "Dit is een mooie tekst over de Afsluitdijk, maar ik schrijf liever een gedicht."
     if marker == "english":
-        return json.dumps([{"question": "Wat is Friesland?", "answer": "Friesland is a province in the north of the "
-                            "Netherlands with its own language, Frisian, spoken next to Dutch."}])  # fmt: skip
+        return json.dumps(
+            [
+                {
+                    "question": "Wat is Friesland?",
+                    "answer": "Friesland is a province in the north of the "
+                    "Netherlands with its own language, Frisian, spoken next to Dutch.",
+                }
+            ]
+        )
     if marker == "ungrounded":
-        return json.dumps([{"question": "Wat eten Nederlanders graag?", "answer": "Nederlanders eten graag "
-                            "stamppot met rookworst, hutspot en erwtensoep in de koude wintermaanden."}])  # fmt: skip
+        return json.dumps(
+            [
+                {
+                    "question": "Wat eten Nederlanders graag?",
+                    "answer": "Nederlanders eten graag "
+                    "stamppot met rookworst, hutspot en erwtensoep in de koude wintermaanden.",
+                }
+            ]
+        )
     if marker == "repeat":  # the same question as the "valid" chunk's first one
         return json.dumps(
             [{"question": "Wat vertelt de tekst over valid?", "answer": answer}], ensure_ascii=False
@@ -166,16 +182,37 @@ def test_grounding_is_the_share_of_answer_words_found_in_the_chunk(answer, share
 def test_generate_against_an_endpoint_counts_every_reply_and_resumes(tmp_path, generator_url):
     docs = _write_docs(tmp_path / "docs", extra=[("tiny", "Te kort.")])
     out = tmp_path / "qa"
-    argv = ["generate", "--docs", str(docs), "--lang", "nl", "--base-url", generator_url, "--model", "qa-writer",
-            "--out", str(out), "--min-doc-chars", "60", "--concurrency", "3"]  # fmt: skip
+    argv = [
+        "generate",
+        "--docs",
+        str(docs),
+        "--lang",
+        "nl",
+        "--base-url",
+        generator_url,
+        "--model",
+        "qa-writer",
+        "--out",
+        str(out),
+        "--min-doc-chars",
+        "60",
+        "--concurrency",
+        "3",
+    ]
     assert main(argv) == 0
     assert sorted(Generator.requests) == sorted(DOCS)
     report = json.loads((out / "generate_report.json").read_text())
     assert report["cleaning"]["skipped"] == {"tiny.txt": "too_short"}
     assert report["cleaning"]["lines_removed"] == {"boilerplate": len(DOCS) + 1, "no_words": len(DOCS) + 1}
     assert report["replies"] == {"json": 5, "repaired": 1, "labelled": 1, "unparsed": 1, "request_failed": 1}
-    assert report["pairs"]["rejected_by_reason"] == {"unparsed": 1, "request_failed": 1, "wrong_language": 1,
-                                                     "ungrounded": 1, "duplicate_question": 1, "cut_off": 1}  # fmt: skip
+    assert report["pairs"]["rejected_by_reason"] == {
+        "unparsed": 1,
+        "request_failed": 1,
+        "wrong_language": 1,
+        "ungrounded": 1,
+        "duplicate_question": 1,
+        "cut_off": 1,
+    }
     data = datasets.load_from_disk(str(out))
     accepted = {row["doc_id"].removesuffix(".txt") for row in data["train"]}
     assert accepted == {"valid", "fenced", "broken", "labelled", "repeat"}
@@ -210,9 +247,29 @@ def test_generate_from_jsonl_documents_with_context(tmp_path, generator_url):
     source = tmp_path / "docs.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "qa"
-    assert main(["generate", "--docs", str(source), "--text-field", "body", "--lang", "nl", "--base-url", generator_url,
-                 "--out", str(out), "--min-doc-chars", "60", "--include-context",
-                 "--system-prompt", "Antwoord in het Nederlands."]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "generate",
+                "--docs",
+                str(source),
+                "--text-field",
+                "body",
+                "--lang",
+                "nl",
+                "--base-url",
+                generator_url,
+                "--out",
+                str(out),
+                "--min-doc-chars",
+                "60",
+                "--include-context",
+                "--system-prompt",
+                "Antwoord in het Nederlands.",
+            ]
+        )
+        == 0
+    )
     data = datasets.load_from_disk(str(out))
     messages = data["train"][0]["messages"]
     assert messages[0] == {"role": "system", "content": "Antwoord in het Nederlands."}
@@ -244,8 +301,28 @@ def test_generate_with_the_demo_model_accounts_for_every_chunk(tmp_path, demo_mo
     out = tmp_path / "qa"
     for name in list(DOCS)[2:]:
         (docs / f"{name}.txt").unlink()
-    assert main(["generate", "--docs", str(docs), "--lang", "nl", "--model", str(demo_model_path), "--out", str(out),
-                 "--min-doc-chars", "60", "--max-new-tokens", "48", "--pairs-per-chunk", "1"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "generate",
+                "--docs",
+                str(docs),
+                "--lang",
+                "nl",
+                "--model",
+                str(demo_model_path),
+                "--out",
+                str(out),
+                "--min-doc-chars",
+                "60",
+                "--max-new-tokens",
+                "48",
+                "--pairs-per-chunk",
+                "1",
+            ]
+        )
+        == 0
+    )
     report = json.loads((out / "generate_report.json").read_text())
     assert report["chunks"] == 2 and sum(report["replies"].values()) == 2
     data = datasets.load_from_disk(str(out))
@@ -266,8 +343,25 @@ def test_generate_with_an_endpoint_nobody_listens_on_fails_loudly(tmp_path, caps
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     docs = _write_docs(tmp_path / "docs")
-    code = main(["generate", "--docs", str(docs), "--lang", "nl", "--base-url", f"http://127.0.0.1:{port}/v1",
-                 "--model", "qa-writer", "--out", str(tmp_path / "qa"), "--min-doc-chars", "60"])  # fmt: skip
+    code = main(
+        [
+            "generate",
+            "--docs",
+            str(docs),
+            "--lang",
+            "nl",
+            "--base-url",
+            f"http://127.0.0.1:{port}/v1",
+            "--model",
+            "qa-writer",
+            "--out",
+            str(tmp_path / "qa"),
+            "--min-doc-chars",
+            "60",
+        ]
+    )
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert code == 2 and len(err) == 1
-    assert "failed" in err[0] and "Connection refused — is the server running, on this host and port?" in err[0]
+    assert (
+        "failed" in err[0] and "Connection refused — is the server running, on this host and port?" in err[0]
+    )

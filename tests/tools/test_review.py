@@ -17,23 +17,45 @@ from lingualift.cli import main
 from lingualift.tools.review.decisions import ReviewConfig
 from lingualift.tools.review.server import start_review
 
-SOURCES = ["Good morning.", "The cat sleeps on the mat.", "Where is the station?", "I like green tea.",
-           "Close the door, please.", "It is raining again today."]  # fmt: skip
-TRANSLATIONS = ["Goedemorgen.", "De kat slaapt op de mat.", "Where is the station?", "Ik hou van groene thee thee thee.",
-                "Doe de deur dicht, alstublieft.", "Het regent vandaag weer."]  # fmt: skip
+SOURCES = [
+    "Good morning.",
+    "The cat sleeps on the mat.",
+    "Where is the station?",
+    "I like green tea.",
+    "Close the door, please.",
+    "It is raining again today.",
+]
+TRANSLATIONS = [
+    "Goedemorgen.",
+    "De kat slaapt op de mat.",
+    "Where is the station?",
+    "Ik hou van groene thee thee thee.",
+    "Doe de deur dicht, alstublieft.",
+    "Het regent vandaag weer.",
+]
 FLAGS = [[], [], ["wrong_language", "echo"], ["repetition"], [], ["length_ratio"]]
 
 
 @pytest.fixture
 def translated(tmp_path):
     def split(sources, translations, flags, prefix):
-        return datasets.Dataset.from_dict({
-            "message_id": [f"{prefix}{i}" for i in range(len(sources))], "text": translations,
-            "source_text": sources, "qe_flags": flags, "lang": ["nl"] * len(sources),
-            "translator": ["demo"] * len(sources)})  # fmt: skip
+        return datasets.Dataset.from_dict(
+            {
+                "message_id": [f"{prefix}{i}" for i in range(len(sources))],
+                "text": translations,
+                "source_text": sources,
+                "qe_flags": flags,
+                "lang": ["nl"] * len(sources),
+                "translator": ["demo"] * len(sources),
+            }
+        )
 
-    data = datasets.DatasetDict({"train": split(SOURCES, TRANSLATIONS, FLAGS, "t"),
-                                 "validation": split(SOURCES[:2], TRANSLATIONS[:2], FLAGS[:2], "v")})  # fmt: skip
+    data = datasets.DatasetDict(
+        {
+            "train": split(SOURCES, TRANSLATIONS, FLAGS, "t"),
+            "validation": split(SOURCES[:2], TRANSLATIONS[:2], FLAGS[:2], "v"),
+        }
+    )
     path = tmp_path / "translated"
     data.save_to_disk(str(path))
     return path
@@ -88,8 +110,13 @@ def test_rows_are_filtered_by_flag_and_decision(review_url):
     undecided = _call(f"{review_url}/api/rows?split=train&filter=undecided&offset=1&limit=2")[1]
     assert undecided["total"] == 5 and [r["row"] for r in undecided["rows"]] == [2, 3]
     first = _call(f"{review_url}/api/rows?split=train&limit=1")[1]["rows"][0]
-    assert first == {"row": 0, "source": SOURCES[0], "text": TRANSLATIONS[0], "flags": [],
-                     "decision": {"action": "accept", "text": None, "reason": None}}  # fmt: skip
+    assert first == {
+        "row": 0,
+        "source": SOURCES[0],
+        "text": TRANSLATIONS[0],
+        "flags": [],
+        "decision": {"action": "accept", "text": None, "reason": None},
+    }
 
 
 @pytest.mark.parametrize(
@@ -114,12 +141,14 @@ def test_bad_queries_are_refused_with_a_reason(review_url):
 
 
 def test_export_applies_every_decision_exactly(translated, review_url, tmp_path):
-    decisions = [{"split": "train", "row": 0, "action": "accept"},
-                 {"split": "train", "row": 3, "action": "edit", "text": "Ik hou van groene thee."},
-                 {"split": "train", "row": 2, "action": "reject", "reason": "not translated"},
-                 {"split": "train", "row": 5, "action": "reject", "reason": "first thought"},
-                 {"split": "train", "row": 5, "action": "clear"},
-                 {"split": "validation", "row": 1, "action": "reject", "reason": "wrong"}]  # fmt: skip
+    decisions = [
+        {"split": "train", "row": 0, "action": "accept"},
+        {"split": "train", "row": 3, "action": "edit", "text": "Ik hou van groene thee."},
+        {"split": "train", "row": 2, "action": "reject", "reason": "not translated"},
+        {"split": "train", "row": 5, "action": "reject", "reason": "first thought"},
+        {"split": "train", "row": 5, "action": "clear"},
+        {"split": "validation", "row": 1, "action": "reject", "reason": "wrong"},
+    ]
     for decision in decisions:
         assert _call(f"{review_url}/api/decision", decision)[0] == 200
     out = tmp_path / "reviewed"
@@ -146,8 +175,9 @@ def test_export_applies_every_decision_exactly(translated, review_url, tmp_path)
 def test_export_refuses_decisions_made_on_other_data(translated, review_url, tmp_path, capsys):
     assert _call(f"{review_url}/api/decision", {"split": "train", "row": 1, "action": "accept"})[0] == 200
     changed = datasets.load_from_disk(str(translated))
-    changed["train"] = changed["train"].map(lambda row, i: {"source_text": row["source_text"] + ("!" if i == 1 else "")},
-                                            with_indices=True)  # fmt: skip
+    changed["train"] = changed["train"].map(
+        lambda row, i: {"source_text": row["source_text"] + ("!" if i == 1 else "")}, with_indices=True
+    )
     other = tmp_path / "other"
     changed.save_to_disk(str(other))
     db = f"{translated}.review.sqlite"
@@ -170,8 +200,12 @@ def test_review_command_errors_are_one_line(translated, tmp_path, capsys, argv, 
 
 
 def _start_review_process(data):
-    process = subprocess.Popen([sys.executable, "-m", "lingualift", "review", str(data), "--port", "0", "--page-size", "4"],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lingualift", "review", str(data), "--port", "0", "--page-size", "4"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     for line in process.stdout:
         if "http://" in line:  # the URL with the per-run token, as a user opens it
             return process, line.split("http://", 1)[1].split(" ", 1)[0]
@@ -239,25 +273,47 @@ def test_another_web_page_cannot_change_or_read_the_review(review_url):
     port = review_url.rsplit(":", 1)[1]
     decision = json.dumps({"split": "train", "row": 0, "action": "reject", "reason": "csrf"}).encode()
     token = TOKENS[review_url]
-    status, body = _raw_post(review_url + "/api/decision", decision, {
-        "Content-Type": "text/plain", "Origin": "http://evil.example", "Host": f"evil.example:{port}",
-        "X-Lingualift-Token": token})  # fmt: skip
+    status, body = _raw_post(
+        review_url + "/api/decision",
+        decision,
+        {
+            "Content-Type": "text/plain",
+            "Origin": "http://evil.example",
+            "Host": f"evil.example:{port}",
+            "X-Lingualift-Token": token,
+        },
+    )
     assert status == 403 and "Host 'evil.example" in body["error"]
     cases = [
         ({"Content-Type": "text/plain", "X-Lingualift-Token": token}, "Content-Type: application/json"),
-        ({"Content-Type": "application/json", "Origin": "http://evil.example", "X-Lingualift-Token": token},
-         "another web page"),
-        ({"Content-Type": "application/json", "Origin": "null", "X-Lingualift-Token": token}, "another web page"),
+        (
+            {
+                "Content-Type": "application/json",
+                "Origin": "http://evil.example",
+                "X-Lingualift-Token": token,
+            },
+            "another web page",
+        ),
+        (
+            {"Content-Type": "application/json", "Origin": "null", "X-Lingualift-Token": token},
+            "another web page",
+        ),
         ({"Content-Type": "application/json"}, "missing or wrong token"),
-        ({"Content-Type": "application/json", "X-Lingualift-Token": token[:-1] + "x"}, "missing or wrong token"),
-    ]  # fmt: skip
+        (
+            {"Content-Type": "application/json", "X-Lingualift-Token": token[:-1] + "x"},
+            "missing or wrong token",
+        ),
+    ]
     for headers, reason in cases:
         status, body = _raw_post(review_url + "/api/decision", decision, headers)
         assert status == 403 and reason in body["error"], (headers, body)
     assert _call(review_url + "/api/summary", headers={"X-Lingualift-Token": None})[0] == 403  # reading, too
     assert _call(review_url + "/api/rows", headers={"Host": f"evil.example:{port}"})[0] == 403
     assert _call(review_url + "/api/summary")[1]["decided"] == {}  # nothing got through
-    status, body = _call(review_url + "/api/decision", {"split": "train", "row": 0, "action": "accept"},
-                         headers={"Origin": review_url})
+    status, body = _call(
+        review_url + "/api/decision",
+        {"split": "train", "row": 0, "action": "accept"},
+        headers={"Origin": review_url},
+    )
     assert status == 200 and body["decision"]["action"] == "accept"  # the page's own same-origin JSON call
     assert _call(review_url + "/api/summary")[1]["decided"] == {"accept": 1}

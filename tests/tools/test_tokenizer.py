@@ -14,13 +14,21 @@ import pytest
 from lingualift.cli import main
 from lingualift.io import save_dataset
 
-ENGLISH_WORDS = ("the a house today tomorrow weather rain sunshine quick brown fox jumps over lazy dog number runs "
-                 "home very with and then he is not we they cosy terribly city river bread").split()  # fmt: skip
-DUTCH_WORDS = ("de het een huis vandaag morgen wisselvallig regen zonneschijn Nederland snelle bruine vos springt "
-               "luie hond nummer rent naar weer erg met en dan hij is niet wij zij gezellig ontzettend stad rivier "
-               "brood fietsen gracht kaas één café").split()  # fmt: skip
-OLD_TEXT = ["The quick brown fox jumps over the lazy dog 17 times.", "Ünïcode ✓ and emoji 🙂 stay as they were!",
-            "  two  spaces,\ttabs and\nnew lines  ", "def f(x):\n    return x ** 2  # code"]  # fmt: skip
+ENGLISH_WORDS = (
+    "the a house today tomorrow weather rain sunshine quick brown fox jumps over lazy dog number runs "
+    "home very with and then he is not we they cosy terribly city river bread"
+).split()
+DUTCH_WORDS = (
+    "de het een huis vandaag morgen wisselvallig regen zonneschijn Nederland snelle bruine vos springt "
+    "luie hond nummer rent naar weer erg met en dan hij is niet wij zij gezellig ontzettend stad rivier "
+    "brood fietsen gracht kaas één café"
+).split()
+OLD_TEXT = [
+    "The quick brown fox jumps over the lazy dog 17 times.",
+    "Ünïcode ✓ and emoji 🙂 stay as they were!",
+    "  two  spaces,\ttabs and\nnew lines  ",
+    "def f(x):\n    return x ** 2  # code",
+]
 
 
 def _error(err: str) -> str:
@@ -51,11 +59,15 @@ def _byte_level_tokenizer():
     tokenizer = Tokenizer(models.BPE(unk_token=None))
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=420, special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())  # fmt: skip
+    trainer = trainers.BpeTrainer(
+        vocab_size=420,
+        special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     tokenizer.train_from_iterator(_sentences(ENGLISH_WORDS, 400, 1) + OLD_TEXT, trainer=trainer)
-    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-                                   chat_template=CHATML)  # fmt: skip
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, eos_token="<|im_end|>", pad_token="<|endoftext|>", chat_template=CHATML
+    )
 
 
 def _sentencepiece_tokenizer(folder):
@@ -64,10 +76,15 @@ def _sentencepiece_tokenizer(folder):
 
     model = io.BytesIO()
     sentencepiece.SentencePieceTrainer.train(
-        sentence_iterator=iter(_sentences(ENGLISH_WORDS, 400, 1) + OLD_TEXT), model_writer=model, vocab_size=420,
-        model_type="bpe", byte_fallback=True, hard_vocab_limit=False, minloglevel=2,
+        sentence_iterator=iter(_sentences(ENGLISH_WORDS, 400, 1) + OLD_TEXT),
+        model_writer=model,
+        vocab_size=420,
+        model_type="bpe",
+        byte_fallback=True,
+        hard_vocab_limit=False,
+        minloglevel=2,
         user_defined_symbols=["<|im_start|>", "<|im_end|>"],
-    )  # fmt: skip
+    )
     folder.mkdir()
     (folder / "tokenizer.model").write_bytes(model.getvalue())
     tokenizer = LlamaTokenizer.from_pretrained(folder)
@@ -84,10 +101,18 @@ def base_model(request, tmp_path_factory):
     byte_level = request.param == "byte-level"
     tokenizer = _byte_level_tokenizer() if byte_level else _sentencepiece_tokenizer(root / "spm")
     config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-        num_key_value_heads=2, max_position_embeddings=256, eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id, bos_token_id=None, tie_word_embeddings=byte_level,
-    )  # fmt: skip
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=None,
+        tie_word_embeddings=byte_level,
+    )
     path = root / "base"
     LlamaForCausalLM(config).save_pretrained(path)
     tokenizer.save_pretrained(path)
@@ -99,8 +124,25 @@ def base_model(request, tmp_path_factory):
 @pytest.fixture(scope="module")
 def extended(base_model):
     out = base_model["root"] / "extended"
-    assert main(["tokenizer", "extend", "--model", str(base_model["path"]), "--data", str(base_model["text"]),
-                 "--lang", "nl", "--add", "80", "--out", str(out)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "tokenizer",
+                "extend",
+                "--model",
+                str(base_model["path"]),
+                "--data",
+                str(base_model["text"]),
+                "--lang",
+                "nl",
+                "--add",
+                "80",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -158,16 +200,25 @@ def test_new_rows_are_the_mean_of_their_old_sub_token_rows(base_model, extended)
         assert torch.allclose(new_in[piece["id"]], old_in[parts].mean(dim=0), atol=1e-6)
         if not tied:
             old_out = base.get_output_embeddings().weight
-            assert torch.allclose(grown.get_output_embeddings().weight[piece["id"]], old_out[parts].mean(dim=0),
-                                  atol=1e-6)  # fmt: skip
+            assert torch.allclose(
+                grown.get_output_embeddings().weight[piece["id"]], old_out[parts].mean(dim=0), atol=1e-6
+            )
 
 
 @pytest.fixture(scope="module")
 def dutch_threads(base_model):
     rnd = random.Random(3)
-    rows = [{"id": str(i), "lang": "nl", "messages": [
-        {"role": "user", "content": " ".join(rnd.choice(DUTCH_WORDS) for _ in range(6)) + "?"},
-        {"role": "assistant", "content": " ".join(_sentences(DUTCH_WORDS, 2, i))}]} for i in range(24)]  # fmt: skip
+    rows = [
+        {
+            "id": str(i),
+            "lang": "nl",
+            "messages": [
+                {"role": "user", "content": " ".join(rnd.choice(DUTCH_WORDS) for _ in range(6)) + "?"},
+                {"role": "assistant", "content": " ".join(_sentences(DUTCH_WORDS, 2, i))},
+            ],
+        }
+        for i in range(24)
+    ]
     return str(save_dataset(datasets.Dataset.from_list(rows), base_model["root"] / "threads"))
 
 
@@ -180,11 +231,35 @@ def test_resized_model_trains_saves_merges_reloads_and_generates(
     from lingualift.models import load_chat_model
 
     adapter = tmp_path / "adapter"
-    assert main(["train", "sft", "--model", str(extended), "--data", dutch_threads, "--out", str(adapter),
-                 "--max-steps", "4", "--lr", "5e-2", "--batch-size", "4", "--lora-r", "4"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "sft",
+                "--model",
+                str(extended),
+                "--data",
+                dutch_threads,
+                "--out",
+                str(adapter),
+                "--max-steps",
+                "4",
+                "--lr",
+                "5e-2",
+                "--batch-size",
+                "4",
+                "--lora-r",
+                "4",
+            ]
+        )
+        == 0
+    )
     report = json.loads((adapter / "training_report.json").read_text())
-    assert report["data_stats"]["vocabulary"] == {"tokens": len(AutoTokenizer.from_pretrained(extended)),
-                                                  "added_by_tokenizer_extend": 80, "embeddings_trained": True}  # fmt: skip
+    assert report["data_stats"]["vocabulary"] == {
+        "tokens": len(AutoTokenizer.from_pretrained(extended)),
+        "added_by_tokenizer_extend": 80,
+        "embeddings_trained": True,
+    }
     settings = json.loads((adapter / "adapter_config.json").read_text())
     tied = base_model["kind"] == "byte-level"  # peft keeps one trained copy of tied embeddings
     saved = {name.rsplit(".", 1)[-1] for name in settings["modules_to_save"]}
@@ -209,8 +284,12 @@ def test_resized_model_trains_saves_merges_reloads_and_generates(
         assert not torch.allclose(output[new_ids], grown.get_output_embeddings().weight[new_ids])
 
     chat_model, chat_tokenizer = load_chat_model(str(extended), adapter=str(adapter))
-    ids = tokenizer.apply_chat_template([{"role": "user", "content": "Hoe is het weer in Nederland?"}],
-                                        add_generation_prompt=True, return_tensors="pt", return_dict=True)  # fmt: skip
+    ids = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "Hoe is het weer in Nederland?"}],
+        add_generation_prompt=True,
+        return_tensors="pt",
+        return_dict=True,
+    )
     with torch.no_grad():
         assert torch.allclose(
             chat_model(**ids).logits, merged(**ids).logits, atol=1e-4
@@ -222,11 +301,40 @@ def test_resized_model_trains_saves_merges_reloads_and_generates(
 
 def test_an_adapter_on_the_original_base_is_one_line(base_model, extended, dutch_threads, tmp_path, capsys):
     adapter = tmp_path / "adapter"
-    assert main(["train", "sft", "--model", str(extended), "--data", dutch_threads, "--out", str(adapter),
-                 "--max-steps", "1", "--batch-size", "4", "--lora-r", "2"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "sft",
+                "--model",
+                str(extended),
+                "--data",
+                dutch_threads,
+                "--out",
+                str(adapter),
+                "--max-steps",
+                "1",
+                "--batch-size",
+                "4",
+                "--lora-r",
+                "2",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
-    code = main(["export", "merge", "--model", str(base_model["path"]), "--adapter", str(adapter), "--out",
-                 str(tmp_path / "m")])  # fmt: skip
+    code = main(
+        [
+            "export",
+            "merge",
+            "--model",
+            str(base_model["path"]),
+            "--adapter",
+            str(adapter),
+            "--out",
+            str(tmp_path / "m"),
+        ]
+    )
     err = _error(capsys.readouterr().err)
     assert code == 2 and "another vocabulary size" in err and "adapter_config.json" in err
 
@@ -241,8 +349,20 @@ def test_a_tokenizer_grown_without_resizing_the_model_is_refused(base_model, dut
     tokenizer = AutoTokenizer.from_pretrained(broken)
     tokenizer.add_tokens(["gezellig", "ontzettend"])
     tokenizer.save_pretrained(broken)
-    code = main(["train", "sft", "--model", str(broken), "--data", dutch_threads, "--out", str(tmp_path / "o"),
-                 "--max-steps", "1"])  # fmt: skip
+    code = main(
+        [
+            "train",
+            "sft",
+            "--model",
+            str(broken),
+            "--data",
+            dutch_threads,
+            "--out",
+            str(tmp_path / "o"),
+            "--max-steps",
+            "1",
+        ]
+    )
     assert code == 2 and "without resizing the model" in _error(capsys.readouterr().err)
 
 
@@ -252,12 +372,22 @@ def test_unsupported_tokenizers_and_bad_inputs_are_one_line(base_model, tmp_path
 
     unigram = Tokenizer(models.Unigram())
     unigram.pre_tokenizer = pre_tokenizers.Metaspace()
-    unigram.train_from_iterator(_sentences(ENGLISH_WORDS, 200, 1), trainers.UnigramTrainer(vocab_size=100,
-                                special_tokens=["<unk>"], unk_token="<unk>"))  # fmt: skip
+    unigram.train_from_iterator(
+        _sentences(ENGLISH_WORDS, 200, 1),
+        trainers.UnigramTrainer(vocab_size=100, special_tokens=["<unk>"], unk_token="<unk>"),
+    )
     fast = PreTrainedTokenizerFast(tokenizer_object=unigram, unk_token="<unk>")
     path = tmp_path / "unigram"
-    LlamaForCausalLM(LlamaConfig(vocab_size=len(fast), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                                 num_attention_heads=2, num_key_value_heads=2)).save_pretrained(path)  # fmt: skip
+    LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=len(fast),
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=2,
+        )
+    ).save_pretrained(path)
     fast.save_pretrained(path)
     short = tmp_path / "short.txt"
     short.write_text("Een regel.\nNog een.\n")

@@ -22,7 +22,7 @@ from lingualift.train.data import language_weights, mix_languages, share_out
                 "de": 100 ** (1 / 3) / (100 ** (1 / 3) + 900 ** (1 / 3)),
                 "nl": 900 ** (1 / 3) / (100 ** (1 / 3) + 900 ** (1 / 3)),
             },
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_language_weights(how, expected):
@@ -56,8 +56,10 @@ def _mixed_rows(sizes):
 def test_mix_upsamples_the_small_language_and_is_deterministic_by_seed():
     data = _mixed_rows({"de": 3, "nl": 27})
     mixed, stats = mix_languages(data, how="uniform", temperature=3.0, size=None, seed=1)
-    assert stats["languages"] == {"de": {"available": 3, "weight": 0.5, "sampled": 15},
-                                  "nl": {"available": 27, "weight": 0.5, "sampled": 15}}  # fmt: skip
+    assert stats["languages"] == {
+        "de": {"available": 3, "weight": 0.5, "sampled": 15},
+        "nl": {"available": 27, "weight": 0.5, "sampled": 15},
+    }
     german = [m[0]["content"] for m, lang in zip(mixed["messages"], mixed["lang"]) if lang == "de"]
     assert sorted(german) == sorted([f"de {i}" for i in range(3)] * 5)  # every German row, five times
     again, _ = mix_languages(data, how="uniform", temperature=3.0, size=None, seed=1)
@@ -75,25 +77,55 @@ def test_mix_without_a_lang_column_is_a_data_error():
 
 
 CHATS = {
-    "nl": [("Hoe laat is het?", "Het is drie uur."), ("Waar woon je?", "Ik woon in Utrecht."),
-           ("Wat eet je graag?", "Ik eet graag stamppot."), ("Hoe heet je?", "Ik heet Sanne."),
-           ("Wat is je hobby?", "Ik fiets graag."), ("Welke kleur is de lucht?", "De lucht is blauw.")],
+    "nl": [
+        ("Hoe laat is het?", "Het is drie uur."),
+        ("Waar woon je?", "Ik woon in Utrecht."),
+        ("Wat eet je graag?", "Ik eet graag stamppot."),
+        ("Hoe heet je?", "Ik heet Sanne."),
+        ("Wat is je hobby?", "Ik fiets graag."),
+        ("Welke kleur is de lucht?", "De lucht is blauw."),
+    ],
     "de": [("Wie spät ist es?", "Es ist drei Uhr."), ("Wo wohnst du?", "Ich wohne in Berlin.")],
-}  # fmt: skip
+}
 
 
 def test_sft_on_two_languages_reports_the_mix_and_keeps_each_system_prompt(tiny_chat_model, tmp_path):
     threads = []
     for lang, chats in CHATS.items():
         source = tmp_path / f"{lang}.jsonl"
-        source.write_text("".join(json.dumps({"messages": [{"role": "user", "content": q},
-                                                           {"role": "assistant", "content": a}]}) + "\n"
-                                  for q, a in chats))  # fmt: skip
+        source.write_text(
+            "".join(
+                json.dumps(
+                    {"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}
+                )
+                + "\n"
+                for q, a in chats
+            )
+        )
         assert main(["threads", str(source), "--lang", lang, "--out", str(tmp_path / f"threads-{lang}")]) == 0
         threads.append(str(tmp_path / f"threads-{lang}"))
     out = tmp_path / "sft"
-    assert main(["train", "sft", "--model", str(tiny_chat_model), "--data", ",".join(threads), "--mix", "temperature",
-                 "--mix-temperature", "2", "--max-steps", "1", "--out", str(out)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "sft",
+                "--model",
+                str(tiny_chat_model),
+                "--data",
+                ",".join(threads),
+                "--mix",
+                "temperature",
+                "--mix-temperature",
+                "2",
+                "--max-steps",
+                "1",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     stats = json.loads((out / "training_report.json").read_text())["data_stats"]
     weight_de = 2**0.5 / (2**0.5 + 6**0.5)
     assert stats["mix"] == "temperature" and stats["conversations"] == 8
@@ -130,12 +162,34 @@ def test_several_datasets_are_refused_for_dpo_before_anything_loads(tmp_path, ca
 def test_fidelity_is_measured_per_language_on_that_language_s_prompts(tiny_chat_model, tmp_path, capsys):
     from lingualift.io import save_dataset
 
-    rows = [{"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}], "lang": lang}
-            for lang, chats in CHATS.items() for q, a in chats]  # fmt: skip
+    rows = [
+        {"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}], "lang": lang}
+        for lang, chats in CHATS.items()
+        for q, a in chats
+    ]
     prompts = save_dataset(datasets.Dataset.from_list(rows), tmp_path / "held-out")
     out = tmp_path / "eval"
-    assert main(["eval", "fidelity", "--model", str(tiny_chat_model), "--lang", "nl,de", "--prompts", str(prompts),
-                 "--limit", "4", "--max-new-tokens", "3", "--out", str(out)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "eval",
+                "fidelity",
+                "--model",
+                str(tiny_chat_model),
+                "--lang",
+                "nl,de",
+                "--prompts",
+                str(prompts),
+                "--limit",
+                "4",
+                "--max-new-tokens",
+                "3",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     result = json.loads((out / "fidelity.json").read_text())
     assert set(result) == {f"{tiny_chat_model} [nl]", f"{tiny_chat_model} [de]"}
     assert (
@@ -144,7 +198,10 @@ def test_fidelity_is_measured_per_language_on_that_language_s_prompts(tiny_chat_
     )
     assert result[f"{tiny_chat_model} [de]"]["settings"]["lang"] == "de"
     printed = capsys.readouterr().out
-    assert f"{tiny_chat_model} [de] (German): usable " in printed and f"{tiny_chat_model} [nl] (Dutch): usable " in printed
+    assert (
+        f"{tiny_chat_model} [de] (German): usable " in printed
+        and f"{tiny_chat_model} [nl] (Dutch): usable " in printed
+    )
     assert (
         main(
             [

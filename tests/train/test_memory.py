@@ -18,8 +18,9 @@ def test_qlora_counts_the_float32_embeddings_peft_casts():
     plain = estimate(**EIGHT_B, mode="quant4", device="cuda")
     upcast = estimate(**EIGHT_B, mode="quant4", device="cuda:1", unquantized=whole)
     assert 3.0 < upcast.weights_gb - plain.weights_gb < 4.0  # (4 - 0.55) bytes x 1.05 B parameters = 3.4 GiB
-    assert estimate(**EIGHT_B, mode="lora", device="cuda", unquantized=whole) == estimate(**EIGHT_B, mode="lora",
-                                                                                            device="cuda")  # fmt: skip
+    assert estimate(**EIGHT_B, mode="lora", device="cuda", unquantized=whole) == estimate(
+        **EIGHT_B, mode="lora", device="cuda"
+    )
 
 
 def test_more_tokens_need_more_activation_memory():
@@ -30,10 +31,24 @@ def test_more_tokens_need_more_activation_memory():
 
 def test_warns_when_it_cannot_fit_and_is_quiet_when_it_can(tiny_chat_model):
     messages = []
-    result = check_fits(str(tiny_chat_model), batch=4, seq=512, mode="full", device="cpu", echo=messages.append,
-                        available_gb=1e-6)  # fmt: skip
+    result = check_fits(
+        str(tiny_chat_model),
+        batch=4,
+        seq=512,
+        mode="full",
+        device="cpu",
+        echo=messages.append,
+        available_gb=1e-6,
+    )
     assert result.parameters > 0 and messages and messages[0].startswith("warning: training needs about")
     messages.clear()
-    check_fits(str(tiny_chat_model), batch=4, seq=512, mode="lora", device="cpu", echo=messages.append,
-               available_gb=64)  # fmt: skip
+    check_fits(
+        str(tiny_chat_model),
+        batch=4,
+        seq=512,
+        mode="lora",
+        device="cpu",
+        echo=messages.append,
+        available_gb=64,
+    )
     assert messages == []

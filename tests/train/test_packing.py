@@ -61,8 +61,16 @@ def test_without_restarting_positions_the_same_rows_would_leak():
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
-    model = LlamaForCausalLM(LlamaConfig(vocab_size=50, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                                         num_attention_heads=2, num_key_value_heads=2)).eval()  # fmt: skip
+    model = LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=50,
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=2,
+        )
+    ).eval()
     first, second = [3, 4, 5, 6], [7, 8, 9]
     with torch.no_grad():
         alone = model(input_ids=torch.tensor([second])).logits[0]
@@ -87,8 +95,28 @@ def test_sft_with_packing_trains_on_fewer_fuller_rows(tiny_chat_model, tmp_path)
     rows = [{"messages": CONVERSATIONS[i % len(CONVERSATIONS)]} for i in range(16)]
     data = save_dataset(datasets.Dataset.from_list(rows), tmp_path / "threads")
     out = tmp_path / "packed"
-    assert main(["train", "sft", "--packing", "--model", str(tiny_chat_model), "--data", str(data), "--out", str(out),
-                 "--max-steps", "3", "--max-seq-length", "128", "--batch-size", "2"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "sft",
+                "--packing",
+                "--model",
+                str(tiny_chat_model),
+                "--data",
+                str(data),
+                "--out",
+                str(out),
+                "--max-steps",
+                "3",
+                "--max-seq-length",
+                "128",
+                "--batch-size",
+                "2",
+            ]
+        )
+        == 0
+    )
     report = json.loads((out / "training_report.json").read_text())
     assert report["steps"] == 3 and 0 < report["data_stats"]["packed_rows"] < 16
     assert report["config"]["packing"] is True and report["non_pad_tokens_seen"] > 0

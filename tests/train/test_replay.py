@@ -13,9 +13,18 @@ from tests.train.test_train import CONVERSATIONS
 
 def _conversations(prefix: str, n: int, extra_key: bool = False):
     turn = lambda role, text: {"role": role, "content": text, **({"name": None} if extra_key else {})}  # noqa: E731
-    return datasets.Dataset.from_list([{"id": f"{prefix}{i}", "messages": [turn("user", f"{prefix} vraag {i}"),
-                                                                         turn("assistant", f"{prefix} antwoord {i}")]}
-                                       for i in range(n)])  # fmt: skip
+    return datasets.Dataset.from_list(
+        [
+            {
+                "id": f"{prefix}{i}",
+                "messages": [
+                    turn("user", f"{prefix} vraag {i}"),
+                    turn("assistant", f"{prefix} antwoord {i}"),
+                ],
+            }
+            for i in range(n)
+        ]
+    )
 
 
 def _origin(mixed):
@@ -54,8 +63,12 @@ def test_replay_without_messages_is_a_data_error_naming_the_columns(tmp_path):
     from lingualift.errors import DataError
 
     with pytest.raises(DataError, match="needs a `messages` column.*; it has text"):
-        mix_replay(_conversations("nl", 3), datasets.load_dataset("json", data_files=str(bad))["train"], ratio=0.5,
-                   seed=0)  # fmt: skip
+        mix_replay(
+            _conversations("nl", 3),
+            datasets.load_dataset("json", data_files=str(bad))["train"],
+            ratio=0.5,
+            seed=0,
+        )
 
 
 def test_sft_with_replay_reports_the_mix(tiny_chat_model, tmp_path):
@@ -64,8 +77,27 @@ def test_sft_with_replay_reports_the_mix(tiny_chat_model, tmp_path):
     )
     english = save_dataset(_conversations("en", 20), tmp_path / "en")
     out = tmp_path / "sft"
-    assert main(["train", "sft", "--model", str(tiny_chat_model), "--data", str(target), "--replay", str(english),
-                 "--replay-ratio", "0.5", "--max-steps", "1", "--out", str(out)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "sft",
+                "--model",
+                str(tiny_chat_model),
+                "--data",
+                str(target),
+                "--replay",
+                str(english),
+                "--replay-ratio",
+                "0.5",
+                "--max-steps",
+                "1",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     stats = json.loads((out / "training_report.json").read_text())["data_stats"]
     assert (
         stats["conversations"] == 8
@@ -75,6 +107,18 @@ def test_sft_with_replay_reports_the_mix(tiny_chat_model, tmp_path):
 
 
 def test_replay_is_refused_for_dpo_before_anything_loads(tmp_path, capsys):
-    code = main(["train", "dpo", "--model", "m", "--data", str(tmp_path), "--replay", str(tmp_path),
-                 "--out", str(tmp_path / "o")])  # fmt: skip
+    code = main(
+        [
+            "train",
+            "dpo",
+            "--model",
+            "m",
+            "--data",
+            str(tmp_path),
+            "--replay",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     assert code == 2 and "replay applies to sft" in capsys.readouterr().err

@@ -10,13 +10,17 @@ from lingualift.io import save_dataset
 from lingualift.train.data import IGNORE, tokenize_conversation
 
 CONVERSATIONS = [
-    [{"role": "system", "content": "Always answer in Dutch."}, {"role": "user", "content": "Hoi, hoe gaat het?"},
-     {"role": "assistant", "content": "Goed, dank je!"}, {"role": "user", "content": "Wat eet je?"},
-     {"role": "assistant", "content": "Ik eet appels."}],
+    [
+        {"role": "system", "content": "Always answer in Dutch."},
+        {"role": "user", "content": "Hoi, hoe gaat het?"},
+        {"role": "assistant", "content": "Goed, dank je!"},
+        {"role": "user", "content": "Wat eet je?"},
+        {"role": "assistant", "content": "Ik eet appels."},
+    ],
     [{"role": "user", "content": "Wat is de hoofdstad?"}, {"role": "assistant", "content": "Amsterdam."}],
     [{"role": "user", "content": "Noem een kleur."}, {"role": "assistant", "content": "Blauw is mooi."}],
     [{"role": "user", "content": "Hoe laat is het?"}, {"role": "assistant", "content": "Het is drie uur."}],
-]  # fmt: skip
+]
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +53,28 @@ def test_sft_lora_overfits_and_the_saved_adapter_reloads_to_the_same_logits(
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     out = tmp_path / "sft"
-    code = main(["train", "sft", "--model", "demo", "--data", threads_dir, "--out", str(out), "--max-steps", "24",
-                 "--lr", "2e-3", "--batch-size", "4", "--lora-r", "8", "--save-steps", "12"])  # fmt: skip
+    code = main(
+        [
+            "train",
+            "sft",
+            "--model",
+            "demo",
+            "--data",
+            threads_dir,
+            "--out",
+            str(out),
+            "--max-steps",
+            "24",
+            "--lr",
+            "2e-3",
+            "--batch-size",
+            "4",
+            "--lora-r",
+            "8",
+            "--save-steps",
+            "12",
+        ]
+    )
     assert code == 0
     report = json.loads((out / "training_report.json").read_text())
     assert report["steps"] == 24 and report["mode"] == "lora"
@@ -61,8 +85,9 @@ def test_sft_lora_overfits_and_the_saved_adapter_reloads_to_the_same_logits(
     tokenizer = AutoTokenizer.from_pretrained(out)
     assert tokenizer.chat_template  # saved with the output: chat works on it directly
     reloaded = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(demo_model_path), out).eval()
-    checkpoint = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(demo_model_path),
-                                           out / "checkpoints" / "checkpoint-24").eval()  # fmt: skip
+    checkpoint = PeftModel.from_pretrained(
+        AutoModelForCausalLM.from_pretrained(demo_model_path), out / "checkpoints" / "checkpoint-24"
+    ).eval()
     ids = tokenizer("Hoi, hoe gaat het?", return_tensors="pt")
     with torch.no_grad():
         assert torch.allclose(reloaded(**ids).logits, checkpoint(**ids).logits, atol=1e-4)
@@ -74,8 +99,28 @@ def test_sft_lora_overfits_and_the_saved_adapter_reloads_to_the_same_logits(
 
 def test_full_fine_tuning_overfits_a_tiny_model(tiny_chat_model, threads_dir, tmp_path):
     out = tmp_path / "full"
-    assert main(["train", "sft", "--full", "--model", str(tiny_chat_model), "--data", threads_dir, "--out",
-                 str(out), "--max-steps", "30", "--lr", "1e-2", "--batch-size", "4"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "sft",
+                "--full",
+                "--model",
+                str(tiny_chat_model),
+                "--data",
+                threads_dir,
+                "--out",
+                str(out),
+                "--max-steps",
+                "30",
+                "--lr",
+                "1e-2",
+                "--batch-size",
+                "4",
+            ]
+        )
+        == 0
+    )
     report = json.loads((out / "training_report.json").read_text())
     assert report["mode"] == "full" and report["final_loss"] < 0.5 * report["first_loss"]
     assert report["trainable_parameters"] == report["total_parameters"]
@@ -84,8 +129,22 @@ def test_full_fine_tuning_overfits_a_tiny_model(tiny_chat_model, threads_dir, tm
 
 def test_running_again_resumes_from_the_last_checkpoint(tiny_chat_model, threads_dir, tmp_path, capsys):
     out = tmp_path / "resume"
-    base = ["train", "sft", "--model", str(tiny_chat_model), "--data", threads_dir, "--out", str(out),
-            "--batch-size", "2", "--save-steps", "2", "--lr", "1e-3"]  # fmt: skip
+    base = [
+        "train",
+        "sft",
+        "--model",
+        str(tiny_chat_model),
+        "--data",
+        threads_dir,
+        "--out",
+        str(out),
+        "--batch-size",
+        "2",
+        "--save-steps",
+        "2",
+        "--lr",
+        "1e-3",
+    ]
     assert main([*base, "--max-steps", "4"]) == 0
     assert main([*base, "--max-steps", "6", "--resume"]) == 0
     assert "resuming from" in capsys.readouterr().out
@@ -98,8 +157,27 @@ def test_cpt_trains_on_raw_text(tiny_chat_model, tmp_path):
     text = tmp_path / "corpus.txt"
     text.write_text("\n".join(["Het weer is mooi vandaag en we gaan naar het park."] * 40))
     out = tmp_path / "cpt"
-    assert main(["train", "cpt", "--model", str(tiny_chat_model), "--data", str(text), "--out", str(out),
-                 "--max-steps", "3", "--max-seq-length", "32", "--batch-size", "2"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "cpt",
+                "--model",
+                str(tiny_chat_model),
+                "--data",
+                str(text),
+                "--out",
+                str(out),
+                "--max-steps",
+                "3",
+                "--max-seq-length",
+                "32",
+                "--batch-size",
+                "2",
+            ]
+        )
+        == 0
+    )
     report = json.loads((out / "training_report.json").read_text())
     assert report["steps"] == 3 and report["data_stats"]["blocks"] > 3
 
@@ -113,11 +191,47 @@ def test_sft_on_top_of_a_cpt_adapter_merges_it_first(tiny_chat_model, threads_di
     text = tmp_path / "corpus.txt"
     text.write_text("\n".join(["Het weer is mooi vandaag en we gaan naar het park."] * 40))
     cpt = tmp_path / "cpt"
-    assert main(["train", "cpt", "--model", str(tiny_chat_model), "--data", str(text), "--out", str(cpt),
-                 "--max-steps", "3", "--max-seq-length", "32", "--lr", "1e-2"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "cpt",
+                "--model",
+                str(tiny_chat_model),
+                "--data",
+                str(text),
+                "--out",
+                str(cpt),
+                "--max-steps",
+                "3",
+                "--max-seq-length",
+                "32",
+                "--lr",
+                "1e-2",
+            ]
+        )
+        == 0
+    )
     sft = tmp_path / "sft"
-    assert main(["train", "sft", "--model", str(cpt), "--data", threads_dir, "--out", str(sft),
-                 "--max-steps", "1", "--lr", "1e-9"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "sft",
+                "--model",
+                str(cpt),
+                "--data",
+                threads_dir,
+                "--out",
+                str(sft),
+                "--max-steps",
+                "1",
+                "--lr",
+                "1e-9",
+            ]
+        )
+        == 0
+    )
     # the new adapter's base is the cpt adapter merged: with an (almost) untrained new adapter the
     # result equals base + cpt adapter, not the plain base; loading the sft output rebuilds the stack
     from lingualift.models import adapter_base, load_causal_lm
@@ -136,13 +250,35 @@ def test_sft_on_top_of_a_cpt_adapter_merges_it_first(tiny_chat_model, threads_di
 
 @pytest.mark.parametrize("method", ["dpo", "orpo"])
 def test_preference_methods_run_on_pairs(method, tiny_chat_model, tmp_path):
-    pairs = [{"prompt": [{"role": "user", "content": c[-2]["content"]}],
-              "chosen": [{"role": "assistant", "content": c[-1]["content"]}],
-              "rejected": [{"role": "assistant", "content": "I do not know."}]} for c in CONVERSATIONS]  # fmt: skip
+    pairs = [
+        {
+            "prompt": [{"role": "user", "content": c[-2]["content"]}],
+            "chosen": [{"role": "assistant", "content": c[-1]["content"]}],
+            "rejected": [{"role": "assistant", "content": "I do not know."}],
+        }
+        for c in CONVERSATIONS
+    ]
     data = save_dataset(datasets.Dataset.from_list(pairs), tmp_path / "pairs")
     out = tmp_path / method
-    assert main(["train", method, "--model", str(tiny_chat_model), "--data", str(data), "--out", str(out),
-                 "--max-steps", "2", "--batch-size", "2"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                method,
+                "--model",
+                str(tiny_chat_model),
+                "--data",
+                str(data),
+                "--out",
+                str(out),
+                "--max-steps",
+                "2",
+                "--batch-size",
+                "2",
+            ]
+        )
+        == 0
+    )
     assert json.loads((out / "training_report.json").read_text())["steps"] == 2
 
 
@@ -174,8 +310,19 @@ def test_bad_data_is_one_clear_error(tiny_chat_model, tmp_path, capsys, rows, me
 
 
 def test_quant4_on_cpu_is_a_clear_error_before_loading(tmp_path, capsys):
-    code = main(["train", "sft", "--model", "no/such-model", "--data", str(tmp_path), "--out", str(tmp_path / "o"),
-                 "--quant4"])  # fmt: skip
+    code = main(
+        [
+            "train",
+            "sft",
+            "--model",
+            "no/such-model",
+            "--data",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "o"),
+            "--quant4",
+        ]
+    )
     assert code == 2
     assert "need a CUDA GPU" in capsys.readouterr().err
 
@@ -198,10 +345,29 @@ def test_two_process_ddp_on_cpu(tiny_chat_model, threads_dir, tmp_path):
         pytest.skip("torchrun is not installed next to this Python")
     out = tmp_path / "ddp"
     result = subprocess.run(
-        [torchrun, "--nproc_per_node=2", "--master_port=29541", "-m", "lingualift", "train", "sft", "--model",
-         str(tiny_chat_model), "--data", threads_dir, "--out", str(out), "--max-steps", "3", "--batch-size", "1"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            torchrun,
+            "--nproc_per_node=2",
+            "--master_port=29541",
+            "-m",
+            "lingualift",
+            "train",
+            "sft",
+            "--model",
+            str(tiny_chat_model),
+            "--data",
+            threads_dir,
+            "--out",
+            str(out),
+            "--max-steps",
+            "3",
+            "--batch-size",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((out / "training_report.json").read_text())
     assert report["world_size"] == 2 and report["steps"] == 3
@@ -214,8 +380,23 @@ def test_kill_9_mid_training_then_resume_restores_step_and_optimizer(tiny_chat_m
     import time
 
     out = tmp_path / "killed"
-    args = ["sft", "--model", str(tiny_chat_model), "--data", threads_dir, "--out", str(out), "--batch-size", "1",
-            "--save-steps", "5", "--max-steps", "100000", "--lr", "1e-3"]  # fmt: skip
+    args = [
+        "sft",
+        "--model",
+        str(tiny_chat_model),
+        "--data",
+        threads_dir,
+        "--out",
+        str(out),
+        "--batch-size",
+        "1",
+        "--save-steps",
+        "5",
+        "--max-steps",
+        "100000",
+        "--lr",
+        "1e-3",
+    ]
     process = subprocess.Popen(_train_cli(*args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     checkpoints = out / "checkpoints"
     deadline = time.monotonic() + 240
@@ -224,13 +405,19 @@ def test_kill_9_mid_training_then_resume_restores_step_and_optimizer(tiny_chat_m
     process.send_signal(signal.SIGKILL)
     process.wait()
     # a kill in the middle of a save leaves a checkpoint without trainer_state.json: never resumed from
-    saved = sorted((p for p in checkpoints.glob("checkpoint-*") if (p / "trainer_state.json").exists()),
-                   key=lambda p: int(p.name.split("-")[1]))  # fmt: skip
+    saved = sorted(
+        (p for p in checkpoints.glob("checkpoint-*") if (p / "trainer_state.json").exists()),
+        key=lambda p: int(p.name.split("-")[1]),
+    )
     assert saved, "no complete checkpoint was written before the kill"
     last = int(saved[-1].name.split("-")[1])
     assert (saved[-1] / "optimizer.pt").exists()
-    resumed = subprocess.run(_train_cli(*args[:-4], "--max-steps", str(last + 3), "--lr", "1e-3"),
-                             capture_output=True, text=True, timeout=300)  # fmt: skip
+    resumed = subprocess.run(
+        _train_cli(*args[:-4], "--max-steps", str(last + 3), "--lr", "1e-3"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert f"resuming from {saved[-1]}" in resumed.stdout
     report = json.loads((out / "training_report.json").read_text())
@@ -268,33 +455,80 @@ def test_long_preference_prompts_lose_their_oldest_turns_first(tiny_chat_model):
 
 def test_dpo_with_max_prompt_length_and_an_eval_split(tiny_chat_model, tmp_path):
     def pairs(conversations):
-        return [{"prompt": c[:-1], "chosen": [c[-1]], "rejected": [{"role": "assistant", "content": "Geen idee."}]}
-                for c in conversations]  # fmt: skip
+        return [
+            {
+                "prompt": c[:-1],
+                "chosen": [c[-1]],
+                "rejected": [{"role": "assistant", "content": "Geen idee."}],
+            }
+            for c in conversations
+        ]
 
-    data = datasets.DatasetDict({"train": datasets.Dataset.from_list(pairs(CONVERSATIONS)),
-                                 "test": datasets.Dataset.from_list(pairs(CONVERSATIONS[1:3]))})  # fmt: skip
+    data = datasets.DatasetDict(
+        {
+            "train": datasets.Dataset.from_list(pairs(CONVERSATIONS)),
+            "test": datasets.Dataset.from_list(pairs(CONVERSATIONS[1:3])),
+        }
+    )
     saved = save_dataset(data, tmp_path / "pairs")
     out = tmp_path / "dpo"
-    assert main(["train", "dpo", "--model", str(tiny_chat_model), "--data", str(saved), "--out", str(out),
-                 "--max-steps", "2", "--batch-size", "2", "--max-prompt-length", "30", "--eval-split", "test",
-                 "--epochs", "1"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "dpo",
+                "--model",
+                str(tiny_chat_model),
+                "--data",
+                str(saved),
+                "--out",
+                str(out),
+                "--max-steps",
+                "2",
+                "--batch-size",
+                "2",
+                "--max-prompt-length",
+                "30",
+                "--eval-split",
+                "test",
+                "--epochs",
+                "1",
+            ]
+        )
+        == 0
+    )
     report = json.loads((out / "training_report.json").read_text())
     assert report["data_stats"]["prompts_shortened"] == 1  # only the multi-turn prompt is longer than 30
     assert report["final_eval_loss"] is not None
 
 
 def test_an_unknown_eval_split_is_one_clear_error(tiny_chat_model, threads_dir, tmp_path, capsys):
-    code = main(["train", "sft", "--model", str(tiny_chat_model), "--data", threads_dir, "--out", str(tmp_path / "o"),
-                 "--eval-split", "validation"])  # fmt: skip
+    code = main(
+        [
+            "train",
+            "sft",
+            "--model",
+            str(tiny_chat_model),
+            "--data",
+            threads_dir,
+            "--out",
+            str(tmp_path / "o"),
+            "--eval-split",
+            "validation",
+        ]
+    )
     assert code == 2
     assert "no split 'validation' for --eval-split" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
     "name, message",
-    [("nope", "neither a shipped config (cpu-ddp, ddp, fsdp, zero2, zero3)"), ("ddp", "needs CUDA GPUs"),
-     ("zero3", "pip install deepspeed")],
-)  # fmt: skip
+    [
+        ("nope", "neither a shipped config (cpu-ddp, ddp, fsdp, zero2, zero3)"),
+        ("ddp", "needs CUDA GPUs"),
+        ("zero3", "pip install deepspeed"),
+    ],
+)
 def test_accelerate_configs_are_checked_before_launching(name, message, tmp_path, capsys):
     import importlib.util
 
@@ -304,8 +538,20 @@ def test_accelerate_configs_are_checked_before_launching(name, message, tmp_path
         pytest.skip("this machine has CUDA")
     if name == "zero3" and importlib.util.find_spec("deepspeed") is not None:
         pytest.skip("deepspeed is installed here")
-    code = main(["train", "sft", "--model", "m", "--data", str(tmp_path), "--out", str(tmp_path / "o"),
-                 "--accelerate-config", name])  # fmt: skip
+    code = main(
+        [
+            "train",
+            "sft",
+            "--model",
+            "m",
+            "--data",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "o"),
+            "--accelerate-config",
+            name,
+        ]
+    )
     assert code == 2
     assert message in capsys.readouterr().err
 
@@ -319,8 +565,12 @@ def test_shipped_accelerate_configs_load_in_accelerate():
         name: load_config_from_file(str(path)).distributed_type for name, path in shipped_configs().items()
     }
     assert {k: str(v).split(".")[-1] for k, v in kinds.items()} == {
-        "cpu-ddp": "MULTI_GPU", "ddp": "MULTI_GPU", "fsdp": "FSDP", "zero2": "DEEPSPEED", "zero3": "DEEPSPEED"
-    }  # fmt: skip
+        "cpu-ddp": "MULTI_GPU",
+        "ddp": "MULTI_GPU",
+        "fsdp": "FSDP",
+        "zero2": "DEEPSPEED",
+        "zero3": "DEEPSPEED",
+    }
 
 
 def _saved_tensors(out) -> dict:
@@ -338,12 +588,28 @@ def test_two_cpu_processes_save_the_same_whole_weights_as_one(mode, tiny_chat_mo
     single-process run's tensors and shapes, none of them empty or all zero."""
     import subprocess
 
-    common = ["--model", str(tiny_chat_model), "--data", threads_dir, "--max-steps", "2", "--batch-size", "1",
-              "--packing", *(["--full"] if mode == "full" else [])]  # fmt: skip
+    common = [
+        "--model",
+        str(tiny_chat_model),
+        "--data",
+        threads_dir,
+        "--max-steps",
+        "2",
+        "--batch-size",
+        "1",
+        "--packing",
+        *(["--full"] if mode == "full" else []),
+    ]
     single, launched = tmp_path / "single", tmp_path / "accelerate"
     assert main(["train", "sft", *common, "--out", str(single)]) == 0
-    result = subprocess.run(_train_cli("sft", *common, "--out", str(launched), "--accelerate-config", "cpu-ddp",
-                                       "--num-processes", "2"), capture_output=True, text=True, timeout=300)  # fmt: skip
+    result = subprocess.run(
+        _train_cli(
+            "sft", *common, "--out", str(launched), "--accelerate-config", "cpu-ddp", "--num-processes", "2"
+        ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((launched / "training_report.json").read_text())
     assert report["world_size"] == 2 and report["steps"] == 2
@@ -359,14 +625,27 @@ def test_two_cpu_processes_save_the_same_whole_weights_as_one(mode, tiny_chat_mo
 
 def test_push_to_hub_needs_a_token_before_training(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("HF_TOKEN", raising=False)
-    code = main(["train", "sft", "--model", "m", "--data", str(tmp_path), "--out", str(tmp_path / "o"),
-                 "--push-to-hub", "me/model"])  # fmt: skip
+    code = main(
+        [
+            "train",
+            "sft",
+            "--model",
+            "m",
+            "--data",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "o"),
+            "--push-to-hub",
+            "me/model",
+        ]
+    )
     assert code == 2
     assert "set HF_TOKEN" in capsys.readouterr().err
 
 
-def test_push_uploads_the_output_with_a_model_card_and_never_the_token(tiny_chat_model, threads_dir, tmp_path,
-                                                                       monkeypatch):  # fmt: skip
+def test_push_uploads_the_output_with_a_model_card_and_never_the_token(
+    tiny_chat_model, threads_dir, tmp_path, monkeypatch
+):
     import huggingface_hub
 
     calls = []
@@ -385,8 +664,25 @@ def test_push_uploads_the_output_with_a_model_card_and_never_the_token(tiny_chat
     monkeypatch.setenv("HF_TOKEN", "hf_secret_value_123")
     monkeypatch.setattr(huggingface_hub, "HfApi", RecordingApi)
     out = tmp_path / "pushed"
-    assert main(["train", "sft", "--model", str(tiny_chat_model), "--data", threads_dir, "--out", str(out),
-                 "--max-steps", "1", "--push-to-hub", "me/dutch-lora"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "sft",
+                "--model",
+                str(tiny_chat_model),
+                "--data",
+                threads_dir,
+                "--out",
+                str(out),
+                "--max-steps",
+                "1",
+                "--push-to-hub",
+                "me/dutch-lora",
+            ]
+        )
+        == 0
+    )
     assert calls[0] == ("token", "hf_secret_value_123") and calls[1] == ("create", "me/dutch-lora", True)
     assert calls[2][1:3] == (str(out), "me/dutch-lora") and "checkpoints/*" in calls[2][3]
     card = (out / "README.md").read_text()

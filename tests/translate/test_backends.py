@@ -37,8 +37,26 @@ def test_ct2_flag_through_the_command(tiny_marian, monkeypatch, tmp_path):
     monkeypatch.setenv("LINGUALIFT_CACHE", str(tmp_path / "cache"))
     src = tmp_path / "a.jsonl"
     src.write_text("".join(json.dumps({"text": t, "lang": "en"}) + "\n" for t in TEXTS))
-    assert main(["translate", str(src), "--to", "nl", "--backend", "opus", "--model", str(tiny_marian), "--ct2",
-                 "--out", str(tmp_path / "o"), "--max-new-tokens", "8"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "translate",
+                str(src),
+                "--to",
+                "nl",
+                "--backend",
+                "opus",
+                "--model",
+                str(tiny_marian),
+                "--ct2",
+                "--out",
+                str(tmp_path / "o"),
+                "--max-new-tokens",
+                "8",
+            ]
+        )
+        == 0
+    )
     rows = datasets.load_from_disk(str(tmp_path / "o"))["train"]
     assert set(rows["translator"]) == {f"opus:{tiny_marian}:ct2-int8"}
 
@@ -79,9 +97,13 @@ def test_ct2_generator_gives_the_same_text_and_flags_as_transformers_for_a_chat_
     ct2 = CT2LLMTranslator(str(talkative_chat_model), compute_type="float32")
     for early_stop in (False, True):
         hf.early_stop = ct2.early_stop = early_stop
-        expected = [(t.text, t.flags) for t in hf.translate(CHAT_TEXTS, EN, NL, max_new_tokens=30, strict=strict)]
+        expected = [
+            (t.text, t.flags) for t in hf.translate(CHAT_TEXTS, EN, NL, max_new_tokens=30, strict=strict)
+        ]
         assert all(text for text, _ in expected)  # the model writes: the comparison means something
-        assert [(t.text, t.flags) for t in ct2.translate(CHAT_TEXTS, EN, NL, max_new_tokens=30, strict=strict)] == expected
+        assert [
+            (t.text, t.flags) for t in ct2.translate(CHAT_TEXTS, EN, NL, max_new_tokens=30, strict=strict)
+        ] == expected
 
 
 def test_ct2_for_the_llm_backend_through_the_command(talkative_chat_model, monkeypatch, tmp_path):
@@ -89,8 +111,26 @@ def test_ct2_for_the_llm_backend_through_the_command(talkative_chat_model, monke
     monkeypatch.setenv("LINGUALIFT_CACHE", str(tmp_path / "cache"))
     src = tmp_path / "a.jsonl"
     src.write_text("".join(json.dumps({"text": t, "lang": "en"}) + "\n" for t in TEXTS))
-    assert main(["translate", str(src), "--to", "nl", "--backend", "llm", "--model", str(talkative_chat_model),
-                 "--ct2", "--out", str(tmp_path / "o"), "--max-new-tokens", "8"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "translate",
+                str(src),
+                "--to",
+                "nl",
+                "--backend",
+                "llm",
+                "--model",
+                str(talkative_chat_model),
+                "--ct2",
+                "--out",
+                str(tmp_path / "o"),
+                "--max-new-tokens",
+                "8",
+            ]
+        )
+        == 0
+    )
     rows = datasets.load_from_disk(str(tmp_path / "o"))["train"]
     assert set(rows["translator"]) == {f"llm:{talkative_chat_model}:ct2-int8"}
     assert all(rows["text"]) and len(rows) == len(TEXTS)
@@ -99,8 +139,22 @@ def test_ct2_for_the_llm_backend_through_the_command(talkative_chat_model, monke
 def test_ct2_excludes_bitsandbytes_quantization(tmp_path, capsys):
     src = tmp_path / "a.jsonl"
     src.write_text(json.dumps({"text": "Hello there.", "lang": "en"}) + "\n")
-    code = main(["translate", str(src), "--to", "nl", "--backend", "llm", "--model", "demo", "--ct2", "--quant4",
-                 "--out", str(tmp_path / "o")])  # fmt: skip
+    code = main(
+        [
+            "translate",
+            str(src),
+            "--to",
+            "nl",
+            "--backend",
+            "llm",
+            "--model",
+            "demo",
+            "--ct2",
+            "--quant4",
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     assert code == 2
     assert "drop quant4/quant8" in capsys.readouterr().err
 
@@ -108,8 +162,21 @@ def test_ct2_excludes_bitsandbytes_quantization(tmp_path, capsys):
 def test_ct2_refuses_a_family_without_converter(tmp_path, capsys):
     src = tmp_path / "a.jsonl"
     src.write_text(json.dumps({"text": "Hello there.", "lang": "en"}) + "\n")
-    code = main(["translate", str(src), "--to", "nl", "--backend", "seamless", "--ct2", "--model", str(tmp_path),
-                 "--out", str(tmp_path / "o")])  # fmt: skip
+    code = main(
+        [
+            "translate",
+            str(src),
+            "--to",
+            "nl",
+            "--backend",
+            "seamless",
+            "--ct2",
+            "--model",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     assert code == 2
     assert "CTranslate2 has no converter for the seamless family" in capsys.readouterr().err
 
@@ -141,8 +208,13 @@ class Endpoint(BaseHTTPRequestHandler):
             self.send_response(400)
             self.end_headers()
             return
-        body = json.dumps({"choices": [{"message": {"role": "assistant",
-                                                    "content": f"Here is the translation: NL({text})"}}]})  # fmt: skip
+        body = json.dumps(
+            {
+                "choices": [
+                    {"message": {"role": "assistant", "content": f"Here is the translation: NL({text})"}}
+                ]
+            }
+        )
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.end_headers()
@@ -172,8 +244,24 @@ def test_openai_backend_against_a_local_endpoint(endpoint, tmp_path, monkeypatch
     rows = [{"text": t, "lang": "en"} for t in ("Good morning.", "Flaky sentence.", "Broken sentence.")]
     src = tmp_path / "a.jsonl"
     src.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    code = main(["translate", str(src), "--to", "nl", "--backend", "openai", "--model", "tower-test",
-                 "--base-url", endpoint, "--api-key-env", "MY_KEY", "--out", str(tmp_path / "o")])  # fmt: skip
+    code = main(
+        [
+            "translate",
+            str(src),
+            "--to",
+            "nl",
+            "--backend",
+            "openai",
+            "--model",
+            "tower-test",
+            "--base-url",
+            endpoint,
+            "--api-key-env",
+            "MY_KEY",
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     assert code == 0
     out = {r["source_text"]: r for r in datasets.load_from_disk(str(tmp_path / "o"))["train"]}
     assert out["Good morning."]["text"] == "NL(Good morning.)"
@@ -195,11 +283,27 @@ def test_a_wrong_base_url_fails_loudly_with_the_likely_fix(endpoint, tmp_path, c
     src = tmp_path / "a.jsonl"
     src.write_text("".join(json.dumps(r) + "\n" for r in rows))
     base = endpoint.removesuffix("/v1")  # the user forgot /v1
-    code = main(["translate", str(src), "--to", "nl", "--backend", "openai", "--model", "tower-test",
-                 "--base-url", base, "--out", str(tmp_path / "o")])  # fmt: skip
+    code = main(
+        [
+            "translate",
+            str(src),
+            "--to",
+            "nl",
+            "--backend",
+            "openai",
+            "--model",
+            "tower-test",
+            "--base-url",
+            base,
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert code == 2 and len(err) == 1
-    assert err[0].startswith("error: every segment failed (2 of 2 requests failed: 2 × EndpointError: HTTP 404 from")
+    assert err[0].startswith(
+        "error: every segment failed (2 of 2 requests failed: 2 × EndpointError: HTTP 404 from"
+    )
     assert "does --base-url end in /v1?" in err[0] and "File Not Found: /chat/completions" in err[0]
     out = datasets.load_from_disk(str(tmp_path / "o"))["train"]  # the rows are kept, flagged
     assert out["text"] == [None, None] and all(f[0].startswith("failed:") for f in out["qe_flags"])
@@ -211,13 +315,46 @@ def test_a_run_where_the_first_requests_all_fail_alike_stops_early(endpoint, tmp
     rows = [{"text": f"Sentence number {i} is here.", "lang": "en"} for i in range(40)]
     src = tmp_path / "a.jsonl"
     src.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    code = main(["translate", str(src), "--to", "nl", "--backend", "openai", "--model", "tower-test",
-                 "--base-url", endpoint.removesuffix("/v1"), "--batch-tokens", "16", "--out", str(tmp_path / "o")])  # fmt: skip
+    code = main(
+        [
+            "translate",
+            str(src),
+            "--to",
+            "nl",
+            "--backend",
+            "openai",
+            "--model",
+            "tower-test",
+            "--base-url",
+            endpoint.removesuffix("/v1"),
+            "--batch-tokens",
+            "16",
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "stopped: the first" in err and "does --base-url end in /v1?" in err
     assert 8 <= len(Endpoint.calls) < 40  # the rest were never sent
-    assert main(["translate", str(src), "--to", "nl", "--backend", "openai", "--model", "tower-test",
-                 "--base-url", endpoint, "--out", str(tmp_path / "o")]) == 0  # fixed: failed ones retried
+    assert (
+        main(
+            [
+                "translate",
+                str(src),
+                "--to",
+                "nl",
+                "--backend",
+                "openai",
+                "--model",
+                "tower-test",
+                "--base-url",
+                endpoint,
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 0
+    )  # fixed: failed ones retried
     assert all(t.startswith("NL(") for t in datasets.load_from_disk(str(tmp_path / "o"))["train"]["text"])
 
 
@@ -243,16 +380,22 @@ def test_dropping_finished_rows_gives_what_generate_gives_with_the_demo_model(de
     must write the same tokens and flags as transformers' generate with the same stopping criteria."""
     from lingualift.translate.backends.llm import LLMTranslator
 
-    texts = ["Good morning, how are you?", "Keep the bedroom dark, quiet and cool.", "Short.", "The steps:",
-             "If you prefer something short, try *The Old Man and the Sea* by Ernest Hemingway.",
-             "Heat a little butter in a pan, pour in a small ladle of batter, and turn the pancake when bubbles "
-             "appear."]  # fmt: skip
+    texts = [
+        "Good morning, how are you?",
+        "Keep the bedroom dark, quiet and cool.",
+        "Short.",
+        "The steps:",
+        "If you prefer something short, try *The Old Man and the Sea* by Ernest Hemingway.",
+        "Heat a little butter in a pan, pour in a small ladle of batter, and turn the pancake when bubbles "
+        "appear.",
+    ]
     translator = LLMTranslator(str(demo_model_path))
     outputs = {}
     for pruned in (False, True):
         translator.pruned = pruned
-        outputs[pruned] = [(t.text, t.flags) for t in translator.translate(texts, EN, NL, max_new_tokens=40,
-                                                                           strict=strict)]  # fmt: skip
+        outputs[pruned] = [
+            (t.text, t.flags) for t in translator.translate(texts, EN, NL, max_new_tokens=40, strict=strict)
+        ]
     assert outputs[True] == outputs[False]
     lengths = {len(text) for text, _ in outputs[True]}
     assert len(lengths) > 2  # rows ended at different points: rows really left the batch early
@@ -262,7 +405,24 @@ def test_dropping_finished_rows_gives_what_generate_gives_with_the_demo_model(de
 def test_llm_backend_translates_with_the_demo_model(demo_model_path, use_demo_cache, tmp_path):
     src = tmp_path / "a.jsonl"
     src.write_text(json.dumps({"text": "Good morning, how are you?", "lang": "en"}) + "\n")
-    assert main(["translate", str(src), "--to", "nl", "--backend", "llm", "--model", "demo",
-                 "--out", str(tmp_path / "o"), "--max-new-tokens", "24"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "translate",
+                str(src),
+                "--to",
+                "nl",
+                "--backend",
+                "llm",
+                "--model",
+                "demo",
+                "--out",
+                str(tmp_path / "o"),
+                "--max-new-tokens",
+                "24",
+            ]
+        )
+        == 0
+    )
     row = datasets.load_from_disk(str(tmp_path / "o"))["train"][0]
     assert row["translator"] == "llm:demo" and row["text"] and row["lang"] == "nl"

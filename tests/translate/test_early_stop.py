@@ -116,13 +116,17 @@ def test_generate_stops_each_row_at_its_own_point(tiny_chat_model):
     scripts = [tokenizer(w, add_special_tokens=False)["input_ids"] for w in WRITTEN]
     encoded = tokenizer([f"Translate: {s}" for s in SOURCES], return_tensors="pt", padding=True)
     start = encoded["input_ids"].shape[1]
-    stop = stop_wasted(SOURCES, start=start, end_ids={tokenizer.eos_token_id, tokenizer.pad_token_id},
-                       tokenizer=tokenizer)  # fmt: skip
+    stop = stop_wasted(
+        SOURCES, start=start, end_ids={tokenizer.eos_token_id, tokenizer.pad_token_id}, tokenizer=tokenizer
+    )
     output = model.generate(
-        **encoded, max_new_tokens=60, do_sample=False, pad_token_id=tokenizer.pad_token_id,
+        **encoded,
+        max_new_tokens=60,
+        do_sample=False,
+        pad_token_id=tokenizer.pad_token_id,
         logits_processor=LogitsProcessorList([Script(scripts, start, tokenizer.eos_token_id)]),
         stopping_criteria=StoppingCriteriaList([stop]),
-    )  # fmt: skip
+    )
     check_cut_rows(tokenizer.batch_decode(output[:, start:], skip_special_tokens=True), stop.cut)
 
 

@@ -51,8 +51,21 @@ def run_translate(args: list[str]) -> int:
 
 def test_output_keeps_splits_and_columns_and_accounts_for_every_row(source, tiny_marian, tmp_path):
     out = tmp_path / "out"
-    code = run_translate([source[0], "--to", "nl", "--backend", "opus", "--model", str(tiny_marian),
-                          "--out", str(out), "--max-new-tokens", "24"])  # fmt: skip
+    code = run_translate(
+        [
+            source[0],
+            "--to",
+            "nl",
+            "--backend",
+            "opus",
+            "--model",
+            str(tiny_marian),
+            "--out",
+            str(out),
+            "--max-new-tokens",
+            "24",
+        ]
+    )
     assert code == 0
     data = datasets.load_from_disk(str(out))
     assert {k: len(v) for k, v in data.items()} == {"train": 7, "test": 1}
@@ -81,8 +94,19 @@ def test_output_keeps_splits_and_columns_and_accounts_for_every_row(source, tiny
 
 
 def test_running_again_resumes_from_the_store(source, tiny_marian, tmp_path):
-    args = [source[1], "--to", "nl", "--backend", "opus", "--model", str(tiny_marian), "--out", str(tmp_path / "o"),
-            "--max-new-tokens", "16"]  # fmt: skip
+    args = [
+        source[1],
+        "--to",
+        "nl",
+        "--backend",
+        "opus",
+        "--model",
+        str(tiny_marian),
+        "--out",
+        str(tmp_path / "o"),
+        "--max-new-tokens",
+        "16",
+    ]
     assert run_translate(args) == 0
     first = datasets.load_from_disk(str(tmp_path / "o"))["train"].to_list()
     assert run_translate(args) == 0
@@ -91,20 +115,36 @@ def test_running_again_resumes_from_the_store(source, tiny_marian, tmp_path):
     assert datasets.load_from_disk(str(tmp_path / "o"))["train"].to_list() == first
 
 
-def test_generating_ahead_in_a_worker_thread_gives_the_same_dataset_and_store(tiny_marian, tmp_path, monkeypatch):
+def test_generating_ahead_in_a_worker_thread_gives_the_same_dataset_and_store(
+    tiny_marian, tmp_path, monkeypatch
+):
     """On a GPU (or an endpoint) the next batch generates while the previous one is checked and
     committed; the result must not depend on it."""
     src = _big_source(tmp_path)
-    common = [str(src), "--to", "nl", "--backend", "opus", "--model", str(tiny_marian), "--batch-tokens", "96",
-              "--max-new-tokens", "12"]  # fmt: skip
+    common = [
+        str(src),
+        "--to",
+        "nl",
+        "--backend",
+        "opus",
+        "--model",
+        str(tiny_marian),
+        "--batch-tokens",
+        "96",
+        "--max-new-tokens",
+        "12",
+    ]
     results = {}
     for ahead in (False, True):
         monkeypatch.setattr("lingualift.hardware.overlap_generation", lambda *_, ahead=ahead: ahead)
         out = tmp_path / f"ahead-{ahead}"
         assert run_translate([*common, "--out", str(out)]) == 0
         report = json.loads((out / "translate_report.json").read_text())
-        results[ahead] = (datasets.load_from_disk(str(out))["train"].to_list(), report["unique_segments"],
-                          report["retried_for_repetition"])  # fmt: skip
+        results[ahead] = (
+            datasets.load_from_disk(str(out))["train"].to_list(),
+            report["unique_segments"],
+            report["retried_for_repetition"],
+        )
     assert results[True] == results[False]
 
 
@@ -152,8 +192,21 @@ class _Spy:
 def test_looping_segments_are_retried_together_in_full_batches(tiny_marian, tmp_path, monkeypatch):
     spy = _Spy(monkeypatch)
     src = _big_source(tmp_path)
-    args = [str(src), "--to", "nl", "--backend", "opus", "--model", str(tiny_marian), "--batch-tokens", "96",
-            "--max-new-tokens", "12", "--out", str(tmp_path / "o")]  # fmt: skip
+    args = [
+        str(src),
+        "--to",
+        "nl",
+        "--backend",
+        "opus",
+        "--model",
+        str(tiny_marian),
+        "--batch-tokens",
+        "96",
+        "--max-new-tokens",
+        "12",
+        "--out",
+        str(tmp_path / "o"),
+    ]
     assert run_translate(args) == 0
     report = json.loads((tmp_path / "o" / "translate_report.json").read_text())
     first = [texts for strict, texts in spy.calls if not strict]
@@ -171,8 +224,19 @@ def test_a_stop_before_the_retries_leaves_the_looping_segments_pending_then_resu
     from lingualift.translate.store import TranslationStore
 
     src = _big_source(tmp_path)
-    common = [str(src), "--to", "nl", "--backend", "opus", "--model", str(tiny_marian), "--batch-tokens", "96",
-              "--max-new-tokens", "12"]  # fmt: skip
+    common = [
+        str(src),
+        "--to",
+        "nl",
+        "--backend",
+        "opus",
+        "--model",
+        str(tiny_marian),
+        "--batch-tokens",
+        "96",
+        "--max-new-tokens",
+        "12",
+    ]
     assert run_translate([*common, "--out", str(tmp_path / "reference")]) == 0
     reference = datasets.load_from_disk(str(tmp_path / "reference"))["train"].to_list()
     spy = _Spy(monkeypatch, stop_at_retry=True)
@@ -222,8 +286,19 @@ def _kill_mid_run(process: subprocess.Popen, work: Path, rng: random.Random) -> 
 @pytest.mark.parametrize("engine", ["transformers", "ct2"])
 def test_kill_9_at_random_points_then_resume_equals_an_uninterrupted_run(engine, tiny_marian, tmp_path):
     src = _big_source(tmp_path)
-    common = ["--to", "nl", "--backend", "opus", "--model", str(tiny_marian), "--batch-tokens", "48",
-              "--max-new-tokens", "12", *(["--ct2"] if engine == "ct2" else [])]  # fmt: skip
+    common = [
+        "--to",
+        "nl",
+        "--backend",
+        "opus",
+        "--model",
+        str(tiny_marian),
+        "--batch-tokens",
+        "48",
+        "--max-new-tokens",
+        "12",
+        *(["--ct2"] if engine == "ct2" else []),
+    ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "LINGUALIFT_CACHE": str(tmp_path / "cache")}
     reference = tmp_path / "reference"
     subprocess.run(_cli(str(src), *common, "--out", str(reference)), check=True, env=env, capture_output=True)
@@ -231,8 +306,12 @@ def test_kill_9_at_random_points_then_resume_equals_an_uninterrupted_run(engine,
     rng = random.Random(1234)
     interrupted = 0
     for _ in range(3):
-        process = subprocess.Popen(_cli(str(src), *common, "--out", str(resumed)), env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        process = subprocess.Popen(
+            _cli(str(src), *common, "--out", str(resumed)),
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         _kill_mid_run(process, tmp_path / "resumed.work", rng)
         interrupted += not resumed.exists()
     assert interrupted >= 1  # at least one kill landed before the run could finish
@@ -256,10 +335,22 @@ def test_two_process_torchrun_shards_equal_a_single_process_run(tiny_marian, tmp
     assert main(["translate", str(src), *common, "--out", str(single)]) == 0
     sharded = tmp_path / "sharded"
     result = subprocess.run(
-        [torchrun, "--nproc_per_node=2", "--master_port=29517", "-m", "lingualift", "translate", str(src), *common,
-         "--out", str(sharded)],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        [
+            torchrun,
+            "--nproc_per_node=2",
+            "--master_port=29517",
+            "-m",
+            "lingualift",
+            "translate",
+            str(src),
+            *common,
+            "--out",
+            str(sharded),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     stores = sorted(p.name for p in Path(f"{sharded}.work").glob("store-*.sqlite"))
     assert stores == ["store-0-of-2.sqlite", "store-1-of-2.sqlite"]
@@ -290,8 +381,26 @@ def test_bad_input_is_one_clear_error_before_any_model_loads(source, tmp_path, c
 def test_mixed_type_column_gives_a_flagged_row(tiny_marian, tmp_path):
     src = write_jsonl(tmp_path / "mixed.jsonl", [{"text": "Hello there."}, {"text": 42}])
     out = tmp_path / "o"
-    assert run_translate([str(src), "--to", "nl", "--from", "en", "--backend", "opus", "--model", str(tiny_marian),
-                          "--out", str(out), "--max-new-tokens", "8"]) == 0  # fmt: skip
+    assert (
+        run_translate(
+            [
+                str(src),
+                "--to",
+                "nl",
+                "--from",
+                "en",
+                "--backend",
+                "opus",
+                "--model",
+                str(tiny_marian),
+                "--out",
+                str(out),
+                "--max-new-tokens",
+                "8",
+            ]
+        )
+        == 0
+    )
     rows = datasets.load_from_disk(str(out))["train"].to_list()
     assert rows[0]["translator"].startswith("opus:") and rows[0]["qe_flags"] != ["not_text:int"]
     assert (
@@ -302,8 +411,24 @@ def test_mixed_type_column_gives_a_flagged_row(tiny_marian, tmp_path):
 def test_model_that_cannot_load_is_one_line_error(tmp_path, capsys):
     src = write_jsonl(tmp_path / "a.jsonl", [{"text": "Hello there."}])
     missing = tmp_path / "no-such-model"
-    assert run_translate([str(src), "--to", "nl", "--from", "en", "--backend", "m2m", "--model", str(missing),
-                          "--out", str(tmp_path / "o")]) == 2  # fmt: skip
+    assert (
+        run_translate(
+            [
+                str(src),
+                "--to",
+                "nl",
+                "--from",
+                "en",
+                "--backend",
+                "m2m",
+                "--model",
+                str(missing),
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.strip().splitlines()[-1].startswith("error: cannot load m2m model") and "Traceback" not in err
 
@@ -312,8 +437,24 @@ def test_a_200k_character_row_is_translated_in_bounded_segments(tiny_marian, tmp
     long_text = "This is a sentence. " * 10_000
     src = write_jsonl(tmp_path / "long.jsonl", [{"text": long_text.strip(), "lang": "en"}])
     out = tmp_path / "o"
-    assert run_translate([str(src), "--to", "nl", "--backend", "opus", "--model", str(tiny_marian), "--out", str(out),
-                          "--max-new-tokens", "8"]) == 0  # fmt: skip
+    assert (
+        run_translate(
+            [
+                str(src),
+                "--to",
+                "nl",
+                "--backend",
+                "opus",
+                "--model",
+                str(tiny_marian),
+                "--out",
+                str(out),
+                "--max-new-tokens",
+                "8",
+            ]
+        )
+        == 0
+    )
     row = datasets.load_from_disk(str(out))["train"][0]
     assert row["text"] and row["source_text"] == long_text.strip()
     assert json.loads((out / "translate_report.json").read_text())["unique_segments"] == 1  # deduped
@@ -339,10 +480,20 @@ def test_a_segment_over_the_input_limit_is_cut_by_tokens_translated_whole_and_ne
     translator's own token count instead of letting the tokenizer drop the end."""
     from lingualift.translate import engine
 
-    long_sentence = ", ".join(f"the {word} house is big" for word in ("red", "blue", "green", "old", "new", "tall",
-                                                                       "small", "warm", "cold", "quiet")) + "."  # fmt: skip
-    source = write_jsonl(tmp_path / "long.jsonl", [{"message_id": "m1", "text": long_sentence, "lang": "en"},
-                                                   {"message_id": "m2", "text": "Hello there.", "lang": "en"}])  # fmt: skip
+    long_sentence = (
+        ", ".join(
+            f"the {word} house is big"
+            for word in ("red", "blue", "green", "old", "new", "tall", "small", "warm", "cold", "quiet")
+        )
+        + "."
+    )
+    source = write_jsonl(
+        tmp_path / "long.jsonl",
+        [
+            {"message_id": "m1", "text": long_sentence, "lang": "en"},
+            {"message_id": "m2", "text": "Hello there.", "lang": "en"},
+        ],
+    )
     sent, outputs = [], []
     real_build = engine.build_translator
 
@@ -362,8 +513,24 @@ def test_a_segment_over_the_input_limit_is_cut_by_tokens_translated_whole_and_ne
 
     monkeypatch.setattr(engine, "build_translator", small_window)
     out = tmp_path / "out"
-    assert run_translate([str(source), "--to", "nl", "--backend", "opus", "--model", str(tiny_marian),
-                          "--out", str(out), "--max-new-tokens", "16"]) == 0  # fmt: skip
+    assert (
+        run_translate(
+            [
+                str(source),
+                "--to",
+                "nl",
+                "--backend",
+                "opus",
+                "--model",
+                str(tiny_marian),
+                "--out",
+                str(out),
+                "--max-new-tokens",
+                "16",
+            ]
+        )
+        == 0
+    )
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(tiny_marian))  # the translator's own count

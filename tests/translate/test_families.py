@@ -44,7 +44,17 @@ def test_forced_bos_family_starts_generation_with_the_language_token(tiny_nllb):
 
 # Target tokens as the OPUS-MT model cards list them (Helsinki-NLP/opus-mt-en-ar, -en-zh, -en-ROMANCE, -en-mul).
 EN_AR = [">>afb<<", ">>apc<<", ">>ara<<", ">>ara_Latn<<", ">>arq<<", ">>arq_Latn<<", ">>ary<<", ">>arz<<"]
-EN_ZH = [">>cmn<<", ">>cmn_Hans<<", ">>cmn_Hant<<", ">>gan<<", ">>lzh<<", ">>nan<<", ">>wuu<<", ">>yue<<", ">>yue_Hant<<"]
+EN_ZH = [
+    ">>cmn<<",
+    ">>cmn_Hans<<",
+    ">>cmn_Hant<<",
+    ">>gan<<",
+    ">>lzh<<",
+    ">>nan<<",
+    ">>wuu<<",
+    ">>yue<<",
+    ">>yue_Hant<<",
+]
 EN_ROMANCE = [">>fr<<", ">>es<<", ">>it<<", ">>pt<<", ">>pt_br<<", ">>ro<<", ">>ca<<", ">>gl<<"]
 EN_MUL = [">>nld<<", ">>deu<<", ">>fra<<", ">>ara<<", ">>cmn_Hans<<", ">>rus<<", ">>hin<<"]
 
@@ -59,11 +69,21 @@ class _Vocab:
 
 @pytest.mark.parametrize(
     "tokens, lang, token",
-    [(EN_AR, "ar", ">>ara<<"), (EN_AR, "arz", ">>arz<<"), (EN_ZH, "zh", ">>cmn_Hans<<"),
-     (EN_ZH, "zh-Hant", ">>cmn_Hant<<"), (EN_ZH, "yue", ">>yue_Hant<<"), (EN_ROMANCE, "fr", ">>fr<<"),
-     (EN_ROMANCE, "pt-BR", ">>pt_br<<"), (EN_ROMANCE, "pt", ">>pt<<"), (EN_MUL, "nl", ">>nld<<"),
-     (EN_MUL, "ar", ">>ara<<"), (EN_MUL, "zh", ">>cmn_Hans<<"), ([], "nl", None)],
-)  # fmt: skip
+    [
+        (EN_AR, "ar", ">>ara<<"),
+        (EN_AR, "arz", ">>arz<<"),
+        (EN_ZH, "zh", ">>cmn_Hans<<"),
+        (EN_ZH, "zh-Hant", ">>cmn_Hant<<"),
+        (EN_ZH, "yue", ">>yue_Hant<<"),
+        (EN_ROMANCE, "fr", ">>fr<<"),
+        (EN_ROMANCE, "pt-BR", ">>pt_br<<"),
+        (EN_ROMANCE, "pt", ">>pt<<"),
+        (EN_MUL, "nl", ">>nld<<"),
+        (EN_MUL, "ar", ">>ara<<"),
+        (EN_MUL, "zh", ">>cmn_Hans<<"),
+        ([], "nl", None),
+    ],
+)
 def test_opus_target_tokens_match_the_published_model_lists(tokens, lang, token):
     from lingualift.languages import get_language
     from lingualift.translate.backends.seq2seq import opus_model_token

@@ -41,8 +41,25 @@ def _translate(tmp_path, name: str, backend: str, model, *flags: str) -> tuple[d
     source = tmp_path / f"{name}.jsonl"
     source.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
     out = tmp_path / f"{name}-out"
-    code = main(["translate", str(source), "--to", "nl", "--backend", backend, "--model", str(model),
-                 "--out", str(out), "--max-new-tokens", "24", "--device", "cuda", *flags])  # fmt: skip
+    code = main(
+        [
+            "translate",
+            str(source),
+            "--to",
+            "nl",
+            "--backend",
+            backend,
+            "--model",
+            str(model),
+            "--out",
+            str(out),
+            "--max-new-tokens",
+            "24",
+            "--device",
+            "cuda",
+            *flags,
+        ]
+    )
     assert code == 0
     return datasets.load_from_disk(str(out))["train"], json.loads((out / "translate_report.json").read_text())
 

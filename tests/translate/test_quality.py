@@ -23,8 +23,13 @@ def test_each_flag_fires_on_a_crafted_case(output, flag):
 
 
 def test_lost_placeholder_flag():
-    flags = segment_flags(SOURCE, "Het spijt me, maar ik kan je vandaag niet helpen met dat verzoek.",
-                          source_lang="en", target_lang="nl", placeholders_intact=False)  # fmt: skip
+    flags = segment_flags(
+        SOURCE,
+        "Het spijt me, maar ik kan je vandaag niet helpen met dat verzoek.",
+        source_lang="en",
+        target_lang="nl",
+        placeholders_intact=False,
+    )
     assert flags == ["lost_placeholder"]
 
 
@@ -58,11 +63,17 @@ def test_repetition_loop_detector(text, looping):
 
 @pytest.mark.parametrize(
     "text, prefixes",
-    [("Hallo wereld. Hallo wereld. Hallo wereld. Hallo", ["Hallo wereld."]),
-     ("Het weer is mooi vandaag. Ja ja ja ja ja", ["Het weer is mooi vandaag.", "Het weer is mooi vandaag. Ja"]),
-     ("Goedemorgen!!!!!!!!!!!!!!", ["Goedemorgen", "Goedemorgen!!"]),
-     ("Een gewone zin zonder herhaling.", []), ("", [])],
-)  # fmt: skip
+    [
+        ("Hallo wereld. Hallo wereld. Hallo wereld. Hallo", ["Hallo wereld."]),
+        (
+            "Het weer is mooi vandaag. Ja ja ja ja ja",
+            ["Het weer is mooi vandaag.", "Het weer is mooi vandaag. Ja"],
+        ),
+        ("Goedemorgen!!!!!!!!!!!!!!", ["Goedemorgen", "Goedemorgen!!"]),
+        ("Een gewone zin zonder herhaling.", []),
+        ("", []),
+    ],
+)
 def test_the_text_before_a_loop_is_found(text, prefixes):
     from lingualift.translate.quality import loop_free_prefixes
 
@@ -71,18 +82,38 @@ def test_the_text_before_a_loop_is_found(text, prefixes):
 
 @pytest.mark.parametrize(
     "source, looped, kept",
-    [("The weather is nice today.", "Het weer is mooi vandaag. Ja ja ja ja ja", "Het weer is mooi vandaag."),
-     ("Hello world, how are you?", "Hallo wereld, hoe gaat het? Hallo wereld, hoe gaat het? Hallo wereld, hoe gaat het?",
-      "Hallo wereld, hoe gaat het?"),
-     ("The weather is very nice today and we are going for a walk in the park.", "Het Het Het Het Het", None),
-     ("The weather is very nice today and we are going for a walk.", "The weather The weather The weather", None),
-     ("No loop here at all, just words.", "Geen herhaling hier, alleen woorden.", None),
-     # half sentences the demo model wrote before looping: retried, never kept
-     ("So is a website an API?", "Het is het het het het", None),
-     ("What is the capital of Australia?", "Ze capital de Australia is een een een een", None),
-     ("Write a motivational message for a friend who failed an exam.",
-      "Het kommerde op het voorbeeld van het examen examen examen examen", None)],
-)  # fmt: skip
+    [
+        (
+            "The weather is nice today.",
+            "Het weer is mooi vandaag. Ja ja ja ja ja",
+            "Het weer is mooi vandaag.",
+        ),
+        (
+            "Hello world, how are you?",
+            "Hallo wereld, hoe gaat het? Hallo wereld, hoe gaat het? Hallo wereld, hoe gaat het?",
+            "Hallo wereld, hoe gaat het?",
+        ),
+        (
+            "The weather is very nice today and we are going for a walk in the park.",
+            "Het Het Het Het Het",
+            None,
+        ),
+        (
+            "The weather is very nice today and we are going for a walk.",
+            "The weather The weather The weather",
+            None,
+        ),
+        ("No loop here at all, just words.", "Geen herhaling hier, alleen woorden.", None),
+        # half sentences the demo model wrote before looping: retried, never kept
+        ("So is a website an API?", "Het is het het het het", None),
+        ("What is the capital of Australia?", "Ze capital de Australia is een een een een", None),
+        (
+            "Write a motivational message for a friend who failed an exam.",
+            "Het kommerde op het voorbeeld van het examen examen examen examen",
+            None,
+        ),
+    ],
+)
 def test_a_loop_after_a_full_translation_is_salvaged_else_retried(source, looped, kept):
     from lingualift.languages import get_language
     from lingualift.translate.engine import _salvaged
@@ -91,8 +122,13 @@ def test_a_loop_after_a_full_translation_is_salvaged_else_retried(source, looped
     class Translator:
         name = "test"
 
-    result = _salvaged(Translator(), Segment("k", source, "en", "nl"), Result(looped, ["repetition"], "ok", "test"),
-                       get_language("en"), get_language("nl"))  # fmt: skip
+    result = _salvaged(
+        Translator(),
+        Segment("k", source, "en", "nl"),
+        Result(looped, ["repetition"], "ok", "test"),
+        get_language("en"),
+        get_language("nl"),
+    )
     assert (result.output if result else None) == kept
     if result:
         assert "repetition_trimmed" in result.flags and "repetition" not in result.flags

@@ -64,12 +64,14 @@ def _count_chars_as_tokens(scale: float):
 
 @pytest.mark.parametrize(
     "text, scale, limit",
-    [("这是第一句，它很长。" * 60, 1.5, 100),  # Chinese: ~1.5 tokens a character, no spaces
-     ("word " * 400, 0.3, 40),
-     ("def f(x): return [y for y in range(x) if y % 2 == 0]; " * 30, 0.6, 64),
-     ("a" * 900, 0.25, 50),  # one unbroken run: cut anywhere
-     ("Short enough.", 1.0, 100)],
-)  # fmt: skip
+    [
+        ("这是第一句，它很长。" * 60, 1.5, 100),  # Chinese: ~1.5 tokens a character, no spaces
+        ("word " * 400, 0.3, 40),
+        ("def f(x): return [y for y in range(x) if y % 2 == 0]; " * 30, 0.6, 64),
+        ("a" * 900, 0.25, 50),  # one unbroken run: cut anywhere
+        ("Short enough.", 1.0, 100),
+    ],
+)
 def test_token_cut_keeps_every_chunk_under_the_limit_and_loses_nothing(text, scale, limit):
     from lingualift.translate.segment import cut_by_tokens
 

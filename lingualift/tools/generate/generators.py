@@ -26,13 +26,22 @@ def local_generator(config: GenerateConfig):
     from lingualift.chat import generate_batch
     from lingualift.models import default_device, load_chat_model
 
-    model, tokenizer = load_chat_model(config.model, device=default_device(config.device),
-                                       trust_remote_code=config.trust_remote_code,
-                                       quantization=config.quantization())  # fmt: skip
+    model, tokenizer = load_chat_model(
+        config.model,
+        device=default_device(config.device),
+        trust_remote_code=config.trust_remote_code,
+        quantization=config.quantization(),
+    )
 
     def run(chats: list[list[dict]]):
-        replies = generate_batch(model, tokenizer, chats, max_new_tokens=config.max_new_tokens,
-                                 batch_size=len(chats), temperature=config.temperature)  # fmt: skip
+        replies = generate_batch(
+            model,
+            tokenizer,
+            chats,
+            max_new_tokens=config.max_new_tokens,
+            batch_size=len(chats),
+            temperature=config.temperature,
+        )
         return [(reply, None) for reply in replies]
 
     return run, config.batch_size, tokenizer
@@ -43,8 +52,12 @@ def endpoint_generator(config: GenerateConfig):
 
     from lingualift.endpoint import ChatEndpoint, EndpointError
 
-    endpoint = ChatEndpoint(config.base_url, config.model or "default", api_key_env=config.api_key_env,
-                            needed_by="generate --base-url")  # fmt: skip
+    endpoint = ChatEndpoint(
+        config.base_url,
+        config.model or "default",
+        api_key_env=config.api_key_env,
+        needed_by="generate --base-url",
+    )
     pool = ThreadPoolExecutor(config.concurrency)
 
     def one(chat):
@@ -65,8 +78,9 @@ def token_counter(config: GenerateConfig, tokenizer):
 
         from lingualift.models import resolve_model
 
-        tokenizer = AutoTokenizer.from_pretrained(resolve_model(config.tokenizer or config.model),
-                                                  trust_remote_code=config.trust_remote_code)  # fmt: skip
+        tokenizer = AutoTokenizer.from_pretrained(
+            resolve_model(config.tokenizer or config.model), trust_remote_code=config.trust_remote_code
+        )
     if tokenizer is None:
         return (lambda text: -(-len(text) // 4)), "4 characters a token (no local tokenizer)"
     return (lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])), "tokenizer"

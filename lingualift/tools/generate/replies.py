@@ -81,8 +81,10 @@ def validate_pair(
     if not isinstance(item, dict):
         return {"question": None, "answer": json.dumps(item, ensure_ascii=False)}, "not_an_object"
     question, answer = item.get("question"), item.get("answer")
-    pair = {"question": None if question is None else str(question).strip(),
-            "answer": None if answer is None else str(answer).strip()}  # fmt: skip
+    pair = {
+        "question": None if question is None else str(question).strip(),
+        "answer": None if answer is None else str(answer).strip(),
+    }
     if not pair["question"] or not pair["answer"]:
         return pair, "empty_field"
     found = detect_language(pair["answer"])

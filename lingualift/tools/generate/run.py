@@ -39,15 +39,20 @@ def generate_conversations(config: GenerateConfig, *, echo=print, progress: bool
         docs, min_chars=config.min_doc_chars, boilerplate_docs=config.boilerplate_docs
     )
     if not kept:
-        raise DataError(f"{config.docs}: every document was skipped ({Counter(cleaning['skipped'].values())}) — "
-                        "lower --min-doc-chars or give longer documents")  # fmt: skip
+        raise DataError(
+            f"{config.docs}: every document was skipped ({Counter(cleaning['skipped'].values())}) — "
+            "lower --min-doc-chars or give longer documents"
+        )
     if config.base_url:
         generate, group, tokenizer = endpoint_generator(config)
     else:
         generate, group, tokenizer = local_generator(config)
     count_tokens, token_measure = token_counter(config, tokenizer)
-    chunks = [(doc_id, n, chunk, chunk_key(chunk)) for doc_id, text in kept
-              for n, chunk in enumerate(chunk_document(text, count_tokens, config.chunk_tokens, language.macro))]  # fmt: skip
+    chunks = [
+        (doc_id, n, chunk, chunk_key(chunk))
+        for doc_id, text in kept
+        for n, chunk in enumerate(chunk_document(text, count_tokens, config.chunk_tokens, language.macro))
+    ]
     texts = {
         key: chunk for _, _, chunk, key in chunks
     }  # an identical chunk in two documents is asked about once
@@ -57,8 +62,10 @@ def generate_conversations(config: GenerateConfig, *, echo=print, progress: bool
     try:
         done = store.done(generator)
         todo = [key for key in texts if done.get(key, (None, "new"))[1] is not None]
-        echo(f"{len(docs)} documents, {len(kept)} kept, {len(chunks)} chunks; {len(todo)} to generate "
-             f"({len(texts) - len(todo)} done in an earlier run)")  # fmt: skip
+        echo(
+            f"{len(docs)} documents, {len(kept)} kept, {len(chunks)} chunks; {len(todo)} to generate "
+            f"({len(texts) - len(todo)} done in an earlier run)"
+        )
         from lingualift.endpoint import FailureTally
 
         failures = FailureTally()
@@ -72,17 +79,26 @@ def generate_conversations(config: GenerateConfig, *, echo=print, progress: bool
             bar.update(len(keys))
             if failures.hopeless():
                 bar.close()
-                raise DataError(f"stopped: the first {sum(failures.failed.values())} requests all failed with "
-                                f"{failures.hopeless()} — fix that and run the same command again")  # fmt: skip
+                raise DataError(
+                    f"stopped: the first {sum(failures.failed.values())} requests all failed with "
+                    f"{failures.hopeless()} — fix that and run the same command again"
+                )
         bar.close()
         replies = store.done(generator)
     finally:
         store.close()
     report = _assemble(config, language, chunks, replies, generator)
-    report.update(documents=len(docs), documents_kept=len(kept), cleaning=cleaning, chunks=len(chunks),
-                  generated_this_run=len(todo), reused_from_store=len(texts) - len(todo),
-                  chunk_tokens=config.chunk_tokens, token_measure=token_measure,
-                  seconds=round(time.perf_counter() - started, 2))  # fmt: skip
+    report.update(
+        documents=len(docs),
+        documents_kept=len(kept),
+        cleaning=cleaning,
+        chunks=len(chunks),
+        generated_this_run=len(todo),
+        reused_from_store=len(texts) - len(todo),
+        chunk_tokens=config.chunk_tokens,
+        token_measure=token_measure,
+        seconds=round(time.perf_counter() - started, 2),
+    )
     (Path(config.out) / "generate_report.json").write_text(
         json.dumps(report, indent=2, ensure_ascii=False) + "\n"
     )
@@ -91,8 +107,10 @@ def generate_conversations(config: GenerateConfig, *, echo=print, progress: bool
     if failures.all_failed():
         raise DataError(f"every request failed ({failures.summary()}): no conversations were written")
     pairs = report["pairs"]
-    echo(f"{pairs['accepted']} conversations → {config.out} (and chat.jsonl); rejected {pairs['rejected']} "
-         f"{pairs['rejected_by_reason']}; replies {report['replies']}")  # fmt: skip
+    echo(
+        f"{pairs['accepted']} conversations → {config.out} (and chat.jsonl); rejected {pairs['rejected']} "
+        f"{pairs['rejected_by_reason']}; replies {report['replies']}"
+    )
     return report
 
 
@@ -141,21 +159,48 @@ def _assemble(config: GenerateConfig, language, chunks, replies, generator: str)
             messages = [{"role": "user", "content": user}, {"role": "assistant", "content": pair["answer"]}]
             if config.system_prompt:
                 messages.insert(0, {"role": "system", "content": config.system_prompt})
-            accepted.append({"id": f"{key[:12]}-{index}", "lang": language.tag, "messages": messages,
-                             "doc_id": doc_id, "chunk": n, "generator": generator})  # fmt: skip
+            accepted.append(
+                {
+                    "id": f"{key[:12]}-{index}",
+                    "lang": language.tag,
+                    "messages": messages,
+                    "doc_id": doc_id,
+                    "chunk": n,
+                    "generator": generator,
+                }
+            )
     message = [{"role": datasets.Value("string"), "content": datasets.Value("string")}]
-    train_features = datasets.Features({"id": datasets.Value("string"), "lang": datasets.Value("string"),
-                                        "messages": message, "doc_id": datasets.Value("string"),
-                                        "chunk": datasets.Value("int64"), "generator": datasets.Value("string")})  # fmt: skip
+    train_features = datasets.Features(
+        {
+            "id": datasets.Value("string"),
+            "lang": datasets.Value("string"),
+            "messages": message,
+            "doc_id": datasets.Value("string"),
+            "chunk": datasets.Value("int64"),
+            "generator": datasets.Value("string"),
+        }
+    )
     columns = ("doc_id", "chunk", "chunk_key", "question", "answer", "reply", "reason")
-    rejected_features = datasets.Features({name: datasets.Value("int64" if name == "chunk" else "string")
-                                           for name in columns})  # fmt: skip
+    rejected_features = datasets.Features(
+        {name: datasets.Value("int64" if name == "chunk" else "string") for name in columns}
+    )
 
     out = Path(config.out)
-    save_dataset(datasets.DatasetDict({"train": dataset_from_rows(accepted, train_features),
-                                       "rejected": dataset_from_rows(rejected, rejected_features)}), out)  # fmt: skip
+    save_dataset(
+        datasets.DatasetDict(
+            {
+                "train": dataset_from_rows(accepted, train_features),
+                "rejected": dataset_from_rows(rejected, rejected_features),
+            }
+        ),
+        out,
+    )
     with open(out / "chat.jsonl", "w", encoding="utf-8") as handle:
         for row in accepted:
             handle.write(json.dumps({"messages": row["messages"]}, ensure_ascii=False) + "\n")
-    return {"generator": json.loads(generator)[0], "lang": language.tag, "replies": dict(reply_counts),
-            "pairs": {"accepted": len(accepted), "rejected": len(rejected), "rejected_by_reason": dict(reasons)}}  # fmt: skip
+    return {
+        "generator": json.loads(generator)[0],
+        "lang": language.tag,
+        "replies": dict(reply_counts),
+        "pairs": {"accepted": len(accepted), "rejected": len(rejected), "rejected_by_reason": dict(reasons)},
+    }

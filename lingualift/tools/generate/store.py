@@ -28,8 +28,10 @@ class ReplyStore:
 
     def save(self, chunk_key: str, generator: str, reply: str | None, error: str | None) -> None:
         with self.db:
-            self.db.execute("INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?, ?)",
-                            (chunk_key, generator, reply, error, time.time()))  # fmt: skip
+            self.db.execute(
+                "INSERT OR REPLACE INTO replies VALUES (?, ?, ?, ?, ?)",
+                (chunk_key, generator, reply, error, time.time()),
+            )
 
     def close(self) -> None:
         self.db.close()

@@ -64,7 +64,9 @@ def default_db(data: str) -> Path:
 class DecisionStore:
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.db = open_database(self.path, SCHEMA, threads=True)  # the page's requests come from server threads
+        self.db = open_database(
+            self.path, SCHEMA, threads=True
+        )  # the page's requests come from server threads
         self.lock = threading.Lock()
 
     def record(self, decision: Decision, source: str | None) -> None:
@@ -74,10 +76,18 @@ class DecisionStore:
                     "DELETE FROM decisions WHERE split = ? AND row = ?", (decision.split, decision.row)
                 )
                 return
-            self.db.execute("INSERT OR REPLACE INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?)",
-                            (decision.split, decision.row, source_hash(source), decision.action,
-                             decision.text if decision.action == "edit" else None,
-                             decision.reason if decision.action == "reject" else None, time.time()))  # fmt: skip
+            self.db.execute(
+                "INSERT OR REPLACE INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    decision.split,
+                    decision.row,
+                    source_hash(source),
+                    decision.action,
+                    decision.text if decision.action == "edit" else None,
+                    decision.reason if decision.action == "reject" else None,
+                    time.time(),
+                ),
+            )
 
     def all(self) -> dict[tuple[str, int], dict]:
         with self.lock:
@@ -120,8 +130,10 @@ def apply_decisions(data: str, out: str, config: ReviewConfig, *, echo=print) ->
     store.close()
     unknown = [f"{s}[{r}]" for s, r in decisions if s not in dataset or r >= len(dataset[s])]
     if unknown:
-        raise DataError(f"{db}: decisions for rows this dataset does not have ({', '.join(unknown[:5])}): "
-                        "it was made for another dataset")  # fmt: skip
+        raise DataError(
+            f"{db}: decisions for rows this dataset does not have ({', '.join(unknown[:5])}): "
+            "it was made for another dataset"
+        )
     counts = {"accepted": 0, "edited": 0, "rejected": 0, "unreviewed": 0}
     kept, rejected = {}, []
     for name, part in dataset.items():
@@ -129,8 +141,10 @@ def apply_decisions(data: str, out: str, config: ReviewConfig, *, echo=print) ->
         for index, row in enumerate(part):
             decision = decisions.get((name, index))
             if decision and decision["source_hash"] != source_hash(row[config.source_field]):
-                raise DataError(f"{data} split {name} row {index}: its {config.source_field} changed since the "
-                                f"review decision in {db} — the decisions belong to another version of the data")  # fmt: skip
+                raise DataError(
+                    f"{data} split {name} row {index}: its {config.source_field} changed since the "
+                    f"review decision in {db} — the decisions belong to another version of the data"
+                )
             action = decision["action"] if decision else None
             if action == "reject":
                 counts["rejected"] += 1
@@ -153,12 +167,19 @@ def apply_decisions(data: str, out: str, config: ReviewConfig, *, echo=print) ->
         kept[name] = dataset_from_rows(rows, features)
     first = next(iter(dataset.values()))
     rejected_features = first.features.copy()
-    rejected_features.update({"source_split": datasets.Value("string"), "source_row": datasets.Value("int64"),
-                              "reject_reason": datasets.Value("string")})  # fmt: skip
+    rejected_features.update(
+        {
+            "source_split": datasets.Value("string"),
+            "source_row": datasets.Value("int64"),
+            "reject_reason": datasets.Value("string"),
+        }
+    )
     kept["rejected"] = dataset_from_rows(rejected, rejected_features)
     save_dataset(datasets.DatasetDict(kept), out)
     report = {"data": data, "decisions": str(db), **counts}
     (Path(out) / "review_report.json").write_text(json.dumps(report, indent=2) + "\n")
-    echo(f"{out}: {counts['accepted']} accepted, {counts['edited']} edited, {counts['unreviewed']} unreviewed kept; "
-         f"{counts['rejected']} rejected → split `rejected`")  # fmt: skip
+    echo(
+        f"{out}: {counts['accepted']} accepted, {counts['edited']} edited, {counts['unreviewed']} unreviewed kept; "
+        f"{counts['rejected']} rejected → split `rejected`"
+    )
     return report

@@ -46,17 +46,25 @@ class ReviewSession:
         self.columns = {}
         for name, part in dataset.items():
             flags = part[config.flags_field] if config.flags_field in part.column_names else [[]] * len(part)
-            self.columns[name] = {"source": part[config.source_field], "text": part[config.text_field],
-                                  "flags": [list(f or []) for f in flags]}  # fmt: skip
+            self.columns[name] = {
+                "source": part[config.source_field],
+                "text": part[config.text_field],
+                "flags": [list(f or []) for f in flags],
+            }
         self.db_path = Path(config.db) if config.db else default_db(data)
         self.store = DecisionStore(self.db_path)
 
     def summary(self) -> dict:
         decided = Counter(d["action"] for d in self.store.all().values())
         flags = Counter(f for split in self.columns.values() for row in split["flags"] for f in row)
-        return {"data": self.data, "decisions": str(self.db_path),
-                "splits": {name: len(c["text"]) for name, c in self.columns.items()},
-                "flags": dict(flags.most_common()), "decided": dict(decided), "page_size": self.config.page_size}  # fmt: skip
+        return {
+            "data": self.data,
+            "decisions": str(self.db_path),
+            "splits": {name: len(c["text"]) for name, c in self.columns.items()},
+            "flags": dict(flags.most_common()),
+            "decided": dict(decided),
+            "page_size": self.config.page_size,
+        }
 
     def rows(self, split: str, selection: str, offset: int, limit: int) -> dict:
         if split not in self.columns:
@@ -66,17 +74,35 @@ class ReviewSession:
         keep = self._selector(selection, columns["flags"], decisions)
         indices = [i for i in range(len(columns["text"])) if keep(i)]
         page = indices[offset : offset + limit]
-        return {"split": split, "filter": selection, "total": len(indices), "offset": offset,
-                "rows": [{"row": i, "source": columns["source"][i], "text": columns["text"][i],
-                          "flags": columns["flags"][i], "decision": _public(decisions.get(i))} for i in page]}  # fmt: skip
+        return {
+            "split": split,
+            "filter": selection,
+            "total": len(indices),
+            "offset": offset,
+            "rows": [
+                {
+                    "row": i,
+                    "source": columns["source"][i],
+                    "text": columns["text"][i],
+                    "flags": columns["flags"][i],
+                    "decision": _public(decisions.get(i)),
+                }
+                for i in page
+            ],
+        }
 
     @staticmethod
     def _selector(selection: str, flags: list[list[str]], decisions: dict):
         if selection.startswith("flag:"):
             name = selection[5:]
             return lambda i: name in flags[i]
-        choices = {"all": lambda i: True, "flagged": lambda i: bool(flags[i]), "clean": lambda i: not flags[i],
-                   "undecided": lambda i: i not in decisions, "decided": lambda i: i in decisions}  # fmt: skip
+        choices = {
+            "all": lambda i: True,
+            "flagged": lambda i: bool(flags[i]),
+            "clean": lambda i: not flags[i],
+            "undecided": lambda i: i not in decisions,
+            "decided": lambda i: i in decisions,
+        }
         if selection not in choices:
             raise BadRequest(
                 f"unknown filter {selection!r}: all, flagged, clean, undecided, decided or flag:NAME"
@@ -191,6 +217,8 @@ def start_review(data: str, config: ReviewConfig, *, echo=print) -> ThreadingHTT
     server.daemon_threads = True
     server.session = session
     decided = sum(session.summary()["decided"].values())
-    echo(f"review {data} on http://{host}:{port}/?token={token} — decisions in {session.db_path} ({decided} so far); "
-         "Ctrl+C to stop, then `lingualift review export`")  # fmt: skip
+    echo(
+        f"review {data} on http://{host}:{port}/?token={token} — decisions in {session.db_path} ({decided} so far); "
+        "Ctrl+C to stop, then `lingualift review export`"
+    )
     return server

@@ -75,8 +75,16 @@ def default_compute_type(spec, device: str, machine=None) -> str:
 class CT2Translator(Seq2SeqTranslator):
     """Same family spec and tokenizer as Seq2SeqTranslator; generation by ctranslate2.Translator."""
 
-    def __init__(self, family: str, model: str, *, device: str = "cpu", num_beams: int = 1,
-                 compute_type: str | None = None, trust_remote_code: bool = False):  # fmt: skip
+    def __init__(
+        self,
+        family: str,
+        model: str,
+        *,
+        device: str = "cpu",
+        num_beams: int = 1,
+        compute_type: str | None = None,
+        trust_remote_code: bool = False,
+    ):
         import ctranslate2
         from transformers import AutoTokenizer
 
@@ -101,8 +109,14 @@ class CT2Translator(Seq2SeqTranslator):
         )
         from transformers import AutoConfig
 
-        limit = getattr(AutoConfig.from_pretrained(model, trust_remote_code=trust_remote_code),
-                        "max_position_embeddings", None) or 512  # fmt: skip
+        limit = (
+            getattr(
+                AutoConfig.from_pretrained(model, trust_remote_code=trust_remote_code),
+                "max_position_embeddings",
+                None,
+            )
+            or 512
+        )
         self.max_length = min(int(limit), 1024)
         self.max_input_tokens = min(self.spec.max_input_tokens, self.max_length // 2)
 
@@ -150,8 +164,16 @@ class CT2LLMTranslator(LLMTranslator):
     """LLMTranslator's prompt, early stops and output cleaning, with generation by
     ctranslate2.Generator on the model converted once into the cache."""
 
-    def __init__(self, model: str, *, backend: str = "llm", device: str = "cpu", prompt_template: str | None = None,
-                 compute_type: str | None = None, trust_remote_code: bool = False):  # fmt: skip
+    def __init__(
+        self,
+        model: str,
+        *,
+        backend: str = "llm",
+        device: str = "cpu",
+        prompt_template: str | None = None,
+        compute_type: str | None = None,
+        trust_remote_code: bool = False,
+    ):
         import ctranslate2
         from transformers import AutoConfig, AutoTokenizer, GenerationConfig
 

@@ -60,8 +60,16 @@ class LLMTranslator:
     early_stop = True  # stop at the end of the translated line and on loops, see early_stop.py
     pruned = True  # a finished row leaves the batch (pruned.py); False: transformers' generate
 
-    def __init__(self, model: str, *, backend: str = "llm", device: str = "cpu", prompt_template: str | None = None,
-                 quantization=None, trust_remote_code: bool = False):  # fmt: skip
+    def __init__(
+        self,
+        model: str,
+        *,
+        backend: str = "llm",
+        device: str = "cpu",
+        prompt_template: str | None = None,
+        quantization=None,
+        trust_remote_code: bool = False,
+    ):
         from lingualift.models import load_chat_model
 
         self.model, self.tokenizer = load_chat_model(
@@ -103,9 +111,15 @@ class LLMTranslator:
         if self.pruned:
             from lingualift.translate.backends.pruned import greedy_pruned
 
-            generated = greedy_pruned(self.model, encoded["input_ids"], encoded["attention_mask"],
-                                      max_new_tokens=max_new_tokens, end_ids=end_ids, stop=stop,
-                                      penalty=1.3 if strict else None)  # fmt: skip
+            generated = greedy_pruned(
+                self.model,
+                encoded["input_ids"],
+                encoded["attention_mask"],
+                max_new_tokens=max_new_tokens,
+                end_ids=end_ids,
+                stop=stop,
+                penalty=1.3 if strict else None,
+            )
         else:
             generated = self._generate(encoded, max_new_tokens=max_new_tokens, strict=strict, stop=stop)
         decoded = self.tokenizer.batch_decode(generated, skip_special_tokens=True)
@@ -119,7 +133,11 @@ class LLMTranslator:
         import torch
         from transformers import LogitsProcessorList, RepetitionPenaltyLogitsProcessor, StoppingCriteriaList
 
-        generate = {"max_new_tokens": max_new_tokens, "do_sample": False, "pad_token_id": self.tokenizer.pad_token_id}
+        generate = {
+            "max_new_tokens": max_new_tokens,
+            "do_sample": False,
+            "pad_token_id": self.tokenizer.pad_token_id,
+        }
         start = encoded["input_ids"].shape[1]
         if strict:  # penalise repeats of generated tokens only: the prompt holds the end-of-turn token,
             # and penalising it (generate's repetition_penalty does) keeps the model from ever stopping

@@ -14,11 +14,27 @@ from lingualift.translate.backends.llm import TOWER_PROMPT, check_prompt_templat
 
 
 class OpenAITranslator:
-    def __init__(self, model: str, *, base_url: str, api_key_env: str | None = None, concurrency: int = 8,
-                 retries: int = 4, timeout: float = 120.0, prompt_template: str | None = None,
-                 backoff: float = 1.0):  # fmt: skip
-        self.endpoint = ChatEndpoint(base_url, model, api_key_env=api_key_env, retries=retries, timeout=timeout,
-                                     backoff=backoff, needed_by="--backend openai (--base-url)")  # fmt: skip
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str,
+        api_key_env: str | None = None,
+        concurrency: int = 8,
+        retries: int = 4,
+        timeout: float = 120.0,
+        prompt_template: str | None = None,
+        backoff: float = 1.0,
+    ):
+        self.endpoint = ChatEndpoint(
+            base_url,
+            model,
+            api_key_env=api_key_env,
+            retries=retries,
+            timeout=timeout,
+            backoff=backoff,
+            needed_by="--backend openai (--base-url)",
+        )
         self.model = model
         self.name = f"openai:{model}"
         self.concurrency = max(1, concurrency)

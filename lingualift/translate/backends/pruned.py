@@ -11,8 +11,16 @@ tokens as `generate` (tests/translate/test_backends.py compares them).
 from __future__ import annotations
 
 
-def greedy_pruned(model, input_ids, attention_mask, *, max_new_tokens: int, end_ids: set[int], stop=None,
-                  penalty: float | None = None) -> list[list[int]]:  # fmt: skip
+def greedy_pruned(
+    model,
+    input_ids,
+    attention_mask,
+    *,
+    max_new_tokens: int,
+    end_ids: set[int],
+    stop=None,
+    penalty: float | None = None,
+) -> list[list[int]]:
     """The generated ids of each row, up to and including the token that ended it.
 
     `input_ids`/`attention_mask`: left-padded prompts; `stop`: a `stop_wasted(..., start=0)` criteria,
@@ -28,7 +36,9 @@ def greedy_pruned(model, input_ids, attention_mask, *, max_new_tokens: int, end_
     ends = torch.tensor(sorted(end_ids), device=device)
     repeat = RepetitionPenaltyLogitsProcessor(penalty) if penalty else None
     cache_name = cache_argument(model)
-    cache = DynamicCache(config=model.config.get_text_config(decoder=True))  # as generate builds it (sliding layers)
+    cache = DynamicCache(
+        config=model.config.get_text_config(decoder=True)
+    )  # as generate builds it (sliding layers)
     generated = torch.full((rows, 0), pad, dtype=torch.long, device=device)
     lengths = [max_new_tokens] * rows
     alive = torch.arange(rows, device=device)
@@ -37,8 +47,13 @@ def greedy_pruned(model, input_ids, attention_mask, *, max_new_tokens: int, end_
     step_input = input_ids
     with torch.inference_mode():
         for step in range(max_new_tokens):
-            out = model(input_ids=step_input, attention_mask=mask, position_ids=positions, use_cache=True,
-                        **{cache_name: cache})  # fmt: skip
+            out = model(
+                input_ids=step_input,
+                attention_mask=mask,
+                position_ids=positions,
+                use_cache=True,
+                **{cache_name: cache},
+            )
             cache = getattr(out, cache_name)
             scores = out.logits[:, -1].float()
             if repeat is not None and step:

@@ -30,16 +30,32 @@ class FamilySpec:
 
 FAMILIES = {
     "opus": FamilySpec("opus", None),
-    "m2m": FamilySpec("m2m", "facebook/m2m100_418M", src_lang_on_tokenizer=True, forced_bos=lambda c: f"__{c}__"),
+    "m2m": FamilySpec(
+        "m2m", "facebook/m2m100_418M", src_lang_on_tokenizer=True, forced_bos=lambda c: f"__{c}__"
+    ),
     # NLLB was trained on short segments and degrades well before its 512-token limit.
-    "nllb": FamilySpec("nllb", "facebook/nllb-200-distilled-600M", src_lang_on_tokenizer=True,
-                       forced_bos=lambda c: c, max_input_tokens=200),
-    "mbart": FamilySpec("mbart", "facebook/mbart-large-50-many-to-many-mmt", src_lang_on_tokenizer=True,
-                        forced_bos=lambda c: c),
+    "nllb": FamilySpec(
+        "nllb",
+        "facebook/nllb-200-distilled-600M",
+        src_lang_on_tokenizer=True,
+        forced_bos=lambda c: c,
+        max_input_tokens=200,
+    ),
+    "mbart": FamilySpec(
+        "mbart",
+        "facebook/mbart-large-50-many-to-many-mmt",
+        src_lang_on_tokenizer=True,
+        forced_bos=lambda c: c,
+    ),
     "madlad": FamilySpec("madlad", "google/madlad400-3b-mt", input_prefix=True, bfloat16=True),
-    "seamless": FamilySpec("seamless", "facebook/seamless-m4t-v2-large", src_lang_on_tokenizer=True,
-                           tgt_lang_on_generate=True, ct2=False),
-}  # fmt: skip
+    "seamless": FamilySpec(
+        "seamless",
+        "facebook/seamless-m4t-v2-large",
+        src_lang_on_tokenizer=True,
+        tgt_lang_on_generate=True,
+        ct2=False,
+    ),
+}
 
 
 def gpu_dtype(spec: FamilySpec, machine=None):
@@ -65,8 +81,16 @@ class Seq2SeqTranslator:
 
     early_stop = True  # cut looping hypotheses (greedy search only), see early_stop.py
 
-    def __init__(self, family: str, model: str, *, device: str = "cpu", num_beams: int = 1,
-                 quantization=None, trust_remote_code: bool = False):  # fmt: skip
+    def __init__(
+        self,
+        family: str,
+        model: str,
+        *,
+        device: str = "cpu",
+        num_beams: int = 1,
+        quantization=None,
+        trust_remote_code: bool = False,
+    ):
         import torch
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
@@ -85,8 +109,10 @@ class Seq2SeqTranslator:
             else:
                 loader = AutoModelForSeq2SeqLM
             # the layers bitsandbytes leaves unquantized take this dtype too (else float16, bad for T5)
-            kwargs = {"trust_remote_code": trust_remote_code,
-                      "dtype": gpu_dtype(self.spec) if device.startswith("cuda") else torch.float32}  # fmt: skip
+            kwargs = {
+                "trust_remote_code": trust_remote_code,
+                "dtype": gpu_dtype(self.spec) if device.startswith("cuda") else torch.float32,
+            }
             if quantization is not None:
                 kwargs.update(quantization_config=quantization, device_map={"": device})
             self.model = loader.from_pretrained(model, **kwargs)
@@ -173,8 +199,15 @@ def opus_target_candidates(tgt: Language) -> list[str]:
 
     macro3 = langcodes.Language.get(tgt.macro).to_alpha3()
     region = [f">>{tgt.macro}_{tgt.region.lower()}<<"] if tgt.region else []
-    candidates = [f">>{tgt.alpha3}_{tgt.script}<<", f">>{macro3}_{tgt.script}<<", f">>{tgt.alpha3}<<",
-                  f">>{macro3}<<", *region, f">>{tgt.macro}<<", f">>{tgt.raw}<<"]  # fmt: skip
+    candidates = [
+        f">>{tgt.alpha3}_{tgt.script}<<",
+        f">>{macro3}_{tgt.script}<<",
+        f">>{tgt.alpha3}<<",
+        f">>{macro3}<<",
+        *region,
+        f">>{tgt.macro}<<",
+        f">>{tgt.raw}<<",
+    ]
     return list(dict.fromkeys(candidates))
 
 
