@@ -14,19 +14,20 @@ from lingualift.stage import Pipeline, Stage, Step
 from lingualift.train.config import TrainConfig
 
 METHODS = ("cpt", "sft", "dpo", "orpo")  # the order training steps run in
-# the run's summary keeps these of training_report.json
-SUMMARY = (
-    "method",
-    "mode",
+# the figures of training_report.json the report shows; the run's summary keeps them too
+FIGURES = (
     "steps",
+    "epochs",
     "first_loss",
     "final_loss",
     "best_eval_loss",
     "non_pad_tokens_seen",
     "non_pad_tokens_per_second",
     "trainable_parameters",
+    "peak_memory_mb",
     "train_seconds",
 )
+SUMMARY = ("method", "mode", *FIGURES)
 
 
 def command(
@@ -83,21 +84,7 @@ def section(data: dict, where: str) -> Section:
             f"{str(data.get('method', '')).upper()} loss — {Path(str(data.get('model'))).name}", fontsize=9
         )
 
-    rows = pick(
-        data,
-        (
-            "steps",
-            "epochs",
-            "first_loss",
-            "final_loss",
-            "best_eval_loss",
-            "non_pad_tokens_seen",
-            "non_pad_tokens_per_second",
-            "trainable_parameters",
-            "peak_memory_mb",
-            "train_seconds",
-        ),
-    )
+    rows = pick(data, FIGURES)
     stats = data.get("data_stats") or {}
     if stats.get("languages"):
         mix = f" (--mix {stats['mix']})" if stats.get("mix") else ""
