@@ -1,4 +1,6 @@
-"""The `lingualift` command: a thin typer layer over the library entry points.
+"""The `lingualift` command: a thin typer layer over the library entry points. The stage commands
+are built from the stage registry (`lingualift.stages`); the commands about stages (run, init,
+report, languages) are declared here.
 
 Errors the user can fix are `LinguaLiftError`s: printed as one line on stderr, exit code 2.
 `--debug` shows the traceback instead.

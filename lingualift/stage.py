@@ -86,7 +86,7 @@ class Pipeline:
     """How `lingualift run` uses a stage.
 
     `fields`: what the stage adds to the pipeline YAML (top-level key → (annotation, Field)).
-    `plan(config, plan)`: validate its section and add its steps to the plan (a `pipeline.plan.Plan`).
+    `plan(config, plan)`: validate its section and add its steps to the plan (a `pipeline.config.Plan`).
     `run(step, work, echo)`: run one step, return its summary (kept in the step's stage.json).
     `figure(summary)`: the one figure that matters, for the run's last screen."""
 

@@ -134,3 +134,20 @@ def test_the_readme_lists_every_command_once_with_a_page_in_docs():
         assert any(entry == name or entry.startswith(name + " ") for entry in listed), name
     for page in re.findall(r"\]\((docs/[^)]+\.md)\)", readme):
         assert (root / page).is_file(), page
+
+
+def test_the_report_finds_each_stage_file_once_and_skips_copies_and_checkpoints(tmp_path):
+    from lingualift.report import find_artifacts
+
+    for folder in ("extended", "merged", "sft/checkpoints/checkpoint-2", "sft"):
+        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+    (tmp_path / "extended" / "lingualift_tokenizer.json").write_text("{}")
+    (tmp_path / "merged" / "lingualift_tokenizer.json").write_text("{}")  # the record a merge copies along
+    (tmp_path / "merged" / "lingualift_merge.json").write_text("{}")
+    (tmp_path / "sft" / "training_report.json").write_text("{}")
+    (tmp_path / "sft" / "checkpoints" / "checkpoint-2" / "training_report.json").write_text("{}")
+    found = [(str(path.relative_to(tmp_path)), stage.name) for path, stage in find_artifacts(tmp_path)]
+    assert found == [
+        ("extended/lingualift_tokenizer.json", "tokenizer"),
+        ("sft/training_report.json", "train"),
+    ]

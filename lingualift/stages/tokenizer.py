@@ -60,4 +60,6 @@ STAGE = Stage(
     flags={"out": "--out -o"},
     report="lingualift_tokenizer.json",
     section=section,
+    # a merged model carries its base's vocabulary record along: the extension is reported once, where it ran
+    reported=lambda path: not (path.parent / "lingualift_merge.json").exists(),
 )
