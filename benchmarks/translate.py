@@ -359,26 +359,45 @@ def overhead(args) -> None:
 
 
 def overlap(args) -> None:
-    """The engine generating the next batch in a worker thread while the previous one's quality flags
-    and store commit run vs generating in line, same rows and model (the engine overlaps only where
-    the model runs off the CPU: this measures whether that choice holds here)."""
+    """Batches generating in worker threads vs in line, same rows and model, alternating. Without
+    --ct2: the next batch generating while the previous one's quality flags and store commit run (the
+    engine does this only where the model runs off the CPU: this measures whether that holds here).
+    With --ct2: CTranslate2 running two batches at once on half the cores each vs one batch on all of
+    them (the engine's choice on CPU, hardware.ct2_threads)."""
     from unittest import mock
+
+    from lingualift.hardware import available_cores
 
     rows, source, work, model, backend = rows_and_model(args)
     extra = ["--ct2"] if args.ct2 else []
     lingualift_run(source, work / "warm", backend, model, *extra)  # conversion and caches, not timed
+    if args.ct2:
+        patches = {
+            False: ("lingualift.translate.backends.ct2.ct2_threads", lambda *_: (1, available_cores()))
+        }
+        names = ("one batch at a time", "two at once", "one batch at a time again", "two at once again")
+    else:
+        patches = {
+            False: ("lingualift.hardware.overlap_generation", lambda *_: False),
+            True: ("lingualift.hardware.overlap_generation", lambda *_: True),
+        }
+        names = ("in line", "overlapped", "in line again", "overlapped again")
     times = {}
-    for name in ("in line", "overlapped", "in line again", "overlapped again"):
+    for index, name in enumerate(names):
+        parallel = index % 2 == 1
+        target, value = patches.get(parallel, (None, None))
         start = time.perf_counter()
-        ahead = name.startswith("overlapped")
-        with mock.patch("lingualift.hardware.overlap_generation", lambda *_, ahead=ahead: ahead):
-            lingualift_run(source, work / name.replace(" ", "-"), backend, model, *extra)
+        if target:
+            with mock.patch(target, value):
+                lingualift_run(source, work / f"run-{index}", backend, model, *extra)
+        else:
+            lingualift_run(source, work / f"run-{index}", backend, model, *extra)
         times[name] = time.perf_counter() - start
         print(f"{name}: {times[name]:.2f} s")
-    plain = times["in line"] + times["in line again"]
-    ahead = times["overlapped"] + times["overlapped again"]
+    plain = times[names[0]] + times[names[2]]
+    ahead = times[names[1]] + times[names[3]]
     print(f"model: {args.model}{' --ct2' if args.ct2 else ''}, rows: {len(rows)} ({args.shape} shape)")
-    print(f"ratio in line / overlapped (two runs each, alternating): {plain / ahead:.2f}")
+    print(f"ratio {names[0]} / {names[1]} (two runs each, alternating): {plain / ahead:.2f}")
 
 
 MEMORY_CHILD = """

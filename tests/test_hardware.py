@@ -217,3 +217,17 @@ def test_machine_here_reads_the_process_rank(monkeypatch):
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda index: (7, 5) if index == 1 else (9, 0))
     here = Machine.here({"WORLD_SIZE": "4", "LOCAL_RANK": "1"})
     assert here == Machine((7, 5), 4, 1) and not here.native_bf16
+
+
+@pytest.mark.parametrize(
+    "device, cores, threads",
+    [
+        ("cpu", 1, (1, 1)),
+        ("cpu", 2, (2, 1)),
+        ("cpu", 16, (2, 8)),
+        ("cuda", 16, (1, 0)),
+        ("cuda:1", 2, (1, 0)),
+    ],
+)
+def test_ctranslate2_runs_two_batches_at_once_on_a_cpu_and_one_on_a_gpu(device, cores, threads):
+    assert hw.ct2_threads(device, cores) == threads

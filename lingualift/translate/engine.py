@@ -371,9 +371,7 @@ def _translate_pending(config, backend, tgt, store, pending, failures, *, progre
     from lingualift.models import default_device
 
     translators = _Translators(config, backend, tgt)
-    generated = (
-        _generated_ahead if overlap_generation(default_device(config.device), backend) else _generated_in_line
-    )
+    overlap = overlap_generation(default_device(config.device), backend)
     stats = Counter()
     bar = tqdm(
         total=pending, unit="seg", desc=f"translate → {tgt.name}", disable=not progress, dynamic_ncols=True
@@ -387,6 +385,7 @@ def _translate_pending(config, backend, tgt, store, pending, failures, *, progre
             page = [s for s in page if s.src == src_tag]
             src = get_language(src_tag)
             translator = translators.for_source(src)
+            workers = _workers(translator, overlap)
             long = _LongSegments(translator, page)
             stats["cut_by_tokens"] += len(long.parts)
             looping: list[tuple[Segment, Result]] = []
@@ -394,7 +393,7 @@ def _translate_pending(config, backend, tgt, store, pending, failures, *, progre
                 (batch, longest, new_token_cap(translator, longest, config.max_new_tokens))
                 for batch, longest in plan_batches(translator, long.work, config.batch_tokens, long.lengths)
             ]
-            for batch, longest, outputs, seconds in generated(translator, plans, src, tgt):
+            for batch, longest, outputs, seconds in _generated(translator, plans, src, tgt, workers=workers):
                 stats["seconds"] += seconds
                 stats["tokens"] += longest * len(batch)
                 results = _results(translator, batch, outputs, src, tgt)
@@ -409,7 +408,7 @@ def _translate_pending(config, backend, tgt, store, pending, failures, *, progre
                 _commit(store, long.keep(done), stats, bar, failures)
             if looping:
                 begin = time.perf_counter()
-                retried = _retry_looping(translator, looping, src, tgt, config)
+                retried = _retry_looping(translator, looping, src, tgt, config, workers=workers)
                 elapsed = time.perf_counter() - begin
                 stats["seconds"] += elapsed
                 stats["retry_seconds"] += elapsed
@@ -499,33 +498,42 @@ def _commit(
         )
 
 
-def _timed_generate(translator, batch: list[Segment], src: Language, tgt: Language, cap: int):
+def _workers(translator, overlap: bool) -> int:
+    """Batches generating at once in worker threads: as many as the translator runs in parallel
+    (CTranslate2 on CPU: two), else one ahead where the model runs off the CPU (`overlap`), else
+    none (in line)."""
+    parallel = getattr(translator, "parallel_batches", 1)
+    return parallel if parallel > 1 else int(overlap)
+
+
+def _timed_generate(translator, batch: list[Segment], src: Language, tgt: Language, cap: int, strict: bool):
     """(`_generate`'s outputs, seconds it took)."""
     begin = time.perf_counter()
-    outputs = _generate(translator, batch, src, tgt, cap)
+    outputs = _generate(translator, batch, src, tgt, cap, strict=strict)
     return outputs, time.perf_counter() - begin
 
 
-def _generated_in_line(translator, plans, src: Language, tgt: Language):
-    """(batch, longest, outputs, seconds generating) for each planned batch, one after the other."""
-    for batch, longest, cap in plans:
-        yield batch, longest, *_timed_generate(translator, batch, src, tgt, cap)
+def _generated(translator, plans, src: Language, tgt: Language, *, workers: int, strict: bool = False):
+    """(batch, longest, outputs, seconds generating) for each planned batch, in plan order.
 
-
-def _generated_ahead(translator, plans, src: Language, tgt: Language):
-    """(batch, longest, outputs, seconds generating) for each planned batch, in plan order, while the
-    next batch already generates in a worker thread: the caller's quality checks and store commits
-    overlap the model's work (torch and CTranslate2 release the GIL while they compute). Commits stay
-    in the caller, in order, so a kill loses at most the batches in flight, still pending in the store."""
+    With `workers`, that many batches generate at once in worker threads while the caller checks and
+    commits the one before them (torch and CTranslate2 release the GIL while they compute). Commits
+    stay in the caller, in order, so a kill loses at most the batches in flight, still pending in the
+    store. Without, the batches run in line."""
+    if not workers:
+        for batch, longest, cap in plans:
+            yield batch, longest, *_timed_generate(translator, batch, src, tgt, cap, strict)
+        return
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lingualift-translate")
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lingualift-translate")
     try:
         ahead = deque()
         for batch, longest, cap in plans:
-            ahead.append((batch, longest, pool.submit(_timed_generate, translator, batch, src, tgt, cap)))
-            if len(ahead) > 1:  # one batch generating while the one before it is checked and committed
+            future = pool.submit(_timed_generate, translator, batch, src, tgt, cap, strict)
+            ahead.append((batch, longest, future))
+            if len(ahead) > workers:  # `workers` batches generating while the oldest is checked
                 batch, longest, future = ahead.popleft()
                 yield batch, longest, *future.result()
         while ahead:
@@ -611,17 +619,20 @@ def _salvaged(translator, segment: Segment, looped: Result, src: Language, tgt: 
 
 
 def _retry_looping(
-    translator, looping: list[tuple[Segment, Result]], src, tgt, config
+    translator, looping: list[tuple[Segment, Result]], src, tgt, config, *, workers: int = 0
 ) -> list[tuple[Segment, Result]]:
     """One retry with repetition controls for segments whose first hypothesis looped, batched
     shortest first like the first pass. A retry that loops again (or fails) keeps the first,
     flagged output."""
     first = {s.key: r for s, r in looping}
     segments = sorted((s for s, _ in looping), key=lambda s: (len(s.source), s.key))
+    plans = [
+        (batch, longest, new_token_cap(translator, longest, config.max_new_tokens))
+        for batch, longest in plan_batches(translator, segments, config.batch_tokens)
+    ]
     out = []
-    for batch, longest in plan_batches(translator, segments, config.batch_tokens):
-        cap = new_token_cap(translator, longest, config.max_new_tokens)
-        for segment, again in _run_batch(translator, batch, src, tgt, cap, strict=True):
+    for batch, _, outputs, _ in _generated(translator, plans, src, tgt, workers=workers, strict=True):
+        for segment, again in _results(translator, batch, outputs, src, tgt):
             usable = again.status == "ok" and "repetition" not in again.flags
             out.append((segment, again if usable else first[segment.key]))
     return out

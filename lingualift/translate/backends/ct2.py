@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from lingualift.errors import ConfigError, ModelError
+from lingualift.hardware import available_cores, ct2_threads
 from lingualift.translate.backends.base import Translation
 from lingualift.translate.backends.early_stop import LoopWatch, end_token_ids
 from lingualift.translate.backends.llm import LLMTranslator, clean_output
@@ -104,8 +105,15 @@ class CT2Translator(Seq2SeqTranslator):
             raise ModelError(f"cannot load the tokenizer of '{model}': {error}") from error
         path = converted_model_dir(model, compute_type)
         kind, _, index = device.partition(":")  # CTranslate2 takes "cuda" and an index, not "cuda:1"
+        inter, intra = ct2_threads(device, available_cores())
+        self.parallel_batches = inter  # the engine keeps this many batches generating at once
         self.translator = ctranslate2.Translator(
-            str(path), device=kind, device_index=int(index or 0), compute_type=compute_type
+            str(path),
+            device=kind,
+            device_index=int(index or 0),
+            compute_type=compute_type,
+            inter_threads=inter,
+            intra_threads=intra,
         )
         from transformers import AutoConfig
 
@@ -194,8 +202,15 @@ class CT2LLMTranslator(LLMTranslator):
         compute_type = compute_type or generator_compute_type(device)
         converted = converted_model_dir(path, compute_type)
         kind, _, index = device.partition(":")
+        inter, intra = ct2_threads(device, available_cores())
+        self.parallel_batches = inter  # the engine keeps this many batches generating at once
         self.generator = ctranslate2.Generator(
-            str(converted), device=kind, device_index=int(index or 0), compute_type=compute_type
+            str(converted),
+            device=kind,
+            device_index=int(index or 0),
+            compute_type=compute_type,
+            inter_threads=inter,
+            intra_threads=intra,
         )
         self.name = f"{backend}:{model}:ct2-{compute_type}"
         self.device = device
@@ -223,11 +238,20 @@ class CT2LLMTranslator(LLMTranslator):
                 by_length.setdefault(len(prompt), []).append(row)
             groups = list(by_length.values())
         translations: list[Translation | None] = [None] * len(texts)
+        asynchronous = len(groups) > 1  # the groups run side by side on the generator's workers
+        submitted = []
         for rows in groups:
             watch = LoopWatch([texts[r] for r in rows], self.tokenizer) if self.early_stop else None
             results = self.generator.generate_batch(
-                [self.tokenizer.convert_ids_to_tokens(ids[r]) for r in rows], callback=watch, **options
+                [self.tokenizer.convert_ids_to_tokens(ids[r]) for r in rows],
+                callback=watch,
+                asynchronous=asynchronous,
+                **options,
             )
+            submitted.append((rows, watch, results))
+        for rows, watch, results in submitted:
+            if asynchronous:
+                results = [result.result() for result in results]
             decoded = self.tokenizer.batch_decode(
                 [r.sequences_ids[0] for r in results], skip_special_tokens=True
             )
