@@ -579,13 +579,6 @@ def _results(
     ]
 
 
-def _run_batch(
-    translator, batch: list[Segment], src: Language, tgt: Language, cap: int, *, strict: bool = False
-) -> list[tuple[Segment, Result]]:
-    """Translate a batch and flag each result."""
-    return _results(translator, batch, _generate(translator, batch, src, tgt, cap, strict=strict), src, tgt)
-
-
 # flags that say a salvaged prefix is not a whole translation of the segment
 NOT_WHOLE = {"empty", "repetition", "length_ratio", "echo", "lost_placeholder"}
 SENTENCE_END = tuple(".?!:;。？！")
