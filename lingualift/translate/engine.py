@@ -393,8 +393,9 @@ def _translate_pending(config, backend, tgt, store, pending, failures, *, progre
                 (batch, longest, new_token_cap(translator, longest, config.max_new_tokens))
                 for batch, longest in plan_batches(translator, long.work, config.batch_tokens, long.lengths)
             ]
-            for batch, longest, outputs, seconds in _generated(translator, plans, src, tgt, workers=workers):
-                stats["seconds"] += seconds
+            spans = []
+            for batch, longest, outputs, span in _generated(translator, plans, src, tgt, workers=workers):
+                spans.append(span)
                 stats["tokens"] += longest * len(batch)
                 results = _results(translator, batch, outputs, src, tgt)
                 done = [(s, r) for s, r in results if "repetition" not in r.flags]
@@ -406,6 +407,7 @@ def _translate_pending(config, backend, tgt, store, pending, failures, *, progre
                         done.append((segment, kept))
                         stats["salvaged"] += 1
                 _commit(store, long.keep(done), stats, bar, failures)
+            stats["seconds"] += _busy_seconds(spans)
             if looping:
                 begin = time.perf_counter()
                 retried = _retry_looping(translator, looping, src, tgt, config, workers=workers)
@@ -507,14 +509,24 @@ def _workers(translator, overlap: bool) -> int:
 
 
 def _timed_generate(translator, batch: list[Segment], src: Language, tgt: Language, cap: int, strict: bool):
-    """(`_generate`'s outputs, seconds it took)."""
+    """(`_generate`'s outputs, (start, end) of the generation on the perf_counter clock)."""
     begin = time.perf_counter()
     outputs = _generate(translator, batch, src, tgt, cap, strict=strict)
-    return outputs, time.perf_counter() - begin
+    return outputs, (begin, time.perf_counter())
+
+
+def _busy_seconds(spans: list[tuple[float, float]]) -> float:
+    """Seconds during which at least one batch was generating (batches in flight together count once)."""
+    busy, reach = 0.0, float("-inf")
+    for begin, end in sorted(spans):
+        if end > reach:
+            busy += end - max(begin, reach)
+            reach = end
+    return busy
 
 
 def _generated(translator, plans, src: Language, tgt: Language, *, workers: int, strict: bool = False):
-    """(batch, longest, outputs, seconds generating) for each planned batch, in plan order.
+    """(batch, longest, outputs, (start, end) of its generation) for each planned batch, in plan order.
 
     With `workers`, that many batches generate at once in worker threads while the caller checks and
     commits the one before them (torch and CTranslate2 release the GIL while they compute). Commits

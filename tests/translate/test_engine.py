@@ -540,3 +540,13 @@ def test_a_segment_over_the_input_limit_is_cut_by_tokens_translated_whole_and_ne
     assert sum(o in row["text"] for o in set(outputs) if o) >= 2  # the parts' translations, joined
     report = json.loads((out / "translate_report.json").read_text())
     assert report["cut_by_tokens"] == 1 and report["rows_by_outcome"].get("failed", 0) == 0
+
+
+@pytest.mark.parametrize(
+    "spans, busy",
+    [([], 0.0), ([(0, 2)], 2.0), ([(0, 2), (1, 3)], 3.0), ([(0, 1), (2, 3)], 2.0), ([(1, 3), (0, 4)], 4.0)],
+)
+def test_batches_generating_together_count_their_seconds_once(spans, busy):
+    from lingualift.translate.engine import _busy_seconds
+
+    assert _busy_seconds(spans) == busy
