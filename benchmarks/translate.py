@@ -302,8 +302,18 @@ def overhead(args) -> None:
         tokens, prefix = translator.source_tokens([s.source for s in batch], en, nl)
         cap = new_token_cap(translator, longest)  # as the engine caps
         raw_batches.append((tokens, cap, prefix))
-    # the ctranslate2.Translator itself: the same converted model, device and compute type
-    raw = translator.translator
+    # the ctranslate2.Translator itself, as a user would create it: the same converted model, device and
+    # compute type, CTranslate2's default threads (one batch at a time on every core)
+    import ctranslate2
+
+    from lingualift.translate.backends.ct2 import converted_model_dir, default_compute_type
+
+    compute_type = default_compute_type(translator.spec, args.device)
+    raw = ctranslate2.Translator(
+        str(converted_model_dir(model, compute_type)),
+        device=args.device.split(":")[0],
+        compute_type=compute_type,
+    )
     texts = [[s.source for s in batch] for batch, _ in plans]
 
     def raw_run(cut_loops: bool) -> float:
