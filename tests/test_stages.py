@@ -151,3 +151,9 @@ def test_the_report_finds_each_stage_file_once_and_skips_copies_and_checkpoints(
         ("extended/lingualift_tokenizer.json", "tokenizer"),
         ("sft/training_report.json", "train"),
     ]
+
+
+def test_a_training_section_error_is_not_followed_by_a_misleading_merge_error(tmp_path, capsys):
+    assert main(["run", "--work-dir", str(tmp_path / "w"), "--set", "train.sft.lora_r=0", "--dry-run"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "train.sft.lora_r: input should be greater than 0" in error and "export.merge" not in error

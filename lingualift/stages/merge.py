@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lingualift.export import MergeConfig
 from lingualift.stage import Pipeline, Stage, Step
+from lingualift.stages.train import METHODS
 
 
 def command(config: MergeConfig) -> None:
@@ -35,6 +36,9 @@ def plan(config, plan) -> None:
     if config.export.merge is None:
         return
     trained = plan.of("train")
+    configured = [method for method in METHODS if getattr(config.train, method) is not None]
+    if not trained and configured and plan.problems:
+        return  # the training section's own problem says what to fix
     if not trained or trained[-1].config.full:
         plan.problems.append(
             "export.merge: needs a LoRA training stage to merge (full weights are already merged)"
