@@ -142,20 +142,27 @@ def benchmark_backends(
 
 def benchmark_translator(translator, sources, references, src, tgt, *, batch_tokens: int = 4096) -> dict:
     """Translate `sources` in length-sorted token-budget batches; scores, speed and peak memory."""
-    from lingualift.translate.engine import new_token_cap, plan_batches
+    from lingualift.errors import ModelError
+    from lingualift.translate.engine import batch_workers, generated_batches, new_token_cap, plan_batches
     from lingualift.translate.store import Segment
 
     order = sorted(range(len(sources)), key=lambda i: (len(sources[i]), i))
     segments = [Segment(str(i), sources[i], src.tag, tgt.tag) for i in order]
     hypotheses = [""] * len(sources)
-    tokens = 0
     start = time.perf_counter()
-    for batch, longest in plan_batches(translator, segments, batch_tokens):
-        cap = new_token_cap(translator, longest)
-        outputs = translator.translate([s.source for s in batch], src, tgt, max_new_tokens=cap)
+    lengths = translator.count_tokens([s.source for s in segments])
+    plans = [
+        (batch, longest, new_token_cap(translator, longest))
+        for batch, longest in plan_batches(translator, segments, batch_tokens, lengths)
+    ]
+    # batches run as in translate: two at once where the translator runs two (CTranslate2 on CPU)
+    workers = batch_workers(translator, overlap=False)
+    for batch, _, outputs, _ in generated_batches(translator, plans, src, tgt, workers=workers):
         for segment, output in zip(batch, outputs):
+            if isinstance(output, str):  # the engine's failure message for a segment
+                raise ModelError(f"{translator.name} failed on segment {int(segment.key) + 1}: {output}")
             hypotheses[int(segment.key)] = output.text
-        tokens += sum(translator.count_tokens([s.source for s in batch]))
+    tokens = sum(lengths)
     seconds = time.perf_counter() - start
     return {
         "translator": translator.name,

@@ -385,7 +385,7 @@ def _translate_pending(config, backend, tgt, store, pending, failures, *, progre
             page = [s for s in page if s.src == src_tag]
             src = get_language(src_tag)
             translator = translators.for_source(src)
-            workers = _workers(translator, overlap)
+            workers = batch_workers(translator, overlap)
             long = _LongSegments(translator, page)
             stats["cut_by_tokens"] += len(long.parts)
             looping: list[tuple[Segment, Result]] = []
@@ -394,7 +394,9 @@ def _translate_pending(config, backend, tgt, store, pending, failures, *, progre
                 for batch, longest in plan_batches(translator, long.work, config.batch_tokens, long.lengths)
             ]
             spans = []
-            for batch, longest, outputs, span in _generated(translator, plans, src, tgt, workers=workers):
+            for batch, longest, outputs, span in generated_batches(
+                translator, plans, src, tgt, workers=workers
+            ):
                 spans.append(span)
                 stats["tokens"] += longest * len(batch)
                 results = _results(translator, batch, outputs, src, tgt)
@@ -500,7 +502,7 @@ def _commit(
         )
 
 
-def _workers(translator, overlap: bool) -> int:
+def batch_workers(translator, overlap: bool) -> int:
     """Batches generating at once in worker threads: as many as the translator runs in parallel
     (CTranslate2 on CPU: two), else one ahead where the model runs off the CPU (`overlap`), else
     none (in line)."""
@@ -525,7 +527,7 @@ def _busy_seconds(spans: list[tuple[float, float]]) -> float:
     return busy
 
 
-def _generated(translator, plans, src: Language, tgt: Language, *, workers: int, strict: bool = False):
+def generated_batches(translator, plans, src: Language, tgt: Language, *, workers: int, strict: bool = False):
     """(batch, longest, outputs, (start, end) of its generation) for each planned batch, in plan order.
 
     With `workers`, that many batches generate at once in worker threads while the caller checks and
@@ -636,7 +638,7 @@ def _retry_looping(
         for batch, longest in plan_batches(translator, segments, config.batch_tokens)
     ]
     out = []
-    for batch, _, outputs, _ in _generated(translator, plans, src, tgt, workers=workers, strict=True):
+    for batch, _, outputs, _ in generated_batches(translator, plans, src, tgt, workers=workers, strict=True):
         for segment, again in _results(translator, batch, outputs, src, tgt):
             usable = again.status == "ok" and "repetition" not in again.flags
             out.append((segment, again if usable else first[segment.key]))

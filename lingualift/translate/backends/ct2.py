@@ -61,6 +61,14 @@ def _fill_missing_bos(config_path: Path) -> None:
         config_path.write_text(json.dumps(config, indent=2))
 
 
+def ct2_placement(device: str) -> dict:
+    """Where and how a ctranslate2.Translator or Generator runs: the device ("cuda:1" is CTranslate2's
+    device "cuda", index 1) and the thread split of hardware.ct2_threads."""
+    kind, _, index = device.partition(":")
+    inter, intra = ct2_threads(device, available_cores())
+    return {"device": kind, "device_index": int(index or 0), "inter_threads": inter, "intra_threads": intra}
+
+
 def default_compute_type(spec, device: str, machine=None) -> str:
     """int8 weights; activations in float16 on a GPU, bfloat16 for the T5 family (float32 where the
     GPU has no bfloat16), float32 on CPU."""
@@ -104,17 +112,9 @@ class CT2Translator(Seq2SeqTranslator):
         except OSError as error:
             raise ModelError(f"cannot load the tokenizer of '{model}': {error}") from error
         path = converted_model_dir(model, compute_type)
-        kind, _, index = device.partition(":")  # CTranslate2 takes "cuda" and an index, not "cuda:1"
-        inter, intra = ct2_threads(device, available_cores())
-        self.parallel_batches = inter  # the engine keeps this many batches generating at once
-        self.translator = ctranslate2.Translator(
-            str(path),
-            device=kind,
-            device_index=int(index or 0),
-            compute_type=compute_type,
-            inter_threads=inter,
-            intra_threads=intra,
-        )
+        placement = ct2_placement(device)
+        self.parallel_batches = placement["inter_threads"]  # the engine keeps this many batches generating
+        self.translator = ctranslate2.Translator(str(path), compute_type=compute_type, **placement)
         from transformers import AutoConfig
 
         limit = (
@@ -201,17 +201,9 @@ class CT2LLMTranslator(LLMTranslator):
             self.tokenizer.pad_token = self.tokenizer.eos_token
         compute_type = compute_type or generator_compute_type(device)
         converted = converted_model_dir(path, compute_type)
-        kind, _, index = device.partition(":")
-        inter, intra = ct2_threads(device, available_cores())
-        self.parallel_batches = inter  # the engine keeps this many batches generating at once
-        self.generator = ctranslate2.Generator(
-            str(converted),
-            device=kind,
-            device_index=int(index or 0),
-            compute_type=compute_type,
-            inter_threads=inter,
-            intra_threads=intra,
-        )
+        placement = ct2_placement(device)
+        self.parallel_batches = placement["inter_threads"]  # the engine keeps this many batches generating
+        self.generator = ctranslate2.Generator(str(converted), compute_type=compute_type, **placement)
         self.name = f"{backend}:{model}:ct2-{compute_type}"
         self.device = device
         self.set_prompt_and_limits(prompt_template, config)
