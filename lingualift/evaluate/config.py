@@ -9,6 +9,13 @@ from pydantic import ConfigDict, Field
 from lingualift.models import ModelPlacement
 from lingualift.stage import STEP_FOLDER, Link
 
+# the fidelity method's thresholds (evaluate.fidelity), here so the command's help reads them without
+# loading the method: lines under MIN_WORDS words (MIN_CHARS_DENSE characters in scripts written
+# without spaces) are not judged; a language label counts above CONFIDENCE
+MIN_WORDS = 5
+MIN_CHARS_DENSE = 10
+CONFIDENCE = 0.3
+
 
 class FidelityConfig(ModelPlacement):
     model_config = ConfigDict(extra="forbid")

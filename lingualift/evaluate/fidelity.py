@@ -19,12 +19,10 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 
+from lingualift.evaluate.config import CONFIDENCE, MIN_CHARS_DENSE, MIN_WORDS
 from lingualift.languages import Language
 from lingualift.translate.quality import DENSE_SCRIPTS
 
-MIN_WORDS = 5
-MIN_CHARS_DENSE = 10
-CONFIDENCE = 0.3
 METHOD = f"lid.176-lite|line-level|min_words:{MIN_WORDS}|min_chars_dense:{MIN_CHARS_DENSE}|conf:{CONFIDENCE}"
 
 

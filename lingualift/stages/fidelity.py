@@ -10,8 +10,7 @@ from typing import Any, Optional
 import typer
 from pydantic import BaseModel, ConfigDict, Field
 
-from lingualift.evaluate.config import FidelityConfig
-from lingualift.evaluate.fidelity import CONFIDENCE, MIN_CHARS_DENSE, MIN_WORDS
+from lingualift.evaluate.config import CONFIDENCE, MIN_CHARS_DENSE, MIN_WORDS, FidelityConfig
 from lingualift.report import Section, fmt, png, short
 from lingualift.stage import Pipeline, Stage, Step
 

@@ -16,7 +16,7 @@ def command(config: GenerateConfig) -> None:
     in the language and grounded in the chunk. Output: `train` (messages) and `rejected` (with reasons)
     splits, chat.jsonl (OpenAI chat format), generate_report.json. Re-running resumes; failed requests
     are retried."""
-    from lingualift.tools.generate import generate_conversations
+    from lingualift.tools.generate.run import generate_conversations
 
     generate_conversations(config, echo=typer.echo)
 

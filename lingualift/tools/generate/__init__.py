@@ -13,6 +13,5 @@ skipped documents are listed in the report, rejected pairs and unparsable replie
 """
 
 from lingualift.tools.generate.config import GenerateConfig
-from lingualift.tools.generate.run import generate_conversations
 
-__all__ = ["GenerateConfig", "generate_conversations"]
+__all__ = ["GenerateConfig"]  # the run: lingualift.tools.generate.run.generate_conversations
