@@ -142,16 +142,10 @@ def run(
     Without a config: the offline demo (English sample → Dutch with the bundled SmolLM2-135M, a
     short LoRA SFT, language fidelity before/after, an HTML report).
     """
-    import yaml
-
     from lingualift.pipeline import load_config, run_pipeline
+    from lingualift.pipeline.config import set_overrides
 
-    overrides = {}
-    for item in set_ or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--set {item}: expected KEY=VALUE, e.g. train.sft.max_steps=5")
-        overrides[key.strip()] = yaml.safe_load(value)
+    overrides = set_overrides(set_ or [])
     if limit is not None:
         overrides["limit"] = limit
     if work_dir is not None:

@@ -160,13 +160,14 @@ def test_running_again_skips_every_unchanged_stage(demo_run, demo_cache, monkeyp
 
 
 def _overrides(args: list[str]) -> dict:
-    """REDUCED's `--limit N --set KEY=VALUE ...` as load_config overrides."""
-    import yaml
+    """REDUCED's `--limit N --set KEY=VALUE ...` as load_config overrides, read as `lingualift run` reads them."""
+    from lingualift.pipeline.config import set_overrides
 
-    overrides = {}
-    for flag, value in zip(args[::2], args[1::2]):
-        key, _, raw = value.partition("=") if flag == "--set" else ("limit", "", value)
-        overrides[key] = yaml.safe_load(raw)
+    pairs = list(zip(args[::2], args[1::2]))
+    overrides = set_overrides([value for flag, value in pairs if flag == "--set"])
+    for flag, value in pairs:
+        if flag == "--limit":
+            overrides["limit"] = int(value)
     return overrides
 
 

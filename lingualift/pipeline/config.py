@@ -154,6 +154,19 @@ def load_config(path: str | Path | None, overrides: dict | None = None) -> Pipel
         raise config_error(error, where=where) from error
 
 
+def set_overrides(items: list[str]) -> dict:
+    """`--set KEY=VALUE` items as load_config overrides, each value read as YAML (`5`, `true`, `[nl, de]`)."""
+    import yaml
+
+    overrides = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {item}: expected KEY=VALUE, e.g. train.sft.max_steps=5")
+        overrides[key.strip()] = yaml.safe_load(value)
+    return overrides
+
+
 def _set_path(raw: dict, dotted: str, value) -> None:
     """`train.sft.max_steps=5` style override."""
     *parents, last = dotted.split(".")
