@@ -68,7 +68,7 @@ def plan(config, plan) -> None:
     conversations are kept out of training when fidelity is measured."""
     holdout = config.evaluate.holdout if config.evaluate.fidelity is not None else 0
     for translated in plan.of("translate"):
-        name = translated.name.replace("translate", "threads", 1)
+        name = f"threads{plan.suffix(translated.config.to)}"
         links = {
             "lang": translated.config.to,
             "source": translated.config.out,
