@@ -4,7 +4,6 @@ what was skipped and why, seconds per stage)."""
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 
 from lingualift.report import Section
@@ -51,5 +50,7 @@ def summary_table(work: Path, steps: list[Step], summaries: dict) -> list[str]:
 
 
 def _seconds(work: Path, name: str) -> str:
-    path = work / name / "stage.json"
-    return str(json.loads(path.read_text()).get("seconds", "")) if path.is_file() else ""
+    from lingualift.pipeline.runner import read_json
+
+    finished = read_json(work / name / "stage.json")
+    return str(finished.get("seconds", "")) if finished else ""
