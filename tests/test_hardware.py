@@ -207,6 +207,11 @@ def test_translation_overlaps_batches_only_where_the_model_runs_off_the_cpu(devi
     assert hw.overlap_generation(device, backend) is ahead
 
 
+@pytest.mark.parametrize(("device", "packed"), [("cpu", True), ("cuda", False), ("cuda:1", False)])
+def test_translation_packs_prompts_by_length_only_where_padding_costs_compute(device, packed):
+    assert hw.pack_prefill(device) is packed
+
+
 def test_machine_here_reads_the_process_rank(monkeypatch):
     import torch
 

@@ -143,7 +143,7 @@ def benchmark_backends(
 def benchmark_translator(translator, sources, references, src, tgt, *, batch_tokens: int = 4096) -> dict:
     """Translate `sources` in length-sorted token-budget batches; scores, speed and peak memory."""
     from lingualift.errors import ModelError
-    from lingualift.translate.engine import batch_workers, generated_batches, new_token_cap, plan_batches
+    from lingualift.translate.engine import batch_plans, batch_workers, generated_batches
     from lingualift.translate.store import Segment
 
     order = sorted(range(len(sources)), key=lambda i: (len(sources[i]), i))
@@ -151,10 +151,7 @@ def benchmark_translator(translator, sources, references, src, tgt, *, batch_tok
     hypotheses = [""] * len(sources)
     start = time.perf_counter()
     lengths = translator.count_tokens([s.source for s in segments])
-    plans = [
-        (batch, longest, new_token_cap(translator, longest))
-        for batch, longest in plan_batches(translator, segments, batch_tokens, lengths)
-    ]
+    plans = batch_plans(translator, segments, batch_tokens, lengths)
     # batches run as in translate: two at once where the translator runs two (CTranslate2 on CPU)
     workers = batch_workers(translator, overlap=False)
     for batch, _, outputs, _ in generated_batches(translator, plans, src, tgt, workers=workers):

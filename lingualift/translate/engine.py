@@ -340,6 +340,22 @@ def new_token_cap(translator, longest: int, limit: int | None = None) -> int:
     return min(cap, limit) if limit else cap
 
 
+def batch_plans(
+    translator,
+    segments: list[Segment],
+    budget: int,
+    lengths: list[int] | None = None,
+    limit: int | None = None,
+):
+    """(batch, longest, caps) for each batch of `plan_batches`: `caps`, each segment's own cap on
+    generated tokens (`new_token_cap` of its length), so that a short segment beside long ones may
+    write what it would alone, and a run batched differently (a resumed one) gives it the same text."""
+    lengths = lengths if lengths is not None else translator.count_tokens([s.source for s in segments])
+    own = {s.key: min(n, translator.max_input_tokens * 2) for s, n in zip(segments, lengths)}
+    for batch, longest in plan_batches(translator, segments, budget, lengths):
+        yield batch, longest, [new_token_cap(translator, own[s.key], limit) for s in batch]
+
+
 def plan_batches(translator, segments: list[Segment], budget: int, lengths: list[int] | None = None):
     """Group same-pair segments (already sorted by length) under a padded-token budget; `lengths`:
     their token counts when already known."""
@@ -389,10 +405,9 @@ def _translate_pending(config, backend, tgt, store, pending, failures, *, progre
             long = _LongSegments(translator, page)
             stats["cut_by_tokens"] += len(long.parts)
             looping: list[tuple[Segment, Result]] = []
-            plans = [
-                (batch, longest, new_token_cap(translator, longest, config.max_new_tokens))
-                for batch, longest in plan_batches(translator, long.work, config.batch_tokens, long.lengths)
-            ]
+            plans = batch_plans(
+                translator, long.work, config.batch_tokens, long.lengths, config.max_new_tokens
+            )
             spans = []
             for batch, longest, outputs, span in generated_batches(
                 translator, plans, src, tgt, workers=workers
@@ -510,7 +525,7 @@ def batch_workers(translator, overlap: bool) -> int:
     return parallel if parallel > 1 else int(overlap)
 
 
-def _timed_generate(translator, batch: list[Segment], src: Language, tgt: Language, cap: int, strict: bool):
+def _timed_generate(translator, batch: list[Segment], src: Language, tgt: Language, cap, strict: bool):
     """(`_generate`'s outputs, (start, end) of the generation on the perf_counter clock)."""
     begin = time.perf_counter()
     outputs = _generate(translator, batch, src, tgt, cap, strict=strict)
@@ -557,11 +572,10 @@ def generated_batches(translator, plans, src: Language, tgt: Language, *, worker
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _generate(
-    translator, batch: list[Segment], src: Language, tgt: Language, cap: int, *, strict: bool = False
-):
-    """The translator's outputs for a batch; on failure it is split in halves down to single segments,
-    and a single segment's failure becomes its error message (a str) in place of an output."""
+def _generate(translator, batch: list[Segment], src: Language, tgt: Language, cap, *, strict: bool = False):
+    """The translator's outputs for a batch (`cap`: one cap on generated tokens, or one per segment); on
+    failure it is split in halves down to single segments, and a single segment's failure becomes its
+    error message (a str) in place of an output."""
     try:
         outputs = translator.translate([s.source for s in batch], src, tgt, max_new_tokens=cap, strict=strict)
         if len(outputs) != len(batch):
@@ -572,8 +586,9 @@ def _generate(
         if len(batch) == 1:
             return [f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:500]]
         middle = len(batch) // 2
-        return _generate(translator, batch[:middle], src, tgt, cap, strict=strict) + _generate(
-            translator, batch[middle:], src, tgt, cap, strict=strict
+        first, second = (cap, cap) if isinstance(cap, int) else (cap[:middle], cap[middle:])
+        return _generate(translator, batch[:middle], src, tgt, first, strict=strict) + _generate(
+            translator, batch[middle:], src, tgt, second, strict=strict
         )
     return outputs
 
@@ -633,10 +648,7 @@ def _retry_looping(
     flagged output."""
     first = {s.key: r for s, r in looping}
     segments = sorted((s for s, _ in looping), key=lambda s: (len(s.source), s.key))
-    plans = [
-        (batch, longest, new_token_cap(translator, longest, config.max_new_tokens))
-        for batch, longest in plan_batches(translator, segments, config.batch_tokens)
-    ]
+    plans = batch_plans(translator, segments, config.batch_tokens, limit=config.max_new_tokens)
     out = []
     for batch, _, outputs, _ in generated_batches(translator, plans, src, tgt, workers=workers, strict=True):
         for segment, again in _results(translator, batch, outputs, src, tgt):

@@ -106,6 +106,100 @@ def test_ct2_generator_gives_the_same_text_and_flags_as_transformers_for_a_chat_
         ] == expected
 
 
+@pytest.mark.parametrize(
+    ("template", "texts", "prefix_end", "forwarded_once"),
+    [
+        (None, CHAT_TEXTS, "\nEnglish:", True),
+        # the prefix ends in "ch" of "Dutch", which "es" merges with: that batch forwards its prompts whole
+        ("Translate from {src} into {tgt}{text}", ["Fine.", "es fine", "Two words."], "into Dutch", False),
+        ("Translate from {src} into {tgt}{text}", ["Fine.", "Two words."], "into Dutch", True),
+    ],
+)
+def test_the_prompts_shared_prefix_is_forwarded_once_and_changes_no_token(
+    talkative_chat_model, template, texts, prefix_end, forwarded_once
+):
+    """The pruned loop starts each batch from the cached key-values of the tokens every prompt of the
+    pair starts with; its output is generate's on the whole prompts, and a text that merges with the
+    prefix's last token leaves the batch on whole prompts."""
+    import torch
+
+    from lingualift.translate.backends.llm import LLMTranslator
+    from lingualift.translate.backends.pruned import PromptPrefix
+
+    translator = LLMTranslator(str(talkative_chat_model), prompt_template=template)
+    forwarded = []
+    cache_for = PromptPrefix.cache_for
+
+    def spy(self, model, rows, name):
+        forwarded.append((self.ids, rows))
+        return cache_for(self, model, rows, name)
+
+    outputs = {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(PromptPrefix, "cache_for", spy)
+        for pruned in (False, True):
+            translator.pruned = pruned
+            torch.manual_seed(0)
+            outputs[pruned] = [
+                (t.text, t.flags) for t in translator.translate(texts, EN, NL, max_new_tokens=30)
+            ]
+    assert all(text for text, _ in outputs[False])  # the model writes: the comparison means something
+    assert outputs[True] == outputs[False]
+    shared = translator.shared_prefix(EN, NL)
+    assert translator.tokenizer.decode(shared).endswith(prefix_end)
+    assert forwarded == ([(shared, len(texts))] if forwarded_once else [])
+
+
+LONG_AND_SHORT = [
+    "Short.",
+    "Fine.",
+    "A list can change after you create it, and a tuple cannot; both keep their order.",
+    "Yes.",
+    "Keep the bedroom dark, quiet and cool, and go to bed at the same time every night, even at weekends.",
+]
+
+
+def test_prompts_forwarded_in_groups_of_like_length_give_what_one_padded_batch_gives(
+    talkative_chat_model, monkeypatch
+):
+    """hardware.pack_prefill (a CPU): a batch's prompts are forwarded in groups of like length and their
+    caches joined; every row writes what it writes in the padded batch, and the groups were several."""
+    from lingualift.translate.backends import pruned
+    from lingualift.translate.backends.llm import LLMTranslator
+
+    translator = LLMTranslator(str(talkative_chat_model))
+    groups = []
+    real_groups = pruned.like_length_groups
+    monkeypatch.setattr(
+        pruned, "like_length_groups", lambda lengths: groups.append(real_groups(lengths)) or groups[-1]
+    )
+    outputs = {}
+    for packed in (False, True):
+        monkeypatch.setattr("lingualift.hardware.pack_prefill", lambda device, packed=packed: packed)
+        outputs[packed] = [
+            (t.text, t.flags) for t in translator.translate(LONG_AND_SHORT, EN, NL, max_new_tokens=30)
+        ]
+    assert len(groups) == 1 and len(groups[0]) > 1  # the packed run joined several groups' caches
+    assert all(text for text, _ in outputs[False])
+    assert outputs[True] == outputs[False]
+
+
+@pytest.mark.parametrize(
+    ("lengths", "groups"),
+    [
+        ([10, 11, 10, 12], [[0, 2, 1, 3]]),  # a few tokens of padding: one forward
+        ([5, 200, 6, 190], [[0, 2], [3, 1]]),  # short and long apart
+        ([40, 80, 41, 300], [[0, 2], [1], [3]]),
+        ([7], [[0]]),
+        ([], []),
+    ],
+)
+def test_like_length_groups(lengths, groups):
+    from lingualift.translate.backends.pruned import like_length_groups
+
+    assert like_length_groups(lengths) == groups
+
+
 def test_ct2_for_the_llm_backend_through_the_command(talkative_chat_model, monkeypatch, tmp_path):
     pytest.importorskip("ctranslate2")
     monkeypatch.setenv("LINGUALIFT_CACHE", str(tmp_path / "cache"))

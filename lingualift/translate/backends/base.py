@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -27,6 +28,15 @@ class Translator(Protocol):
         src: Language,
         tgt: Language,
         *,
-        max_new_tokens: int,
+        max_new_tokens: int | Sequence[int],  # one cap for the batch, or one per text
         strict: bool = False,  # retry mode: discourage repetition loops
     ) -> list[Translation]: ...
+
+
+def row_caps(max_new_tokens: int | Sequence[int], rows: int) -> list[int]:
+    """Each row's cap on generated tokens: the caps given per row, or the one cap for every row."""
+    if isinstance(max_new_tokens, int):
+        return [max_new_tokens] * rows
+    if len(max_new_tokens) != rows:
+        raise ValueError(f"{len(max_new_tokens)} token caps for {rows} texts")
+    return list(max_new_tokens)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from lingualift.errors import ConfigError, ModelError
 from lingualift.hardware import available_cores, ct2_threads
-from lingualift.translate.backends.base import Translation
+from lingualift.translate.backends.base import Translation, row_caps
 from lingualift.translate.backends.early_stop import LoopWatch, end_token_ids
 from lingualift.translate.backends.llm import LLMTranslator, clean_output
 from lingualift.translate.backends.seq2seq import FAMILIES, Seq2SeqTranslator
@@ -134,8 +134,9 @@ class CT2Translator(Seq2SeqTranslator):
         return [self.tokenizer.convert_ids_to_tokens(i) for i in ids], token if self.spec.forced_bos else None
 
     def translate(self, texts, src, tgt, *, max_new_tokens, strict=False):
+        caps = row_caps(max_new_tokens, len(texts))
         tokens, prefix = self.source_tokens(texts, src, tgt)
-        options = {"beam_size": self.num_beams, "max_decoding_length": max_new_tokens}
+        options = {"beam_size": self.num_beams, "max_decoding_length": max(caps)}
         if prefix:
             options["target_prefix"] = [[prefix]] * len(texts)
         if strict:
@@ -145,7 +146,7 @@ class CT2Translator(Seq2SeqTranslator):
         # loop can be written (each contains a repeated 4-gram), and the per-token Python callback
         # would only slow the retry down (measured +57%).
         if self.early_stop and self.num_beams == 1 and not strict:
-            watch = options["callback"] = LoopWatch(texts)
+            watch = options["callback"] = LoopWatch(texts, caps=caps)
         results = self.translator.translate_batch(tokens, **options)
         out = []
         for index, result in enumerate(results):
@@ -208,16 +209,23 @@ class CT2LLMTranslator(LLMTranslator):
         self.device = device
         self.set_prompt_and_limits(prompt_template, config)
         self.end_ids = sorted(end_token_ids(generation, self.tokenizer))
+        self.ct2_prefix = True
 
     def translate(self, texts, src, tgt, *, max_new_tokens, strict=False):
+        caps = row_caps(max_new_tokens, len(texts))
         ids = self.tokenizer(self.prompts(texts, src, tgt), add_special_tokens=False)["input_ids"]
         options = {
-            "max_length": max_new_tokens,  # generated tokens, as max_new_tokens
             "include_prompt_in_result": False,  # the prompt is forwarded at once, not step by step
             "end_token": self.end_ids,
             "beam_size": 1,
             "sampling_topk": 1,
         }
+        if self.ct2_prefix:
+            shared = self.shared_prefix(src, tgt)
+            if shared and all(len(p) > len(shared) and p[: len(shared)] == shared for p in ids):
+                # forwarded once and cached by the generator (as PromptPrefix does for transformers)
+                options["static_prompt"] = self.tokenizer.convert_ids_to_tokens(shared)
+                ids = [p[len(shared) :] for p in ids]
         groups = [list(range(len(texts)))]
         if strict:
             options["repetition_penalty"] = 1.3
@@ -233,11 +241,15 @@ class CT2LLMTranslator(LLMTranslator):
         asynchronous = len(groups) > 1  # the groups run side by side on the generator's workers
         submitted = []
         for rows in groups:
-            watch = LoopWatch([texts[r] for r in rows], self.tokenizer) if self.early_stop else None
+            group_caps = [caps[r] for r in rows]
+            watch = (
+                LoopWatch([texts[r] for r in rows], self.tokenizer, group_caps) if self.early_stop else None
+            )
             results = self.generator.generate_batch(
                 [self.tokenizer.convert_ids_to_tokens(ids[r]) for r in rows],
                 callback=watch,
                 asynchronous=asynchronous,
+                max_length=max(group_caps),  # generated tokens, as max_new_tokens
                 **options,
             )
             submitted.append((rows, watch, results))

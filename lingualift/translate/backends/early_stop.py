@@ -1,6 +1,8 @@
 """Stop a hypothesis as soon as the rest of it is known to be wasted work.
 
-Two cases, decided per row while the batch generates:
+Three cases, decided per row while the batch generates:
+- the row's own cap on generated tokens (given per row): a short segment in a batch of longer ones
+  stops where it would alone, so what a row may write does not depend on the rows beside it.
 - a loop: the last 1-8 tokens repeated (one token 8 times, a group of 2-8 tokens 4 times in a row).
   Generating on to the length cap only makes the same loop longer; the row is cut and flagged
   `repetition`, so the engine retries it with repetition controls (and keeps the flag if that
@@ -89,20 +91,25 @@ class LineEnds:
 class LoopWatch:
     """CTranslate2 `callback` (greedy search): True stops that batch index; `cut` lists the rows cut
     for looping. With `tokenizer` (LLM translators), one-line sources also stop at the end of their
-    first line of translation, as `stop_wasted` does for transformers."""
+    first line of translation, as `stop_wasted` does for transformers; with `caps`, a row stops at its
+    own cap."""
 
-    def __init__(self, sources: Sequence[str], tokenizer=None):
+    def __init__(self, sources: Sequence[str], tokenizer=None, caps: Sequence[int] | None = None):
         self.watch = [may_cut_loops(s) for s in sources]
         self.tokens: list[list[int]] = [[] for _ in sources]
         self.cut: set[int] = set()
         self.lines = LineEnds(sources, tokenizer)
+        longest = max(caps, default=0) if caps else 0
+        self.caps = [cap if cap < longest else None for cap in caps] if caps else [None] * len(sources)
 
     def __call__(self, step) -> bool:
         index = step.batch_id
-        if not (self.watch[index] or self.lines.one_line[index]):
+        if not (self.watch[index] or self.lines.one_line[index] or self.caps[index]):
             return False
         history = self.tokens[index]
         history.append(step.token_id)
+        if self.caps[index] and len(history) >= self.caps[index]:
+            return True
         if self.lines.ended(index, step.token_id, history):
             return True
         if self.watch[index] and len(history) >= 8 and loops(history):
@@ -111,13 +118,20 @@ class LoopWatch:
         return False
 
 
-def stop_wasted(sources: Sequence[str], *, start: int, end_ids: set[int], tokenizer=None):
+def stop_wasted(
+    sources: Sequence[str],
+    *,
+    start: int,
+    end_ids: set[int],
+    tokenizer=None,
+    caps: Sequence[int] | None = None,
+):
     """A transformers StoppingCriteria for one generate call over `sources` (greedy, one row each).
 
     `start`: where generated tokens begin in the ids generate passes (the prompt length for
     decoder-only models, 1 for an encoder-decoder's decoder); `end_ids`: eos and pad ids (a row
     ending in one has finished and is only padded). With `tokenizer`, one-line sources also stop
-    at the end of their first line of translation."""
+    at the end of their first line of translation; with `caps`, each row at its own cap."""
     import torch
     from transformers import StoppingCriteria
 
@@ -128,12 +142,15 @@ def stop_wasted(sources: Sequence[str], *, start: int, end_ids: set[int], tokeni
             self.stopped = torch.zeros(len(sources), dtype=torch.bool)
             self.cut: set[int] = set()
             self.ends = torch.tensor(sorted(end_ids))
+            self.caps = torch.tensor(caps if caps else [2**31 - 1] * len(sources))
 
         def __call__(self, input_ids, scores, **kwargs):
             generated = input_ids[:, start:]
             if self.stopped.device != input_ids.device:
                 self.stopped, self.watch = self.stopped.to(input_ids.device), self.watch.to(input_ids.device)
                 self.ends = torch.tensor(sorted(end_ids), device=input_ids.device)
+                self.caps = self.caps.to(input_ids.device)
+            self.stopped |= generated.shape[1] >= self.caps
             if tokenizer is not None and generated.shape[1]:
                 for row, token in enumerate(generated[:, -1].tolist()):
                     if not self.stopped[row] and self.lines.ended(row, token, generated[row]):

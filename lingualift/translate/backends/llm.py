@@ -11,7 +11,7 @@ import re
 
 from lingualift.errors import ConfigError
 from lingualift.languages import Language
-from lingualift.translate.backends.base import Translation
+from lingualift.translate.backends.base import Translation, row_caps
 from lingualift.translate.backends.early_stop import end_token_ids, stop_wasted
 
 TOWER_PROMPT = "Translate the following text from {src} into {tgt}.\n{src}: {text}\n{tgt}:"
@@ -82,6 +82,7 @@ class LLMTranslator:
     def set_prompt_and_limits(self, prompt_template: str | None, config) -> None:
         """The prompt template, and the length limits the model's config allows (also CT2LLMTranslator's)."""
         self.template = check_prompt_template(prompt_template or TOWER_PROMPT)
+        self.prefixes = {}  # (src, tgt) -> PromptPrefix, see translate
         limit = getattr(config, "max_position_embeddings", None) or 2048
         self.max_length = min(int(limit), 4096)
         self.max_input_tokens = min(400, self.max_length // 3)
@@ -99,29 +100,53 @@ class LLMTranslator:
             for t in texts
         ]
 
+    def shared_prefix(self, src: Language, tgt: Language) -> list[int]:
+        """The token ids every prompt of this pair starts with: where two prompts that differ only in
+        their text part (chat template, system turn and instruction before it)."""
+        first, second = self.tokenizer(self.prompts(["A", "Z"], src, tgt), add_special_tokens=False)[
+            "input_ids"
+        ]
+        size = next(
+            (i for i, (a, b) in enumerate(zip(first, second)) if a != b), min(len(first), len(second))
+        )
+        return first[:size]
+
     def translate(self, texts, src, tgt, *, max_new_tokens, strict=False):
-        encoded = self.tokenizer(
-            self.prompts(texts, src, tgt), return_tensors="pt", padding=True, add_special_tokens=False
-        ).to(self.device)
+        caps = row_caps(max_new_tokens, len(texts))
+        prompts = self.tokenizer(self.prompts(texts, src, tgt), add_special_tokens=False)["input_ids"]
+        prefix = None
+        if self.pruned:
+            from lingualift.translate.backends.pruned import PromptPrefix
+
+            key = (src.tag, tgt.tag)
+            if key not in self.prefixes:
+                self.prefixes[key] = PromptPrefix(self.shared_prefix(src, tgt))
+            if self.prefixes[key].starts(prompts):
+                prefix = self.prefixes[key]
+                prompts = [p[len(prefix.ids) :] for p in prompts]
+        encoded = self.tokenizer.pad({"input_ids": prompts}, return_tensors="pt").to(self.device)
         end_ids = end_token_ids(getattr(self.model, "generation_config", None), self.tokenizer)
         stop = None
         if self.early_stop:  # the pruned loop passes generated ids only; generate passes prompt + generated
             start = 0 if self.pruned else encoded["input_ids"].shape[1]
-            stop = stop_wasted(texts, start=start, end_ids=end_ids, tokenizer=self.tokenizer)
+            stop = stop_wasted(texts, start=start, end_ids=end_ids, tokenizer=self.tokenizer, caps=caps)
         if self.pruned:
+            from lingualift.hardware import pack_prefill
             from lingualift.translate.backends.pruned import greedy_pruned
 
             generated = greedy_pruned(
                 self.model,
                 encoded["input_ids"],
                 encoded["attention_mask"],
-                max_new_tokens=max_new_tokens,
+                max_new_tokens=caps,
                 end_ids=end_ids,
                 stop=stop,
                 penalty=1.3 if strict else None,
+                prefix=prefix,
+                packed=pack_prefill(self.device),
             )
-        else:
-            generated = self._generate(encoded, max_new_tokens=max_new_tokens, strict=strict, stop=stop)
+        else:  # every row up to the largest cap where no early stop watches the rows' own caps
+            generated = self._generate(encoded, max_new_tokens=max(caps), strict=strict, stop=stop)
         decoded = self.tokenizer.batch_decode(generated, skip_special_tokens=True)
         translations = [clean_output(raw, source, tgt) for raw, source in zip(decoded, texts)]
         for row in stop.cut if stop else ():

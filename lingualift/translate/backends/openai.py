@@ -9,7 +9,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from lingualift.endpoint import ChatEndpoint
-from lingualift.translate.backends.base import Translation
+from lingualift.translate.backends.base import Translation, row_caps
 from lingualift.translate.backends.llm import TOWER_PROMPT, check_prompt_template, clean_output
 
 
@@ -54,5 +54,6 @@ class OpenAITranslator:
         return clean_output(content, text, tgt)
 
     def translate(self, texts, src, tgt, *, max_new_tokens, strict=False):
+        caps = row_caps(max_new_tokens, len(texts))
         with ThreadPoolExecutor(max_workers=min(self.concurrency, len(texts))) as pool:
-            return list(pool.map(lambda t: self._one(t, src, tgt, max_new_tokens, strict), texts))
+            return list(pool.map(lambda t, cap: self._one(t, src, tgt, cap, strict), texts, caps))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from lingualift.errors import LanguageError, ModelError
 from lingualift.languages import Language, backend_code, opus_model
-from lingualift.translate.backends.base import Translation
+from lingualift.translate.backends.base import Translation, row_caps
 from lingualift.translate.backends.early_stop import end_token_ids, stop_wasted
 
 
@@ -155,11 +155,12 @@ class Seq2SeqTranslator:
         import torch
         from transformers import LogitsProcessorList, RepetitionPenaltyLogitsProcessor, StoppingCriteriaList
 
+        caps = row_caps(max_new_tokens, len(texts))
         inputs, token = self.prepare_inputs(texts, src, tgt)
         encoded = self.tokenizer(
             inputs, return_tensors="pt", padding=True, truncation=True, max_length=self.max_input_tokens * 2
         ).to(self.device)
-        generate = {"max_new_tokens": max_new_tokens, "num_beams": self.num_beams, "do_sample": False}
+        generate = {"max_new_tokens": max(caps), "num_beams": self.num_beams, "do_sample": False}
         if self.spec.forced_bos:
             generate["forced_bos_token_id"] = self.tokenizer.convert_tokens_to_ids(token)
         if self.spec.tgt_lang_on_generate:
@@ -172,7 +173,7 @@ class Seq2SeqTranslator:
         stop = None
         if self.early_stop and self.num_beams == 1:
             end_ids = end_token_ids(getattr(self.model, "generation_config", None), self.tokenizer)
-            stop = stop_wasted(texts, start=1, end_ids=end_ids)
+            stop = stop_wasted(texts, start=1, end_ids=end_ids, caps=caps)
             generate["stopping_criteria"] = StoppingCriteriaList([stop])
         with torch.inference_mode():
             output = self.model.generate(**encoded, **generate)
