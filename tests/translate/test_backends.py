@@ -184,6 +184,33 @@ def test_prompts_forwarded_in_groups_of_like_length_give_what_one_padded_batch_g
     assert outputs[True] == outputs[False]
 
 
+@pytest.mark.parametrize("backend", ["transformers", "ct2"])
+def test_a_row_writes_up_to_its_own_cap_whatever_rows_share_its_batch(
+    talkative_chat_model, backend, monkeypatch, tmp_path
+):
+    """Per-row caps (engine.batch_plans): a short segment batched with a long one writes what it writes
+    alone, though the talkative model would go on to the long one's cap."""
+    from lingualift.translate.backends.llm import LLMTranslator
+    from lingualift.translate.engine import new_token_cap
+
+    if backend == "ct2":
+        pytest.importorskip("ctranslate2")
+        from lingualift.translate.backends.ct2 import CT2LLMTranslator
+
+        monkeypatch.setenv("LINGUALIFT_CACHE", str(tmp_path))
+        translator = CT2LLMTranslator(str(talkative_chat_model), compute_type="float32")
+    else:
+        translator = LLMTranslator(str(talkative_chat_model))
+    texts = ["Fine.", LONG_AND_SHORT[4]]
+    caps = [new_token_cap(translator, n) for n in translator.count_tokens(texts)]
+    assert caps[0] < caps[1]
+    alone = translator.translate(texts[:1], EN, NL, max_new_tokens=caps[:1])[0].text
+    together = translator.translate(texts, EN, NL, max_new_tokens=caps)[0].text
+    to_the_batch_cap = translator.translate(texts, EN, NL, max_new_tokens=caps[1])[0].text
+    assert together == alone
+    assert len(to_the_batch_cap) > len(alone)  # the row would have written on: its cap stopped it
+
+
 @pytest.mark.parametrize(
     ("lengths", "groups"),
     [

@@ -164,6 +164,22 @@ def test_batches_follow_the_token_budget_in_length_order():
     assert [s for b, _ in batches for s in b] == segments  # nothing lost, order kept
 
 
+def test_each_segment_of_a_batch_gets_its_own_token_cap():
+    from lingualift.translate.engine import batch_plans, new_token_cap
+
+    class Counter:
+        max_input_tokens = 100
+        max_length = 512
+
+        def count_tokens(self, texts):
+            return [len(t.split()) for t in texts]
+
+    segments = [Segment(str(i), " ".join(["w"] * n), "en", "nl") for i, n in enumerate([1, 3, 30])]
+    plans = list(batch_plans(Counter(), segments, budget=4096, limit=60))
+    assert [(len(batch), longest) for batch, longest, _ in plans] == [(3, 30)]
+    assert plans[0][2] == [18, 22, 60] == [new_token_cap(Counter(), n, 60) for n in (1, 3, 30)]
+
+
 class _Spy:
     """Wraps the engine's real translator and records each call's batch (and can stop the run)."""
 
