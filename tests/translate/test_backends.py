@@ -204,11 +204,12 @@ def test_a_row_writes_up_to_its_own_cap_whatever_rows_share_its_batch(
     texts = ["Fine.", LONG_AND_SHORT[4]]
     caps = [new_token_cap(translator, n) for n in translator.count_tokens(texts)]
     assert caps[0] < caps[1]
-    alone = translator.translate(texts[:1], EN, NL, max_new_tokens=caps[:1])[0].text
-    together = translator.translate(texts, EN, NL, max_new_tokens=caps)[0].text
-    to_the_batch_cap = translator.translate(texts, EN, NL, max_new_tokens=caps[1])[0].text
-    assert together == alone
-    assert len(to_the_batch_cap) > len(alone)  # the row would have written on: its cap stopped it
+    alone = translator.translate(texts[:1], EN, NL, max_new_tokens=caps[:1])[0]
+    together = translator.translate(texts, EN, NL, max_new_tokens=caps)[0]
+    to_the_batch_cap = translator.translate(texts, EN, NL, max_new_tokens=caps[1])[0]
+    assert (together.text, together.flags) == (alone.text, alone.flags)
+    assert len(to_the_batch_cap.text) > len(alone.text)  # the row would have written on: its cap stopped it
+    assert alone.flags == ["truncated_output"]  # and says so
 
 
 @pytest.mark.parametrize(

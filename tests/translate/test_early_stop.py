@@ -175,3 +175,42 @@ def test_a_looping_hypothesis_is_cut_flagged_and_ctranslate2_cuts_it_at_the_same
     assert [(t.text, t.flags) for t in ct2.translate(texts, EN, NL, max_new_tokens=80)] == [
         (t.text, t.flags) for t in cut
     ]
+
+
+def test_a_row_at_its_own_cap_stops_there_and_is_marked_unless_its_last_token_ended_it(tiny_chat_model):
+    """Per-row caps, in generate's StoppingCriteria and in CTranslate2's callback alike: the first row
+    stops at 3 tokens (capped); the fifth row's cap falls on its eos, so it ended and is not capped; a
+    looping row is cut for its loop, not counted as capped."""
+    from types import SimpleNamespace
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer, LogitsProcessorList, StoppingCriteriaList
+
+    from lingualift.translate.backends.early_stop import LoopWatch
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_chat_model, padding_side="left")
+    model = AutoModelForCausalLM.from_pretrained(tiny_chat_model)
+    scripts = [tokenizer(w, add_special_tokens=False)["input_ids"] for w in WRITTEN]
+    caps = [3, 60, 60, 60, len(scripts[4]) + 1, 60]
+    ends = {tokenizer.eos_token_id, tokenizer.pad_token_id}
+    encoded = tokenizer([f"Translate: {s}" for s in SOURCES], return_tensors="pt", padding=True)
+    start = encoded["input_ids"].shape[1]
+    stop = stop_wasted(SOURCES, start=start, end_ids=ends, tokenizer=tokenizer, caps=caps)
+    output = model.generate(
+        **encoded,
+        max_new_tokens=60,
+        do_sample=False,
+        pad_token_id=tokenizer.pad_token_id,
+        logits_processor=LogitsProcessorList([Script(scripts, start, tokenizer.eos_token_id)]),
+        stopping_criteria=StoppingCriteriaList([stop]),
+    )
+    texts = tokenizer.batch_decode(output[:, start:], skip_special_tokens=True)
+    assert texts[0] == tokenizer.decode(scripts[0][:3]) and texts[4] == "Goedenacht."
+    assert (stop.capped, stop.cut) == ({0}, {2})
+
+    watch = LoopWatch(SOURCES, tokenizer, caps, ends)
+    for row, script in enumerate(scripts):
+        for token in [*script, tokenizer.eos_token_id]:
+            if watch(SimpleNamespace(batch_id=row, token_id=token)):
+                break
+    assert (watch.capped, watch.cut) == ({0}, {2})
+    assert len(watch.tokens[0]) == 3

@@ -16,7 +16,7 @@ from pathlib import Path
 from lingualift.errors import ConfigError, ModelError
 from lingualift.hardware import available_cores, ct2_threads
 from lingualift.translate.backends.base import Translation, row_caps
-from lingualift.translate.backends.early_stop import LoopWatch, end_token_ids
+from lingualift.translate.backends.early_stop import LoopWatch, end_token_ids, watch_flags
 from lingualift.translate.backends.llm import LLMTranslator, clean_output
 from lingualift.translate.backends.seq2seq import FAMILIES, Seq2SeqTranslator
 
@@ -146,7 +146,8 @@ class CT2Translator(Seq2SeqTranslator):
         # loop can be written (each contains a repeated 4-gram), and the per-token Python callback
         # would only slow the retry down (measured +57%).
         if self.early_stop and self.num_beams == 1 and not strict:
-            watch = options["callback"] = LoopWatch(texts, caps=caps)
+            end_ids = end_token_ids(None, self.tokenizer)
+            watch = options["callback"] = LoopWatch(texts, caps=caps, end_ids=end_ids)
         results = self.translator.translate_batch(tokens, **options)
         out = []
         for index, result in enumerate(results):
@@ -154,8 +155,8 @@ class CT2Translator(Seq2SeqTranslator):
             if prefix and hypothesis and hypothesis[0] == prefix:
                 hypothesis = hypothesis[1:]
             ids = self.tokenizer.convert_tokens_to_ids(hypothesis)
-            flags = ["repetition"] if watch and index in watch.cut else []
-            out.append(Translation(self.tokenizer.decode(ids, skip_special_tokens=True).strip(), flags))
+            text = self.tokenizer.decode(ids, skip_special_tokens=True).strip()
+            out.append(Translation(text, watch_flags(watch, index)))
         return out
 
 
@@ -242,9 +243,9 @@ class CT2LLMTranslator(LLMTranslator):
         submitted = []
         for rows in groups:
             group_caps = [caps[r] for r in rows]
-            watch = (
-                LoopWatch([texts[r] for r in rows], self.tokenizer, group_caps) if self.early_stop else None
-            )
+            watch = None
+            if self.early_stop:
+                watch = LoopWatch([texts[r] for r in rows], self.tokenizer, group_caps, self.end_ids)
             results = self.generator.generate_batch(
                 [self.tokenizer.convert_ids_to_tokens(ids[r]) for r in rows],
                 callback=watch,
@@ -261,6 +262,5 @@ class CT2LLMTranslator(LLMTranslator):
             )
             for position, (row, raw) in enumerate(zip(rows, decoded)):
                 translations[row] = clean_output(raw, texts[row], tgt)
-                if watch and position in watch.cut:
-                    translations[row].flags.append("repetition")
+                translations[row].flags += watch_flags(watch, position)
         return translations

@@ -2,7 +2,8 @@
 
 Three cases, decided per row while the batch generates:
 - the row's own cap on generated tokens (given per row): a short segment in a batch of longer ones
-  stops where it would alone, so what a row may write does not depend on the rows beside it.
+  stops where it would alone, so what a row may write does not depend on the rows beside it. A row
+  that reaches its cap unfinished is flagged `truncated_output`.
 - a loop: the last 1-8 tokens repeated (one token 8 times, a group of 2-8 tokens 4 times in a row).
   Generating on to the length cap only makes the same loop longer; the row is cut and flagged
   `repetition`, so the engine retries it with repetition controls (and keeps the flag if that
@@ -19,7 +20,7 @@ CTranslate2's per-token callback (`LoopWatch`).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from lingualift.translate.quality import has_repetition_loop
 
@@ -92,15 +93,22 @@ class LoopWatch:
     """CTranslate2 `callback` (greedy search): True stops that batch index; `cut` lists the rows cut
     for looping. With `tokenizer` (LLM translators), one-line sources also stop at the end of their
     first line of translation, as `stop_wasted` does for transformers; with `caps`, a row stops at its
-    own cap."""
+    own cap, and `capped` lists the rows that did without writing one of `end_ids`."""
 
-    def __init__(self, sources: Sequence[str], tokenizer=None, caps: Sequence[int] | None = None):
+    def __init__(
+        self,
+        sources: Sequence[str],
+        tokenizer=None,
+        caps: Sequence[int] | None = None,
+        end_ids: Collection[int] = (),
+    ):
         self.watch = [may_cut_loops(s) for s in sources]
         self.tokens: list[list[int]] = [[] for _ in sources]
         self.cut: set[int] = set()
+        self.capped: set[int] = set()
         self.lines = LineEnds(sources, tokenizer)
-        longest = max(caps, default=0) if caps else 0
-        self.caps = [cap if cap < longest else None for cap in caps] if caps else [None] * len(sources)
+        self.caps = list(caps) if caps else [None] * len(sources)
+        self.end_ids = set(end_ids)
 
     def __call__(self, step) -> bool:
         index = step.batch_id
@@ -108,12 +116,13 @@ class LoopWatch:
             return False
         history = self.tokens[index]
         history.append(step.token_id)
-        if self.caps[index] and len(history) >= self.caps[index]:
-            return True
         if self.lines.ended(index, step.token_id, history):
             return True
         if self.watch[index] and len(history) >= 8 and loops(history):
             self.cut.add(index)
+            return True
+        if self.caps[index] and len(history) >= self.caps[index] and step.token_id not in self.end_ids:
+            self.capped.add(index)
             return True
         return False
 
@@ -131,7 +140,8 @@ def stop_wasted(
     `start`: where generated tokens begin in the ids generate passes (the prompt length for
     decoder-only models, 1 for an encoder-decoder's decoder); `end_ids`: eos and pad ids (a row
     ending in one has finished and is only padded). With `tokenizer`, one-line sources also stop
-    at the end of their first line of translation; with `caps`, each row at its own cap."""
+    at the end of their first line of translation; with `caps`, each row at its own cap (`capped`:
+    the rows that reached it unfinished)."""
     import torch
     from transformers import StoppingCriteria
 
@@ -141,6 +151,7 @@ def stop_wasted(
             self.lines = LineEnds(sources, tokenizer)
             self.stopped = torch.zeros(len(sources), dtype=torch.bool)
             self.cut: set[int] = set()
+            self.capped: set[int] = set()
             self.ends = torch.tensor(sorted(end_ids))
             self.caps = torch.tensor(caps if caps else [2**31 - 1] * len(sources))
 
@@ -150,20 +161,32 @@ def stop_wasted(
                 self.stopped, self.watch = self.stopped.to(input_ids.device), self.watch.to(input_ids.device)
                 self.ends = torch.tensor(sorted(end_ids), device=input_ids.device)
                 self.caps = self.caps.to(input_ids.device)
-            self.stopped |= generated.shape[1] >= self.caps
-            if tokenizer is not None and generated.shape[1]:
+            if not generated.shape[1]:
+                return self.stopped.clone()
+            ended = torch.isin(generated[:, -1], self.ends)
+            if tokenizer is not None:
                 for row, token in enumerate(generated[:, -1].tolist()):
                     if not self.stopped[row] and self.lines.ended(row, token, generated[row]):
                         self.stopped[row] = True
             if generated.shape[1] >= 8:
-                ended = torch.isin(generated[:, -1], self.ends)
                 fresh = looping_rows(generated) & self.watch & ~self.stopped & ~ended
                 for row in fresh.nonzero().flatten().tolist():
                     self.cut.add(row)
                 self.stopped |= fresh
+            over = (generated.shape[1] >= self.caps) & ~self.stopped & ~ended
+            self.capped.update(over.nonzero().flatten().tolist())
+            self.stopped |= over
             return self.stopped.clone()
 
     return StopWasted()
+
+
+def watch_flags(watch, row: int) -> list[str]:
+    """The flags a LoopWatch or StopWasted (or None) gives a row: `repetition` where its loop was cut,
+    `truncated_output` where it reached its cap unfinished."""
+    if watch is None:
+        return []
+    return ["repetition"] * (row in watch.cut) + ["truncated_output"] * (row in watch.capped)
 
 
 def end_token_ids(generation_config, tokenizer) -> set[int]:

@@ -12,7 +12,7 @@ import re
 from lingualift.errors import ConfigError
 from lingualift.languages import Language
 from lingualift.translate.backends.base import Translation, row_caps
-from lingualift.translate.backends.early_stop import end_token_ids, stop_wasted
+from lingualift.translate.backends.early_stop import end_token_ids, stop_wasted, watch_flags
 
 TOWER_PROMPT = "Translate the following text from {src} into {tgt}.\n{src}: {text}\n{tgt}:"
 COMMENTARY = re.compile(
@@ -149,8 +149,8 @@ class LLMTranslator:
             generated = self._generate(encoded, max_new_tokens=max(caps), strict=strict, stop=stop)
         decoded = self.tokenizer.batch_decode(generated, skip_special_tokens=True)
         translations = [clean_output(raw, source, tgt) for raw, source in zip(decoded, texts)]
-        for row in stop.cut if stop else ():
-            translations[row].flags.append("repetition")
+        for row, translation in enumerate(translations):
+            translation.flags += watch_flags(stop, row)
         return translations
 
     def _generate(self, encoded, *, max_new_tokens: int, strict: bool, stop):

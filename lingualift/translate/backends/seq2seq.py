@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from lingualift.errors import LanguageError, ModelError
 from lingualift.languages import Language, backend_code, opus_model
 from lingualift.translate.backends.base import Translation, row_caps
-from lingualift.translate.backends.early_stop import end_token_ids, stop_wasted
+from lingualift.translate.backends.early_stop import end_token_ids, stop_wasted, watch_flags
 
 
 @dataclass(frozen=True)
@@ -178,8 +178,7 @@ class Seq2SeqTranslator:
         with torch.inference_mode():
             output = self.model.generate(**encoded, **generate)
         decoded = self.tokenizer.batch_decode(output, skip_special_tokens=True)
-        cut = stop.cut if stop else set()
-        return [Translation(t.strip(), ["repetition"] if i in cut else []) for i, t in enumerate(decoded)]
+        return [Translation(t.strip(), watch_flags(stop, i)) for i, t in enumerate(decoded)]
 
 
 def _require_token(tokenizer, token: str, name: str) -> None:
