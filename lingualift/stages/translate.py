@@ -39,7 +39,8 @@ def command(
     batch is committed to a SQLite store, so re-running the same command resumes after a kill.
     The output keeps the input's splits and columns, with the text translated, the language
     field set to the target, plus source_text, translator and qe_flags (quality flags:
-    repetition, length_ratio, wrong_language, echo, lost_placeholder, commentary, failed).
+    repetition, length_ratio, wrong_language, echo, lost_placeholder, commentary, repetition_trimmed,
+    truncated_input, truncated_output, failed).
     """
     from lingualift.translate.engine import translate_dataset
 
