@@ -276,8 +276,8 @@ def overhead(args) -> None:
     """lingualift --ct2 end to end vs ctranslate2.translate_batch on the same pre-sorted batches."""
     from lingualift.languages import get_language
     from lingualift.translate.backends.ct2 import CT2Translator
-    from lingualift.translate.backends.early_stop import LoopWatch
-    from lingualift.translate.engine import new_token_cap, plan_batches
+    from lingualift.translate.backends.early_stop import LoopWatch, end_token_ids
+    from lingualift.translate.engine import batch_plans
     from lingualift.translate.segment import split_message
     from lingualift.translate.store import Segment, segment_key
 
@@ -296,12 +296,11 @@ def overhead(args) -> None:
     segments = sorted(
         (Segment(k, t, "en", "nl") for k, t in unique.items()), key=lambda s: (len(s.source), s.key)
     )
-    plans = list(plan_batches(translator, segments, 4096))
+    plans = list(batch_plans(translator, segments, 4096))
     raw_batches = []
-    for batch, longest in plans:
+    for batch, _, caps in plans:
         tokens, prefix = translator.source_tokens([s.source for s in batch], en, nl)
-        cap = new_token_cap(translator, longest)  # as the engine caps
-        raw_batches.append((tokens, cap, prefix))
+        raw_batches.append((tokens, caps, prefix))  # each segment capped as the engine caps it
     # the ctranslate2.Translator itself, as a user would create it: the same converted model, device and
     # compute type, CTranslate2's default threads (one batch at a time on every core)
     import ctranslate2
@@ -314,13 +313,14 @@ def overhead(args) -> None:
         device=args.device.split(":")[0],
         compute_type=compute_type,
     )
-    texts = [[s.source for s in batch] for batch, _ in plans]
+    texts = [[s.source for s in batch] for batch, _, _ in plans]
+    end_ids = end_token_ids(None, translator.tokenizer)
 
     def raw_run(cut_loops: bool) -> float:
         start = time.perf_counter()
-        for (tokens, cap, _prefix), sources in zip(raw_batches, texts):
-            options = {"callback": LoopWatch(sources)} if cut_loops else {}
-            raw.translate_batch(tokens, max_decoding_length=cap, beam_size=1, **options)
+        for (tokens, caps, _prefix), sources in zip(raw_batches, texts):
+            options = {"callback": LoopWatch(sources, caps=caps, end_ids=end_ids)} if cut_loops else {}
+            raw.translate_batch(tokens, max_decoding_length=max(caps), beam_size=1, **options)
         return time.perf_counter() - start
 
     # best of two on each side: the first batches after a model loads run slower (allocator, caches),

@@ -145,7 +145,7 @@ def test_the_prompts_shared_prefix_is_forwarded_once_and_changes_no_token(
             ]
     assert all(text for text, _ in outputs[False])  # the model writes: the comparison means something
     assert outputs[True] == outputs[False]
-    shared = translator.shared_prefix(EN, NL)
+    shared = translator.prompt_prefix(EN, NL).ids
     assert translator.tokenizer.decode(shared).endswith(prefix_end)
     assert forwarded == ([(shared, len(texts))] if forwarded_once else [])
 

@@ -210,7 +210,6 @@ class CT2LLMTranslator(LLMTranslator):
         self.device = device
         self.set_prompt_and_limits(prompt_template, config)
         self.end_ids = sorted(end_token_ids(generation, self.tokenizer))
-        self.ct2_prefix = True
 
     def translate(self, texts, src, tgt, *, max_new_tokens, strict=False):
         caps = row_caps(max_new_tokens, len(texts))
@@ -221,12 +220,10 @@ class CT2LLMTranslator(LLMTranslator):
             "beam_size": 1,
             "sampling_topk": 1,
         }
-        if self.ct2_prefix:
-            shared = self.shared_prefix(src, tgt)
-            if shared and all(len(p) > len(shared) and p[: len(shared)] == shared for p in ids):
-                # forwarded once and cached by the generator (as PromptPrefix does for transformers)
-                options["static_prompt"] = self.tokenizer.convert_ids_to_tokens(shared)
-                ids = [p[len(shared) :] for p in ids]
+        prefix = self.prompt_prefix(src, tgt)
+        if prefix.starts(ids):  # forwarded once and cached by the generator, as the transformers path does
+            options["static_prompt"] = self.tokenizer.convert_ids_to_tokens(prefix.ids)
+            ids = [p[len(prefix.ids) :] for p in ids]
         groups = [list(range(len(texts)))]
         if strict:
             options["repetition_penalty"] = 1.3

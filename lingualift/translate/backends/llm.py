@@ -100,30 +100,31 @@ class LLMTranslator:
             for t in texts
         ]
 
-    def shared_prefix(self, src: Language, tgt: Language) -> list[int]:
-        """The token ids every prompt of this pair starts with: where two prompts that differ only in
-        their text part (chat template, system turn and instruction before it)."""
-        first, second = self.tokenizer(self.prompts(["A", "Z"], src, tgt), add_special_tokens=False)[
-            "input_ids"
-        ]
-        size = next(
-            (i for i, (a, b) in enumerate(zip(first, second)) if a != b), min(len(first), len(second))
-        )
-        return first[:size]
+    def prompt_prefix(self, src: Language, tgt: Language):
+        """The PromptPrefix of this pair: the token ids every prompt starts with (chat template, system
+        turn, the instruction before the text), found as the common start of two prompts that differ
+        only in their text."""
+        from lingualift.translate.backends.pruned import PromptPrefix
+
+        key = (src.tag, tgt.tag)
+        if key not in self.prefixes:
+            first, second = self.tokenizer(self.prompts(["A", "Z"], src, tgt), add_special_tokens=False)[
+                "input_ids"
+            ]
+            size = next(
+                (i for i, (a, b) in enumerate(zip(first, second)) if a != b), min(len(first), len(second))
+            )
+            self.prefixes[key] = PromptPrefix(first[:size])
+        return self.prefixes[key]
 
     def translate(self, texts, src, tgt, *, max_new_tokens, strict=False):
         caps = row_caps(max_new_tokens, len(texts))
         prompts = self.tokenizer(self.prompts(texts, src, tgt), add_special_tokens=False)["input_ids"]
-        prefix = None
-        if self.pruned:
-            from lingualift.translate.backends.pruned import PromptPrefix
-
-            key = (src.tag, tgt.tag)
-            if key not in self.prefixes:
-                self.prefixes[key] = PromptPrefix(self.shared_prefix(src, tgt))
-            if self.prefixes[key].starts(prompts):
-                prefix = self.prefixes[key]
-                prompts = [p[len(prefix.ids) :] for p in prompts]
+        prefix = self.prompt_prefix(src, tgt) if self.pruned else None
+        if prefix is not None and prefix.starts(prompts):
+            prompts = [p[len(prefix.ids) :] for p in prompts]
+        else:
+            prefix = None
         encoded = self.tokenizer.pad({"input_ids": prompts}, return_tensors="pt").to(self.device)
         end_ids = end_token_ids(getattr(self.model, "generation_config", None), self.tokenizer)
         stop = None
