@@ -575,3 +575,23 @@ def test_ct2_on_cpu_runs_two_batches_at_once_with_the_same_result_as_one_at_a_ti
     assert results[1] == results[2]
     if backend == "opus":  # the random tiny Marian loops: retries ran side by side too (the chat model's
         assert results[2][2] > 0  # strict groups are compared with transformers above)
+
+
+@pytest.mark.parametrize("ct2", [False, True])
+def test_a_seq2seq_hypothesis_cut_at_the_cap_with_no_watch_on_it_is_flagged(
+    tiny_marian, ct2, monkeypatch, tmp_path
+):
+    """Beam search (transformers) and the retry (CTranslate2, strict) run without the per-token watch:
+    a hypothesis that reached the cap without its end token is still flagged truncated_output."""
+    from lingualift.translate.backends.seq2seq import Seq2SeqTranslator
+
+    monkeypatch.setenv("LINGUALIFT_CACHE", str(tmp_path))
+    if ct2:
+        pytest.importorskip("ctranslate2")
+        from lingualift.translate.backends.ct2 import CT2Translator
+
+        translator = CT2Translator("opus", str(tiny_marian))
+    else:
+        translator = Seq2SeqTranslator("opus", str(tiny_marian), num_beams=2)
+    out = translator.translate(TEXTS, EN, NL, max_new_tokens=3, strict=ct2)
+    assert [t.flags for t in out] == [["truncated_output"]] * len(TEXTS)

@@ -156,7 +156,10 @@ class CT2Translator(Seq2SeqTranslator):
                 hypothesis = hypothesis[1:]
             ids = self.tokenizer.convert_tokens_to_ids(hypothesis)
             text = self.tokenizer.decode(ids, skip_special_tokens=True).strip()
-            out.append(Translation(text, watch_flags(watch, index)))
+            flags = watch_flags(watch, index)
+            if watch is None and len(result.hypotheses[0]) >= options["max_decoding_length"]:
+                flags.append("truncated_output")  # no end token within the cap (it is not returned)
+            out.append(Translation(text, flags))
         return out
 
 

@@ -178,7 +178,13 @@ class Seq2SeqTranslator:
         with torch.inference_mode():
             output = self.model.generate(**encoded, **generate)
         decoded = self.tokenizer.batch_decode(output, skip_special_tokens=True)
-        return [Translation(t.strip(), watch_flags(stop, i)) for i, t in enumerate(decoded)]
+        translations = [Translation(t.strip(), watch_flags(stop, i)) for i, t in enumerate(decoded)]
+        if stop is None:  # beam search: a row that wrote to the cap without its end token was cut there
+            eos = self.tokenizer.eos_token_id
+            for row, ids in enumerate(output[:, 1:].tolist()):
+                if len(ids) >= max(caps) and eos not in ids:
+                    translations[row].flags.append("truncated_output")
+        return translations
 
 
 def _require_token(tokenizer, token: str, name: str) -> None:
