@@ -295,10 +295,16 @@ def run_training(config: TrainConfig, *, echo=print) -> dict:
     started = time.perf_counter()
     out = Path(config.out)
     checkpoints = out / "checkpoints"
+    from transformers import set_seed
+
     from lingualift.hardware import Machine, distributed_kind, is_cuda, training_precision
     from lingualift.models import adapter_base, resolve_model
     from lingualift.train.memory import check_fits
 
+    # before anything draws from the random generators: a new tokenizer's embedding rows and the LoRA
+    # adapter (get_peft_model) are initialised before the Trainer seeds, and were drawn from whatever
+    # state the process was in (the demo's tuned usable rate moved 57-83% between identical runs)
+    set_seed(config.seed)
     machine, distributed = Machine.here(), distributed_kind()
     model_path = resolve_model(config.model)
     check_fits(

@@ -694,3 +694,36 @@ def test_push_uploads_the_output_with_a_model_card_and_never_the_token(
     for path in out.rglob("*"):
         if path.is_file() and path.suffix in (".json", ".md", ".txt"):
             assert "hf_secret_value_123" not in path.read_text(errors="ignore")
+
+
+@pytest.mark.parametrize("method", ["sft", "dpo"])
+def test_the_same_seed_trains_the_same_adapter_whatever_ran_before_in_the_process(
+    method, tiny_chat_model, threads_dir, tmp_path
+):
+    """The LoRA adapter's random init happens before the Trainer seeds (get_peft_model, or the DPO
+    trainer's own): unless the run seeds first, two runs of one command differ with what ran before
+    them (the demo's tuned usable rate moved 57-83% between identical runs)."""
+    import torch
+    from safetensors.torch import load_file
+
+    data = threads_dir
+    if method == "dpo":
+        pairs = [
+            {
+                "prompt": [{"role": "user", "content": c[-2]["content"]}],
+                "chosen": [{"role": "assistant", "content": c[-1]["content"]}],
+                "rejected": [{"role": "assistant", "content": "I do not know."}],
+            }
+            for c in CONVERSATIONS
+        ]
+        data = str(save_dataset(datasets.Dataset.from_list(pairs), tmp_path / "pairs"))
+    weights = []
+    for run, noise in enumerate((1, 2)):
+        torch.manual_seed(noise)  # whatever else the process drew from the global generator before
+        torch.rand(noise)
+        out = tmp_path / f"run-{run}"
+        argv = ["train", method, "--model", str(tiny_chat_model), "--data", data, "--out", str(out)]
+        assert main([*argv, "--batch-size", "2", "--max-steps", "2", "--lr", "1e-3"]) == 0
+        weights.append(load_file(out / "adapter_model.safetensors"))
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
