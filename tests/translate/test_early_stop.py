@@ -108,17 +108,19 @@ def check_cut_rows(texts: list[str], cut: set[int]) -> None:
     assert cut == {2}
 
 
-def test_generate_stops_each_row_at_its_own_point(tiny_chat_model):
+def scripted_generate(tiny_chat_model, caps=None):
+    """generate over SOURCES where each row writes its WRITTEN script, with stop_wasted (and `caps`):
+    (texts left, the criteria, the tokenizer, the scripts' ids)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer, LogitsProcessorList, StoppingCriteriaList
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_chat_model, padding_side="left")
     model = AutoModelForCausalLM.from_pretrained(tiny_chat_model)
     scripts = [tokenizer(w, add_special_tokens=False)["input_ids"] for w in WRITTEN]
+    caps = caps(scripts) if callable(caps) else caps
     encoded = tokenizer([f"Translate: {s}" for s in SOURCES], return_tensors="pt", padding=True)
     start = encoded["input_ids"].shape[1]
-    stop = stop_wasted(
-        SOURCES, start=start, end_ids={tokenizer.eos_token_id, tokenizer.pad_token_id}, tokenizer=tokenizer
-    )
+    ends = {tokenizer.eos_token_id, tokenizer.pad_token_id}
+    stop = stop_wasted(SOURCES, start=start, end_ids=ends, tokenizer=tokenizer, caps=caps)
     output = model.generate(
         **encoded,
         max_new_tokens=60,
@@ -127,7 +129,12 @@ def test_generate_stops_each_row_at_its_own_point(tiny_chat_model):
         logits_processor=LogitsProcessorList([Script(scripts, start, tokenizer.eos_token_id)]),
         stopping_criteria=StoppingCriteriaList([stop]),
     )
-    check_cut_rows(tokenizer.batch_decode(output[:, start:], skip_special_tokens=True), stop.cut)
+    return tokenizer.batch_decode(output[:, start:], skip_special_tokens=True), stop, tokenizer, scripts
+
+
+def test_generate_stops_each_row_at_its_own_point(tiny_chat_model):
+    texts, stop, _, _ = scripted_generate(tiny_chat_model)
+    check_cut_rows(texts, stop.cut)
 
 
 def test_the_ctranslate2_callback_stops_the_same_rows_at_the_same_points(tiny_chat_model):
@@ -183,31 +190,17 @@ def test_a_row_at_its_own_cap_stops_there_and_is_marked_unless_its_last_token_en
     looping row is cut for its loop, not counted as capped."""
     from types import SimpleNamespace
 
-    from transformers import AutoModelForCausalLM, AutoTokenizer, LogitsProcessorList, StoppingCriteriaList
-
     from lingualift.translate.backends.early_stop import LoopWatch
 
-    tokenizer = AutoTokenizer.from_pretrained(tiny_chat_model, padding_side="left")
-    model = AutoModelForCausalLM.from_pretrained(tiny_chat_model)
-    scripts = [tokenizer(w, add_special_tokens=False)["input_ids"] for w in WRITTEN]
-    caps = [3, 60, 60, 60, len(scripts[4]) + 1, 60]
-    ends = {tokenizer.eos_token_id, tokenizer.pad_token_id}
-    encoded = tokenizer([f"Translate: {s}" for s in SOURCES], return_tensors="pt", padding=True)
-    start = encoded["input_ids"].shape[1]
-    stop = stop_wasted(SOURCES, start=start, end_ids=ends, tokenizer=tokenizer, caps=caps)
-    output = model.generate(
-        **encoded,
-        max_new_tokens=60,
-        do_sample=False,
-        pad_token_id=tokenizer.pad_token_id,
-        logits_processor=LogitsProcessorList([Script(scripts, start, tokenizer.eos_token_id)]),
-        stopping_criteria=StoppingCriteriaList([stop]),
-    )
-    texts = tokenizer.batch_decode(output[:, start:], skip_special_tokens=True)
+    def caps(scripts):
+        return [3, 60, 60, 60, len(scripts[4]) + 1, 60]
+
+    texts, stop, tokenizer, scripts = scripted_generate(tiny_chat_model, caps)
     assert texts[0] == tokenizer.decode(scripts[0][:3]) and texts[4] == "Goedenacht."
     assert (stop.capped, stop.cut) == ({0}, {2})
 
-    watch = LoopWatch(SOURCES, tokenizer, caps, ends)
+    ends = {tokenizer.eos_token_id, tokenizer.pad_token_id}
+    watch = LoopWatch(SOURCES, tokenizer, caps(scripts), ends)
     for row, script in enumerate(scripts):
         for token in [*script, tokenizer.eos_token_id]:
             if watch(SimpleNamespace(batch_id=row, token_id=token)):
