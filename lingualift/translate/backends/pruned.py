@@ -37,13 +37,16 @@ class PromptPrefix:
         import copy
 
         import torch
-        from transformers import DynamicCache
 
         if self._cache is None:
-            cache = DynamicCache(config=model.config.get_text_config(decoder=True))
             ids = torch.tensor([self.ids], device=model.device)
             with torch.inference_mode():
-                out = model(input_ids=ids, use_cache=True, **{cache_name: cache})
+                out = model(
+                    input_ids=ids,
+                    use_cache=True,
+                    **{cache_name: _new_cache(model)},
+                    **_last_logits_only(model),
+                )
             self._cache = getattr(out, cache_name)
         cache = copy.deepcopy(self._cache)
         cache.batch_repeat_interleave(rows)
