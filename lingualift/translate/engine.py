@@ -333,10 +333,10 @@ def build_translator(config: TranslateConfig, backend: str, model: str):
     )
 
 
-def new_token_cap(translator, longest: int, limit: int | None = None) -> int:
-    """Generated tokens allowed for a batch: twice its longest input plus a margin, within the
-    model's length limit (this also ends repetition loops early)."""
-    cap = min(2 * longest + 16, max(16, translator.max_length - longest))
+def new_token_cap(translator, length: int, limit: int | None = None) -> int:
+    """Generated tokens allowed for an input of `length` tokens (a segment's own, see `batch_plans`):
+    twice it plus a margin, within the model's length limit (this also ends repetition loops early)."""
+    cap = min(2 * length + 16, max(16, translator.max_length - length))
     return min(cap, limit) if limit else cap
 
 
