@@ -298,9 +298,9 @@ def overhead(args) -> None:
     )
     plans = list(batch_plans(translator, segments, 4096))
     raw_batches = []
-    for batch, _, caps in plans:
-        tokens, prefix = translator.source_tokens([s.source for s in batch], en, nl)
-        raw_batches.append((tokens, caps, prefix))  # each segment capped as the engine caps it
+    for plan in plans:
+        tokens, prefix = translator.source_tokens([s.source for s in plan.batch], en, nl)
+        raw_batches.append((tokens, plan.caps, prefix))  # each segment capped as the engine caps it
     # the ctranslate2.Translator itself, as a user would create it: the same converted model, device and
     # compute type, CTranslate2's default threads (one batch at a time on every core)
     import ctranslate2
@@ -313,7 +313,7 @@ def overhead(args) -> None:
         device=args.device.split(":")[0],
         compute_type=compute_type,
     )
-    texts = [[s.source for s in batch] for batch, _, _ in plans]
+    texts = [[s.source for s in plan.batch] for plan in plans]
     end_ids = end_token_ids(None, translator.tokenizer)
 
     def raw_run(cut_loops: bool) -> float:

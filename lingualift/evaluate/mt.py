@@ -154,8 +154,8 @@ def benchmark_translator(translator, sources, references, src, tgt, *, batch_tok
     plans = batch_plans(translator, segments, batch_tokens, lengths)
     # batches run as in translate: two at once where the translator runs two (CTranslate2 on CPU)
     workers = batch_workers(translator, overlap=False)
-    for batch, _, outputs, _ in generated_batches(translator, plans, src, tgt, workers=workers):
-        for segment, output in zip(batch, outputs):
+    for plan, outputs, _ in generated_batches(translator, plans, src, tgt, workers=workers):
+        for segment, output in zip(plan.batch, outputs):
             if isinstance(output, str):  # the engine's failure message for a segment
                 raise ModelError(f"{translator.name} failed on segment {int(segment.key) + 1}: {output}")
             hypotheses[int(segment.key)] = output.text

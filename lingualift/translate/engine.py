@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from lingualift.errors import ConfigError, DataError, LanguageError, LinguaLiftError
 from lingualift.languages import Language, backend_code, get_language
@@ -340,20 +341,47 @@ def new_token_cap(translator, length: int, limit: int | None = None) -> int:
     return min(cap, limit) if limit else cap
 
 
+class BatchPlan(NamedTuple):
+    """One batch to generate: its segments, the longest one's tokens, each segment's own cap on
+    generated tokens, and `strict`: a retry with repetition controls."""
+
+    batch: list[Segment]
+    longest: int
+    caps: list[int]
+    strict: bool = False
+
+
 def batch_plans(
     translator,
     segments: list[Segment],
     budget: int,
     lengths: list[int] | None = None,
     limit: int | None = None,
+    *,
+    strict: bool = False,
 ):
-    """(batch, longest, caps) for each batch of `plan_batches`: `caps`, each segment's own cap on
-    generated tokens (`new_token_cap` of its length), so that a short segment beside long ones may
-    write what it would alone, and a run batched differently (a resumed one) gives it the same text."""
+    """A `BatchPlan` for each batch of `plan_batches`: `caps`, each segment's own cap on generated
+    tokens (`new_token_cap` of its length), so that a short segment beside long ones may write what it
+    would alone, and a run batched differently (a resumed one) gives it the same text."""
     lengths = lengths if lengths is not None else translator.count_tokens([s.source for s in segments])
     own = {s.key: min(n, translator.max_input_tokens * 2) for s, n in zip(segments, lengths)}
     for batch, longest in plan_batches(translator, segments, budget, lengths):
-        yield batch, longest, [new_token_cap(translator, own[s.key], limit) for s in batch]
+        yield BatchPlan(batch, longest, [new_token_cap(translator, own[s.key], limit) for s in batch], strict)
+
+
+class PlanQueue:
+    """Batch plans in the order they are to run: plans `put` while batches are checked (retries) run
+    before the rest of the first ones."""
+
+    def __init__(self, plans=()):
+        self.rest = iter(plans)
+        self.first: deque[BatchPlan] = deque()
+
+    def put(self, plans) -> None:
+        self.first.extend(plans)
+
+    def take(self) -> BatchPlan | None:
+        return self.first.popleft() if self.first else next(self.rest, None)
 
 
 def plan_batches(translator, segments: list[Segment], budget: int, lengths: list[int] | None = None):
@@ -376,10 +404,9 @@ def plan_batches(translator, segments: list[Segment], budget: int, lengths: list
 def _translate_pending(config, backend, tgt, store, pending, failures, *, progress):
     """Translate the store's pending queue page by page (one language pair per page).
 
-    A segment whose hypothesis looped is not committed with its batch: it waits, still pending,
-    for one retry with repetition controls at the end of its page, where all of the page's looping
-    segments run together in full batches (on a GPU a batch of three costs what a full one does).
-    A kill before that retry leaves them pending, so a resumed run translates them the same way.
+    A segment whose hypothesis looped is not committed with its batch: it waits, still pending, for
+    one retry with repetition controls (`retry_with_batch` says when). A kill before that retry
+    leaves it pending, so a resumed run translates it the same way.
     """
     from tqdm.auto import tqdm
 
@@ -404,40 +431,92 @@ def _translate_pending(config, backend, tgt, store, pending, failures, *, progre
             workers = batch_workers(translator, overlap)
             long = _LongSegments(translator, page)
             stats["cut_by_tokens"] += len(long.parts)
-            looping: list[tuple[Segment, Result]] = []
             plans = batch_plans(
                 translator, long.work, config.batch_tokens, long.lengths, config.max_new_tokens
             )
-            spans = []
-            for batch, longest, outputs, span in generated_batches(
-                translator, plans, src, tgt, workers=workers
+            page_pass = _PagePass(translator, src, tgt, config, retry_with_batch(workers), plans)
+            for plan, outputs, span in generated_batches(
+                translator, page_pass.queue, src, tgt, workers=workers
             ):
-                spans.append(span)
-                stats["tokens"] += longest * len(batch)
-                results = _results(translator, batch, outputs, src, tgt)
-                done = [(s, r) for s, r in results if "repetition" not in r.flags]
-                for segment, result in ((s, r) for s, r in results if "repetition" in r.flags):
-                    kept = _salvaged(translator, segment, result, src, tgt)
-                    if kept is None:
-                        looping.append((segment, result))
-                    else:
-                        done.append((segment, kept))
-                        stats["salvaged"] += 1
-                _commit(store, long.keep(done), stats, bar, failures)
-            stats["seconds"] += _busy_seconds(spans)
-            if looping:
-                begin = time.perf_counter()
-                retried = _retry_looping(translator, looping, src, tgt, config, workers=workers)
-                elapsed = time.perf_counter() - begin
-                stats["seconds"] += elapsed
-                stats["retry_seconds"] += elapsed
-                stats["retried"] += len(looping)
-                stats["still_looping"] += sum("repetition" in r.flags for _, r in retried)
-                _commit(store, long.keep(retried), stats, bar, failures)
+                _commit(store, long.keep(page_pass.checked(plan, outputs, span)), stats, bar, failures)
+            pooled = page_pass.pooled_retries()  # none where each batch's retries ran beside the others
+            for plan, outputs, span in generated_batches(translator, pooled, src, tgt, workers=workers):
+                _commit(store, long.keep(page_pass.checked(plan, outputs, span)), stats, bar, failures)
+            stats.update(page_pass.stats)
+            stats["seconds"] += _busy_seconds(page_pass.spans + page_pass.retry_spans)
+            stats["retry_seconds"] += _busy_seconds(page_pass.retry_spans)
             _commit(store, long.joined(src, tgt), stats, bar, failures)
     finally:
         bar.close()
     return stats
+
+
+def retry_with_batch(workers: int) -> bool:
+    """Retry a batch's looping segments as soon as the batch is checked, beside the first pass's later
+    batches, where several batches generate at once on the translator's own workers (CTranslate2 on a
+    CPU: otherwise a worker idles beside the page's last first-pass batch, and its retries run in
+    exact-prompt-length groups anyway). Elsewhere they are pooled at the page's end and retried
+    together in full batches (on a GPU a batch of three costs what a full one does)."""
+    return workers > 1
+
+
+class _PagePass:
+    """One page's batches, checked as they come back: a batch's results to commit, and its looping
+    segments held back (each keeps its first, flagged hypothesis) until their retry comes back.
+    `queue`: the page's first-pass plans, and ahead of them the retries of `early` ones."""
+
+    def __init__(self, translator, src: Language, tgt: Language, config, early: bool, plans):
+        self.translator, self.src, self.tgt, self.config = translator, src, tgt, config
+        self.early, self.queue = early, PlanQueue(plans)
+        self.first: dict[str, Result] = {}  # looping segments awaiting their retry
+        self.looping: list[Segment] = []  # pooled for the page's end (not `early`)
+        self.spans: list[tuple[float, float]] = []
+        self.retry_spans: list[tuple[float, float]] = []
+        self.stats = Counter()
+
+    def retry_plans(self, segments: list[Segment]):
+        segments = sorted(segments, key=lambda s: (len(s.source), s.key))
+        return batch_plans(
+            self.translator, segments, self.config.batch_tokens, limit=self.config.max_new_tokens, strict=True
+        )
+
+    def pooled_retries(self) -> list[BatchPlan]:
+        """Retry plans for the looping segments held for the page's end (not `early`)."""
+        segments, self.looping = self.looping, []
+        return list(self.retry_plans(segments)) if segments else []
+
+    def checked(self, plan: BatchPlan, outputs, span) -> list[tuple[Segment, Result]]:
+        """The results of `plan`'s batch to commit now."""
+        results = _results(self.translator, plan.batch, outputs, self.src, self.tgt)
+        if plan.strict:
+            self.retry_spans.append(span)
+            return [self._after_retry(segment, again) for segment, again in results]
+        self.spans.append(span)
+        self.stats["tokens"] += plan.longest * len(plan.batch)
+        done, looped = [], []
+        for segment, result in results:
+            kept = result
+            if "repetition" in result.flags:
+                kept = _salvaged(self.translator, segment, result, self.src, self.tgt)
+            if kept is None:
+                self.first[segment.key] = result
+                looped.append(segment)
+            else:
+                done.append((segment, kept))
+                self.stats["salvaged"] += kept is not result
+        if looped and self.early:
+            self.queue.put(self.retry_plans(looped))
+        elif looped:
+            self.looping.extend(looped)
+        return done
+
+    def _after_retry(self, segment: Segment, again: Result) -> tuple[Segment, Result]:
+        """A retry that loops again (or fails) keeps the first, flagged output."""
+        first = self.first.pop(segment.key)
+        self.stats["retried"] += 1
+        usable = again.status == "ok" and "repetition" not in again.flags
+        self.stats["still_looping"] += not usable
+        return segment, again if usable else first
 
 
 class _LongSegments:
@@ -525,10 +604,10 @@ def batch_workers(translator, overlap: bool) -> int:
     return parallel if parallel > 1 else int(overlap)
 
 
-def _timed_generate(translator, batch: list[Segment], src: Language, tgt: Language, cap, strict: bool):
-    """(`_generate`'s outputs, (start, end) of the generation on the perf_counter clock)."""
+def _timed_generate(translator, plan: BatchPlan, src: Language, tgt: Language):
+    """(`_generate`'s outputs for `plan`, (start, end) of the generation on the perf_counter clock)."""
     begin = time.perf_counter()
-    outputs = _generate(translator, batch, src, tgt, cap, strict=strict)
+    outputs = _generate(translator, plan.batch, src, tgt, plan.caps, strict=plan.strict)
     return outputs, (begin, time.perf_counter())
 
 
@@ -542,32 +621,33 @@ def _busy_seconds(spans: list[tuple[float, float]]) -> float:
     return busy
 
 
-def generated_batches(translator, plans, src: Language, tgt: Language, *, workers: int, strict: bool = False):
-    """(batch, longest, outputs, (start, end) of its generation) for each planned batch, in plan order.
+def generated_batches(translator, plans, src: Language, tgt: Language, *, workers: int):
+    """(plan, outputs, (start, end) of its generation) for each `BatchPlan`, in the order taken.
 
-    With `workers`, that many batches generate at once in worker threads while the caller checks and
-    commits the one before them (torch and CTranslate2 release the GIL while they compute). Commits
-    stay in the caller, in order, so a kill loses at most the batches in flight, still pending in the
-    store. Without, the batches run in line."""
+    `plans`: an iterable, or a `PlanQueue` the caller may `put` more plans into while it checks the
+    batches yielded (each is taken when a batch is next submitted). With `workers`, that many batches
+    generate at once in worker threads while the caller checks and commits the one before them (torch
+    and CTranslate2 release the GIL while they compute). Commits stay in the caller, in order, so a
+    kill loses at most the batches in flight, still pending in the store. Without, the batches run in
+    line."""
+    queue = plans if isinstance(plans, PlanQueue) else PlanQueue(plans)
     if not workers:
-        for batch, longest, cap in plans:
-            yield batch, longest, *_timed_generate(translator, batch, src, tgt, cap, strict)
+        while (plan := queue.take()) is not None:
+            yield plan, *_timed_generate(translator, plan, src, tgt)
         return
-    from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lingualift-translate")
     try:
         ahead = deque()
-        for batch, longest, cap in plans:
-            future = pool.submit(_timed_generate, translator, batch, src, tgt, cap, strict)
-            ahead.append((batch, longest, future))
-            if len(ahead) > workers:  # `workers` batches generating while the oldest is checked
-                batch, longest, future = ahead.popleft()
-                yield batch, longest, *future.result()
-        while ahead:
-            batch, longest, future = ahead.popleft()
-            yield batch, longest, *future.result()
+        while True:
+            # `workers` batches generating while the oldest is checked
+            while len(ahead) <= workers and (plan := queue.take()) is not None:
+                ahead.append((plan, pool.submit(_timed_generate, translator, plan, src, tgt)))
+            if not ahead:
+                return
+            plan, future = ahead.popleft()
+            yield plan, *future.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -638,23 +718,6 @@ def _salvaged(translator, segment: Segment, looped: Result, src: Language, tgt: 
         ):
             return result
     return None
-
-
-def _retry_looping(
-    translator, looping: list[tuple[Segment, Result]], src, tgt, config, *, workers: int = 0
-) -> list[tuple[Segment, Result]]:
-    """One retry with repetition controls for segments whose first hypothesis looped, batched
-    shortest first like the first pass. A retry that loops again (or fails) keeps the first,
-    flagged output."""
-    first = {s.key: r for s, r in looping}
-    segments = sorted((s for s, _ in looping), key=lambda s: (len(s.source), s.key))
-    plans = batch_plans(translator, segments, config.batch_tokens, limit=config.max_new_tokens)
-    out = []
-    for batch, _, outputs, _ in generated_batches(translator, plans, src, tgt, workers=workers, strict=True):
-        for segment, again in _results(translator, batch, outputs, src, tgt):
-            usable = again.status == "ok" and "repetition" not in again.flags
-            out.append((segment, again if usable else first[segment.key]))
-    return out
 
 
 def _result(

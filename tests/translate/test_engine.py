@@ -176,8 +176,8 @@ def test_each_segment_of_a_batch_gets_its_own_token_cap():
 
     segments = [Segment(str(i), " ".join(["w"] * n), "en", "nl") for i, n in enumerate([1, 3, 30])]
     plans = list(batch_plans(Counter(), segments, budget=4096, limit=60))
-    assert [(len(batch), longest) for batch, longest, _ in plans] == [(3, 30)]
-    assert plans[0][2] == [18, 22, 60] == [new_token_cap(Counter(), n, 60) for n in (1, 3, 30)]
+    assert [(len(plan.batch), plan.longest) for plan in plans] == [(3, 30)]
+    assert plans[0].caps == [18, 22, 60] == [new_token_cap(Counter(), n, 60) for n in (1, 3, 30)]
 
 
 class _Spy:
@@ -232,6 +232,29 @@ def test_looping_segments_are_retried_together_in_full_batches(tiny_marian, tmp_
     # pooled: fewer retry batches than first-pass batches that had a loop (retried there, each would be one)
     looped = {text for batch in retries for text in batch}
     assert len(retries) < sum(1 for batch in first if looped & set(batch))
+
+
+def test_where_batches_run_side_by_side_a_batchs_loops_are_retried_beside_the_next_batches(
+    tiny_marian, tmp_path, monkeypatch
+):
+    """engine.retry_with_batch: CTranslate2 on a CPU runs two batches at once; a batch's looping
+    segments are retried as soon as it is checked, so no worker idles beside the page's last batch."""
+    pytest.importorskip("ctranslate2")
+    from lingualift.translate.backends import ct2
+
+    monkeypatch.setenv("LINGUALIFT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(ct2, "ct2_threads", lambda device, cores: (2, 1))
+    spy = _Spy(monkeypatch)
+    args = [str(_big_source(tmp_path)), "--to", "nl", "--backend", "opus", "--model", str(tiny_marian)]
+    args += ["--ct2", "--batch-tokens", "96", "--max-new-tokens", "12", "--out", str(tmp_path / "o")]
+    assert run_translate(args) == 0
+    report = json.loads((tmp_path / "o" / "translate_report.json").read_text())
+    first = [set(texts) for strict, texts in spy.calls if not strict]
+    retries = [set(texts) for strict, texts in spy.calls if strict]
+    assert sum(map(len, retries)) == report["retried_for_repetition"] > 0
+    assert all(any(retry <= batch for batch in first) for retry in retries)  # each from one batch
+    last_first_pass = max(i for i, (strict, _) in enumerate(spy.calls) if not strict)
+    assert any(strict for strict, _ in spy.calls[:last_first_pass])  # a retry began before it
 
 
 def test_a_stop_before_the_retries_leaves_the_looping_segments_pending_then_resumes_identically(
