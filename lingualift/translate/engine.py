@@ -364,8 +364,9 @@ def batch_plans(
     tokens (`new_token_cap` of its length), so that a short segment beside long ones may write what it
     would alone, and a run batched differently (a resumed one) gives it the same text."""
     lengths = lengths if lengths is not None else translator.count_tokens([s.source for s in segments])
-    own = {s.key: min(n, translator.max_input_tokens * 2) for s, n in zip(segments, lengths)}
-    for batch, longest in plan_batches(translator, segments, budget, lengths):
+    read = [min(n, translator.max_input_tokens * 2) for n in lengths]  # what the model reads of each
+    own = {s.key: n for s, n in zip(segments, read)}
+    for batch, longest in plan_batches(segments, read, budget):
         yield BatchPlan(batch, longest, [new_token_cap(translator, own[s.key], limit) for s in batch], strict)
 
 
@@ -384,13 +385,11 @@ class PlanQueue:
         return self.first.popleft() if self.first else next(self.rest, None)
 
 
-def plan_batches(translator, segments: list[Segment], budget: int, lengths: list[int] | None = None):
-    """Group same-pair segments (already sorted by length) under a padded-token budget; `lengths`:
-    their token counts when already known."""
-    lengths = lengths if lengths is not None else translator.count_tokens([s.source for s in segments])
+def plan_batches(segments: list[Segment], lengths: list[int], budget: int):
+    """(batch, longest) groups of same-pair segments (already sorted by length) under a padded-token
+    budget; `lengths`: their tokens as the model reads them."""
     batch, longest = [], 0
     for segment, length in zip(segments, lengths):
-        length = min(length, translator.max_input_tokens * 2)
         grown = max(longest, length)
         if batch and (grown * (len(batch) + 1) > budget or len(batch) >= MAX_BATCH_ITEMS):
             yield batch, longest

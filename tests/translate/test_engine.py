@@ -149,19 +149,27 @@ def test_generating_ahead_in_a_worker_thread_gives_the_same_dataset_and_store(
 
 
 def test_batches_follow_the_token_budget_in_length_order():
+    lengths = [1, 2, 2, 3, 5, 8, 8, 9]
+    segments = [Segment(str(i), " ".join(["w"] * n), "en", "nl") for i, n in enumerate(lengths)]
+    batches = list(plan_batches(segments, lengths, budget=16))
+    for batch, longest in batches:
+        assert longest * len(batch) <= 16
+    assert [s for b, _ in batches for s in b] == segments  # nothing lost, order kept
+
+
+def test_an_input_over_what_the_model_reads_is_planned_at_what_it_reads():
+    from lingualift.translate.engine import batch_plans, new_token_cap
+
     class Counter:
-        max_input_tokens = 100
+        max_input_tokens = 10  # the model reads 20 tokens at most
+        max_length = 512
 
         def count_tokens(self, texts):
             return [len(t.split()) for t in texts]
 
-    segments = [
-        Segment(str(i), " ".join(["w"] * n), "en", "nl") for i, n in enumerate([1, 2, 2, 3, 5, 8, 8, 9])
-    ]
-    batches = list(plan_batches(Counter(), segments, budget=16))
-    for batch, longest in batches:
-        assert longest * len(batch) <= 16
-    assert [s for b, _ in batches for s in b] == segments  # nothing lost, order kept
+    segments = [Segment(str(i), " ".join(["w"] * n), "en", "nl") for i, n in enumerate([5, 300])]
+    (plan,) = batch_plans(Counter(), segments, budget=64)
+    assert plan.longest == 20 and plan.caps == [new_token_cap(Counter(), 5), new_token_cap(Counter(), 20)]
 
 
 def test_each_segment_of_a_batch_gets_its_own_token_cap():
