@@ -454,8 +454,9 @@ def retry_with_batch(workers: int) -> bool:
     """Retry a batch's looping segments as soon as the batch is checked, beside the first pass's later
     batches, where several batches generate at once on the translator's own workers (CTranslate2 on a
     CPU: otherwise a worker idles beside the page's last first-pass batch, and its retries run in
-    exact-prompt-length groups anyway). Elsewhere they are pooled at the page's end and retried
-    together in full batches (on a GPU a batch of three costs what a full one does)."""
+    exact-prompt-length groups anyway; demo model, 2 cores: 2% faster, in 3 of 4 paired runs).
+    Elsewhere they are pooled at the page's end and retried together in full batches (on a GPU a
+    batch of three costs what a full one does)."""
     return workers > 1
 
 
