@@ -246,7 +246,7 @@ def test_where_batches_run_side_by_side_a_batchs_loops_are_retried_beside_the_ne
     tiny_marian, tmp_path, monkeypatch
 ):
     """engine.retry_with_batch: CTranslate2 on a CPU runs two batches at once; a batch's looping
-    segments are retried as soon as it is checked, so no worker idles beside the page's last batch."""
+    segments are retried as soon as it is checked, beside the next batches, not pooled at the page's end."""
     pytest.importorskip("ctranslate2")
     from lingualift.translate.backends import ct2
 
