@@ -433,7 +433,7 @@ def _translate_pending(config, backend, tgt, store, pending, failures, *, progre
             plans = batch_plans(
                 translator, long.work, config.batch_tokens, long.lengths, config.max_new_tokens
             )
-            page_pass = _PagePass(translator, src, tgt, config, retry_with_batch(workers), plans)
+            page_pass = _PagePass(translator, src, tgt, config, retry_with_batch(workers), plans, long.counts)
             for plan, outputs, span in generated_batches(
                 translator, page_pass.queue, src, tgt, workers=workers
             ):
@@ -463,11 +463,12 @@ def retry_with_batch(workers: int) -> bool:
 class _PagePass:
     """One page's batches, checked as they come back: a batch's results to commit, and its looping
     segments held back (each keeps its first, flagged hypothesis) until their retry comes back.
-    `queue`: the page's first-pass plans, and ahead of them the retries of `early` ones."""
+    `queue`: the page's first-pass plans, and ahead of them the retries of `early` ones; `counts`: the
+    page's token counts by segment key (retries are planned from them, not tokenized again)."""
 
-    def __init__(self, translator, src: Language, tgt: Language, config, early: bool, plans):
+    def __init__(self, translator, src: Language, tgt: Language, config, early: bool, plans, counts):
         self.translator, self.src, self.tgt, self.config = translator, src, tgt, config
-        self.early, self.queue = early, PlanQueue(plans)
+        self.early, self.queue, self.counts = early, PlanQueue(plans), counts
         self.first: dict[str, Result] = {}  # looping segments awaiting their retry
         self.looping: list[Segment] = []  # pooled for the page's end (not `early`)
         self.spans: list[tuple[float, float]] = []
@@ -476,9 +477,9 @@ class _PagePass:
 
     def retry_plans(self, segments: list[Segment]):
         segments = sorted(segments, key=lambda s: (len(s.source), s.key))
-        return batch_plans(
-            self.translator, segments, self.config.batch_tokens, limit=self.config.max_new_tokens, strict=True
-        )
+        lengths = [self.counts[s.key] for s in segments]
+        budget, limit = self.config.batch_tokens, self.config.max_new_tokens
+        return batch_plans(self.translator, segments, budget, lengths, limit, strict=True)
 
     def pooled_retries(self) -> list[BatchPlan]:
         """Retry plans for the looping segments held for the page's end (not `early`)."""
