@@ -362,7 +362,9 @@ def batch_plans(
 ):
     """A `BatchPlan` for each batch of `plan_batches`: `caps`, each segment's own cap on generated
     tokens (`new_token_cap` of its length), so that a short segment beside long ones may write what it
-    would alone, and a run batched differently (a resumed one) gives it the same text."""
+    would alone, and a run batched differently (a resumed one) gives it the same text. (Not enough for
+    CTranslate2's Generator: it forwards the longer prompts' tails step by step, which rounds
+    differently; see docs/translate.md.)"""
     lengths = lengths if lengths is not None else translator.count_tokens([s.source for s in segments])
     read = [min(n, translator.max_input_tokens * 2) for n in lengths]  # what the model reads of each
     own = {s.key: n for s, n in zip(segments, read)}
@@ -376,13 +378,13 @@ class PlanQueue:
 
     def __init__(self, plans=()):
         self.rest = iter(plans)
-        self.first: deque[BatchPlan] = deque()
+        self.front: deque[BatchPlan] = deque()
 
     def put(self, plans) -> None:
-        self.first.extend(plans)
+        self.front.extend(plans)
 
     def take(self) -> BatchPlan | None:
-        return self.first.popleft() if self.first else next(self.rest, None)
+        return self.front.popleft() if self.front else next(self.rest, None)
 
 
 def plan_batches(segments: list[Segment], lengths: list[int], budget: int):
