@@ -22,10 +22,12 @@ MIN_CHARS_FOR_LID = 20
 LID_CONFIDENCE = 0.5
 
 
-def has_repetition_loop(text: str) -> bool:
+def has_repetition_loop(text: str, *, finished: bool = True) -> bool:
     """A phrase of 2-6 words three times in a row, a word four times, or a short run of characters
-    repeated six or more times ("I'm sorry, but I'm sorry, but ...")."""
-    return bool(REPEATED_WORDS.search(text + " ") or REPEATED_CHARS.search(text))
+    repeated six or more times ("I'm sorry, but I'm sorry, but ..."). `finished=False`: `text` is
+    the start of one still being written, so its last word may not be whole yet; a loop found then
+    is found in whatever the text goes on to be."""
+    return bool(REPEATED_WORDS.search(text + " " * finished) or REPEATED_CHARS.search(text))
 
 
 def loop_free_prefixes(text: str) -> list[str]:

@@ -87,7 +87,16 @@ class Script:
 
 
 # What each row's model writes, and what is left of it once the early stops cut it.
-SOURCES = ["Hello world.", "Well done.", "One two.", "ha ha ha ha ha ha ha ha", "Good night.", "The steps:"]
+SOURCES = [
+    "Hello world.",
+    "Well done.",
+    "One two.",
+    "ha ha ha ha ha ha ha ha",
+    "Good night.",
+    "The steps:",
+    "The weather is nice today.",
+]
+LONG_LOOP = "Het weer is mooi vandaag, "  # five words: more than 8 of the tiny tokenizer's tokens
 WRITTEN = [
     "Hallo wereld.\nNote: a literal translation.",
     "Here is the translation:\nGoed gedaan.\nAnything else?",
@@ -95,6 +104,7 @@ WRITTEN = [
     "ha" + " ha" * 12,
     "Goedenacht.",
     "De stappen:\nEerst dit.",
+    LONG_LOOP * 8,
 ]
 
 
@@ -105,7 +115,10 @@ def check_cut_rows(texts: list[str], cut: set[int]) -> None:
     assert texts[3] == WRITTEN[3]  # the source repeats itself: never cut
     assert texts[4] == "Goedenacht."
     assert texts[5] == "De stappen:\n"
-    assert cut == {2}
+    # a phrase loop too long for the token rule (a group of 2-8 tokens four times) is cut where the
+    # quality check's rule (a phrase of 2-6 words three times) already holds: after its third time
+    assert texts[6].startswith(LONG_LOOP * 3) and LONG_LOOP * 4 not in texts[6]
+    assert cut == {2, 6}
 
 
 def scripted_generate(tiny_chat_model, caps=None):
@@ -193,11 +206,11 @@ def test_a_row_at_its_own_cap_stops_there_and_is_marked_unless_its_last_token_en
     from lingualift.translate.backends.early_stop import LoopWatch
 
     def caps(scripts):
-        return [3, 60, 60, 60, len(scripts[4]) + 1, 60]
+        return [3, 60, 60, 60, len(scripts[4]) + 1, 60, 60]
 
     texts, stop, tokenizer, scripts = scripted_generate(tiny_chat_model, caps)
     assert texts[0] == tokenizer.decode(scripts[0][:3]) and texts[4] == "Goedenacht."
-    assert (stop.capped, stop.cut) == ({0}, {2})
+    assert (stop.capped, stop.cut) == ({0}, {2, 6})
 
     ends = {tokenizer.eos_token_id, tokenizer.pad_token_id}
     watch = LoopWatch(SOURCES, tokenizer, caps(scripts), ends)
@@ -205,5 +218,45 @@ def test_a_row_at_its_own_cap_stops_there_and_is_marked_unless_its_last_token_en
         for token in [*script, tokenizer.eos_token_id]:
             if watch(SimpleNamespace(batch_id=row, token_id=token)):
                 break
-    assert (watch.capped, watch.cut) == ({0}, {2})
+    assert (watch.capped, watch.cut) == ({0}, {2, 6})
     assert len(watch.tokens[0]) == 3
+
+
+def test_a_text_loop_is_cut_only_where_the_finished_text_is_flagged_for_it(tiny_chat_model):
+    """TextLoops reads a window of the row's last tokens after each word: wherever it cuts, the text
+    written so far (and so anything it goes on to be) holds the loop the quality check flags, however
+    the window starts (inside a word, inside a character) and whatever the script; and a word still
+    being written ("het het het het" on its way to "hetze") is not taken for a repeat."""
+    from transformers import AutoTokenizer
+
+    from lingualift.translate.backends.early_stop import TEXT_WINDOW, TextLoops
+    from lingualift.translate.quality import has_repetition_loop
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_chat_model)
+    rng = random.Random(1)
+    words = "de het een man vrouw hoed straat mooi weer ï café 天气 很好 hetze, wereld. ja".split()
+    cuts = 0
+    for _ in range(300):
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(0, 60)))
+        if rng.random() < 0.6:  # a loop of 1-7 words, 2-5 times, then more text
+            phrase = " ".join(rng.choice(words) for _ in range(rng.randint(1, 7))) + rng.choice([" ", ", "])
+            text += " " + phrase * rng.randint(2, 5) + " ".join(rng.choice(words) for _ in range(3))
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        loops = TextLoops(tokenizer)
+        for n in range(1, len(ids) + 1):
+            if loops.found(ids[n - 1], ids[:n]):
+                written = tokenizer.decode(ids[:n])
+                assert has_repetition_loop(written, finished=False) and has_repetition_loop(text), text
+                cuts += 1
+                break
+    assert cuts > 50  # the loops were found, not just never cut
+    hetze = tokenizer("het het het hetze is", add_special_tokens=False)["input_ids"]
+    loops = TextLoops(tokenizer)
+    assert not any(loops.found(hetze[n - 1], hetze[:n]) for n in range(1, len(hetze) + 1))
+    # past the window: a loop at the end of a long text is still found
+    long = tokenizer(" ".join(words[:12]) * 8 + " de man de man de man ja", add_special_tokens=False)[
+        "input_ids"
+    ]
+    loops = TextLoops(tokenizer)
+    found = [n for n in range(1, len(long) + 1) if loops.found(long[n - 1], long[:n])]
+    assert len(long) > TEXT_WINDOW and found and found[0] > TEXT_WINDOW

@@ -4,11 +4,13 @@ Three cases, decided per row while the batch generates:
 - the row's own cap on generated tokens (given per row): a short segment in a batch of longer ones
   stops where it would alone, so what a row may write does not depend on the rows beside it. A row
   that reaches its cap unfinished is flagged `truncated_output`.
-- a loop: the last 1-8 tokens repeated (one token 8 times, a group of 2-8 tokens 4 times in a row).
-  Generating on to the length cap only makes the same loop longer; the row is cut and flagged
-  `repetition`, so the engine retries it with repetition controls (and keeps the flag if that
-  loops too). Rows whose source itself repeats (a long digit or dash run, "ha ha ha ...") are
-  never cut.
+- a loop: the last 1-8 tokens repeated (one token 8 times, a group of 2-8 tokens 4 times in a row),
+  or (LLM translators) text that already holds the loop the quality check flags a translation for
+  (`has_repetition_loop`: a phrase of 2-6 words three times, which a chat LM's subword tokens often
+  spell in more than 8 tokens). Generating on to the length cap only makes the same loop longer;
+  the row is cut and flagged `repetition`, so the engine salvages the text before the loop or
+  retries it with repetition controls (and keeps the flag if that loops too). Rows whose source
+  itself repeats (a long digit or dash run, "ha ha ha ...") are never cut.
 - (LLM translators) a finished line: the segments the engine sends are one line each, so once the
   model has written a line of translation and started a new one, what follows is commentary
   ("Note: ...") or another conversation turn. Lead-in lines ("Here is the translation:") do not count.
@@ -23,6 +25,10 @@ import re
 from collections.abc import Collection, Sequence
 
 from lingualift.translate.quality import has_repetition_loop
+
+# the tokens a row's text is searched for a loop in: about three times the longest phrase the
+# quality check's loop rule looks for (six words of a few subword tokens each)
+TEXT_WINDOW = 64
 
 # (group size, repeats that make a loop): one token 8 times, a group of 2-8 tokens 4 times.
 LOOP_SHAPES = [(size, 8 if size == 1 else 4) for size in range(1, 9)]
@@ -89,11 +95,47 @@ class LineEnds:
         return self.newline[token]
 
 
+class TextLoops:
+    """LLM translators: a row's text already holds a loop that `has_repetition_loop` flags. Sought
+    in the row's last TEXT_WINDOW tokens, from the first word that starts whole in them, and only
+    after a token that ends a word (a loop's last phrase ends in one): a loop found there is a loop
+    of the whole text, which the quality check flags whatever the row writes next, so cutting the
+    row there changes nothing but the wasted tokens. `tokenizer` None: never."""
+
+    def __init__(self, tokenizer=None):
+        self.tokenizer = tokenizer
+        self.breaks: dict[int, bool] = {}
+
+    def found(self, token: int, generated: Sequence[int]) -> bool:
+        """`token`, just written after `generated` (which ends in it), completed a loop."""
+        if self.tokenizer is None or not self._breaks_a_word(token):
+            return False
+        text = self._decode(generated[-TEXT_WINDOW:])
+        if len(generated) > TEXT_WINDOW:  # the window may start inside a word (or a character)
+            space = next((i for i, c in enumerate(text) if c.isspace()), None)
+            if space is None:  # a script written without spaces: the whole text
+                text = self._decode(generated)
+            else:
+                text = text[space + 1 :]
+        return has_repetition_loop(text, finished=False)
+
+    def _decode(self, ids) -> str:
+        return self.tokenizer.decode(
+            ids.tolist() if hasattr(ids, "tolist") else list(ids), skip_special_tokens=True
+        )
+
+    def _breaks_a_word(self, token: int) -> bool:
+        if token not in self.breaks:
+            self.breaks[token] = not self.tokenizer.decode([token]).isalnum()
+        return self.breaks[token]
+
+
 class LoopWatch:
     """CTranslate2 `callback` (greedy search): True stops that batch index; `cut` lists the rows cut
     for looping. With `tokenizer` (LLM translators), one-line sources also stop at the end of their
-    first line of translation, as `stop_wasted` does for transformers; with `caps`, a row stops at its
-    own cap, and `capped` lists the rows that did without writing one of `end_ids`."""
+    first line of translation and rows at a loop of their text (`TextLoops`), as `stop_wasted` does
+    for transformers; with `caps`, a row stops at its own cap, and `capped` lists the rows that did
+    without writing one of `end_ids`."""
 
     def __init__(
         self,
@@ -107,6 +149,7 @@ class LoopWatch:
         self.cut: set[int] = set()
         self.capped: set[int] = set()
         self.lines = LineEnds(sources, tokenizer)
+        self.text = TextLoops(tokenizer)
         self.caps = list(caps) if caps else [None] * len(sources)
         self.end_ids = set(end_ids)
 
@@ -118,7 +161,9 @@ class LoopWatch:
         history.append(step.token_id)
         if self.lines.ended(index, step.token_id, history):
             return True
-        if self.watch[index] and len(history) >= 8 and loops(history):
+        if self.watch[index] and (
+            len(history) >= 8 and loops(history) or self.text.found(step.token_id, history)
+        ):
             self.cut.add(index)
             return True
         if self.caps[index] and len(history) >= self.caps[index] and step.token_id not in self.end_ids:
@@ -140,8 +185,8 @@ def stop_wasted(
     `start`: where generated tokens begin in the ids generate passes (the prompt length for
     decoder-only models, 1 for an encoder-decoder's decoder); `end_ids`: eos and pad ids (a row
     ending in one has finished and is only padded). With `tokenizer`, one-line sources also stop
-    at the end of their first line of translation; with `caps`, each row at its own cap (`capped`:
-    the rows that reached it unfinished)."""
+    at the end of their first line of translation and rows at a loop of their text (`TextLoops`);
+    with `caps`, each row at its own cap (`capped`: the rows that reached it unfinished)."""
     import torch
     from transformers import StoppingCriteria
 
@@ -149,6 +194,7 @@ def stop_wasted(
         def __init__(self):
             self.watch = torch.tensor([may_cut_loops(s) for s in sources], dtype=torch.bool)
             self.lines = LineEnds(sources, tokenizer)
+            self.text = TextLoops(tokenizer)
             self.stopped = torch.zeros(len(sources), dtype=torch.bool)
             self.cut: set[int] = set()
             self.capped: set[int] = set()
@@ -168,15 +214,24 @@ def stop_wasted(
                 for row, token in enumerate(generated[:, -1].tolist()):
                     if not self.stopped[row] and self.lines.ended(row, token, generated[row]):
                         self.stopped[row] = True
+            watched = self.watch & ~self.stopped & ~ended
+            looped = torch.zeros_like(watched)
             if generated.shape[1] >= 8:
-                fresh = looping_rows(generated) & self.watch & ~self.stopped & ~ended
-                for row in fresh.nonzero().flatten().tolist():
-                    self.cut.add(row)
-                self.stopped |= fresh
+                looped = looping_rows(generated) & watched
+            looped |= self._text_loops(generated, watched & ~looped)
+            self.cut.update(looped.nonzero().flatten().tolist())
+            self.stopped |= looped
             over = (generated.shape[1] >= self.caps) & ~self.stopped & ~ended
             self.capped.update(over.nonzero().flatten().tolist())
             self.stopped |= over
             return self.stopped.clone()
+
+        def _text_loops(self, generated, rows):
+            found = torch.zeros_like(rows)
+            if tokenizer is not None:
+                for row in rows.nonzero().flatten().tolist():
+                    found[row] = self.text.found(int(generated[row, -1]), generated[row])
+            return found
 
     return StopWasted()
 
