@@ -198,7 +198,7 @@ class _Spy:
         real_build = engine.build_translator
 
         def build(*args, **kwargs):
-            translator = real_build(*args, **kwargs)
+            translator = self.translator = real_build(*args, **kwargs)
             real_translate = translator.translate
 
             def translate(texts, *a, strict=False, **kw):
@@ -246,7 +246,8 @@ def test_where_batches_run_side_by_side_a_batchs_loops_are_retried_beside_the_ne
     tiny_marian, tmp_path, monkeypatch
 ):
     """engine.retry_with_batch: CTranslate2 on a CPU runs two batches at once; a batch's looping
-    segments are retried as soon as it is checked, beside the next batches, not pooled at the page's end."""
+    segments are retried as soon as it is checked, beside the next batches, not pooled at the page's
+    end, and the page's first-pass batches run longest first."""
     pytest.importorskip("ctranslate2")
     from lingualift.translate.backends import ct2
 
@@ -263,6 +264,9 @@ def test_where_batches_run_side_by_side_a_batchs_loops_are_retried_beside_the_ne
     assert all(any(retry <= batch for batch in first) for retry in retries)  # each from one batch
     last_first_pass = max(i for i, (strict, _) in enumerate(spy.calls) if not strict)
     assert any(strict for strict, _ in spy.calls[:last_first_pass])  # a retry began before it
+    passes = [spy.translator.count_tokens(texts) for strict, texts in spy.calls if not strict]
+    longest = [max(counts) for counts in passes]  # two workers: neighbouring calls may swap
+    assert longest[0] > longest[-1] and all(a >= b for a, b in zip(longest, longest[2:]))
 
 
 def test_a_stop_before_the_retries_leaves_the_looping_segments_pending_then_resumes_identically(
