@@ -99,8 +99,9 @@ class TextLoops:
     """LLM translators: a row's text already holds a loop that `has_repetition_loop` flags. Sought
     in the row's last TEXT_WINDOW tokens, from the first word that starts whole in them, and only
     after a token that ends a word (a loop's last phrase ends in one): a loop found there is a loop
-    of the whole text, which the quality check flags whatever the row writes next, so cutting the
-    row there changes nothing but the wasted tokens. `tokenizer` None: never."""
+    of the whole text, which the quality check flags whatever the row writes next (unless output
+    cleaning strips the part it is in, a lead-in or a trailing note), so cutting the row there
+    changes nothing but the wasted tokens. `tokenizer` None: never."""
 
     def __init__(self, tokenizer=None):
         self.tokenizer = tokenizer
@@ -229,8 +230,9 @@ def stop_wasted(
         def _text_loops(self, generated, rows):
             found = torch.zeros_like(rows)
             if tokenizer is not None:
+                last = generated[:, -1].tolist()
                 for row in rows.nonzero().flatten().tolist():
-                    found[row] = self.text.found(int(generated[row, -1]), generated[row])
+                    found[row] = self.text.found(last[row], generated[row])
             return found
 
     return StopWasted()
