@@ -211,29 +211,22 @@ def stop_wasted(
             if not generated.shape[1]:
                 return self.stopped.clone()
             ended = torch.isin(generated[:, -1], self.ends)
-            if tokenizer is not None:
-                for row, token in enumerate(generated[:, -1].tolist()):
-                    if not self.stopped[row] and self.lines.ended(row, token, generated[row]):
-                        self.stopped[row] = True
+            last = generated[:, -1].tolist() if tokenizer is not None else []
+            for row, token in enumerate(last):
+                if not self.stopped[row] and self.lines.ended(row, token, generated[row]):
+                    self.stopped[row] = True
             watched = self.watch & ~self.stopped & ~ended
             looped = torch.zeros_like(watched)
             if generated.shape[1] >= 8:
                 looped = looping_rows(generated) & watched
-            looped |= self._text_loops(generated, watched & ~looped)
+            for row in (watched & ~looped).nonzero().flatten().tolist() if last else []:
+                looped[row] = self.text.found(last[row], generated[row])
             self.cut.update(looped.nonzero().flatten().tolist())
             self.stopped |= looped
             over = (generated.shape[1] >= self.caps) & ~self.stopped & ~ended
             self.capped.update(over.nonzero().flatten().tolist())
             self.stopped |= over
             return self.stopped.clone()
-
-        def _text_loops(self, generated, rows):
-            found = torch.zeros_like(rows)
-            if tokenizer is not None:
-                last = generated[:, -1].tolist()
-                for row in rows.nonzero().flatten().tolist():
-                    found[row] = self.text.found(last[row], generated[row])
-            return found
 
     return StopWasted()
 
