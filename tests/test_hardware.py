@@ -236,3 +236,18 @@ def test_machine_here_reads_the_process_rank(monkeypatch):
 )
 def test_ctranslate2_runs_two_batches_at_once_on_a_cpu_and_one_on_a_gpu(device, cores, threads):
     assert hw.ct2_threads(device, cores) == threads
+
+
+@pytest.mark.parametrize(
+    "device, cores, rows",
+    [
+        ("cpu", 1, 16),
+        ("cpu", 2, 16),  # two workers of one thread: what was measured
+        ("cpu", 16, 128),  # two workers of eight threads: 16 rows a thread
+        ("cuda", 16, None),  # T4, A100, H100 alike: a GPU step costs as much for 1 row as for 256
+        ("cuda:1", 2, None),
+    ],
+)
+def test_ctranslate2_splits_a_chat_models_batch_into_like_length_calls_on_a_cpu_only(device, cores, rows):
+    _, intra = hw.ct2_threads(device, cores)
+    assert hw.ct2_generator_rows(device, intra) == rows

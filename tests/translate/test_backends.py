@@ -107,6 +107,54 @@ def test_ct2_generator_gives_the_same_text_and_flags_as_transformers_for_a_chat_
 
 
 @pytest.mark.parametrize(
+    ("lengths", "strict", "rows", "groups"),
+    [
+        ([30, 5, 30, 12], True, None, [[0, 2], [1], [3]]),  # a retry: one length per call
+        ([30, 5, 30, 12], True, 2, [[0, 2], [1], [3]]),
+        ([30, 5, 30, 12], False, None, [[0, 1, 2, 3]]),  # one call, in order
+        ([30, 5, 30, 12], False, 4, [[0, 1, 2, 3]]),
+        ([30, 5, 30, 12, 7], False, 2, [[1, 4], [3, 0], [2]]),  # like lengths, shortest first
+        ([], False, 2, [[]]),
+    ],
+)
+def test_prompt_groups(lengths, strict, rows, groups):
+    from lingualift.translate.backends.ct2 import prompt_groups
+
+    assert prompt_groups(lengths, strict=strict, rows=rows) == groups
+
+
+def test_ct2_generator_splits_a_batch_into_like_length_calls_and_each_row_keeps_its_text(
+    talkative_chat_model, monkeypatch, tmp_path
+):
+    """hardware.ct2_generator_rows: on a CPU a batch larger than it is generated in calls of like prompt
+    length, side by side; each row gets its own text and flags back (those of the transformers path)."""
+    pytest.importorskip("ctranslate2")
+    from lingualift.translate.backends.ct2 import CT2LLMTranslator
+    from lingualift.translate.backends.llm import LLMTranslator
+
+    monkeypatch.setenv("LINGUALIFT_CACHE", str(tmp_path))
+    hf = LLMTranslator(str(talkative_chat_model))
+    ct2 = CT2LLMTranslator(str(talkative_chat_model), compute_type="float32")
+    assert ct2.rows_per_call  # a CPU splits its batches
+    calls = []
+
+    class Spy:
+        def __init__(self, generator):
+            self.generator = generator
+
+        def generate_batch(self, prompts, **options):
+            calls.append([len(prompt) for prompt in prompts])
+            return self.generator.generate_batch(prompts, **options)
+
+    ct2.generator, ct2.rows_per_call = Spy(ct2.generator), 2
+    expected = [(t.text, t.flags) for t in hf.translate(CHAT_TEXTS, EN, NL, max_new_tokens=30)]
+    assert all(text for text, _ in expected)
+    assert [(t.text, t.flags) for t in ct2.translate(CHAT_TEXTS, EN, NL, max_new_tokens=30)] == expected
+    assert len(calls) == (len(CHAT_TEXTS) + 1) // 2 and all(len(call) <= 2 for call in calls)
+    assert all(max(a) <= min(b) for a, b in zip(calls, calls[1:]))  # like lengths, shortest first
+
+
+@pytest.mark.parametrize(
     ("template", "texts", "prefix_end", "forwarded_once"),
     [
         (None, CHAT_TEXTS, "\nEnglish:", True),

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from lingualift.errors import ConfigError, ModelError
-from lingualift.hardware import available_cores, ct2_threads
+from lingualift.hardware import available_cores, ct2_generator_rows, ct2_threads
 from lingualift.translate.backends.base import Translation, row_caps
 from lingualift.translate.backends.early_stop import LoopWatch, end_token_ids, watch_flags
 from lingualift.translate.backends.llm import LLMTranslator, clean_output
@@ -173,6 +173,27 @@ def generator_compute_type(device: str, machine=None) -> str:
     return "int8_" + inference_dtype(machine or Machine.here(), device)
 
 
+def prompt_groups(lengths: list[int], *, strict: bool, rows: int | None) -> list[list[int]]:
+    """The rows of each Generator call for prompts of these lengths (in tokens, after the static
+    prompt). CTranslate2 forwards a call's prompts at once only up to the shortest one's length and
+    feeds the rest of the longer ones through the decoding loop.
+
+    `strict` (a retry under repetition_penalty): one call per prompt length. The penalty counts what
+    the loop was fed, the longer prompts' end-of-turn token among it, and the model would not stop;
+    prompts of one length keep the penalty on generated tokens, as the transformers path does.
+    Otherwise at most `rows` rows of like length per call, shortest first (`hardware.ct2_generator_rows`:
+    fewer prompt tokens fed step by step), or every row in one call, in order."""
+    if strict:
+        by_length: dict[int, list[int]] = {}
+        for row, length in enumerate(lengths):
+            by_length.setdefault(length, []).append(row)
+        return list(by_length.values())
+    if not rows or len(lengths) <= rows:
+        return [list(range(len(lengths)))]
+    order = sorted(range(len(lengths)), key=lambda row: (lengths[row], row))
+    return [order[start : start + rows] for start in range(0, len(order), rows)]
+
+
 class CT2LLMTranslator(LLMTranslator):
     """LLMTranslator's prompt, early stops and output cleaning, with generation by
     ctranslate2.Generator on the model converted once into the cache."""
@@ -208,6 +229,7 @@ class CT2LLMTranslator(LLMTranslator):
         converted = converted_model_dir(path, compute_type)
         placement = ct2_placement(device)
         self.parallel_batches = placement["inter_threads"]  # the engine keeps this many batches generating
+        self.rows_per_call = ct2_generator_rows(device, placement["intra_threads"])
         self.generator = ctranslate2.Generator(str(converted), compute_type=compute_type, **placement)
         self.name = f"{backend}:{model}:ct2-{compute_type}"
         self.device = device
@@ -227,17 +249,9 @@ class CT2LLMTranslator(LLMTranslator):
         if prefix.starts(ids):  # forwarded once and cached by the generator, as the transformers path does
             options["static_prompt"] = self.tokenizer.convert_ids_to_tokens(prefix.ids)
             ids = [p[len(prefix.ids) :] for p in ids]
-        groups = [list(range(len(texts)))]
         if strict:
             options["repetition_penalty"] = 1.3
-            # CTranslate2 forwards a batch's prompts at once only up to the shortest one's length and
-            # feeds the rest of the longer ones through the decoding loop, where the penalty counts
-            # them: the end-of-turn token among them, and the model would not stop. Prompts of one
-            # length per call keep the penalty on generated tokens, as the transformers path does.
-            by_length: dict[int, list[int]] = {}
-            for row, prompt in enumerate(ids):
-                by_length.setdefault(len(prompt), []).append(row)
-            groups = list(by_length.values())
+        groups = prompt_groups([len(prompt) for prompt in ids], strict=strict, rows=self.rows_per_call)
         translations: list[Translation | None] = [None] * len(texts)
         asynchronous = len(groups) > 1  # the groups run side by side on the generator's workers
         submitted = []
