@@ -240,7 +240,7 @@ class CT2LLMTranslator(LLMTranslator):
         caps = row_caps(max_new_tokens, len(texts))
         ids = self.tokenizer(self.prompts(texts, src, tgt), add_special_tokens=False)["input_ids"]
         options = {
-            "include_prompt_in_result": False,  # the prompt is forwarded at once, not step by step
+            "include_prompt_in_result": False,  # prompts forwarded at once up to a call's shortest (prompt_groups)
             "end_token": self.end_ids,
             "beam_size": 1,
             "sampling_topk": 1,
