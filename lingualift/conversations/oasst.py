@@ -125,42 +125,47 @@ def index_columns(
         )
     report["messages"] = count
     children = forest.children
+    breaks: dict[str, list[str]] = {}  # parent -> its children of its own role (not a turn)
     for message in messages.values():
-        if message.parent is None:
+        parent = message.parent
+        if parent is None:
             if message.role == "user":
                 forest.roots.append(message.id)
             else:
                 report["skipped_assistant_root"] += 1
-        elif message.parent in messages:
-            siblings = children.get(message.parent)
-            if siblings is None:
-                children[message.parent] = [message.id]
-            else:
-                siblings.append(message.id)
-    _count_unreachable(forest, parents, skipped)
+            continue
+        above = messages.get(parent)
+        if above is None:
+            continue
+        below = children if above.role != message.role else breaks
+        siblings = below.get(parent)
+        if siblings is None:
+            below[parent] = [message.id]
+        else:
+            siblings.append(message.id)
+    _count_unreachable(forest, parents, skipped, breaks)
     return forest
 
 
-def _count_unreachable(forest: Forest, parents: dict[str, str | None], skipped: dict[str, str]) -> None:
-    """Walk down from the roots once, dropping role breaks; classify what was never reached."""
-    messages, children = forest.messages, forest.children
+def _count_unreachable(
+    forest: Forest, parents: dict[str, str | None], skipped: dict[str, str], breaks: dict[str, list[str]]
+) -> None:
+    """Walk down from the roots once; a reached message's children of its own role (`breaks`) are
+    counted as role breaks; classify what was never reached."""
+    children = forest.children
     reached: set[str] = set()
     stack = list(forest.roots)
     while stack:
         node = stack.pop()
         reached.add(node)
+        broken = breaks.get(node)
+        if broken:
+            forest.report["skipped_role_not_alternating"] += len(broken)
+            skipped.update(dict.fromkeys(broken, "role_not_alternating"))
         below = children.get(node)
-        if not below:
-            continue
-        role = messages[node].role
-        kept = [child for child in below if messages[child].role != role]
-        if len(kept) != len(below):
-            for child in below:
-                if messages[child].role == role:
-                    forest.report["skipped_role_not_alternating"] += 1
-                    skipped[child] = "role_not_alternating"
-            children[node] = kept
-        stack.extend(kept)
+        if below:
+            stack.extend(below)
+    messages = forest.messages
     verdict: dict[str, str] = {}
     unreached = [m for m in messages if m not in reached]  # dataset order
     for message_id in unreached:
