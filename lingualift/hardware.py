@@ -158,34 +158,80 @@ def training_precision(machine: Machine, device: str) -> Precision:
 def training_load_dtype(machine: Machine, device: str, mode: str) -> DtypeName:
     """The dtype the base weights are loaded in for training (`mode`: full, lora, quant4, quant8).
 
-    fp16 mixed precision needs float32 trainable weights (the GradScaler refuses to unscale float16
-    gradients): full training on a GPU without bfloat16 loads float32; LoRA adapters are kept in
-    float32 by peft over a float16 base. bf16 GPUs train in bfloat16 weights throughout."""
-    if not is_cuda(device):
+    Full training keeps float32 master weights on every GPU: the Trainer's bf16/fp16 mixed precision
+    computes in 16 bits over them, while pure bfloat16 weights lose updates below ~1e-3 of a weight
+    (an lr-2e-5 step rounds away), and the GradScaler refuses float16 gradients. LoRA trains float32
+    adapters (see trainable_dtype) over a 16-bit frozen base."""
+    if not is_cuda(device) or mode == "full":
         return "float32"
     if mode in ("quant4", "quant8"):
         return quant_compute_dtype(machine)
-    if machine.native_bf16:
-        return "bfloat16"
-    return "float32" if mode == "full" else "float16"
+    return "bfloat16" if machine.native_bf16 else "float16"
 
 
-def quantized_device_map(machine: Machine) -> dict[str, int]:
-    """Where bitsandbytes puts a quantized model: this process's own GPU. accelerate refuses a 4/8-bit
-    model on another process's device, so rank 1 of a launch must not load onto GPU 0."""
-    return {"": machine.local_rank}
+def trainable_dtype(precision: Precision, distributed: Distributed, quantized: bool) -> DtypeName | None:
+    """The dtype every trained parameter is cast to after the adapters are attached; None: as loaded.
+
+    Under mixed precision trained weights are float32: the fp16 GradScaler refuses float16 gradients
+    ("Attempting to unscale FP16 gradients"), which is what embeddings saved whole (modules_to_save)
+    copied from a float16 base on a T4 would have; bfloat16 ones would lose small updates. Where the
+    launch needs one dtype per shard (adapter_in_base_dtype), they stay as loaded."""
+    if precision == "no" or adapter_in_base_dtype(distributed, quantized):
+        return None
+    return "float32"
+
+
+def sharded(distributed: Distributed) -> bool:
+    """FSDP and ZeRO-3 split every parameter across the processes (the model is built once, by the
+    launcher, not on each rank); ddp and ZeRO-2 keep a whole copy per process."""
+    return distributed in ("fsdp", "zero3")
+
+
+def load_device_map(machine: Machine, device: str, distributed: Distributed, *, quantized: bool):
+    """`device_map` for from_pretrained in training and generation (None: transformers' default).
+
+    Weights go straight from disk to this process's device, never a whole copy through host RAM
+    first (~16 GB per rank for an 8B model in bfloat16). A 4/8-bit model must sit on its own
+    process's GPU (accelerate refuses one on another rank's device). Sharded launches leave placement
+    to the launcher (FSDP's cpu_ram_efficient_loading, ZeRO-3's zero.Init), which needs None."""
+    if sharded(distributed):
+        return None
+    if quantized:
+        return {"": machine.local_rank}
+    return {"": device} if is_cuda(device) else None
+
+
+def kbit_upcast(distributed: Distributed) -> bool:
+    """peft's prepare_model_for_kbit_training casts every parameter it does not quantize to float32.
+    Under FSDP/ZeRO-3 a shard must hold one dtype (the 4-bit weights stored in the compute dtype):
+    no upcast there, as trl does for "sharded QLoRA"; elsewhere the upcast keeps norms stable."""
+    return not sharded(distributed)
 
 
 def adapter_in_base_dtype(distributed: Distributed, quantized: bool) -> bool:
-    """ZeRO-3 gathers parameters into buffers of one dtype: LoRA adapters that peft upcasts to float32
-    on a 16-bit base fail at the first optimizer step, so they stay in the base dtype there (as trl does)."""
-    return distributed == "zero3" and not quantized
+    """ZeRO-3 gathers parameters into buffers of one dtype, and FSDP flattens a unit's parameters into
+    one: LoRA adapters that peft upcasts to float32 on a 16-bit base fail there (ZeRO-3 at the first
+    optimizer step; FSDP over a 4-bit base stored in 16 bits with "Must flatten tensors with uniform
+    dtype"), so they stay in the base dtype (as trl does)."""
+    return distributed == "zero3" or (distributed == "fsdp" and quantized)
 
 
 def reentrant_checkpointing(distributed: Distributed, lora: bool) -> bool:
     """PEFT under ZeRO-3 needs reentrant activation checkpointing (trl forces it); elsewhere the
     non-reentrant kind, which works with a frozen base."""
     return distributed == "zero3" and lora
+
+
+def one_gpu_note(gpus: int, distributed: Distributed) -> str | None:
+    """A single process on a machine with several GPUs: the Trainer would wrap the model in
+    nn.DataParallel (slow, and for 4/8-bit models a batch multiplied onto one GPU); train on the
+    first GPU and say how to use them all. None when there is nothing to say."""
+    if distributed != "single" or gpus < 2:
+        return None
+    return (
+        f"this machine has {gpus} GPUs and training runs on the first one; to train on all of them: "
+        f"--accelerate-config ddp --num-processes {gpus}"
+    )
 
 
 def unsupported_combination(distributed: Distributed, *, quant4: bool, quant8: bool) -> str | None:

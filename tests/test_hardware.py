@@ -58,35 +58,78 @@ def test_precision_follows_the_gpu_kind(machine, native, chat, t5, quant_compute
         (T4, "quant4", "float16"),
         (T4, "quant8", "float16"),
         (A100, "lora", "bfloat16"),
-        (A100, "full", "bfloat16"),
+        (A100, "full", "float32"),
         (A100, "quant4", "bfloat16"),
-        (H100, "full", "bfloat16"),
+        (H100, "full", "float32"),
         (RANK2_OF_4_H100, "quant4", "bfloat16"),
     ],
 )
 def test_training_weights_dtype_lets_fp16_scale_and_bf16_run_native(machine, mode, dtype):
-    # fp16 mixed precision cannot unscale float16 gradients: full training on a T4 loads float32
+    # full training keeps float32 master weights everywhere: fp16 cannot unscale float16 gradients, and
+    # pure bfloat16 weights round small updates away
     assert hw.training_load_dtype(machine, hw.default_device(machine), mode) == dtype
 
 
 @pytest.mark.parametrize(
-    "machine, distributed, device_map, storage",
+    "machine, device, distributed, quantized, device_map, storage",
     [
-        (T4, "single", {"": 0}, None),
-        (A100, "ddp", {"": 0}, None),
-        (RANK2_OF_4_H100, "ddp", {"": 2}, None),
-        (RANK3_OF_4_T4, "ddp", {"": 3}, None),
-        (RANK2_OF_4_H100, "fsdp", {"": 2}, "bfloat16"),
-        (RANK3_OF_4_T4, "fsdp", {"": 3}, "float16"),
-        (RANK2_OF_4_H100, "zero3", {"": 2}, "bfloat16"),
-        (RANK2_OF_4_H100, "zero2", {"": 2}, None),
+        (CPU, "cpu", "single", False, None, None),
+        (T4, "cuda", "single", True, {"": 0}, None),
+        (T4, "cuda", "single", False, {"": "cuda"}, None),
+        (H100, "cuda:1", "single", False, {"": "cuda:1"}, None),
+        (A100, "cuda", "ddp", True, {"": 0}, None),
+        (RANK2_OF_4_H100, "cuda:2", "ddp", True, {"": 2}, None),
+        (RANK2_OF_4_H100, "cuda:2", "ddp", False, {"": "cuda:2"}, None),
+        (RANK3_OF_4_T4, "cuda:3", "ddp", True, {"": 3}, None),
+        (RANK2_OF_4_H100, "cuda:2", "fsdp", True, None, "bfloat16"),
+        (RANK2_OF_4_H100, "cuda:2", "fsdp", False, None, "bfloat16"),
+        (RANK3_OF_4_T4, "cuda:3", "fsdp", True, None, "float16"),
+        (RANK2_OF_4_H100, "cuda:2", "zero3", True, None, "bfloat16"),
+        (RANK2_OF_4_H100, "cuda:2", "zero2", True, {"": 2}, None),
     ],
 )
-def test_quantized_models_load_on_the_process_gpu_with_shardable_storage(
-    machine, distributed, device_map, storage
+def test_weights_load_straight_onto_the_process_gpu_unless_the_launch_shards_them(
+    machine, device, distributed, quantized, device_map, storage
 ):
-    assert hw.quantized_device_map(machine) == device_map
+    assert hw.load_device_map(machine, device, distributed, quantized=quantized) == device_map
     assert hw.quant_storage_dtype(machine, distributed) == storage
+
+
+@pytest.mark.parametrize(
+    "precision, distributed, quantized, trained, upcast",
+    [
+        ("no", "single", False, None, True),  # CPU: loaded in float32 already
+        ("fp16", "single", False, "float32", True),  # T4 LoRA + embeddings saved whole from a float16 base
+        ("fp16", "single", True, "float32", True),  # T4 QLoRA, also after trl's bfloat16 cast (dpo)
+        ("bf16", "single", False, "float32", True),
+        ("bf16", "ddp", True, "float32", True),
+        ("fp16", "ddp", False, "float32", True),
+        ("bf16", "fsdp", False, "float32", False),
+        ("bf16", "fsdp", True, None, False),  # FSDP-QLoRA: one dtype per unit, no upcast
+        ("fp16", "fsdp", True, None, False),
+        ("bf16", "zero3", False, None, False),
+        ("bf16", "zero3", True, None, False),
+        ("bf16", "zero2", True, "float32", True),
+    ],
+)
+def test_trained_parameters_are_float32_unless_a_shard_needs_one_dtype(
+    precision, distributed, quantized, trained, upcast
+):
+    assert hw.trainable_dtype(precision, distributed, quantized) == trained
+    assert hw.kbit_upcast(distributed) is upcast
+
+
+@pytest.mark.parametrize(
+    "gpus, distributed, note",
+    [(0, "single", False), (1, "single", False), (2, "single", True), (8, "single", True), (8, "ddp", False)],
+)
+def test_one_process_on_a_multi_gpu_machine_trains_on_one_gpu_and_says_how_to_use_all(
+    gpus, distributed, note
+):
+    said = hw.one_gpu_note(gpus, distributed)
+    assert (said is not None) is note
+    if note:
+        assert f"--accelerate-config ddp --num-processes {gpus}" in said
 
 
 @pytest.mark.parametrize(
@@ -95,9 +138,10 @@ def test_quantized_models_load_on_the_process_gpu_with_shardable_storage(
         ("single", False, True, False, False),
         ("ddp", False, True, False, False),
         ("fsdp", False, True, False, False),
+        ("fsdp", True, True, True, False),
         ("zero2", False, True, False, False),
         ("zero3", False, True, True, True),
-        ("zero3", True, True, False, True),
+        ("zero3", True, True, True, True),  # QLoRA under ZeRO-3: 4-bit stored in 16 bits, adapters too
         ("zero3", False, False, True, False),
     ],
 )

@@ -58,6 +58,11 @@ class TrainConfig(BaseModel):
     batch_size: int = Field(4, gt=0, description="Per-device batch size")
     grad_accum: int = Field(1, gt=0, description="Gradient accumulation steps")
     lr: float = Field(2e-4, gt=0, description="Learning rate")
+    embedding_lr: Optional[float] = Field(
+        None,
+        gt=0,
+        description="LoRA with trained embeddings: their learning rate (default: a tenth of --lr)",
+    )
     assistant_only_loss: bool = Field(True, description="SFT loss on assistant turns only (else all tokens)")
     save_steps: int = Field(50, gt=0, description="Checkpoint every N steps")
     resume: Annotated[bool, Link("the step's folder (a killed step resumes)")] = Field(

@@ -41,19 +41,25 @@ def estimate(
     device: str,
     lora_fraction: float = 0.01,
     unquantized: int = 0,
+    trained_whole: int = 0,
+    checkpointing: bool = False,
 ) -> MemoryEstimate:
     """`unquantized`: parameters bitsandbytes leaves whole (embeddings, output layer), which peft's
-    prepare_model_for_kbit_training casts to float32 for QLoRA (~2 GiB for Llama-3-8B's embeddings)."""
+    prepare_model_for_kbit_training casts to float32 for QLoRA (~2 GiB for Llama-3-8B's embeddings).
+    `trained_whole`: parameters LoRA trains whole (modules_to_save: the embeddings after `tokenizer
+    extend`), each a float32 copy with its gradient and Adam moments beside the frozen original.
+    `checkpointing`: activations kept only at each layer's input, one layer's recomputed at a time."""
     if mode == "full":
         weights, trainable = parameters * FULL_BYTES / 4, parameters
         state = parameters * FULL_BYTES * 3 / 4
     else:
         per_param = QUANT_BYTES.get(mode, BASE_WEIGHT_BYTES["cuda" if device.startswith("cuda") else "cpu"])
-        trainable = int(parameters * lora_fraction)
+        trainable = int(parameters * lora_fraction) + trained_whole
         weights, state = parameters * per_param, trainable * FULL_BYTES
         if mode in QUANT_BYTES:
             weights += unquantized * (4 - per_param)
-    activations = seq * batch * hidden * layers * (34 + 5 * heads * seq / hidden)
+    per_layer = seq * batch * hidden * (34 + 5 * heads * seq / hidden)
+    activations = per_layer + seq * batch * hidden * 2 * layers if checkpointing else per_layer * layers
     gb = 1024**3
     return MemoryEstimate(parameters, trainable, weights / gb, state / gb, activations / gb)
 
@@ -100,6 +106,8 @@ def check_fits(
     device: str,
     echo=print,
     available_gb: float | None = None,
+    trains_embeddings: bool = False,
+    checkpointing: bool = False,
 ) -> MemoryEstimate | None:
     """Count the parameters on the meta device (nothing is allocated) and warn when it cannot fit."""
     try:
@@ -128,6 +136,8 @@ def check_fits(
         mode=mode,
         device=device,
         unquantized=sum(whole.values()),
+        trained_whole=sum(whole.values()) if trains_embeddings and mode != "full" else 0,
+        checkpointing=checkpointing,
     )
     available = available_gb if available_gb is not None else visible_memory_gb(device)
     if result.total_gb > 0.9 * available:

@@ -26,96 +26,6 @@ def _check_device(config: TrainConfig) -> str:
     return default_device()
 
 
-def _mode(config: TrainConfig) -> str:
-    return "full" if config.full else ("quant4" if config.quant4 else "quant8" if config.quant8 else "lora")
-
-
-def _load_model(config: TrainConfig, device: str, machine, distributed: str):
-    """(model, tokenizer) in the precision policy's dtype for this GPU and mode. A LoRA adapter
-    directory as --model (e.g. the output of `train cpt`) is merged into its base first, so the new
-    run trains on top of it."""
-    from transformers import AutoTokenizer
-
-    from lingualift.errors import ConfigError
-    from lingualift.hardware import quantized_device_map, torch_dtype, training_load_dtype
-    from lingualift.models import (
-        adapter_base,
-        check_vocabulary,
-        load_causal_lm,
-        quantization_config,
-        resolve_model,
-    )
-
-    path = resolve_model(config.model)
-    if adapter_base(path) and (config.quant4 or config.quant8):
-        raise ConfigError(
-            f"{config.model} is a LoRA adapter: a quantized base cannot take it merged; train the "
-            "first stage with --full, or without --quant4/--quant8"
-        )
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    if tokenizer.pad_token is None:  # never a real token id like 0 (LLaMa2lang's trap): use the eos token
-        tokenizer.pad_token = tokenizer.eos_token
-    kwargs = {"dtype": torch_dtype(training_load_dtype(machine, device, _mode(config)))}
-    if config.quant4 or config.quant8:
-        kwargs["quantization_config"] = quantization_config(
-            config.quant4, config.quant8, machine, distributed
-        )
-        kwargs["device_map"] = quantized_device_map(machine)
-    model = load_causal_lm(path, **kwargs)
-    check_vocabulary(model, tokenizer, config.model)
-    return model, tokenizer
-
-
-def _record_adapter_base(out: Path, model_path: str) -> None:
-    """An adapter trained on a merged adapter names that adapter as its base, so loading it (chat,
-    eval, the next stage) rebuilds the whole stack instead of silently dropping the first stage."""
-    from lingualift.models import adapter_base
-
-    config_file = out / "adapter_config.json"
-    if adapter_base(model_path) and config_file.is_file():
-        settings = json.loads(config_file.read_text())
-        settings["base_model_name_or_path"] = str(Path(model_path).resolve())
-        config_file.write_text(json.dumps(settings, indent=2))
-
-
-def lora_config(config: TrainConfig, model=None):
-    """LoRA settings; with `model` and embeddings to train, its embedding and output layers are saved
-    whole (modules_to_save), tied ones kept tied."""
-    from peft import LoraConfig
-
-    targets = config.target_modules
-    whole = embedding_modules(model) if model is not None and _trains_embeddings(config) else []
-    tied = bool(whole) and getattr(model.config, "tie_word_embeddings", False)
-    return LoraConfig(
-        r=config.lora_r,
-        lora_alpha=config.lora_alpha,
-        lora_dropout=config.lora_dropout,
-        target_modules=targets if targets == "all-linear" else [t.strip() for t in targets.split(",")],
-        task_type="CAUSAL_LM",
-        modules_to_save=whole or None,
-        ensure_weight_tying=tied,
-    )
-
-
-def _trains_embeddings(config: TrainConfig) -> bool:
-    """--train-embeddings as given, else on for a model whose vocabulary `tokenizer extend` grew."""
-    if config.train_embeddings is not None:
-        return config.train_embeddings
-    from lingualift.models import resolve_model
-    from lingualift.vocabulary import extended_vocabulary
-
-    return extended_vocabulary(resolve_model(config.model)) is not None
-
-
-def embedding_modules(model) -> list[str]:
-    """Names (last component) of the input embedding and output layer modules."""
-    wanted = [model.get_input_embeddings(), model.get_output_embeddings()]
-    names = [
-        name.rsplit(".", 1)[-1] for name, module in model.named_modules() if any(module is w for w in wanted)
-    ]
-    return list(dict.fromkeys(names))
-
-
 def _split(config: TrainConfig, name: str | None = None):
     from lingualift.io import first_split, load_source
 
@@ -281,8 +191,8 @@ def _last_checkpoint(directory: Path) -> str | None:
 
 
 def run_training(config: TrainConfig, *, echo=print) -> dict:
-    import torch
-
+    """Arguments (which set up the launch's processes) → tokenizer and data → model and adapters →
+    trainer → train (resuming) → save and report."""
     device = _check_device(config)  # before anything loads
     if config.push_to_hub:
         from lingualift.io import hub_token
@@ -294,32 +204,95 @@ def run_training(config: TrainConfig, *, echo=print) -> dict:
         return launch(config, echo=echo)
     started = time.perf_counter()
     out = Path(config.out)
-    checkpoints = out / "checkpoints"
     from transformers import set_seed
 
-    from lingualift.hardware import Machine, distributed_kind, is_cuda, training_precision
-    from lingualift.models import adapter_base, resolve_model
-    from lingualift.train.memory import check_fits
+    from lingualift.hardware import Machine, distributed_kind, training_precision
+    from lingualift.train import model as parts
 
     # before anything draws from the random generators: a new tokenizer's embedding rows and the LoRA
     # adapter (get_peft_model) are initialised before the Trainer seeds, and were drawn from whatever
     # state the process was in (the demo's tuned usable rate moved 57-83% between identical runs)
     set_seed(config.seed)
     machine, distributed = Machine.here(), distributed_kind()
+    precision = training_precision(machine, device)
+    _estimate_memory(config, device, echo)
+    args = _training_arguments(config, device, precision, distributed, echo)
+    tokenizer = parts.load_tokenizer(config)
+    tokenizer.padding_side = "right"
+    dataset, eval_dataset, stats = _datasets(config, tokenizer, echo)
+    model, setup = parts.load_model(config, tokenizer, device, machine, distributed)
+    peft_config = None if config.full else parts.lora_config(config, model)
+    model = parts.attach_adapters(
+        model, config, peft_config, setup, distributed, _reentrant(config, distributed)
+    )
+    trainer = _trainer(config, args, model, tokenizer, dataset, eval_dataset)
+    trainer.embedding_lr = parts.embedding_lr(config, peft_config)
+    from lingualift.hardware import trainable_dtype
+
+    quantized = config.quant4 or config.quant8
+    setup.trainable_dtype = parts.cast_trainable(
+        trainer.model, trainable_dtype(precision, distributed, quantized)
+    )
+    from lingualift.models import resolve_model
+
+    model_path = resolve_model(config.model)
+    stats.update(_vocabulary_stats(config, tokenizer, peft_config, model_path))
+    result = _train(config, trainer, device, echo)
+    setup.optimizer_groups = parts.optimizer_groups(trainer.optimizer, trainer.model)
+    ranks_in_save = _save(trainer, out)
+    if not trainer.is_world_process_zero():  # rank 0 writes everything but the weights
+        return {}
+    _record_adapter_base(out, model_path)
+    tokenizer.padding_side = "left"  # for generation with the saved tokenizer
+    tokenizer.save_pretrained(str(out))
+    report = _report(config, trainer, result, stats, started, device)
+    report.update(
+        precision=precision, distributed=distributed, ranks_in_save=ranks_in_save, setup=setup.as_dict()
+    )
+    (out / "training_report.json").write_text(json.dumps(report, indent=2))
+    _loss_curve(trainer.state.log_history, out / "loss_curve.png", title=f"{config.method} {config.model}")
+    echo(
+        f"{config.method}: {report['steps']} steps, final loss {report['final_loss']}, "
+        f"{report['non_pad_tokens_per_second']} tokens/s → {out}"
+    )
+    if config.push_to_hub:
+        from lingualift.train.hub import push_model
+
+        url = push_model(out, config.push_to_hub, report, private=config.private)
+        echo(f"pushed to {url}")
+    return report
+
+
+def _estimate_memory(config: TrainConfig, device: str, echo) -> None:
+    from lingualift.models import adapter_base, resolve_model
+    from lingualift.train.memory import check_fits
+    from lingualift.train.model import mode, trains_embeddings
+
     model_path = resolve_model(config.model)
     check_fits(
         resolve_model(adapter_base(model_path) or model_path),
         batch=config.batch_size,
         seq=config.max_seq_length,
-        mode=_mode(config),
+        mode=mode(config),
         device=device,
         echo=echo,
+        trains_embeddings=not config.full and trains_embeddings(config),
+        checkpointing=config.gradient_checkpointing,
     )
-    model, tokenizer = _load_model(config, device, machine, distributed)
-    precision = training_precision(machine, device)
-    tokenizer.padding_side = "right"
+
+
+def _reentrant(config: TrainConfig, distributed: str) -> bool:
+    from lingualift.hardware import reentrant_checkpointing
+
+    return reentrant_checkpointing(distributed, not config.full)
+
+
+def _training_arguments(config: TrainConfig, device: str, precision: str, distributed: str, echo):
+    """The Trainer's arguments, built before the model loads: building them starts the launch's
+    process group and sets this process's GPU, which sharded loading needs."""
+    evaluates = bool(config.eval_split or config.eval_ratio)
     common = dict(
-        output_dir=str(checkpoints),
+        output_dir=str(Path(config.out) / "checkpoints"),
         per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.batch_size,
         gradient_accumulation_steps=config.grad_accum,
@@ -337,72 +310,83 @@ def run_training(config: TrainConfig, *, echo=print) -> dict:
         bf16=precision == "bf16",
         fp16=precision == "fp16",
         ddp_find_unused_parameters=False,  # every LoRA/full parameter is used
+        eval_strategy="epoch" if evaluates else "no",
     )
     if config.gradient_checkpointing:
-        from lingualift.hardware import reentrant_checkpointing
-
-        common.update(
-            _checkpointing_arguments(reentrant=reentrant_checkpointing(distributed, not config.full))
-        )
-    peft_config = None if config.full else lora_config(config, model)
+        common.update(_checkpointing_arguments(reentrant=_reentrant(config, distributed)))
     if config.method in ("sft", "cpt"):
-        from transformers import Trainer, TrainingArguments
+        from transformers import TrainingArguments as ArgsClass
+    elif config.method == "dpo":
+        from trl import DPOConfig as ArgsClass
 
-        from lingualift.train.data import PackedCollator, PadCollator
+        common["max_length"] = config.max_seq_length
+    else:
+        from trl.experimental.orpo import ORPOConfig as ArgsClass
 
-        if config.method == "sft":
-            dataset, stats = _sft_dataset(config, tokenizer)
-            if stats["truncated"] > stats["conversations"] / 2:
-                echo(
-                    f"warning: {stats['truncated']} of {stats['conversations']} conversations are longer than "
-                    f"--max-seq-length {config.max_seq_length} and were truncated"
-                )
-        else:
-            dataset, stats = _cpt_dataset(config, tokenizer)
+        common["max_length"] = config.max_seq_length
+    args = ArgsClass(**common)
+    from lingualift.hardware import one_gpu_note
+
+    note = one_gpu_note(args.n_gpu, distributed)
+    if note:  # no nn.DataParallel: one process trains on one GPU
+        args._n_gpu = 1
+        echo(f"note: {note}")
+    return args
+
+
+def _datasets(config: TrainConfig, tokenizer, echo):
+    """(train, eval or None, stats) for the method."""
+    if config.method == "sft":
+        dataset, stats = _sft_dataset(config, tokenizer)
+        if stats["truncated"] > stats["conversations"] / 2:
+            echo(
+                f"warning: {stats['truncated']} of {stats['conversations']} conversations are longer than "
+                f"--max-seq-length {config.max_seq_length} and were truncated"
+            )
         dataset, eval_dataset = _held_out(
             config, dataset, lambda: _sft_dataset(config, tokenizer, config.eval_split)[0]
         )
-        if peft_config is not None:
-            from peft import get_peft_model, prepare_model_for_kbit_training
-
-            from lingualift.hardware import adapter_in_base_dtype
-
-            quantized = config.quant4 or config.quant8
-            if quantized:
-                model = prepare_model_for_kbit_training(model)
-            model = get_peft_model(
-                model, peft_config, autocast_adapter_dtype=not adapter_in_base_dtype(distributed, quantized)
-            )
-        args = TrainingArguments(eval_strategy="epoch" if eval_dataset is not None else "no", **common)
-        collator = PackedCollator(tokenizer) if config.packing else PadCollator(tokenizer)
-        trainer = Trainer(
-            model=model, args=args, train_dataset=dataset, eval_dataset=eval_dataset, data_collator=collator
+    elif config.method == "cpt":
+        dataset, stats = _cpt_dataset(config, tokenizer)
+        dataset, eval_dataset = _held_out(
+            config, dataset, lambda: _sft_dataset(config, tokenizer, config.eval_split)[0]
         )
     else:
         dataset, stats = _pairs_dataset(config, tokenizer)
         dataset, eval_dataset = _held_out(
             config, dataset, lambda: _pairs_dataset(config, tokenizer, config.eval_split)[0]
         )
+    return dataset, eval_dataset, stats
+
+
+def _trainer(config: TrainConfig, args, model, tokenizer, dataset, eval_dataset):
+    """The Trainer for the method, its optimizer able to give trained embeddings their own rate. The
+    adapters are already attached, so trl's trainers get no peft_config (their reference model is
+    the base with the adapters disabled, as when they attach them)."""
+    from lingualift.train.model import with_embedding_lr
+
+    if config.method in ("sft", "cpt"):
+        from transformers import Trainer
+
+        from lingualift.train.data import PackedCollator, PadCollator
+
+        collator = PackedCollator(tokenizer) if config.packing else PadCollator(tokenizer)
+        trainer_class = with_embedding_lr(Trainer)
+        trainer = trainer_class(
+            model=model, args=args, train_dataset=dataset, eval_dataset=eval_dataset, data_collator=collator
+        )
+    else:
         if config.method == "dpo":
-            from trl import DPOConfig as ArgsClass
             from trl import DPOTrainer as TrainerClass
         else:
-            from trl.experimental.orpo import ORPOConfig as ArgsClass
             from trl.experimental.orpo import ORPOTrainer as TrainerClass
-        args = ArgsClass(
-            max_length=config.max_seq_length,
-            eval_strategy="epoch" if eval_dataset is not None else "no",
-            **common,
-        )
-        trainer = TrainerClass(
+        trainer = with_embedding_lr(TrainerClass)(
             model=model,
             args=args,
             train_dataset=dataset,
             eval_dataset=eval_dataset,
             processing_class=tokenizer,
-            peft_config=peft_config,
         )
-    stats.update(_vocabulary_stats(config, tokenizer, peft_config, model_path))
     from lingualift import terminal
 
     if terminal.quiet():  # one bar of ours instead of the Trainer's bar and a dict line per step
@@ -411,34 +395,23 @@ def run_training(config: TrainConfig, *, echo=print) -> dict:
         trainer.remove_callback(ProgressCallback)
         trainer.remove_callback(PrinterCallback)
         trainer.add_callback(TrainingProgress(config.method))
-    resume_from = _last_checkpoint(checkpoints)
+    return trainer
+
+
+def _train(config: TrainConfig, trainer, device: str, echo):
+    """trainer.train, resuming from the last complete checkpoint under OUT/checkpoints."""
+    import torch
+
+    from lingualift.hardware import is_cuda
+
+    resume_from = _last_checkpoint(Path(config.out) / "checkpoints")
     if config.resume and resume_from is None:
         echo("no checkpoint to resume from: starting fresh")
     if resume_from:
         echo(f"resuming from {resume_from}")
     if is_cuda(device):
         torch.cuda.reset_peak_memory_stats()
-    result = trainer.train(resume_from_checkpoint=resume_from)
-    ranks_in_save = _save(trainer, out)
-    if not trainer.is_world_process_zero():  # rank 0 writes everything but the weights
-        return {}
-    _record_adapter_base(out, model_path)
-    tokenizer.padding_side = "left"  # for generation with the saved tokenizer
-    tokenizer.save_pretrained(str(out))
-    report = _report(config, trainer, result, stats, started, device)
-    report.update(precision=precision, distributed=distributed, ranks_in_save=ranks_in_save)
-    (out / "training_report.json").write_text(json.dumps(report, indent=2))
-    _loss_curve(trainer.state.log_history, out / "loss_curve.png", title=f"{config.method} {config.model}")
-    echo(
-        f"{config.method}: {report['steps']} steps, final loss {report['final_loss']}, "
-        f"{report['non_pad_tokens_per_second']} tokens/s → {out}"
-    )
-    if config.push_to_hub:
-        from lingualift.train.hub import push_model
-
-        url = push_model(out, config.push_to_hub, report, private=config.private)
-        echo(f"pushed to {url}")
-    return report
+    return trainer.train(resume_from_checkpoint=resume_from)
 
 
 def _progress_callback_base():
@@ -511,6 +484,18 @@ def _save(trainer, out: Path) -> int:
         (out / "training_args.bin").unlink(missing_ok=True)  # a pickle of the trainer's arguments: not ours
     accelerator = trainer.accelerator
     return int(accelerator.reduce(torch.ones(1, device=accelerator.device), reduction="sum").item())
+
+
+def _record_adapter_base(out: Path, model_path: str) -> None:
+    """An adapter trained on a merged adapter names that adapter as its base, so loading it (chat,
+    eval, the next stage) rebuilds the whole stack instead of silently dropping the first stage."""
+    from lingualift.models import adapter_base
+
+    config_file = out / "adapter_config.json"
+    if adapter_base(model_path) and config_file.is_file():
+        settings = json.loads(config_file.read_text())
+        settings["base_model_name_or_path"] = str(Path(model_path).resolve())
+        config_file.write_text(json.dumps(settings, indent=2))
 
 
 def _checkpointing_arguments(*, reentrant: bool = False) -> dict:

@@ -413,7 +413,7 @@ def test_train_embeddings_follows_the_model_unless_set(base_model, extended):
     from transformers import AutoModelForCausalLM
 
     from lingualift.train.config import TrainConfig
-    from lingualift.train.run import lora_config
+    from lingualift.train.model import lora_config
 
     model = AutoModelForCausalLM.from_pretrained(extended)
     whole = lambda **kw: lora_config(TrainConfig(data="d", out="o", **kw), model).modules_to_save  # noqa: E731

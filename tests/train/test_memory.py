@@ -52,3 +52,37 @@ def test_warns_when_it_cannot_fit_and_is_quiet_when_it_can(tiny_chat_model):
         available_gb=64,
     )
     assert messages == []
+
+
+def test_lora_counts_the_embeddings_it_trains_whole():
+    # Llama-3-8B after `tokenizer extend`: embed_tokens and lm_head trained whole (1.05 B parameters),
+    # each with a float32 copy, its gradient and two Adam moments
+    whole = 2 * 128_256 * 4096
+    plain = estimate(**EIGHT_B, mode="lora", device="cuda")
+    trained = estimate(**EIGHT_B, mode="lora", device="cuda", trained_whole=whole)
+    assert trained.trainable == plain.trainable + whole
+    assert 15 < trained.training_state_gb - plain.training_state_gb < 16.5
+    assert plain.total_gb < 40 < trained.total_gb  # "fits" a 40 GB card only without them
+
+
+def test_checkpointing_keeps_one_layer_of_activations_and_the_layer_inputs():
+    full = estimate(**EIGHT_B, mode="quant4", device="cuda")
+    checkpointed = estimate(**EIGHT_B, mode="quant4", device="cuda", checkpointing=True)
+    assert checkpointed.activations_gb < full.activations_gb / 10
+    assert checkpointed.weights_gb == full.weights_gb and checkpointed.activations_gb > 0
+
+
+def test_the_warning_counts_trained_embeddings(tiny_chat_model):
+    without = check_fits(
+        str(tiny_chat_model), batch=1, seq=64, mode="lora", device="cpu", echo=lambda _: None
+    )
+    with_embeddings = check_fits(
+        str(tiny_chat_model),
+        batch=1,
+        seq=64,
+        mode="lora",
+        device="cpu",
+        echo=lambda _: None,
+        trains_embeddings=True,
+    )
+    assert with_embeddings.trainable > without.trainable
