@@ -201,6 +201,12 @@ def load_device_map(machine: Machine, device: str, distributed: Distributed, *, 
     return {"": device} if is_cuda(device) else None
 
 
+def inference_device_map(device: str) -> dict[str, str] | None:
+    """`device_map` for a model loaded to generate or score (chat, serve, eval, translate): the
+    weights straight onto the GPU asked for; None on a CPU (transformers' default)."""
+    return {"": device} if is_cuda(device) else None
+
+
 def kbit_upcast(distributed: Distributed) -> bool:
     """peft's prepare_model_for_kbit_training casts every parameter it does not quantize to float32.
     Under FSDP/ZeRO-3 a shard must hold one dtype (the 4-bit weights stored in the compute dtype):

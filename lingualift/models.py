@@ -117,6 +117,28 @@ def adapter_base(path: str) -> str | None:
     return base
 
 
+def adapter_stack(path: str) -> list[str]:
+    """The LoRA adapters `path` stacks, outermost first (cpt → sft: the sft adapter, then the cpt
+    one); empty for a plain model."""
+    stack = []
+    while (base := adapter_base(path)) is not None:
+        stack.append(path)
+        path = resolve_model(base)
+    return stack
+
+
+def refuse_stacked_on_quantized(path: str, adapter: str | None, quantized: bool) -> None:
+    """A quantized base keeps its adapters unmerged, and peft names each one "default": a second
+    would replace the first. One line before anything loads."""
+    stack = ([adapter] if adapter else []) + adapter_stack(path)
+    if quantized and len(stack) > 1:
+        raise ConfigError(
+            f"{stack[0]} stacks {len(stack)} LoRA adapters ({' on '.join(stack)}), which a 4/8-bit base "
+            "cannot hold together: drop --quant4/--quant8, or `lingualift export merge` the first "
+            "stage and use the merged model as the base"
+        )
+
+
 def load_causal_lm(path: str, **kwargs):
     """AutoModelForCausalLM.from_pretrained, where `path` may also be a LoRA adapter directory:
     its base (itself possibly an adapter, as after cpt → sft) is loaded and the adapter merged in,
@@ -176,25 +198,36 @@ def load_chat_model(
     trust_remote_code: bool = False,
     quantization=None,
     adapter: str | None = None,
+    dtype: str | None = None,
 ):
     """(model, tokenizer) for a causal chat LM (+ a LoRA adapter), in eval mode, padding on the left.
 
     `device` None: this machine's default (a GPU when there is one). Weights in the precision
-    policy's dtype for that device (float32 on CPU, bfloat16 or float16 on a GPU), never the
-    checkpoint's float32 on a GPU. With an adapter, its directory's tokenizer (saved by
+    policy's dtype for that device (float32 on CPU, bfloat16 or float16 on a GPU) unless `dtype`
+    names one, never the checkpoint's float32 on a GPU. With an adapter, its directory's tokenizer (saved by
     `lingualift train`, with the chat template used in training) is preferred over the base model's.
     """
     from transformers import AutoTokenizer
 
+    from lingualift.hardware import inference_device_map, torch_dtype
+
     device = default_device(device)
     path = resolve_model(model_id)
+    refuse_stacked_on_quantized(path, adapter, quantization is not None)
     local = Path(path).exists()
     tokenizer_path = adapter if adapter and (Path(adapter) / "tokenizer_config.json").exists() else path
     try:
         tokenizer = AutoTokenizer.from_pretrained(tokenizer_path, trust_remote_code=trust_remote_code)
-        kwargs = {"trust_remote_code": trust_remote_code, "dtype": inference_dtype(device)}
-        if quantization is not None:  # the layers bitsandbytes leaves unquantized take the same dtype
-            kwargs.update(quantization_config=quantization, device_map={"": device})
+        # the layers bitsandbytes leaves unquantized take the same dtype
+        kwargs = {
+            "trust_remote_code": trust_remote_code,
+            "dtype": torch_dtype(dtype) if dtype else inference_dtype(device),
+        }
+        if quantization is not None:
+            kwargs["quantization_config"] = quantization
+        device_map = inference_device_map(device)
+        if device_map is not None:  # straight onto the GPU, not a whole copy in host RAM first
+            kwargs["device_map"] = device_map
         model = load_causal_lm(path, **kwargs)
     except OSError as error:
         where = "local directory" if local else "hub id (offline? gated? set HF_TOKEN)"
@@ -207,6 +240,4 @@ def load_chat_model(
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    if quantization is None:
-        model = model.to(device)
     return model.eval(), tokenizer

@@ -295,3 +295,10 @@ def test_ctranslate2_runs_two_batches_at_once_on_a_cpu_and_one_on_a_gpu(device, 
 def test_ctranslate2_splits_a_chat_models_batch_into_like_length_calls_on_a_cpu_only(device, cores, rows):
     _, intra = hw.ct2_threads(device, cores)
     assert hw.ct2_generator_rows(device, intra) == rows
+
+
+@pytest.mark.parametrize(
+    "device, device_map", [("cpu", None), ("cuda", {"": "cuda"}), ("cuda:1", {"": "cuda:1"})]
+)
+def test_models_that_generate_load_straight_onto_the_gpu_asked_for(device, device_map):
+    assert hw.inference_device_map(device) == device_map

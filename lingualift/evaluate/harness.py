@@ -61,6 +61,7 @@ def run_harness(config: HarnessConfig, *, echo=print) -> dict:
     adapter = config.adapter or (config.model if adapter_base(config.model) else None)
     base = resolve_model(config.model if config.adapter or not adapter else adapter_base(adapter))
     from lingualift import hardware
+    from lingualift.models import load_chat_model
 
     device = default_device(config.device)
     dtype = config.dtype or hardware.inference_dtype(hardware.Machine.here(), device)
@@ -68,20 +69,24 @@ def run_harness(config: HarnessConfig, *, echo=print) -> dict:
         "pretrained": base,
         "dtype": dtype,
         **({"peft": adapter} if adapter else {}),
-        **({"quantization_config": quantization} if quantization is not None else {}),
+        **({"quantization": "4bit" if config.quant4 else "8bit"} if quantization is not None else {}),
     }
     echo(
         f"lm-eval {lm_eval.__version__}: {', '.join(tasks)} on {base}" + (f" + {adapter}" if adapter else "")
     )
+    # loaded here, as every other command loads it (adapter, quantization, placement), and handed to
+    # lm-eval as a model: its `model_args` path passes a quantization_config to from_pretrained twice
+    model, tokenizer = load_chat_model(
+        base, device=device, quantization=quantization, adapter=adapter, dtype=dtype
+    )
+    from lm_eval.models.huggingface import HFLM
+
     results = lm_eval.simple_evaluate(
-        model="hf",
-        model_args=model_args,
+        model=HFLM(pretrained=model, tokenizer=tokenizer, batch_size=config.batch_size),
         tasks=tasks,
         task_manager=manager,
         num_fewshot=config.num_fewshot,
         limit=config.limit,
-        batch_size=config.batch_size,
-        device=device,
     )
     scores, stderr = {}, {}
     for task, values in results["results"].items():

@@ -174,10 +174,10 @@ def measure_training_speed(
     from lingualift.train.data import PadCollator, tokenize_conversation
 
     device = default_device()
-    from lingualift.hardware import Machine, is_cuda, torch_dtype, training_load_dtype
+    from lingualift.hardware import Machine, inference_device_map, is_cuda, torch_dtype, training_load_dtype
 
     dtype = torch_dtype(training_load_dtype(Machine.here(), device, method))
-    model = load_causal_lm(model_path, dtype=dtype).to(device)
+    model = load_causal_lm(model_path, dtype=dtype, device_map=inference_device_map(device))
     if method == "lora":
         model = get_peft_model(
             model, LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", task_type="CAUSAL_LM")

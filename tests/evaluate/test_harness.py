@@ -114,3 +114,37 @@ def test_an_unknown_task_is_one_line(tiny_chat_model, task_dir, capsys):
     )
     err = capsys.readouterr().err.strip()
     assert "unknown lm-eval task(s) no_such_task" in err and len(err.splitlines()) == 1
+
+
+def test_an_adapter_is_loaded_by_lingualift_and_scored_as_the_merged_model(
+    tiny_chat_model, task_dir, tmp_path
+):
+    """The model lm-eval scores is the one lingualift loads (adapter, dtype, placement, and on a GPU
+    --quant4/--quant8), handed over as a model object: the score is the merged model's."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tests.conftest import save_random_lora
+
+    adapter = save_random_lora(tiny_chat_model, tmp_path / "adapter", scale_b=30.0)
+    merged = tmp_path / "merged"
+    PeftModel.from_pretrained(
+        AutoModelForCausalLM.from_pretrained(tiny_chat_model), adapter
+    ).merge_and_unload().save_pretrained(merged)
+    AutoTokenizer.from_pretrained(tiny_chat_model).save_pretrained(merged)
+    out = tmp_path / "harness"
+    argv = ["eval", "harness", "--model", str(tiny_chat_model), "--adapter", str(adapter)]
+    argv += ["--tasks", "lingualift_nl_mc", "--include-path", str(task_dir), "--dtype", "float32"]
+    assert main([*argv, "--out", str(out)]) == 0
+    result = json.loads((out / "harness.json").read_text())
+    assert result["model_args"]["peft"] == str(adapter)
+    assert result["scores"]["lingualift_nl_mc"]["acc"] == pytest.approx(_accuracy_by_hand(merged))
+
+
+def test_quant4_without_a_gpu_is_one_line_before_lm_eval_loads(tiny_chat_model, task_dir, capsys):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU: scripts/gpu_check.py runs --quant4 there")
+    argv = ["eval", "harness", "--model", str(tiny_chat_model), "--tasks", "lingualift_nl_mc"]
+    assert main([*argv, "--include-path", str(task_dir), "--quant4"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--quant4/--quant8 need a CUDA GPU" in err and len(err.splitlines()) == 1

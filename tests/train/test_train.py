@@ -371,6 +371,8 @@ def test_two_process_ddp_on_cpu(tiny_chat_model, threads_dir, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((out / "training_report.json").read_text())
     assert report["world_size"] == 2 and report["steps"] == 3
+    # the model loaded after the arguments started the process group (what sharded loading needs)
+    assert report["setup"]["process_group_ready"] is True
 
 
 @pytest.mark.slow

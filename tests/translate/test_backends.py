@@ -643,3 +643,55 @@ def test_a_seq2seq_hypothesis_cut_at_the_cap_with_no_watch_on_it_is_flagged(
         translator = Seq2SeqTranslator("opus", str(tiny_marian), num_beams=2)
     out = translator.translate(TEXTS, EN, NL, max_new_tokens=3, strict=ct2)
     assert [t.flags for t in out] == [["truncated_output"]] * len(TEXTS)
+
+
+def _load_only(names):
+    def load(name):
+        if name not in names:
+            raise OSError(f"{name}: cannot open shared object file")
+
+    return load
+
+
+@pytest.mark.parametrize(
+    "device, found, candidates, refused",
+    [
+        ("cpu", set(), ["libcublas.so.12"], False),  # a CPU needs no cuBLAS
+        ("cuda", {"libcublas.so.12"}, ["libcublas.so.12"], False),  # a CUDA 12 stack
+        (
+            "cuda:1",
+            {"/site/nvidia/cublas/lib/libcublas.so.12"},
+            ["libcublas.so.12", "/site/nvidia/cublas/lib/libcublas.so.12"],
+            False,
+        ),
+        ("cuda", {"libcublas.so.13"}, ["libcublas.so.12"], True),  # torch cu13 only: CTranslate2 issue 1933
+    ],
+)
+def test_ct2_on_cuda_looks_for_its_cublas_first_and_names_the_fix(device, found, candidates, refused):
+    from lingualift.translate.backends.ct2 import missing_cuda_library
+
+    said = missing_cuda_library(device, _load_only(found), candidates)
+    assert (said is not None) is refused
+    if refused:
+        assert "pip install nvidia-cublas-cu12" in said and device in said and "\n" not in said
+
+
+def test_ct2_on_a_machine_without_cuda_12_is_one_line_before_anything_converts(
+    tiny_marian, monkeypatch, tmp_path, capsys
+):
+    pytest.importorskip("ctranslate2")
+    from lingualift.translate.backends.ct2 import CT2_CUBLAS, require_cuda_library
+
+    try:
+        require_cuda_library("cuda")
+        pytest.skip(f"{CT2_CUBLAS} loads on this machine")
+    except Exception:
+        pass
+    monkeypatch.setenv("LINGUALIFT_CACHE", str(tmp_path / "cache"))
+    src = tmp_path / "a.jsonl"
+    src.write_text("".join(json.dumps({"text": t, "lang": "en"}) + "\n" for t in TEXTS))
+    argv = ["translate", str(src), "--to", "nl", "--backend", "opus", "--model", str(tiny_marian), "--ct2"]
+    assert main([*argv, "--device", "cuda", "--out", str(tmp_path / "o")]) == 2
+    said = [s for s in capsys.readouterr().err.splitlines() if s.strip() and not s.startswith("translate →")]
+    assert len(said) == 1 and "pip install nvidia-cublas-cu12" in said[0]
+    assert not (tmp_path / "cache" / "ct2").exists()  # refused before the conversion

@@ -20,6 +20,51 @@ from lingualift.translate.backends.early_stop import LoopWatch, end_token_ids, w
 from lingualift.translate.backends.llm import LLMTranslator, clean_output
 from lingualift.translate.backends.seq2seq import FAMILIES, Seq2SeqTranslator
 
+# The ctranslate2 4.x wheels link against CUDA 12's cuBLAS. A CUDA 13 stack (torch's cu13 build)
+# ships only libcublas.so.13, and every batch then fails at its first matrix product (CTranslate2
+# issue 1933), so the library is looked for before anything is converted or loaded.
+CT2_CUBLAS = "libcublas.so.12"
+
+
+def cublas_candidates() -> list[str]:
+    """CT2_CUBLAS by name (the loader's path, or a copy torch already loaded), then the copies pip's
+    nvidia-cublas-cu12 puts under site-packages, which no loader path names."""
+    import site
+    import sys
+
+    roots = [*site.getsitepackages(), site.getusersitepackages(), *sys.path]
+    found = [Path(root) / "nvidia" / "cublas" / "lib" / CT2_CUBLAS for root in roots if root]
+    return [CT2_CUBLAS, *dict.fromkeys(str(path) for path in found if path.is_file())]
+
+
+def missing_cuda_library(device: str, load, candidates: list[str]) -> str | None:
+    """The one line that says how to get the cuBLAS CTranslate2 needs on `device`; None when it
+    loads (or on a CPU). `load` opens a shared library (ctypes.CDLL), raising OSError when it cannot."""
+    from lingualift.hardware import is_cuda
+
+    if not is_cuda(device):
+        return None
+    for candidate in candidates:
+        try:
+            load(candidate)
+            return None
+        except OSError:
+            continue
+    return (
+        f"--ct2 on {device}: CTranslate2 needs {CT2_CUBLAS} (CUDA 12) and cannot load it here (a CUDA 13 "
+        "stack ships only libcublas.so.13): pip install nvidia-cublas-cu12, or run without --ct2"
+    )
+
+
+def require_cuda_library(device: str) -> None:
+    import ctypes
+
+    problem = missing_cuda_library(
+        device, lambda name: ctypes.CDLL(name, mode=ctypes.RTLD_GLOBAL), cublas_candidates()
+    )
+    if problem:
+        raise ConfigError(problem)
+
 
 def converted_model_dir(model: str, quantization: str) -> Path:
     """Convert `model` with CTranslate2's TransformersConverter once; reuse the cached result."""
@@ -101,6 +146,7 @@ class CT2Translator(Seq2SeqTranslator):
             raise ConfigError(
                 f"--ct2: CTranslate2 has no converter for the {family} family; run it without --ct2"
             )
+        require_cuda_library(device)
         self.spec = FAMILIES[family]
         self.family = family
         self.model_id = model
@@ -213,6 +259,7 @@ class CT2LLMTranslator(LLMTranslator):
 
         from lingualift.models import resolve_model
 
+        require_cuda_library(device)
         path = resolve_model(model)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)

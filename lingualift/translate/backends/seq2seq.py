@@ -114,12 +114,15 @@ class Seq2SeqTranslator:
                 "dtype": gpu_dtype(self.spec) if device.startswith("cuda") else torch.float32,
             }
             if quantization is not None:
-                kwargs.update(quantization_config=quantization, device_map={"": device})
+                kwargs["quantization_config"] = quantization
+            from lingualift.hardware import inference_device_map
+
+            device_map = inference_device_map(device)
+            if device_map is not None:  # straight onto the GPU, not a whole copy in host RAM first
+                kwargs["device_map"] = device_map
             self.model = loader.from_pretrained(model, **kwargs)
         except OSError as error:
             raise ModelError(f"cannot load {family} model '{model}': {error}") from error
-        if quantization is None:
-            self.model.to(device)
         self.model.eval()
         limit = getattr(self.model.config, "max_position_embeddings", None) or 512
         self.max_length = min(int(limit), 1024)
