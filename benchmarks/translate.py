@@ -129,13 +129,9 @@ def chat_answer_rows(count: int, seed: int = 0) -> list[dict]:
 
 def tiny_marian() -> str:
     """Build the tests' tiny Marian model into a temporary directory."""
-    from tests.fixtures_mt import tiny_marian as fixture
+    from tests.builders import build_tiny_marian
 
-    class Factory:
-        def mktemp(self, name):
-            return Path(tempfile.mkdtemp(prefix=name))
-
-    return str(fixture.__wrapped__(Factory()))
+    return str(build_tiny_marian(Path(tempfile.mkdtemp(prefix="tiny-marian"))))
 
 
 def base_size_marian() -> str:

@@ -84,7 +84,7 @@ class Checks:
     def marian(self) -> Path:
         path = self.work / "tiny-marian"
         if not path.exists():
-            from tests.fixtures_mt import build_tiny_marian
+            from tests.builders import build_tiny_marian
 
             path.mkdir()
             build_tiny_marian(path)

@@ -1,37 +1,19 @@
-"""Tiny real MT models built from configs, with SentencePiece trained here (see shared/TINY_MODELS.md).
+"""Fixtures over the tiny real MT models of tests/builders.py (see shared/TINY_MODELS.md).
 
 Registered for every test through `pytest_plugins` in tests/conftest.py."""
 
 from __future__ import annotations
 
-import io
-import json
-
 import pytest
 
-from lingualift.demo.sample import sample_rows
-
-
-def corpus() -> list[str]:
-    lines = []
-    for row in sample_rows():
-        lines.extend(line.strip() for line in row["text"].splitlines() if line.strip())
-    return lines
-
-
-def train_sentencepiece(vocab_size: int = 300, **options) -> bytes:
-    import sentencepiece as spm
-
-    model = io.BytesIO()
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(corpus()),
-        model_writer=model,
-        vocab_size=vocab_size,
-        hard_vocab_limit=False,
-        character_coverage=1.0,
-        **options,
-    )
-    return model.getvalue()
+from tests.builders import (
+    build_tiny_m2m,
+    build_tiny_madlad,
+    build_tiny_marian,
+    build_tiny_mbart,
+    build_tiny_nllb,
+    build_tiny_seamless,
+)
 
 
 @pytest.fixture(scope="session")
@@ -39,253 +21,26 @@ def tiny_marian(tmp_path_factory):
     return build_tiny_marian(tmp_path_factory.mktemp("tiny-marian"))
 
 
-def build_tiny_marian(path):
-    """A multilingual-style OPUS-MT/Marian model: one SentencePiece model, `>>xxx<<` targets (also
-    used by scripts/gpu_check.py, which has no model hub either)."""
-    import sentencepiece as spm
-    import torch
-    from transformers import MarianConfig, MarianMTModel, MarianTokenizer
-
-    proto = train_sentencepiece(300)
-    for name in ("source.spm", "target.spm"):
-        (path / name).write_bytes(proto)
-    processor = spm.SentencePieceProcessor(model_proto=proto)
-    pieces = [processor.id_to_piece(i) for i in range(processor.get_piece_size())]
-    vocab = {"</s>": 0, "<unk>": 1}
-    for piece in pieces:
-        vocab.setdefault(piece, len(vocab))
-    for code in ("nld", "deu", "fra"):
-        vocab[f">>{code}<<"] = len(vocab)
-    vocab["<pad>"] = len(vocab)
-    (path / "vocab.json").write_text(json.dumps(vocab))
-    tokenizer = MarianTokenizer(
-        source_spm=str(path / "source.spm"),
-        target_spm=str(path / "target.spm"),
-        vocab=str(path / "vocab.json"),
-    )
-    config = MarianConfig(
-        vocab_size=len(tokenizer),
-        d_model=32,
-        encoder_layers=1,
-        decoder_layers=1,
-        encoder_attention_heads=2,
-        decoder_attention_heads=2,
-        encoder_ffn_dim=64,
-        decoder_ffn_dim=64,
-        max_position_embeddings=256,
-        pad_token_id=vocab["<pad>"],
-        eos_token_id=0,
-        decoder_start_token_id=vocab["<pad>"],
-        forced_eos_token_id=None,
-        init_std=1.0,
-        scale_embedding=True,
-    )
-    torch.manual_seed(0)
-    model = MarianMTModel(config).eval()
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
-
-
-def _sp_processor(proto: bytes):
-    import sentencepiece as spm
-
-    return spm.SentencePieceProcessor(model_proto=proto)
-
-
-def _bpe_vocab_and_merges(vocab_size: int = 400):
-    """A Metaspace BPE trained here, as (vocab dict, merges list) for tokenizers taking vocab=/merges=."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-
-    tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
-    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<s>", "<pad>", "</s>", "<unk>"])
-    tokenizer.train_from_iterator(corpus(), trainer=trainer)
-    model = json.loads(tokenizer.to_str())["model"]
-    merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
-    return model["vocab"], merges
-
-
-def _save(model, tokenizer, path):
-    model.eval().save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
-
-
 @pytest.fixture(scope="session")
 def tiny_m2m(tmp_path_factory):
-    import torch
-    from transformers import M2M100Config, M2M100ForConditionalGeneration, M2M100Tokenizer
-
-    from lingualift.language_codes import M2M100
-
-    path = tmp_path_factory.mktemp("tiny-m2m")
-    proto = train_sentencepiece(300)
-    (path / "sentencepiece.bpe.model").write_bytes(proto)
-    processor = _sp_processor(proto)
-    vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
-    for i in range(processor.get_piece_size()):
-        vocab.setdefault(processor.id_to_piece(i), len(vocab))
-    (path / "vocab.json").write_text(json.dumps(vocab))
-    tokenizer = M2M100Tokenizer(
-        vocab_file=str(path / "vocab.json"),
-        spm_file=str(path / "sentencepiece.bpe.model"),
-        src_lang="en",
-        tgt_lang="nl",
-        additional_special_tokens=[f"__{c}__" for c in M2M100],
-    )
-    config = M2M100Config(
-        vocab_size=len(vocab) + 100 + tokenizer.num_madeup_words,
-        d_model=32,
-        encoder_layers=1,
-        decoder_layers=1,
-        encoder_attention_heads=2,
-        decoder_attention_heads=2,
-        encoder_ffn_dim=64,
-        decoder_ffn_dim=64,
-        max_position_embeddings=256,
-        decoder_start_token_id=2,
-        pad_token_id=1,
-        eos_token_id=2,
-        bos_token_id=0,
-        init_std=1.0,
-    )
-    torch.manual_seed(0)
-    return _save(M2M100ForConditionalGeneration(config), tokenizer, path)
+    return build_tiny_m2m(tmp_path_factory.mktemp("tiny-m2m"))
 
 
 @pytest.fixture(scope="session")
 def tiny_nllb(tmp_path_factory):
-    import torch
-    from transformers import M2M100Config, M2M100ForConditionalGeneration, NllbTokenizerFast
-
-    path = tmp_path_factory.mktemp("tiny-nllb")
-    vocab, merges = _bpe_vocab_and_merges()
-    tokenizer = NllbTokenizerFast(vocab=vocab, merges=merges, src_lang="eng_Latn", tgt_lang="nld_Latn")
-    config = M2M100Config(
-        vocab_size=len(tokenizer),
-        d_model=32,
-        encoder_layers=1,
-        decoder_layers=1,
-        encoder_attention_heads=2,
-        decoder_attention_heads=2,
-        encoder_ffn_dim=64,
-        decoder_ffn_dim=64,
-        max_position_embeddings=256,
-        decoder_start_token_id=2,
-        pad_token_id=1,
-        eos_token_id=2,
-        bos_token_id=0,
-        init_std=1.0,
-        tokenizer_class="NllbTokenizer",
-    )
-    torch.manual_seed(0)
-    return _save(M2M100ForConditionalGeneration(config), tokenizer, path)
+    return build_tiny_nllb(tmp_path_factory.mktemp("tiny-nllb"))
 
 
 @pytest.fixture(scope="session")
 def tiny_mbart(tmp_path_factory):
-    import torch
-    from transformers import MBart50TokenizerFast, MBartConfig, MBartForConditionalGeneration
-
-    path = tmp_path_factory.mktemp("tiny-mbart")
-    processor = _sp_processor(train_sentencepiece(300))
-    pieces = [(processor.id_to_piece(i), processor.get_score(i)) for i in range(processor.get_piece_size())]
-    pieces = [("<s>", 0.0), ("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)] + [
-        p for p in pieces if p[0] not in ("<s>", "</s>", "<unk>", "<pad>")
-    ]
-    tokenizer = MBart50TokenizerFast(vocab=pieces, bos_token="<s>", src_lang="en_XX", tgt_lang="nl_XX")
-    config = MBartConfig(
-        vocab_size=len(tokenizer),
-        d_model=32,
-        encoder_layers=1,
-        decoder_layers=1,
-        encoder_attention_heads=2,
-        decoder_attention_heads=2,
-        encoder_ffn_dim=64,
-        decoder_ffn_dim=64,
-        max_position_embeddings=256,
-        decoder_start_token_id=2,
-        pad_token_id=1,
-        eos_token_id=2,
-        bos_token_id=0,
-        init_std=1.0,
-        normalize_before=True,
-        normalize_embedding=True,
-    )
-    torch.manual_seed(0)
-    return _save(MBartForConditionalGeneration(config), tokenizer, path)
+    return build_tiny_mbart(tmp_path_factory.mktemp("tiny-mbart"))
 
 
 @pytest.fixture(scope="session")
 def tiny_madlad(tmp_path_factory):
-    import torch
-    from transformers import T5Config, T5ForConditionalGeneration, T5Tokenizer
-
-    path = tmp_path_factory.mktemp("tiny-madlad")
-    proto = train_sentencepiece(
-        300, pad_id=0, eos_id=1, unk_id=2, bos_id=-1, user_defined_symbols=["<2en>", "<2nl>", "<2fr>"]
-    )
-    processor = _sp_processor(proto)
-    pieces = [(processor.id_to_piece(i), processor.get_score(i)) for i in range(processor.get_piece_size())]
-    tokenizer = T5Tokenizer(vocab=pieces, extra_ids=0, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
-    config = T5Config(
-        vocab_size=len(tokenizer),
-        d_model=32,
-        d_kv=16,
-        d_ff=64,
-        num_layers=1,
-        num_decoder_layers=1,
-        num_heads=2,
-        decoder_start_token_id=0,
-        pad_token_id=0,
-        eos_token_id=1,
-        initializer_factor=5.0,
-    )
-    torch.manual_seed(0)
-    return _save(T5ForConditionalGeneration(config), tokenizer, path)
+    return build_tiny_madlad(tmp_path_factory.mktemp("tiny-madlad"))
 
 
 @pytest.fixture(scope="session")
 def tiny_seamless(tmp_path_factory):
-    import torch
-    from transformers import SeamlessM4TTokenizer, SeamlessM4Tv2Config, SeamlessM4Tv2ForTextToText
-
-    path = tmp_path_factory.mktemp("tiny-seamless")
-    vocab, merges = _bpe_vocab_and_merges()
-    codes = ["__eng__", "__nld__", "__fra__"]
-    tokenizer = SeamlessM4TTokenizer(
-        vocab=vocab, merges=merges, src_lang="eng", tgt_lang="nld", additional_special_tokens=codes
-    )
-    config = SeamlessM4Tv2Config(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        encoder_layers=1,
-        decoder_layers=1,
-        encoder_attention_heads=2,
-        decoder_attention_heads=2,
-        encoder_ffn_dim=64,
-        decoder_ffn_dim=64,
-        max_position_embeddings=256,
-        speech_encoder_layers=1,
-        speech_encoder_attention_heads=2,
-        speech_encoder_intermediate_size=64,
-        t2u_encoder_layers=1,
-        t2u_decoder_layers=1,
-        t2u_encoder_attention_heads=2,
-        t2u_decoder_attention_heads=2,
-        t2u_encoder_ffn_dim=64,
-        t2u_decoder_ffn_dim=64,
-        initializer_range=1.0,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-        decoder_start_token_id=tokenizer.eos_token_id,
-    )
-    torch.manual_seed(0)
-    model = SeamlessM4Tv2ForTextToText(config)
-    model.generation_config.text_decoder_lang_to_code_id = {
-        c.strip("_"): tokenizer.convert_tokens_to_ids(c) for c in codes
-    }
-    model.generation_config._from_model_config = False
-    return _save(model, tokenizer, path)
+    return build_tiny_seamless(tmp_path_factory.mktemp("tiny-seamless"))
