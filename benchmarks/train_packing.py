@@ -73,11 +73,11 @@ def padding_fraction(config, batch_size: int) -> float:
     from transformers import AutoTokenizer
 
     from lingualift.train.data import PackedCollator, PadCollator
-    from lingualift.train.run import _sft_dataset
+    from lingualift.train.inputs import sft_dataset
 
     tokenizer = AutoTokenizer.from_pretrained(config.model)
     tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
-    dataset, _ = _sft_dataset(config, tokenizer)
+    dataset, _ = sft_dataset(config, tokenizer)
     dataset = dataset.shuffle(seed=config.seed)
     collate = PackedCollator(tokenizer) if config.packing else PadCollator(tokenizer)
     padded = total = 0

@@ -140,9 +140,9 @@ def test_sft_on_two_languages_reports_the_mix_and_keeps_each_system_prompt(tiny_
     assert f"de {round(8 * weight_de)} of 2, nl {8 - round(8 * weight_de)} of 6" in page
 
     from lingualift.train.config import TrainConfig
-    from lingualift.train.run import _joined_conversations
+    from lingualift.train.inputs import joined_conversations
 
-    joined = _joined_conversations(TrainConfig(model="m", data=",".join(threads), out="o"), None)
+    joined = joined_conversations(TrainConfig(model="m", data=",".join(threads), out="o"), None)
     mixed, _ = mix_languages(joined, how="uniform", temperature=3.0, size=None, seed=0)
     for messages, lang in zip(mixed["messages"], mixed["lang"]):
         name = {"nl": "Dutch", "de": "German"}[lang]
