@@ -22,10 +22,12 @@ from lingualift.errors import config_error
 
 
 def _cli_type(annotation: Any) -> Any:
-    """Literal choices become str (pydantic checks the choice and names the field)."""
+    """Literal choices (also inside a list) become str: pydantic checks the choice and names the field."""
     origin = typing.get_origin(annotation)
     if origin is Literal:
         return str
+    if origin is list:
+        return list[_cli_type(typing.get_args(annotation)[0])]
     if origin in (typing.Union, types.UnionType):
         inner = [a for a in typing.get_args(annotation) if a is not type(None)]
         if len(inner) == 1:

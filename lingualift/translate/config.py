@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lingualift.stage import STEP_FOLDER, Link
 
+Format = Literal["auto", "text", "alpaca", "dolly", "openai", "sharegpt", "preference"]
+Role = Literal["system", "user", "assistant"]
 Backend = Literal["opus", "mbart", "madlad", "m2m", "nllb", "seamless", "tower", "llm", "openai"]
 SEQ2SEQ = ("opus", "mbart", "madlad", "m2m", "nllb", "seamless")
 CT2ComputeType = Literal[
@@ -38,6 +40,21 @@ class TranslateConfig(BaseModel):
         "lang", description="Column with each row's language (used when --from is not given)"
     )
     text_field: Annotated[str, Link("text_field")] = Field("text", description="Column to translate")
+    fields: Optional[list[str]] = Field(
+        None,
+        description="Columns to translate, comma-separated: strings, or lists of turns translated turn by "
+        "turn (default: from the format)",
+    )
+    format: Format = Field(
+        "auto",
+        description="Which columns hold the text: auto (the --text-field column, else detected from the "
+        "columns), or a named format",
+    )
+    roles: Optional[list[Role]] = Field(
+        None,
+        description="Translate only these roles' turns and fields, comma-separated (e.g. user: the "
+        "prompts; answers kept in the source language)",
+    )
     split: str | None = Field(None, description="Only this split")
     limit: Annotated[int | None, Link("limit (applied by the source step)")] = Field(
         None, gt=0, description="Only the first N rows of each split"
@@ -73,6 +90,16 @@ class TranslateConfig(BaseModel):
         None, description="Translation store directory; default OUT.work"
     )
     trust_remote_code: bool = Field(False, description="Allow model code from the hub")
+
+    @field_validator("fields", "roles", mode="before")
+    @classmethod
+    def _comma_separated(cls, value):
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, (list, tuple)):
+            value = [part.strip() for item in value for part in str(item).split(",") if part.strip()]
+            return value or None
+        return value
 
     @field_validator("shard")
     @classmethod

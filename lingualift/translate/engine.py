@@ -8,23 +8,21 @@ any point loses at most the batch in flight; running the same command again resu
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections import Counter, deque
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
 from lingualift.errors import ConfigError, DataError, LanguageError, LinguaLiftError
 from lingualift.languages import Language, backend_code, get_language
 from lingualift.models import quantization_config, require_cuda_for_quantization
+from lingualift.translate import formats
 from lingualift.translate.config import SEQ2SEQ, TranslateConfig
 from lingualift.translate.quality import loop_free_prefixes, segment_flags
-from lingualift.translate.segment import PLACEHOLDER_RE, Piece, join_message, split_message
-from lingualift.translate.store import Result, Segment, TranslationStore, segment_key
+from lingualift.translate.segment import PLACEHOLDER_RE
+from lingualift.translate.store import Result, Segment, TranslationStore
 
-PLAN_BATCH_ROWS = 1000
 PAGE = 2048
 MAX_BATCH_ITEMS = 256
 
@@ -37,85 +35,6 @@ def default_backend(tgt: Language) -> str:
         except LanguageError:
             continue
     raise LanguageError(f"no MT family supports {tgt.name} ({tgt.tag}): use --backend llm or openai")
-
-
-def _owner(key: str, world: int) -> int:
-    return int(key[:12], 16) % world
-
-
-@dataclass
-class RowPlan:
-    """What happens to one row: translated pieces, or kept as is with a reason."""
-
-    pieces: list[Piece] | None = None
-    src: Language | None = None
-    keep_reason: str | None = None  # None: translated; else why the row keeps its text
-    flags: list[str] = field(default_factory=list)
-
-
-class Planner:
-    """Decides, per row, which segments need translation. Pure given the config (deterministic)."""
-
-    def __init__(self, config: TranslateConfig, tgt: Language, backend: str):
-        self.config = config
-        self.tgt = tgt
-        self.backend = backend
-        self.fixed_src = get_language(config.source_lang) if config.source_lang else None
-        self.only_ids = _read_ids(config.only_ids) if config.only_ids else None
-        self.languages: dict[object, Language | str] = {}
-
-    def source_language(self, value) -> Language | str:
-        """The row's Language, or a flag explaining why it cannot be translated."""
-        if self.fixed_src is not None:
-            return self.fixed_src
-        if value not in self.languages:
-            try:
-                lang = get_language(str(value)) if value else None
-                if lang is None:
-                    self.languages[value] = "unknown_source_language"
-                else:
-                    if self.backend in SEQ2SEQ or self.backend == "tower":
-                        backend_code(lang, self.backend)  # raises when the backend cannot read it
-                    self.languages[value] = lang
-            except LanguageError:
-                known = value and _is_known(value)
-                self.languages[value] = (
-                    f"unsupported_source_language:{value}" if known else f"unknown_source_language:{value}"
-                )
-        return self.languages[value]
-
-    def plan(self, text, lang_value, row_id) -> RowPlan:
-        if text is None or (isinstance(text, str) and not text.strip()):
-            return RowPlan(keep_reason="empty_source", flags=["empty_source"])
-        if not isinstance(text, str):
-            return RowPlan(keep_reason="not_text", flags=[f"not_text:{type(text).__name__}"])
-        if self.only_ids is not None and row_id not in self.only_ids:
-            return RowPlan(keep_reason="not_selected", flags=["not_translated:not_selected"])
-        src = self.source_language(lang_value)
-        if isinstance(src, str):
-            return RowPlan(keep_reason="language", flags=[src])
-        if src.key == self.tgt.key:
-            return RowPlan(keep_reason="already_target")
-        pieces = split_message(text, max_chars=self.config.segment_chars, language=src.raw)
-        return RowPlan(pieces=pieces, src=src)
-
-
-def _is_known(value) -> bool:
-    try:
-        get_language(str(value))
-        return True
-    except LanguageError:
-        return False
-
-
-def _read_ids(path: str) -> set[str]:
-    file = Path(path)
-    if not file.is_file():
-        raise ConfigError(f"--only-ids {file}: file not found")
-    data = json.loads(file.read_text(encoding="utf-8"))
-    if isinstance(data, dict):  # thread_message_ids.json: {split: [ids]}
-        return {i for ids in data.values() for i in ids}
-    return set(data)
 
 
 def translate_dataset(config: TranslateConfig, *, echo=print, progress: bool = True) -> dict:
@@ -142,10 +61,19 @@ def translate_dataset(config: TranslateConfig, *, echo=print, progress: bool = T
         data = datasets.DatasetDict({config.split: data})
     if config.limit:
         data = datasets.DatasetDict({k: v.select(range(min(config.limit, len(v)))) for k, v in data.items()})
-    require_columns(data, [config.text_field], where=config.source)
-    planner = Planner(config, tgt, backend)
+    layout = formats.detect_layout(config, next(iter(data.values())).column_names)
+    if layout.kind == "fields":
+        require_columns(data, layout.fields, where=config.source)
+        columns = next(iter(data.values())).column_names
+        if not config.source_lang and config.lang_field not in columns:
+            raise ConfigError(
+                f"{config.source}: no '{config.lang_field}' column to tell each row's language: pass "
+                "--source-lang (e.g. --source-lang en)"
+            )
+        echo(layout.describe())
+    planner = formats.Planner(config, tgt, backend)
 
-    planned, before = _plan(data, planner, store, rank, world)
+    planned, before = formats.plan_segments(data, layout, planner, store, rank, world)
     pending = store.pending_count()
     echo(
         f"rank {rank}/{world}: {planned} unique segments, {planned - pending} already in the store, "
@@ -186,7 +114,7 @@ def translate_dataset(config: TranslateConfig, *, echo=print, progress: bool = T
     _wait_for_ranks(work, world, echo)
     stores = [TranslationStore(p, readonly=True) for p in sorted(work.glob(f"store-*-of-{world}.sqlite"))]
     try:
-        assembled, row_counts = _assemble(data, planner, stores, config, tgt)
+        assembled, tally = formats.assemble(data, layout, planner, stores)
     finally:
         for s in stores:
             s.close()
@@ -195,13 +123,24 @@ def translate_dataset(config: TranslateConfig, *, echo=print, progress: bool = T
     save_dataset(assembled, out)
     seconds = time.perf_counter() - started
     rows = sum(before.values())
-    flags = {key.split(":", 1)[1]: n for key, n in sorted(row_counts.items()) if key.startswith("flag:")}
-    outcomes = {key: n for key, n in row_counts.items() if not key.startswith("flag:")}
+    flags = {key.split(":", 1)[1]: n for key, n in sorted(tally.rows.items()) if key.startswith("flag:")}
+    outcomes = {key: n for key, n in tally.rows.items() if not key.startswith("flag:")}
     report.update(
+        format=layout.format,
+        fields=list(layout.fields),
+        roles=sorted(layout.roles) if layout.roles else None,
         rows=rows,
         rows_per_split=before,
         rows_by_outcome=outcomes,
         rows_by_flag=flags,
+        **(
+            {
+                "strings_by_field": {f: dict(c) for f, c in tally.strings.items()},
+                "turns_by_outcome": dict(tally.turns),
+            }
+            if layout.kind == "fields"
+            else {}
+        ),
         seconds=round(seconds, 2),
         rows_per_second=round(rows / seconds, 2),
         source=config.source,
@@ -218,34 +157,6 @@ def translate_dataset(config: TranslateConfig, *, echo=print, progress: bool = T
             "flagged failed"
         )
     return report
-
-
-def _plan(data, planner: Planner, store: TranslationStore, rank: int, world: int) -> tuple[int, dict]:
-    """Queue this rank's unique segments; returns (unique segments of this rank, rows per split)."""
-    config = planner.config
-    seen: set[str] = set()
-    rows = {}
-    for split, part in data.items():
-        rows[split] = len(part)
-        columns = [
-            c for c in (config.text_field, config.lang_field, config.id_field) if c in part.column_names
-        ]
-        for batch in part.select_columns(columns).iter(batch_size=PLAN_BATCH_ROWS):
-            texts = batch[config.text_field]
-            langs = batch.get(config.lang_field, [None] * len(texts))
-            ids = batch.get(config.id_field, [None] * len(texts))
-            queue = []
-            for text, lang, row_id in zip(texts, langs, ids):
-                plan = planner.plan(text, lang, row_id)
-                for piece in plan.pieces or ():
-                    if not piece.translate:
-                        continue
-                    key = segment_key(piece.text, plan.src.tag, planner.tgt.tag)
-                    if _owner(key, world) == rank and key not in seen:
-                        seen.add(key)
-                        queue.append(Segment(key, piece.text, plan.src.tag, planner.tgt.tag))
-            store.add_pending(queue)
-    return len(seen), rows
 
 
 class _Translators:
@@ -754,85 +665,3 @@ def _wait_for_ranks(work: Path, world: int, echo, timeout: float = 7 * 24 * 3600
         missing = [r for r in range(world) if not (work / f"done-{r}-of-{world}.json").exists()]
     if missing:
         raise DataError(f"ranks {missing} did not finish: run them again, then rank 0")
-
-
-def _assemble(data, planner: Planner, stores: list[TranslationStore], config: TranslateConfig, tgt: Language):
-    import datasets
-
-    outcome = Counter()
-    text_field, lang_field = config.text_field, config.lang_field
-
-    def assemble(batch):
-        texts = batch[text_field]
-        langs = batch.get(lang_field, [None] * len(texts))
-        ids = batch.get(config.id_field, [None] * len(texts))
-        plans = [planner.plan(t, lang, i) for t, lang, i in zip(texts, langs, ids)]
-        keys = {
-            segment_key(p.text, plan.src.tag, tgt.tag)
-            for plan in plans
-            for p in plan.pieces or ()
-            if p.translate
-        }
-        found: dict[str, Result] = {}
-        for store in stores:
-            for key, result in store.lookup(sorted(keys - found.keys())).items():
-                found[key] = result
-        new_text, translators, flags_out, lang_out = [], [], [], []
-        for text, lang, plan in zip(texts, langs, plans):
-            if plan.pieces is None:
-                outcome[plan.keep_reason] += 1
-                new_text.append(None if plan.keep_reason == "not_text" else text)
-                translators.append("none")
-                flags_out.append(plan.flags)
-                lang_out.append(tgt.tag if plan.keep_reason == "already_target" else lang)
-                continue
-            parts = [
-                found.get(segment_key(p.text, plan.src.tag, tgt.tag)) for p in plan.pieces if p.translate
-            ]
-            if any(r is None for r in parts):
-                raise DataError(
-                    "segments are missing from the store: run the same command again to finish them"
-                )
-            used = sorted({r.translator for r in parts})
-            row_flags = sorted({f for r in parts for f in r.flags if f != "failed"})
-            failed = [r for r in parts if r.status == "failed"]
-            if failed:
-                outcome["failed"] += 1
-                new_text.append(None)
-                row_flags = [f"failed:{failed[0].error}"] + row_flags
-            else:
-                joined, _ = join_message(plan.pieces, [r.output for r in parts])
-                new_text.append(joined)
-                outcome["flagged" if row_flags else "translated"] += 1
-            translators.append("+".join(used) if used else "none")
-            flags_out.append(row_flags)
-            outcome.update(f"flag:{flag.split(':', 1)[0]}" for flag in row_flags)  # rows per flag reason
-            lang_out.append(tgt.tag)
-        batch[text_field] = new_text
-        batch["source_text"] = texts
-        batch["translator"] = translators
-        batch["qe_flags"] = flags_out
-        batch[lang_field] = lang_out
-        return batch
-
-    out = {}
-    for split, part in data.items():
-        features = part.features.copy()
-        features[text_field] = datasets.Value("string")
-        features["source_text"] = part.features[text_field]
-        features["translator"] = datasets.Value("string")
-        features["qe_flags"] = datasets.Sequence(datasets.Value("string"))
-        features[lang_field] = datasets.Value("string")
-        fingerprint = hashlib.sha256(f"{part._fingerprint}|{config.model_dump_json()}".encode()).hexdigest()[
-            :32
-        ]
-        out[split] = part.map(
-            assemble,
-            batched=True,
-            batch_size=500,
-            features=features,
-            new_fingerprint=fingerprint,
-            desc=f"assemble {split}",
-            load_from_cache_file=False,
-        )
-    return datasets.DatasetDict(out), outcome
