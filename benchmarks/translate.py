@@ -4,6 +4,7 @@
     python benchmarks/translate.py overhead [--rows 1000] [--size tiny|base] [--device cuda]
     python benchmarks/translate.py overlap [--model base|tiny|demo] [--ct2] [--rows 300]
     python benchmarks/translate.py memory [--small 10000 --large 100000]
+    python benchmarks/translate.py formats [--model tiny|base|demo] [--rows 1000] [--turns 4]
 
 `tiny` is a random-weight Marian model built on the fly (like the tests'), so the numbers measure
 the engine, not translation quality; `base` is the same with OPUS-MT's layer sizes. `demo` is the
@@ -206,6 +207,8 @@ def lingualift_run(source: Path, out: Path, backend: str, model: str, *extra: st
             options["batch_tokens"] = int(flag.split("=")[1])
         if flag.startswith("--device="):
             options["device"] = flag.split("=")[1]
+        if flag.startswith("--from="):
+            options["source_lang"] = flag.split("=")[1]
     config = TranslateConfig(
         source=str(source), to="nl", out=str(out), backend=backend, model=model, **options
     )
@@ -436,6 +439,39 @@ def memory(args) -> None:
     print(f"growth from {args.small} to {args.large} rows: {growth * 100:.1f}% (target < 20%)")
 
 
+def formats(args) -> None:
+    """The same texts as one oasst-style column and as multi-turn `messages` rows (--turns texts
+    per row, user and assistant alternating), translated side by side: the wall time of each."""
+    rows, source, work, model, backend = rows_and_model(args)
+    conversations = [
+        {
+            "id": f"c{i}",
+            "messages": [
+                {"role": "user" if j % 2 == 0 else "assistant", "content": r["text"]}
+                for j, r in enumerate(rows[i : i + args.turns])
+            ],
+        }
+        for i in range(0, len(rows), args.turns)
+    ]
+    chat = work / "messages.jsonl"
+    chat.write_text("".join(json.dumps(r) + "\n" for r in conversations))
+    timings = {}
+    for name, path in (("text column", source), ("messages", chat)):
+        start = time.perf_counter()
+        report = lingualift_run(
+            path, work / f"out-{name}", backend, model, "--from=en", f"--device={args.device}"
+        )
+        timings[name] = (time.perf_counter() - start, report)
+    print(f"{len(rows)} texts ({args.shape} shape), model: {args.model}, device: {args.device}")
+    for name, (seconds, report) in timings.items():
+        print(
+            f"{name}: {report['rows']} rows, {report['unique_segments']} unique segments, {seconds:.1f} s, "
+            f"{len(rows) / seconds:.2f} texts/s"
+        )
+    ratio = timings["text column"][0] / timings["messages"][0]
+    print(f"ratio (texts/s, messages / text column): {ratio:.2f} (target >= 0.90)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="bench", required=True)
@@ -480,8 +516,16 @@ def main() -> None:
     m = sub.add_parser("memory")
     m.add_argument("--small", type=int, default=10_000)
     m.add_argument("--large", type=int, default=100_000)
+    f = sub.add_parser("formats")
+    f.add_argument("--model", default="tiny", help="tiny, base (random Marian) or a chat model (demo)")
+    f.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ...")
+    f.add_argument("--rows", type=int, default=1000, help="texts (the text column's rows)")
+    f.add_argument("--turns", type=int, default=4, help="texts per messages row")
+    f.add_argument("--shape", choices=sorted(ROW_SHAPES), default="chat")
     args = parser.parse_args()
-    {"throughput": throughput, "overhead": overhead, "overlap": overlap, "memory": memory}[args.bench](args)
+    benches = {"throughput": throughput, "overhead": overhead, "overlap": overlap, "memory": memory}
+    benches["formats"] = formats
+    benches[args.bench](args)
 
 
 if __name__ == "__main__":

@@ -413,3 +413,26 @@ def test_killed_during_translate_and_during_train_then_the_same_command_finishes
         theirs = datasets.load_from_disk(str(reference / "translate" / "data"))[split]
         assert ours["text"] == theirs["text"] and ours["qe_flags"] == theirs["qe_flags"]
     assert json.loads((work / "train-sft" / "training_report.json").read_text())["steps"] == 4
+
+
+@pytest.mark.slow
+def test_an_alpaca_source_is_translated_field_by_field_and_read_by_threads(tmp_path, demo_cache):
+    """`source:` an Alpaca-shaped file: translate finds its fields (prompts only, `roles: [user]`),
+    threads reads the result; the answers stay as given."""
+    from lingualift.demo.sample import sample_rows
+
+    texts = [r["text"].split("\n")[0][:120] for r in sample_rows() if r.get("lang") == "en"][:8]
+    rows = [{"instruction": texts[i], "input": "", "output": texts[i + 1]} for i in range(0, 8, 2)]
+    source = tmp_path / "alpaca.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    work = tmp_path / "w"
+    argv = ["run", "--work-dir", str(work), "--set", f"source={source}", "--set", "source_lang=en"]
+    argv += ["--set", "translate.max_new_tokens=16", "--set", "translate.roles=user", "--set", "evaluate.holdout=1"]
+    argv += ["--until", "threads"]
+    assert main(argv) == 0
+    report = json.loads((work / "translate" / "data" / "translate_report.json").read_text())
+    assert report["format"] == "alpaca" and report["roles"] == ["user"] and report["rows"] == 4
+    threads = datasets.load_from_disk(str(work / "threads" / "all"))["train"]  # before the holdout
+    assert len(threads) == 4 and set(threads["lang"]) == {"nl"}
+    assert sorted(m[-1]["content"] for m in threads["messages"]) == sorted(r["output"] for r in rows)
+    assert not {m[-2]["content"] for m in threads["messages"]} & {r["instruction"] for r in rows}

@@ -8,6 +8,7 @@ from typing import Optional
 
 from pydantic import Field
 
+from lingualift.errors import DataError
 from lingualift.stage import Pipeline, Stage, Step
 
 FIELDS = {
@@ -19,7 +20,12 @@ FIELDS = {
         Optional[str],
         Field(None, description="Source language when rows have no `lang` column"),
     ),
-    "text_field": (str, Field("text", description="Column holding the message text")),
+    "text_field": (
+        str,
+        Field(
+            "text", description="Column holding the message text (other formats are found by their columns)"
+        ),
+    ),
     "limit": (
         Optional[int],
         Field(None, gt=0, description="Only the first N rows of each split (quick runs)"),
@@ -40,7 +46,8 @@ def run(step: Step, work: Path, echo) -> dict:
     """The embedded demo sample, or the configured source cut to `limit` rows per split."""
     import datasets
 
-    from lingualift.io import load_source, require_columns, save_dataset
+    from lingualift.io import load_source, save_dataset
+    from lingualift.translate.formats import detect_format
 
     source, limit, text_field = (step.settings[key] for key in ("source", "limit", "text_field"))
     if source is None:
@@ -49,13 +56,18 @@ def run(step: Step, work: Path, echo) -> dict:
         data, name = load_sample(), "demo sample (English, oasst1 format)"
     else:
         data, name = load_source(source), source
-    require_columns(data, [text_field], where=name)
+    columns = next(iter(data.values())).column_names
+    try:  # oasst or any text column, or a chat/instruction/preference format translate reads
+        fmt = detect_format(columns, text_field, text_named=text_field != "text")
+    except DataError as error:
+        raise DataError(f"{name}: {error}") from None
     if limit:
         data = datasets.DatasetDict({k: v.select(range(min(limit, len(v)))) for k, v in data.items()})
     save_dataset(data, work / step.name / "data")
     rows = {split: len(part) for split, part in data.items()}
-    echo(f"source: {name} — " + ", ".join(f"{s}: {n} rows" for s, n in rows.items()))
-    return {"source": name, "rows": rows, "oasst": "parent_id" in next(iter(data.values())).column_names}
+    label = name if fmt == "text" else f"{name} ({fmt} format)"
+    echo(f"source: {label} — " + ", ".join(f"{s}: {n} rows" for s, n in rows.items()))
+    return {"source": name, "rows": rows, "format": fmt, "oasst": "parent_id" in columns}
 
 
 def figure(summary: dict) -> str:

@@ -68,7 +68,7 @@ def translate_dataset(config: TranslateConfig, *, echo=print, progress: bool = T
         if not config.source_lang and config.lang_field not in columns:
             raise ConfigError(
                 f"{config.source}: no '{config.lang_field}' column to tell each row's language: pass "
-                "--source-lang (e.g. --source-lang en)"
+                "--from (e.g. --from en)"
             )
         echo(layout.describe())
     planner = formats.Planner(config, tgt, backend)

@@ -100,8 +100,15 @@ def _roles_by_name(fields) -> dict[str, str]:
 
 
 def _detect(config: TranslateConfig, columns: list[str]) -> str:
+    named = config.text_field != TranslateConfig.model_fields["text_field"].default
+    return detect_format(columns, config.text_field, text_named=named)
+
+
+def detect_format(columns: list[str], text_field: str = "text", *, text_named: bool = False) -> str:
+    """The format whose columns these are: "text" when `text_field` is there; DataError otherwise
+    (naming the missing column when the user named it)."""
     have = set(columns)
-    if config.text_field in have and not {"conversations", "messages", "chosen"} & have:
+    if text_field in have and not {"conversations", "messages", "chosen"} & have:
         return "text"
     if "conversations" in have:
         return "sharegpt"
@@ -113,10 +120,10 @@ def _detect(config: TranslateConfig, columns: list[str]) -> str:
         return "alpaca"
     if {"instruction", "response"} <= have:
         return "dolly"
-    if "text_field" in config.model_fields_set:
-        raise DataError(f"missing column '{config.text_field}' (columns: {', '.join(columns)})")
+    if text_named:
+        raise DataError(f"missing column '{text_field}' (columns: {', '.join(columns)})")
     raise DataError(
-        f"cannot tell which columns to translate ({', '.join(columns)}): expected a '{config.text_field}' "
+        f"cannot tell which columns to translate ({', '.join(columns)}): expected a '{text_field}' "
         "column, conversations (sharegpt), messages (openai), prompt/chosen/rejected, instruction/input/"
         "output (alpaca) or instruction/context/response (dolly) — pass --fields or --format"
     )
