@@ -197,20 +197,11 @@ class Planner:
     """Decides, per string, which segments need translation. Pure given the config (deterministic)."""
 
     def __init__(self, config: TranslateConfig, tgt: Language, backend: str):
-        import json
-
         self.config = config
         self.tgt = tgt
         self.backend = backend
         self.fixed_src = get_language(config.source_lang) if config.source_lang else None
-        self.only_ids = None
-        if config.only_ids:
-            file = Path(config.only_ids)
-            if not file.is_file():
-                raise ConfigError(f"--only-ids {file}: file not found")
-            data = json.loads(file.read_text(encoding="utf-8"))
-            # thread_message_ids.json: {split: [ids]}
-            self.only_ids = {i for ids in data.values() for i in ids} if isinstance(data, dict) else set(data)
+        self.only_ids = _read_ids(config.only_ids) if config.only_ids else None
         self.languages: dict[object, Language | str] = {}
 
     def source_language(self, value) -> Language | str:
@@ -254,6 +245,18 @@ class Planner:
         for piece in plan.pieces or ():
             if piece.translate:
                 yield segment_key(piece.text, plan.src.tag, self.tgt.tag), piece.text
+
+
+def _read_ids(path: str) -> set[str]:
+    import json
+
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"--only-ids {file}: file not found")
+    data = json.loads(file.read_text(encoding="utf-8"))
+    if isinstance(data, dict):  # thread_message_ids.json: {split: [ids]}
+        return {i for ids in data.values() for i in ids}
+    return set(data)
 
 
 def _is_known(value) -> bool:
@@ -368,7 +371,7 @@ def _row_outcome(outcomes: list[str]) -> str:
         if outcome in outcomes:
             return outcome
     kept = [o for o in outcomes if o != "role_not_selected"]
-    return kept[0] if kept else "role_not_selected"
+    return kept[0] if kept else "role_not_selected" if outcomes else "empty_source"
 
 
 def assemble(data, layout: Layout, planner: Planner, stores: list[TranslationStore]):
@@ -381,11 +384,9 @@ def assemble(data, layout: Layout, planner: Planner, stores: list[TranslationSto
     config, tgt = planner.config, planner.tgt
     tally = Tally()
 
-    def assemble_batch(batch):
-        count = len(batch[layout.fields[0]])
-        start = assemble_batch.start
-        assemble_batch.start += count
-        rows = [_row_plans(layout, planner, batch, i, f"row {start + i}") for i in range(count)]
+    def assemble_batch(batch, indices):
+        count = len(indices)
+        rows = [_row_plans(layout, planner, batch, i, f"row {indices[i]}") for i in range(count)]
         found = _lookup(stores, planner, [plan for row in rows for _, plan in row])
         langs = batch.get(config.lang_field, [None] * count)
         if layout.kind == "text":
@@ -434,7 +435,7 @@ def assemble(data, layout: Layout, planner: Planner, stores: list[TranslationSto
                     flags_here[item.field].append(done.flags)
             outcome = _row_outcome(outcomes)
             tally.rows[outcome] += 1
-            tally.rows.update(f"flag:{f.split(':', 2)[1]}" for f in located if "role_not_selected" not in f)
+            tally.rows.update(f"flag:{f.split(':', 2)[1]}" for f in located)  # rows per flag reason
             for name in layout.fields:
                 out[name].append(values[name])
                 field_flags[name].append(flags_here[name] or [])
@@ -472,10 +473,10 @@ def assemble(data, layout: Layout, planner: Planner, stores: list[TranslationSto
         fingerprint = hashlib.sha256(f"{part._fingerprint}|{config.model_dump_json()}".encode()).hexdigest()[
             :32
         ]
-        assemble_batch.start = 0
         out[split] = part.map(
             assemble_batch,
             batched=True,
+            with_indices=True,
             batch_size=500,
             features=features,
             new_fingerprint=fingerprint,
