@@ -421,6 +421,8 @@ def assemble(data, layout: Layout, planner: Planner, stores: list[TranslationSto
             used, located, outcomes = set(), [], []
             for item, plan in row:
                 done = resolve(planner, plan, item.text, found)
+                if done.outcome == "empty_source":  # alpaca's empty `input`: counted, not a flag
+                    done.flags = []
                 tally.string(item, done.outcome)
                 outcomes.append(done.outcome)
                 used |= done.translators

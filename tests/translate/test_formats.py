@@ -100,6 +100,9 @@ def test_each_format_round_trips_through_threads_with_the_same_conversations(fmt
         r for r in translated.to_list() if r[report["fields"][0]] != r[f"source_{report['fields'][0]}"]
     ]
     assert changed  # the model did write something else
+    if fmt == "alpaca":  # an empty `input` is counted, not flagged
+        assert report["strings_by_field"]["input"] == {"empty_source": 6}
+        assert all(r["qe_flags_input"] == [] and r["input"] == "" for r in translated)
 
 
 def test_roles_user_translates_the_prompts_and_keeps_every_answer_byte_identical(tiny_marian, tmp_path):
