@@ -19,6 +19,7 @@ NAMES = (
     "source",
     "translate",
     "review",
+    "respond",
     "threads",
     "tokenizer",
     "train",

@@ -32,7 +32,9 @@ def command(
     source: Annotated[str, SOURCE_ARGUMENT],
     out: Annotated[str, typer.Option("--out", "-o", help="Output directory (save_to_disk DatasetDict).")],
 ) -> None:
-    """Translate a dataset's text column into another language, exactly once per unique segment.
+    """Translate a dataset into another language, exactly once per unique segment: a text column,
+    or chat/instruction/preference data (alpaca, dolly, messages, sharegpt, prompt/chosen/rejected)
+    turn by turn, --roles picking which turns.
 
     Messages are split into sentences (code blocks, inline code, URLs and markup are kept),
     identical segments are translated once, sorted by length and batched by a token budget; each

@@ -1,0 +1,260 @@
+"""`lingualift respond`: a teacher answers the prompts in the language. A scripted endpoint that
+answers in Dutch, in English, loops, refuses, runs past the limit and fails — each reply lands
+where it should, with its reason; `lingualift serve` and the demo model as real teachers; multi-turn
+with the teacher's own earlier answers; resume after kill -9; pairs that `train dpo` reads."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import datasets
+import pytest
+
+from lingualift.cli import main
+from lingualift.io import save_dataset
+
+DUTCH = "Het weer in Amsterdam is vandaag zonnig en warm, met een lichte bries uit het westen."
+SCRIPT = {
+    "Say it in English please": "This is an English answer about the weather, written in full sentences for you.",
+    "Keep repeating yourself": "Het is mooi weer vandaag. " * 8,
+    "Tell me a secret": "Als AI-taalmodel kan ik daar helaas niet op antwoorden, het spijt me zeer voor u.",
+    "Write a very long story": "Er was eens een koning die in een groot kasteel woonde en elke dag",
+    "Break the server": None,
+}
+
+
+class Teacher(BaseHTTPRequestHandler):
+    seen: list = []
+    delay = 0.0
+
+    def do_POST(self):
+        payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        Teacher.seen.append(payload)
+        time.sleep(Teacher.delay)
+        prompt = payload["messages"][-1]["content"]
+        if prompt in SCRIPT and SCRIPT[prompt] is None:
+            self.send_response(400)
+            self.end_headers()
+            return
+        reply = SCRIPT.get(prompt, f"{DUTCH} Antwoord {len(payload['messages']) // 2}.")
+        finish = "length" if prompt == "Write a very long story" else "stop"
+        body = json.dumps(
+            {"choices": [{"message": {"role": "assistant", "content": reply}, "finish_reason": finish}]}
+        )
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture()
+def teacher():
+    Teacher.seen, Teacher.delay = [], 0.0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Teacher)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+    server.server_close()
+
+
+def _prompts(tmp_path, rows, name="prompts"):
+    return save_dataset(datasets.Dataset.from_list(rows), tmp_path / name)
+
+
+def _respond(data, out, *flags) -> int:
+    return main(["respond", str(data), "--lang", "nl", "--out", str(out), *flags])
+
+
+ROWS = [
+    {"id": "good", "messages": [{"role": "user", "content": "Hoe is het weer?"}]},
+    *[{"id": key.split()[0].lower(), "messages": [{"role": "user", "content": key}]} for key in SCRIPT],
+    {
+        "id": "two-turns",
+        "messages": [
+            {"role": "user", "content": "Wat is de hoofdstad van Frankrijk?"},
+            {"role": "assistant", "content": "The capital of France is Paris."},
+            {"role": "user", "content": "En van Duitsland?"},
+            {"role": "assistant", "content": "Berlin."},
+        ],
+    },
+]
+
+
+def test_each_reply_lands_where_it_should_and_the_counts_add_up(teacher, tmp_path, monkeypatch):
+    import lingualift.endpoint as endpoint_module
+
+    monkeypatch.setattr(endpoint_module.time, "sleep", lambda s: None)
+    out = tmp_path / "out"
+    assert (
+        _respond(_prompts(tmp_path, ROWS), out, "--base-url", teacher, "--model", "t", "--concurrency", "3")
+        == 0
+    )
+    report = json.loads((out / "respond_report.json").read_text())
+    assert report["rows"] == len(ROWS) == report["accepted"] + report["rejected"]
+    assert report["rejected_by_reason"] == {
+        "wrong_language": 1,
+        "loop": 1,
+        "refusal": 1,
+        "cut_off": 1,
+        "request_failed": 1,
+    }
+    data = datasets.load_from_disk(str(out))
+    assert sorted(data["train"]["id"]) == ["good", "two-turns"]
+    rejected = {r["id"]: r for r in data["rejected"]}
+    assert rejected["say"]["reason"] == "wrong_language" and rejected["say"]["reply"].startswith("This is")
+    assert rejected["break"]["reason"].startswith("request_failed: HTTP 400")
+    two = next(r for r in data["train"] if r["id"] == "two-turns")["messages"]
+    assert [m["role"] for m in two] == ["user", "assistant", "user", "assistant"]
+    assert two[1]["content"].startswith(DUTCH) and two[3]["content"].endswith("Antwoord 2.")
+    # the second request carried the teacher's own first answer, not the input's English one
+    second = next(p for p in Teacher.seen if p["messages"][-1]["content"] == "En van Duitsland?")
+    assert second["messages"][2] == {"role": "assistant", "content": two[1]["content"]}
+    assert second["messages"][0]["role"] == "system" and "Nederlands" in second["messages"][0]["content"]
+    assert report["requests"]["this_run"] == len(Teacher.seen) == len(ROWS) + 1
+
+    before = len(Teacher.seen)  # the same command: only the failed request is asked again
+    assert _respond(_prompts(tmp_path, ROWS), out, "--base-url", teacher, "--model", "t") == 0
+    assert [p["messages"][-1]["content"] for p in Teacher.seen[before:]] == ["Break the server"]
+
+
+def test_identical_prompts_are_answered_once_and_a_budget_is_checked_before_anything_runs(
+    teacher, tmp_path, capsys
+):
+    rows = [{"messages": [{"role": "user", "content": "Hoe is het weer?"}]}] * 4
+    data = _prompts(tmp_path, rows)
+    code = _respond(data, tmp_path / "o", "--base-url", teacher, "--model", "t", "--max-requests", "3")
+    assert code == 2 and not Teacher.seen
+    err = capsys.readouterr().err.strip()
+    assert "may need 4 requests and --max-requests is 3" in err and len(err.splitlines()) == 1
+    flags = [
+        "--base-url",
+        teacher,
+        "--model",
+        "t",
+        "--price-per-million-tokens",
+        "2.0",
+        "--max-new-tokens",
+        "100",
+    ]
+    assert _respond(data, tmp_path / "o", *flags) == 0
+    report = json.loads((tmp_path / "o" / "respond_report.json").read_text())
+    assert len(Teacher.seen) == 1 and report["accepted"] == 4
+    assert (
+        report["estimate"]["cost_at_most"] == round(report["estimate"]["tokens_at_most"] / 1e6 * 2.0, 4) > 0
+    )
+
+
+def test_kill_9_mid_run_then_the_same_command_asks_only_what_was_not_answered(teacher, tmp_path):
+    rows = [
+        {"id": f"r{i}", "messages": [{"role": "user", "content": f"Vraag nummer {i}?"}]} for i in range(40)
+    ]
+    data = _prompts(tmp_path, rows)
+    Teacher.delay = 0.05
+    base = teacher
+    command = [sys.executable, "-m", "lingualift", "respond", str(data), "--lang", "nl", "--base-url", base]
+    command += ["--model", "t", "--concurrency", "2"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    subprocess.run([*command, "--out", str(tmp_path / "reference")], check=True, env=env, capture_output=True)
+    store = tmp_path / "resumed.work" / "respond.sqlite"
+    process = subprocess.Popen(
+        [*command, "--out", str(tmp_path / "resumed")], env=env, stderr=subprocess.DEVNULL
+    )
+    saved = 0
+    while process.poll() is None and saved < 10:
+        time.sleep(0.05)
+        try:
+            with sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=0.1) as db:
+                saved = db.execute("SELECT COUNT(*) FROM replies").fetchone()[0]
+        except sqlite3.Error:
+            pass
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (tmp_path / "resumed").exists()
+    with sqlite3.connect(str(store)) as db:
+        answered = {row[0] for row in db.execute("SELECT key FROM replies WHERE error IS NULL")}
+    before = len(Teacher.seen)
+    subprocess.run([*command, "--out", str(tmp_path / "resumed")], check=True, env=env, capture_output=True)
+    assert len(Teacher.seen) - before == len(rows) - len(answered) < len(rows)
+    reference = datasets.load_from_disk(str(tmp_path / "reference"))["train"].to_list()
+    assert datasets.load_from_disk(str(tmp_path / "resumed"))["train"].to_list() == reference
+
+
+def test_pairs_prefer_the_answer_in_the_language_and_train_dpo_reads_them(teacher, tiny_chat_model, tmp_path):
+    rows = [
+        {
+            "instruction": f"Wat is {i} plus {i}?",
+            "input": "",
+            "output": f"The answer is {2 * i}, which is even.",
+        }
+        for i in range(1, 5)
+    ]
+    data = _prompts(tmp_path, rows)
+    out, pairs = tmp_path / "out", tmp_path / "pairs"
+    assert _respond(data, out, "--base-url", teacher, "--model", "t", "--pairs-out", str(pairs)) == 0
+    got = datasets.load_from_disk(str(pairs))["train"]
+    assert len(got) == 4 == json.loads((out / "respond_report.json").read_text())["pairs"]
+    from lingualift.evaluate.fidelity import judge_reply
+    from lingualift.languages import get_language
+
+    dutch = get_language("nl")
+    assert all(judge_reply(p["chosen"][0]["content"], dutch).passed for p in got)
+    assert not any(judge_reply(p["rejected"][0]["content"], dutch).passed for p in got)
+    assert [p["prompt"][-1]["content"] for p in got] == [r["instruction"] for r in rows]
+    argv = [
+        "train",
+        "dpo",
+        "--model",
+        str(tiny_chat_model),
+        "--data",
+        str(pairs),
+        "--out",
+        str(tmp_path / "dpo"),
+    ]
+    assert main([*argv, "--max-steps", "2", "--batch-size", "2"]) == 0
+
+
+def test_lingualift_serve_is_a_teacher(tiny_chat_model, tmp_path):
+    from lingualift.serve.config import ServeConfig
+    from lingualift.serve.server import start_server
+
+    server = start_server(ServeConfig(model=str(tiny_chat_model), port=0), echo=lambda *_: None)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        rows = [{"prompt": p} for p in ("Hoe gaat het?", "Wat is een fiets?", "Waar ligt Utrecht?")]
+        out = tmp_path / "out"
+        assert _respond(_prompts(tmp_path, rows), out, "--base-url", url, "--max-new-tokens", "16") == 0
+    finally:
+        server.shutdown()
+        server.server_close()
+    report = json.loads((out / "respond_report.json").read_text())
+    assert report["rows"] == 3 == report["accepted"] + report["rejected"]
+    assert report["requests"]["answered"] == 3  # a random tiny model: whatever it says is judged, not lost
+
+
+@pytest.mark.slow
+def test_the_demo_model_answers_as_a_local_teacher(tmp_path, demo_model_path):
+    rows = [{"prompt": "Wat is de hoofdstad van Nederland?"}, {"prompt": "Noem drie kleuren."}]
+    out = tmp_path / "out"
+    assert _respond(_prompts(tmp_path, rows), out, "--model", "demo", "--max-new-tokens", "48") == 0
+    report = json.loads((out / "respond_report.json").read_text())
+    assert report["rows"] == 2 == report["accepted"] + report["rejected"]
+    data = datasets.load_from_disk(str(out))
+    replies = [r["messages"][-1]["content"] for r in data["train"]] + [r["reply"] for r in data["rejected"]]
+    assert len(replies) == 2 and all(isinstance(r, str) for r in replies)
+
+
+def test_no_prompts_is_one_line(tmp_path, capsys):
+    data = _prompts(tmp_path, [{"question": "x"}])
+    assert _respond(data, tmp_path / "o", "--base-url", "http://127.0.0.1:9/v1") == 2
+    err = capsys.readouterr().err.strip()
+    assert "no prompts to answer (columns: question)" in err and len(err.splitlines()) == 1
