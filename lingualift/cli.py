@@ -158,7 +158,7 @@ def init(
     path: Annotated[str, typer.Argument(help="Where to write the config.")] = "pipeline.yaml",
     lang: Annotated[str, typer.Option(help="Target language (code or English name).")] = "nl",
     preset: Annotated[
-        str, typer.Option(help="demo, llama2lang (QLoRA, oasst1, NLLB), bactrian-lora, or cpt-sft.")
+        str, typer.Option(help="demo, llama2lang (QLoRA, oasst1, NLLB), bactrian, or cpt-sft.")
     ] = "demo",
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
@@ -173,7 +173,13 @@ def init(
         raise ConfigError(f"{target} exists: pass --force to overwrite it")
     text = preset_text(preset, get_language(lang).tag)
     target.write_text(text, encoding="utf-8")
-    plan_steps(load_config(target))  # a preset must always validate
+    try:
+        plan_steps(load_config(target))  # a preset validates, but for what it marks REQUIRED
+    except ConfigError as error:
+        if "# REQUIRED" not in text:
+            raise
+        typer.echo(f"wrote {target} ({preset} preset); fill in what it marks REQUIRED first: {error}")
+        return
     typer.echo(
         f"wrote {target} ({preset} preset, language {get_language(lang).name}); run: lingualift run {target}"
     )

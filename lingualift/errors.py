@@ -27,11 +27,17 @@ def config_error(error, *, where: str = "", prefix: str = "") -> ConfigError:
     """One ConfigError listing every problem of a pydantic ValidationError with its key path
     (`prefix` puts a section in front, e.g. `train.sft` → `train.sft.lora_r: ...`)."""
     problems = "; ".join(
-        f"{'.'.join([prefix] * bool(prefix) + [str(p) for p in e['loc']]) or 'options'}: {e['msg'].lower()}"
+        f"{'.'.join([prefix] * bool(prefix) + [str(p) for p in e['loc']]) or 'options'}: {_message(e['msg'])}"
         + (f" (got {e['input']!r})" if e["type"] == "literal_error" else "")
         for e in error.errors()
     )
     return ConfigError(f"{where}: {problems}" if where else problems)
+
+
+def _message(text: str) -> str:
+    """pydantic's message with a lower-case start and without its "Value error, " (names keep their case)."""
+    text = text.removeprefix("Value error, ")
+    return text[:1].lower() + text[1:]
 
 
 def error_line(error: Exception) -> str:

@@ -14,6 +14,7 @@ import datasets
 import pytest
 
 from lingualift.cli import main
+from tests.tools.test_respond import teacher  # noqa: F401 (a scripted teacher endpoint)
 
 REDUCED = [
     "--limit",
@@ -269,7 +270,7 @@ def test_an_invalid_config_is_one_error_naming_the_key_path_before_anything_load
     assert not (tmp_path / "w").exists()
 
 
-@pytest.mark.parametrize("preset", ["demo", "llama2lang", "bactrian-lora", "cpt-sft"])
+@pytest.mark.parametrize("preset", ["demo", "llama2lang", "bactrian", "cpt-sft"])
 def test_init_writes_a_commented_preset_that_validates(preset, tmp_path, capsys):
     from lingualift.pipeline import load_config, plan_steps
 
@@ -278,7 +279,15 @@ def test_init_writes_a_commented_preset_that_validates(preset, tmp_path, capsys)
     text = path.read_text()
     assert "# " in text and "{language}" not in text
     config = load_config(path)
-    assert config.language == "de" and "train-sft" in [step.name for step in plan_steps(config)]
+    if preset == "bactrian":  # a teacher is the one thing it cannot guess: the dry run names it
+        assert main(["run", str(path), "--dry-run"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: respond") and "needs a teacher" in err and len(err.splitlines()) == 1
+        path.write_text(text.replace("  # base_url:", "  base_url:").replace("  # model:", "  model:"))
+        config = load_config(path)
+    steps = [step.name for step in plan_steps(config)]
+    assert config.language == "de" and "train-sft" in steps
+    assert preset != "bactrian" or steps[:4] == ["source", "translate", "respond", "threads"]
     assert main(["init", str(path), "--preset", preset]) == 2  # never overwrites silently
     assert "pass --force" in capsys.readouterr().err
 
@@ -427,7 +436,14 @@ def test_an_alpaca_source_is_translated_field_by_field_and_read_by_threads(tmp_p
     source.write_text("".join(json.dumps(r) + "\n" for r in rows))
     work = tmp_path / "w"
     argv = ["run", "--work-dir", str(work), "--set", f"source={source}", "--set", "source_lang=en"]
-    argv += ["--set", "translate.max_new_tokens=16", "--set", "translate.roles=user", "--set", "evaluate.holdout=1"]
+    argv += [
+        "--set",
+        "translate.max_new_tokens=16",
+        "--set",
+        "translate.roles=user",
+        "--set",
+        "evaluate.holdout=1",
+    ]
     argv += ["--until", "threads"]
     assert main(argv) == 0
     report = json.loads((work / "translate" / "data" / "translate_report.json").read_text())
@@ -436,3 +452,30 @@ def test_an_alpaca_source_is_translated_field_by_field_and_read_by_threads(tmp_p
     assert len(threads) == 4 and set(threads["lang"]) == {"nl"}
     assert sorted(m[-1]["content"] for m in threads["messages"]) == sorted(r["output"] for r in rows)
     assert not {m[-2]["content"] for m in threads["messages"]} & {r["instruction"] for r in rows}
+
+
+@pytest.mark.slow
+def test_a_teacher_answers_the_translated_prompts_between_translate_and_threads(
+    tmp_path, demo_cache, teacher
+):  # noqa: F811
+    """`respond:` in the pipeline: translate translates the prompts only, the teacher (a scripted
+    endpoint) answers them, threads reads the accepted answers."""
+    from lingualift.demo.sample import sample_rows
+
+    texts = [r["text"].split("\n")[0][:100] for r in sample_rows() if r.get("lang") == "en"][:4]
+    source = tmp_path / "alpaca.jsonl"
+    source.write_text(
+        "".join(json.dumps({"instruction": t, "input": "", "output": "Yes."}) + "\n" for t in texts)
+    )
+    work = tmp_path / "w"
+    argv = ["run", "--work-dir", str(work), "--set", f"source={source}", "--set", "source_lang=en"]
+    argv += ["--set", "translate.max_new_tokens=16", "--set", "evaluate.holdout=1"]
+    argv += ["--set", f"respond.base_url={teacher}", "--set", "respond.model=t", "--until", "threads"]
+    assert main(argv) == 0
+    translated = json.loads((work / "translate" / "data" / "translate_report.json").read_text())
+    assert translated["roles"] == ["system", "user"]
+    answered = json.loads((work / "respond" / "data" / "respond_report.json").read_text())
+    assert answered["rows"] == 4 and answered["accepted"] + answered["rejected"] == 4
+    threads = datasets.load_from_disk(str(work / "threads" / "all"))["train"]
+    assert len(threads) == answered["accepted"] > 0
+    assert all(m[-1]["content"].startswith("Het weer in Amsterdam") for m in threads["messages"])

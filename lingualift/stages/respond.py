@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any, Optional
 
 import typer
+from pydantic import Field
 
 from lingualift.report import Section, bars, fmt, pick
-from lingualift.stage import Stage
+from lingualift.stage import Pipeline, Stage, Step
 from lingualift.tools.respond import RespondConfig
 
 
@@ -41,6 +43,46 @@ def section(data: dict, where: str) -> Section:
     return Section("Teacher answers", where, by, rows, figure)
 
 
+FIELDS = {
+    "respond": (
+        Optional[dict[str, Any]],
+        Field(
+            None,
+            description="`lingualift respond` options: a teacher answers the translated prompts (translate then "
+            "translates only the user turns); needs `model` or `base_url`",
+        ),
+    )
+}
+
+
+def plan(config, plan) -> None:
+    """One step per language, on that language's translate step, when `respond:` is there."""
+    if config.respond is None:
+        return
+    for translated in plan.of("translate"):
+        name = f"respond{plan.suffix(translated.config.to)}"
+        links = {
+            "data": translated.config.out,
+            "lang": translated.config.to,
+            "out": str(plan.work / name / "data"),
+        }
+        section = {"split": "train", **config.respond}
+        built = plan.build("respond", RespondConfig, section, links)
+        if built is not None:
+            plan.steps.append(Step(name, STAGE, built, upstream=(translated.name,)))
+
+
+def run(step: Step, work: Path, echo) -> dict:
+    from lingualift.tools.respond.run import respond
+
+    report = respond(step.config, echo=echo, progress=False)
+    return {key: report.get(key) for key in ("teacher", "rows", "accepted", "rejected", "rejected_by_reason")}
+
+
+def figure(summary: dict) -> str:
+    return f"{summary.get('accepted')} of {summary.get('rows')} conversations answered and kept"
+
+
 STAGE = Stage(
     "respond",
     RespondConfig,
@@ -48,4 +90,5 @@ STAGE = Stage(
     flags={"out": "--out -o"},
     report="respond_report.json",
     section=section,
+    pipeline=Pipeline(FIELDS, plan, run, figure),
 )

@@ -67,18 +67,22 @@ def plan(config, plan) -> None:
     """One step per target language, on that language's translate step; `evaluate.holdout`
     conversations are kept out of training when fidelity is measured."""
     holdout = config.evaluate.holdout if config.evaluate.fidelity is not None else 0
+    answered = {step.upstream[0]: step for step in plan.of("respond")}
     for translated in plan.of("translate"):
         name = f"threads{plan.suffix(translated.config.to)}"
+        upstream = answered.get(translated.name, translated)  # the teacher's answers, when it wrote them
         links = {
             "lang": translated.config.to,
-            "source": translated.config.out,
+            "source": upstream.config.out,
             "out": str(plan.work / name / "all"),
             "pairs_out": str(plan.work / name / "pairs"),
         }
+        if upstream is not translated:
+            links["split"] = "train"  # not the rejected answers
         built = plan.build("threads", ThreadsConfig, config.threads, links)
         if built is not None:
             plan.steps.append(
-                Step(name, STAGE, built, upstream=(translated.name,), settings={"holdout": holdout})
+                Step(name, STAGE, built, upstream=(upstream.name,), settings={"holdout": holdout})
             )
 
 

@@ -104,6 +104,8 @@ FIELDS = {
 def plan(config, plan) -> None:
     """One step per target language. The demo model translates its own data (backend llm)."""
     section = dict(config.translate)
+    if getattr(config, "respond", None) is not None:  # a teacher writes the answers: prompts only
+        section.setdefault("roles", ["user", "system"])
     section.setdefault("backend", "llm" if config.model == "demo" else None)
     if section["backend"] == "llm":
         section.setdefault("model", config.model)  # the model being taught translates its own data

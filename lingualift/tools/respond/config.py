@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Annotated, Optional
 
 from pydantic import ConfigDict, Field, model_validator
 
 from lingualift.models import ModelPlacement
+from lingualift.stage import STEP_FOLDER, Link
 
 
 class RespondConfig(ModelPlacement):
     model_config = ConfigDict(extra="forbid")
 
-    data: str = Field(
+    data: Annotated[str, Link("the translate step's output")] = Field(
         description="Prompts: conversations in any format threads reads (messages, conversations, "
         "alpaca, dolly) or a `prompt` column; a saved dataset, files or a hub id"
     )
-    lang: str = Field(description="Language the teacher answers in")
-    out: str = Field(description="Output directory: DatasetDict (train, rejected) and respond_report.json")
+    lang: Annotated[str, Link("language")] = Field(description="Language the teacher answers in")
+    out: Annotated[str, Link(STEP_FOLDER)] = Field(
+        description="Output directory: DatasetDict (train, rejected) and respond_report.json"
+    )
     model: Optional[str] = Field(
         None, description="Local teacher (hub id, directory, `demo`), or the model name at --base-url"
     )
@@ -73,6 +76,7 @@ class RespondConfig(ModelPlacement):
     def _one_teacher(self) -> RespondConfig:
         if not self.model and not self.base_url:
             raise ValueError(
-                "give --model (a local teacher or `demo`) or --base-url (an OpenAI-compatible endpoint)"
+                "needs a teacher: --model / model (a local model or `demo`) or --base-url / base_url (an "
+                "OpenAI-compatible endpoint, e.g. vllm serve on a GPU box)"
             )
         return self

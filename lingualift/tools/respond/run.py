@@ -277,7 +277,7 @@ def respond(config: RespondConfig, *, echo=print, progress: bool = True) -> dict
             "or answer fewer conversations (--limit)"
         )
     generate = endpoint_teacher(config) if config.base_url else local_teacher(config)
-    failures, requests, reused = FailureTally(), Counter(), 0
+    failures, requests, reused, answering = FailureTally(), Counter(), 0, 0.0
     bar = tqdm(total=turns_left, unit="turn", desc=f"respond ({lang.name})", disable=not progress)
     try:
         for turn in range(max((len(c.users) for c in conversations), default=0)):
@@ -292,7 +292,9 @@ def respond(config: RespondConfig, *, echo=print, progress: bool = True) -> dict
                 failures.record(error)
                 requests["failed" if error else "answered"] += 1
 
+            began = time.perf_counter()
             generate([chats[k] for k in todo], save)
+            answering += time.perf_counter() - began
             if failures.hopeless():
                 raise DataError(
                     f"stopped: the first {sum(failures.failed.values())} requests all failed with "
@@ -330,6 +332,7 @@ def respond(config: RespondConfig, *, echo=print, progress: bool = True) -> dict
     report.update(
         requests={"this_run": sum(requests.values()), **requests, "reused_from_store": reused},
         estimate={k: v for k, v in estimate.items() if k != "line"},
+        answering_seconds=round(answering, 2),
         seconds=round(time.perf_counter() - started, 2),
     )
     (Path(config.out) / "respond_report.json").write_text(
