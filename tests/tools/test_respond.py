@@ -258,3 +258,22 @@ def test_no_prompts_is_one_line(tmp_path, capsys):
     assert _respond(data, tmp_path / "o", "--base-url", "http://127.0.0.1:9/v1") == 2
     err = capsys.readouterr().err.strip()
     assert "no prompts to answer (columns: question)" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_pairs_rejected_from_a_model_that_still_answers_in_english(teacher, tmp_path, demo_model_path):
+    rows = [
+        {"prompt": p}
+        for p in ("What is the capital of France?", "Name three colours.", "How do I boil an egg?")
+    ]
+    out, pairs = tmp_path / "out", tmp_path / "pairs"
+    flags = ["--base-url", teacher, "--model", "t", "--pairs-out", str(pairs), "--rejected-from", "demo"]
+    assert _respond(_prompts(tmp_path, rows), out, *flags, "--max-new-tokens", "40") == 0
+    from lingualift.evaluate.fidelity import judge_reply
+    from lingualift.languages import get_language
+
+    got = datasets.load_from_disk(str(pairs))["train"]
+    assert 0 < len(got) <= 3 and json.loads((out / "respond_report.json").read_text())["pairs"] == len(got)
+    dutch = get_language("nl")
+    assert all(judge_reply(p["chosen"][0]["content"], dutch).passed for p in got)
+    assert not any(judge_reply(p["rejected"][0]["content"], dutch).passed for p in got)

@@ -70,6 +70,11 @@ class RespondConfig(ModelPlacement):
         description="Also write DPO/ORPO pairs here: chosen = the teacher's answer, rejected = the "
         "input's own answer where it is not in the language",
     )
+    rejected_from: Optional[str] = Field(
+        None,
+        description="With --pairs-out: rejected = this local model's own reply (e.g. the base model being "
+        "taught) where it is not in the language, instead of the input's answer",
+    )
     trust_remote_code: bool = Field(False, description="Allow the dataset's or model's own code")
 
     @model_validator(mode="after")

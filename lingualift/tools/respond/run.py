@@ -375,9 +375,7 @@ def _write(
             {"id": row["id"], "messages": [], "reason": row["reason"], "turn": None, "reply": None}
         )
     for conv in conversations:
-        messages = [{"role": "system", "content": conv.system}] if conv.system else []
-        for user, answer in zip(conv.users, conv.answers):
-            messages += [{"role": "user", "content": user}, {"role": "assistant", "content": answer}]
+        messages = _messages(conv)
         if conv.reason:
             reasons[conv.reason.split(":")[0]] += 1
             rejected.append(
@@ -391,7 +389,8 @@ def _write(
             )
             continue
         accepted.append({"id": conv.id, "lang": lang.tag, "messages": messages, "teacher": teacher})
-        pairs += _pairs(conv, messages, lang)
+        if config.pairs_out and not config.rejected_from:
+            pairs += _pairs(conv, messages, lang, conv.originals)
     out = Path(config.out)
     text = datasets.Value("string")
     train = datasets.Features({"id": text, "lang": text, "messages": message, "teacher": text})
@@ -420,6 +419,8 @@ def _write(
         "rejected_by_reason": dict(reasons.most_common()),
         "accepted_turns": sum(len(c.answers) for c in conversations if c.reason is None),
     }
+    if config.pairs_out and config.rejected_from:
+        pairs = _pairs_from_model(config, lang, [c for c in conversations if c.reason is None])
     if config.pairs_out:
         pair = datasets.Features({"prompt": message, "chosen": message, "rejected": message})
         save_dataset(datasets.DatasetDict({"train": dataset_from_rows(pairs, pair)}), config.pairs_out)
@@ -427,14 +428,46 @@ def _write(
     return report
 
 
-def _pairs(conv: Conversation, messages: list[dict], lang) -> list[dict]:
-    """chosen: the teacher's answer; rejected: the input's own answer to the same prompt, where
-    it is not in the language (what a tuned model too often still says)."""
+def _messages(conv: Conversation) -> list[dict]:
+    messages = [{"role": "system", "content": conv.system}] if conv.system else []
+    for user, answer in zip(conv.users, conv.answers):
+        messages += [{"role": "user", "content": user}, {"role": "assistant", "content": answer}]
+    return messages
+
+
+def _pairs_from_model(config: RespondConfig, lang, conversations: list[Conversation]) -> list[dict]:
+    """rejected: --rejected-from's own reply to each prompt (the conversation so far with the
+    teacher's answers), where that reply is not in the language."""
+    from lingualift.chat import generate_batch
+    from lingualift.models import default_device, load_chat_model
+
+    model, tokenizer = load_chat_model(
+        config.rejected_from, device=default_device(config.device), trust_remote_code=config.trust_remote_code
+    )
+    places = [(conv, turn) for conv in conversations for turn in range(len(conv.answers))]
+    chats = []
+    for conv, turn in places:
+        messages = _messages(conv)
+        chats.append(messages[: (1 if conv.system else 0) + 2 * turn + 1])
+    replies = generate_batch(
+        model, tokenizer, chats, max_new_tokens=config.max_new_tokens, batch_size=config.batch_size
+    )
+    out = []
+    for (conv, turn), reply in zip(places, replies):
+        originals = [None] * len(conv.answers)
+        originals[turn] = reply
+        out += _pairs(conv, _messages(conv), lang, originals)
+    return out
+
+
+def _pairs(conv: Conversation, messages: list[dict], lang, others: list[str | None]) -> list[dict]:
+    """chosen: the teacher's answer; rejected: another answer to the same prompt (the input's own,
+    or --rejected-from's), where it is not in the language (what a tuned model too often says)."""
     from lingualift.evaluate.fidelity import judge_reply
 
     out = []
     offset = 1 if conv.system else 0
-    for turn, original in enumerate(conv.originals):
+    for turn, original in enumerate(others):
         if not original or not original.strip() or judge_reply(original, lang).passed:
             continue
         prompt = messages[: offset + 2 * turn + 1]
