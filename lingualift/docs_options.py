@@ -40,10 +40,14 @@ def table(command) -> str:
         if param.name == "help":
             continue
         if param.param_type_name == "argument":
-            rows.append(f"| `{param.name.upper()}` | (required) | {_cell(getattr(param, 'help', '') or '')} |")
+            rows.append(
+                f"| `{param.name.upper()}` | (required) | {_cell(getattr(param, 'help', '') or '')} |"
+            )
             continue
         flags = " / ".join(f"`{o}`" for o in [*param.opts, *param.secondary_opts])
-        default = "(required)" if param.required else "" if param.default in (None, "") else f"`{param.default}`"
+        default = (
+            "(required)" if param.required else "" if param.default in (None, "") else f"`{param.default}`"
+        )
         rows.append(f"| {flags} | {_cell(default)} | {_cell(param.help or '')} |")
     return "\n".join(rows)
 
@@ -81,7 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     stale = [path for path, text in rendered().items() if path.read_text(encoding="utf-8") != text]
     if "--check" in argv:
         for path in stale:
-            print(f"stale options table: {path.relative_to(DOCS.parent)} (run python -m lingualift.docs_options)")
+            print(
+                f"stale options table: {path.relative_to(DOCS.parent)} (run python -m lingualift.docs_options)"
+            )
         return 1 if stale else 0
     for path, text in rendered().items():
         if path in stale:

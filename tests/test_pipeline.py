@@ -14,7 +14,6 @@ import datasets
 import pytest
 
 from lingualift.cli import main
-from tests.tools.test_respond import teacher  # noqa: F401 (a scripted teacher endpoint)
 
 REDUCED = [
     "--limit",
@@ -457,7 +456,7 @@ def test_an_alpaca_source_is_translated_field_by_field_and_read_by_threads(tmp_p
 @pytest.mark.slow
 def test_a_teacher_answers_the_translated_prompts_between_translate_and_threads(
     tmp_path, demo_cache, teacher
-):  # noqa: F811
+):
     """`respond:` in the pipeline: translate translates the prompts only, the teacher (a scripted
     endpoint) answers them, threads reads the accepted answers."""
     from lingualift.demo.sample import sample_rows

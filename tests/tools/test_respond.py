@@ -11,59 +11,13 @@ import subprocess
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import datasets
 import pytest
 
 from lingualift.cli import main
 from lingualift.io import save_dataset
-
-DUTCH = "Het weer in Amsterdam is vandaag zonnig en warm, met een lichte bries uit het westen."
-SCRIPT = {
-    "Say it in English please": "This is an English answer about the weather, written in full sentences for you.",
-    "Keep repeating yourself": "Het is mooi weer vandaag. " * 8,
-    "Tell me a secret": "Als AI-taalmodel kan ik daar helaas niet op antwoorden, het spijt me zeer voor u.",
-    "Write a very long story": "Er was eens een koning die in een groot kasteel woonde en elke dag",
-    "Break the server": None,
-}
-
-
-class Teacher(BaseHTTPRequestHandler):
-    seen: list = []
-    delay = 0.0
-
-    def do_POST(self):
-        payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        Teacher.seen.append(payload)
-        time.sleep(Teacher.delay)
-        prompt = payload["messages"][-1]["content"]
-        if prompt in SCRIPT and SCRIPT[prompt] is None:
-            self.send_response(400)
-            self.end_headers()
-            return
-        reply = SCRIPT.get(prompt, f"{DUTCH} Antwoord {len(payload['messages']) // 2}.")
-        finish = "length" if prompt == "Write a very long story" else "stop"
-        body = json.dumps(
-            {"choices": [{"message": {"role": "assistant", "content": reply}, "finish_reason": finish}]}
-        )
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(body.encode())
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture()
-def teacher():
-    Teacher.seen, Teacher.delay = [], 0.0
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Teacher)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
-    server.server_close()
+from tests.fixtures_teacher import DUTCH, SCRIPT, Teacher
 
 
 def _prompts(tmp_path, rows, name="prompts"):
