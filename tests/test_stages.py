@@ -45,6 +45,7 @@ def test_the_pipeline_config_is_built_from_the_stages_sections():
 SECTIONS = {
     "translate": "translate",
     "threads": "threads",
+    "respond": "respond",
     "train": "train.sft",
     "fidelity": "evaluate.fidelity",
     "merge": "export.merge",
