@@ -4,6 +4,7 @@ for the prompts in SCRIPT. It records every request it saw.
 
 Registered for every test through `pytest_plugins` in tests/conftest.py."""
 
+import contextlib
 import json
 import threading
 import time
@@ -48,11 +49,20 @@ class Teacher(BaseHTTPRequestHandler):
         pass
 
 
+@contextlib.contextmanager
+def local_server(handler):
+    """A threaded HTTP server with `handler` on 127.0.0.1 (any free port), stopped on exit."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture()
 def teacher():
     Teacher.seen, Teacher.delay = [], 0.0
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Teacher)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
-    server.server_close()
+    with local_server(Teacher) as url:
+        yield url

@@ -107,19 +107,19 @@ def _detect(config: TranslateConfig, columns: list[str]) -> str:
 def detect_format(columns: list[str], text_field: str = "text", *, text_named: bool = False) -> str:
     """The format whose columns these are: "text" when `text_field` is there; DataError otherwise
     (naming the missing column when the user named it)."""
+    from lingualift.conversations.formats import detect_format as chat_format
+
     have = set(columns)
     if text_field in have and not {"conversations", "messages", "chosen"} & have:
         return "text"
-    if "conversations" in have:
-        return "sharegpt"
     if {"chosen", "rejected"} <= have:
         return "preference"
-    if "messages" in have:
-        return "openai"
-    if {"instruction", "output"} <= have:
-        return "alpaca"
-    if {"instruction", "response"} <= have:
-        return "dolly"
+    try:  # sharegpt, openai, alpaca, dolly: as threads reads them (oasst has its text column)
+        found = chat_format(columns)
+        if found != "oasst":
+            return found
+    except DataError:
+        pass
     if text_named:
         raise DataError(f"missing column '{text_field}' (columns: {', '.join(columns)})")
     raise DataError(

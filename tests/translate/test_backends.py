@@ -1,8 +1,7 @@
 """Backends through their real generate paths: CTranslate2 vs transformers, OpenAI endpoint, LLM."""
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import datasets
 import pytest
@@ -10,6 +9,7 @@ import pytest
 from lingualift.cli import main
 from lingualift.languages import get_language
 from lingualift.translate.backends.llm import clean_output
+from tests.fixtures_teacher import local_server
 
 EN, NL = get_language("en"), get_language("nl")
 TEXTS = ["Hello there, how are you?", "A list can change after you create it.", "Short."]
@@ -398,12 +398,8 @@ class Endpoint(BaseHTTPRequestHandler):
 def endpoint():
     Endpoint.calls = []
     Endpoint.failures_left = {"Flaky sentence.": 2}
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Endpoint)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
-    server.server_close()
+    with local_server(Endpoint) as url:
+        yield url
 
 
 def test_openai_backend_against_a_local_endpoint(endpoint, tmp_path, monkeypatch):
