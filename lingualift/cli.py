@@ -158,7 +158,10 @@ def init(
     path: Annotated[str, typer.Argument(help="Where to write the config.")] = "pipeline.yaml",
     lang: Annotated[str, typer.Option(help="Target language (code or English name).")] = "nl",
     preset: Annotated[
-        str, typer.Option(help="demo, llama2lang (QLoRA, oasst1, NLLB), bactrian, or cpt-sft.")
+        str,
+        typer.Option(
+            help="demo, llama2lang (QLoRA, oasst1, NLLB), bactrian (teacher answers), tagengo (native prompts), or cpt-sft."
+        ),
     ] = "demo",
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:

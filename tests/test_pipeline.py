@@ -269,7 +269,7 @@ def test_an_invalid_config_is_one_error_naming_the_key_path_before_anything_load
     assert not (tmp_path / "w").exists()
 
 
-@pytest.mark.parametrize("preset", ["demo", "llama2lang", "bactrian", "cpt-sft"])
+@pytest.mark.parametrize("preset", ["demo", "llama2lang", "bactrian", "tagengo", "cpt-sft"])
 def test_init_writes_a_commented_preset_that_validates(preset, tmp_path, capsys):
     from lingualift.pipeline import load_config, plan_steps
 
@@ -278,7 +278,7 @@ def test_init_writes_a_commented_preset_that_validates(preset, tmp_path, capsys)
     text = path.read_text()
     assert "# " in text and "{language}" not in text
     config = load_config(path)
-    if preset == "bactrian":  # a teacher is the one thing it cannot guess: the dry run names it
+    if preset in ("bactrian", "tagengo"):  # a teacher is the one thing it cannot guess: the dry run names it
         assert main(["run", str(path), "--dry-run"]) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith("error: respond") and "needs a teacher" in err and len(err.splitlines()) == 1
@@ -287,6 +287,7 @@ def test_init_writes_a_commented_preset_that_validates(preset, tmp_path, capsys)
     steps = [step.name for step in plan_steps(config)]
     assert config.language == "de" and "train-sft" in steps
     assert preset != "bactrian" or steps[:4] == ["source", "translate", "respond", "threads"]
+    assert preset != "tagengo" or steps[:3] == ["source", "respond", "threads"]  # native prompts
     assert main(["init", str(path), "--preset", preset]) == 2  # never overwrites silently
     assert "pass --force" in capsys.readouterr().err
 

@@ -158,3 +158,21 @@ def test_a_training_section_error_is_not_followed_by_a_misleading_merge_error(tm
     assert main(["run", "--work-dir", str(tmp_path / "w"), "--set", "train.sft.lora_r=0", "--dry-run"]) == 2
     error = capsys.readouterr().err.strip()
     assert "train.sft.lora_r: input should be greater than 0" in error and "export.merge" not in error
+
+
+def test_translate_false_plans_threads_and_respond_on_the_source():
+    from lingualift.pipeline import load_config, plan_steps
+
+    steps = plan_steps(load_config(None, {"translate": False}))
+    assert [s.name for s in steps][:3] == ["source", "threads", "train-sft"]
+    threads = next(s for s in steps if s.name == "threads")
+    assert threads.upstream == ("source",) and threads.config.source.endswith("source/data")
+    steps = plan_steps(
+        load_config(None, {"translate": False, "respond": {"base_url": "http://127.0.0.1:9/v1"}})
+    )
+    by_name = {s.name: s for s in steps}
+    assert [s.name for s in steps][:3] == ["source", "respond", "threads"]
+    assert (
+        by_name["respond"].config.data.endswith("source/data") and by_name["threads"].config.split == "train"
+    )
+    assert by_name["threads"].config.source == by_name["respond"].config.out

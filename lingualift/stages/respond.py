@@ -56,20 +56,22 @@ FIELDS = {
 
 
 def plan(config, plan) -> None:
-    """One step per language, on that language's translate step, when `respond:` is there."""
+    """One step per language when `respond:` is there, on that language's translate step (or on
+    the source, with `translate: false`: native prompts)."""
     if config.respond is None:
         return
-    for translated in plan.of("translate"):
-        name = f"respond{plan.suffix(translated.config.to)}"
-        links = {
-            "data": translated.config.out,
-            "lang": translated.config.to,
-            "out": str(plan.work / name / "data"),
-        }
-        section = {"split": "train", **config.respond}
-        built = plan.build("respond", RespondConfig, section, links)
+    translated = {step.config.to: step for step in plan.of("translate")}
+    source = plan.of("source")[0]
+    for tag in plan.tags:
+        upstream = translated.get(tag) or (source if config.translate is False else None)
+        if upstream is None:  # its translate step is invalid: the plan already says why
+            continue
+        data = upstream.config.out if upstream is not source else str(plan.work / source.name / "data")
+        name = f"respond{plan.suffix(tag)}"
+        links = {"data": data, "lang": tag, "out": str(plan.work / name / "data")}
+        built = plan.build("respond", RespondConfig, {"split": "train", **config.respond}, links)
         if built is not None:
-            plan.steps.append(Step(name, STAGE, built, upstream=(translated.name,)))
+            plan.steps.append(Step(name, STAGE, built, upstream=(upstream.name,)))
 
 
 def run(step: Step, work: Path, echo) -> dict:

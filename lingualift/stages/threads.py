@@ -64,20 +64,26 @@ FIELDS = {
 
 
 def plan(config, plan) -> None:
-    """One step per target language, on that language's translate step; `evaluate.holdout`
-    conversations are kept out of training when fidelity is measured."""
+    """One step per target language, on that language's respond step, else its translate step,
+    else (`translate: false`) the source; `evaluate.holdout` conversations are kept out of
+    training when fidelity is measured."""
     holdout = config.evaluate.holdout if config.evaluate.fidelity is not None else 0
-    answered = {step.upstream[0]: step for step in plan.of("respond")}
-    for translated in plan.of("translate"):
-        name = f"threads{plan.suffix(translated.config.to)}"
-        upstream = answered.get(translated.name, translated)  # the teacher's answers, when it wrote them
+    translated = {step.config.to: step for step in plan.of("translate")}
+    answered = {step.config.lang: step for step in plan.of("respond")}  # the teacher's answers
+    source = plan.of("source")[0]
+    for tag in plan.tags:
+        upstream = answered.get(tag) or translated.get(tag) or (source if config.translate is False else None)
+        if upstream is None:  # its translate step is invalid: the plan already says why
+            continue
+        name = f"threads{plan.suffix(tag)}"
+        data = upstream.config.out if upstream is not source else str(plan.work / source.name / "data")
         links = {
-            "lang": translated.config.to,
-            "source": upstream.config.out,
+            "lang": tag,
+            "source": data,
             "out": str(plan.work / name / "all"),
             "pairs_out": str(plan.work / name / "pairs"),
         }
-        if upstream is not translated:
+        if upstream in answered.values():
             links["split"] = "train"  # not the rejected answers
         built = plan.build("threads", ThreadsConfig, config.threads, links)
         if built is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, Union
 
 import typer
 from pydantic import Field
@@ -97,12 +97,21 @@ def section(data: dict, where: str) -> Section:
 
 
 FIELDS = {
-    "translate": (dict[str, Any], Field(default_factory=dict, description="`lingualift translate` options"))
+    "translate": (
+        Union[dict[str, Any], Literal[False]],
+        Field(
+            default_factory=dict,
+            description="`lingualift translate` options; false: the source is already in the language "
+            "(native prompts for respond, or conversations)",
+        ),
+    )
 }
 
 
 def plan(config, plan) -> None:
     """One step per target language. The demo model translates its own data (backend llm)."""
+    if config.translate is False:
+        return
     section = dict(config.translate)
     if getattr(config, "respond", None) is not None:  # a teacher writes the answers: prompts only
         section.setdefault("roles", ["user", "system"])
