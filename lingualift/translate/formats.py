@@ -38,7 +38,6 @@ COLUMN_ROLES = {
     "openai": {"prompt": "user"},
     "preference": {"prompt": "user", "chosen": "assistant", "rejected": "assistant"},
 }
-ROLES = ("system", "user", "assistant")
 
 
 @dataclass(frozen=True)
@@ -57,6 +56,7 @@ class Layout:
         return f"format {self.format}: translating {', '.join(self.fields)}{roles}"
 
     def selects(self, role: str | None) -> bool:
+        """A string field's choice: of no known role (a --fields column), it is translated."""
         return self.roles is None or role is None or role in self.roles
 
 
@@ -78,7 +78,10 @@ def detect_layout(config: TranslateConfig, columns: list[str]) -> Layout:
         if config.text_field not in columns:
             raise DataError(f"missing column '{config.text_field}' (columns: {', '.join(columns)})")
         if roles:
-            raise ConfigError("--roles needs turns or known fields: for one text column use --only-ids")
+            raise ConfigError(
+                f"--roles picks turns of chat data (messages, conversations, alpaca/dolly/preference fields); "
+                f"the column '{config.text_field}' has no roles: drop --roles"
+            )
         return Layout("text", "text", (config.text_field,))
     fields = [f for f in FORMAT_FIELDS[fmt] if f in columns]
     if fmt == "openai" and "prompt" in columns:
@@ -175,8 +178,9 @@ def row_items(layout: Layout, row: dict, where: str) -> list[Item]:
                     f"{where}, field '{name}': turn {index} is a {kind}, expected a dict with role and "
                     "content (or from and value)"
                 )
-            text = turn[_turn_key(turn)]
-            items.append(Item(name, index, text, layout.selects(_turn_role(turn))))
+            text = turn[_turn_key(turn)]  # a turn of a role --roles does not name (or none) is kept
+            selected = layout.roles is None or _turn_role(turn) in layout.roles
+            items.append(Item(name, index, text, selected))
     return items
 
 
@@ -467,7 +471,12 @@ def assemble(data, layout: Layout, planner: Planner, stores: list[TranslationSto
                 features[f"source_{name}"] = part.features[name]
                 if part.features[name] == datasets.Value("null"):
                     features[name] = datasets.Value("string")
-                listed = isinstance(part.features[name], (list, datasets.Sequence, datasets.List))
+                kinds = (
+                    list,
+                    datasets.Sequence,
+                    getattr(datasets, "List", datasets.Sequence),
+                )  # List: datasets 4+
+                listed = isinstance(part.features[name], kinds)
                 features[f"qe_flags_{name}"] = datasets.Sequence(strings) if listed else strings
         features["translator"] = datasets.Value("string")
         features["qe_flags"] = strings

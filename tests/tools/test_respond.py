@@ -83,12 +83,12 @@ def test_each_reply_lands_where_it_should_and_the_counts_add_up(teacher, tmp_pat
 def test_identical_prompts_are_answered_once_and_a_budget_is_checked_before_anything_runs(
     teacher, tmp_path, capsys
 ):
-    rows = [{"messages": [{"role": "user", "content": "Hoe is het weer?"}]}] * 4
-    data = _prompts(tmp_path, rows)
-    code = _respond(data, tmp_path / "o", "--base-url", teacher, "--model", "t", "--max-requests", "3")
+    prompts = ["Hoe is het weer?", "Hoe is het weer?", "Wat is een fiets?", "Waar ligt Utrecht?"]
+    data = _prompts(tmp_path, [{"messages": [{"role": "user", "content": p}]} for p in prompts])
+    code = _respond(data, tmp_path / "o", "--base-url", teacher, "--model", "t", "--max-requests", "2")
     assert code == 2 and not Teacher.seen
     err = capsys.readouterr().err.strip()
-    assert "may need 4 requests and --max-requests is 3" in err and len(err.splitlines()) == 1
+    assert "may need 3 requests and --max-requests is 2" in err and len(err.splitlines()) == 1
     flags = [
         "--base-url",
         teacher,
@@ -101,7 +101,7 @@ def test_identical_prompts_are_answered_once_and_a_budget_is_checked_before_anyt
     ]
     assert _respond(data, tmp_path / "o", *flags) == 0
     report = json.loads((tmp_path / "o" / "respond_report.json").read_text())
-    assert len(Teacher.seen) == 1 and report["accepted"] == 4
+    assert len(Teacher.seen) == 3 and report["accepted"] == 4
     assert (
         report["estimate"]["cost_at_most"] == round(report["estimate"]["tokens_at_most"] / 1e6 * 2.0, 4) > 0
     )
@@ -231,3 +231,29 @@ def test_pairs_rejected_from_a_model_that_still_answers_in_english(teacher, tmp_
     dutch = get_language("nl")
     assert all(judge_reply(p["chosen"][0]["content"], dutch).passed for p in got)
     assert not any(judge_reply(p["rejected"][0]["content"], dutch).passed for p in got)
+
+
+def test_a_teacher_that_fails_every_request_stops_the_run_early_in_one_line(tmp_path, monkeypatch, capsys):
+    from http.server import BaseHTTPRequestHandler
+
+    import lingualift.endpoint as endpoint_module
+    from tests.fixtures_teacher import local_server
+
+    monkeypatch.setattr(endpoint_module.time, "sleep", lambda s: None)
+    seen = []
+
+    class Refusing(BaseHTTPRequestHandler):
+        def do_POST(self):
+            seen.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    rows = [{"prompt": f"Vraag {i}?"} for i in range(40)]
+    with local_server(Refusing) as url:
+        code = _respond(_prompts(tmp_path, rows), tmp_path / "o", "--base-url", url, "--concurrency", "2")
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert code == 2 and len(errors) == 1 and "stopped: the first" in errors[0] and "HTTP 404" in errors[0]
+    assert len(seen) < 20  # not all 40 were sent

@@ -131,7 +131,7 @@ def local_teacher(config: RespondConfig):
         quantization=config.quantization(),
     )
 
-    def run(chats: list[list[dict]], save) -> None:
+    def run(chats: list[list[dict]], save, stop) -> None:
         for start in range(0, len(chats), config.batch_size * 4):
             group = chats[start : start + config.batch_size * 4]
             cut: list = []
@@ -161,7 +161,9 @@ def endpoint_teacher(config: RespondConfig):
         needed_by="respond --base-url",
     )
 
-    def one(index, chat, save):
+    def one(index, chat, save, stop):
+        if stop():  # the first requests all failed the same way: the rest are not sent (nor saved)
+            return
         payload = {
             "model": endpoint.model,
             "messages": chat,
@@ -177,9 +179,9 @@ def endpoint_teacher(config: RespondConfig):
         except (KeyError, IndexError, TypeError):
             save(index, None, f"{endpoint.url}: response has no choices[0].message.content", False)
 
-    def run(chats: list[list[dict]], save) -> None:
+    def run(chats: list[list[dict]], save, stop) -> None:
         with ThreadPoolExecutor(config.concurrency) as pool:
-            for future in [pool.submit(one, i, chat, save) for i, chat in enumerate(chats)]:
+            for future in [pool.submit(one, i, chat, save, stop) for i, chat in enumerate(chats)]:
                 future.result()
 
     return run
@@ -261,10 +263,11 @@ def respond(config: RespondConfig, *, echo=print, progress: bool = True) -> dict
             conv.reason, conv.turn = "over_limit", 0
     work = Path(f"{config.out}.work")
     store = ReplyStore(work / "respond.sqlite")
-    first = {request_key(teacher, history(system, c, 0)) for c in conversations if c.reason is None}
+    asked = [c for c in conversations if c.reason is None]
+    first = {request_key(teacher, history(system, c, 0)) for c in asked}  # identical prompts: one request
     answered_before = {k for k, (reply, error, _) in store.get(sorted(first)).items() if error is None}
-    turns_left = sum(len(c.users) for c in conversations if c.reason is None)
-    at_most = turns_left - len(answered_before)
+    turns_left = sum(len(c.users) for c in asked)
+    at_most = len(first - answered_before) + sum(len(c.users) - 1 for c in asked)  # later turns: unknown yet
     estimate = _estimate(config, conversations, at_most)
     echo(
         f"{len(conversations) + len(left_out)} rows, {sum(c.reason is None for c in conversations)} to answer "
@@ -278,6 +281,7 @@ def respond(config: RespondConfig, *, echo=print, progress: bool = True) -> dict
         )
     generate = endpoint_teacher(config) if config.base_url else local_teacher(config)
     failures, requests, reused, answering = FailureTally(), Counter(), 0, 0.0
+    tally = threading.Lock()
     bar = tqdm(total=turns_left, unit="turn", desc=f"respond ({lang.name})", disable=not progress)
     try:
         for turn in range(max((len(c.users) for c in conversations), default=0)):
@@ -289,11 +293,12 @@ def respond(config: RespondConfig, *, echo=print, progress: bool = True) -> dict
 
             def save(index, reply, error, cut_off, keys=todo):
                 store.save(keys[index], reply, error, cut_off)
-                failures.record(error)
-                requests["failed" if error else "answered"] += 1
+                with tally:  # called from the request threads
+                    failures.record(error)
+                    requests["failed" if error else "answered"] += 1
 
             began = time.perf_counter()
-            generate([chats[k] for k in todo], save)
+            generate([chats[k] for k in todo], save, failures.hopeless)
             answering += time.perf_counter() - began
             if failures.hopeless():
                 raise DataError(
