@@ -124,6 +124,12 @@ class ChatEndpoint:
 
     def chat(self, messages: list[dict], *, max_tokens: int, temperature: float = 0.0, **extra) -> str:
         """The reply text of one chat completion."""
+        return self.complete(messages, max_tokens=max_tokens, temperature=temperature, **extra)[0]
+
+    def complete(
+        self, messages: list[dict], *, max_tokens: int, temperature: float = 0.0, **extra
+    ) -> tuple[str, bool]:
+        """(reply text, whether it stopped at max_tokens: finish_reason "length")."""
         answer = self.post(
             {
                 "model": self.model,
@@ -134,8 +140,9 @@ class ChatEndpoint:
             }
         )
         try:
-            return answer["choices"][0]["message"]["content"] or ""
-        except (KeyError, IndexError, TypeError) as error:
+            choice = answer["choices"][0]
+            return choice["message"]["content"] or "", choice.get("finish_reason") == "length"
+        except (KeyError, IndexError, TypeError, AttributeError) as error:
             raise EndpointError(f"{self.url}: response has no choices[0].message.content") from error
 
 

@@ -164,20 +164,13 @@ def endpoint_teacher(config: RespondConfig):
     def one(index, chat, save, stop):
         if stop():  # the first requests all failed the same way: the rest are not sent (nor saved)
             return
-        payload = {
-            "model": endpoint.model,
-            "messages": chat,
-            "max_tokens": config.max_new_tokens,
-            "temperature": config.temperature,
-        }
         try:
-            answer = endpoint.post(payload)
-            choice = answer["choices"][0]
-            save(index, choice["message"]["content"] or "", None, choice.get("finish_reason") == "length")
+            reply, cut_off = endpoint.complete(
+                chat, max_tokens=config.max_new_tokens, temperature=config.temperature
+            )
+            save(index, reply, None, cut_off)
         except EndpointError as error:
             save(index, None, str(error), False)
-        except (KeyError, IndexError, TypeError):
-            save(index, None, f"{endpoint.url}: response has no choices[0].message.content", False)
 
     def run(chats: list[list[dict]], save, stop) -> None:
         with ThreadPoolExecutor(config.concurrency) as pool:
