@@ -3,7 +3,8 @@
     python benchmarks/respond.py local [--rows 24] [--max-new-tokens 64]
     python benchmarks/respond.py endpoint [--rows 128] [--delay 0.2] [--concurrency 8]
 
-local: the demo model (SmolLM2-135M) as teacher, `respond` (length-sorted batches) against a loop
+local: the demo model (SmolLM2-135M) as teacher, `respond` (length-sorted greedy batches that drop a
+finished reply and forward the shared system turn once) against a loop
 that calls `generate` once per prompt with the same max tokens. endpoint: a local server that sleeps
 a fixed time per request; with every request in flight at --concurrency, the wall time is about
 rows × delay / concurrency.

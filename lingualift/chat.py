@@ -119,44 +119,92 @@ def generate_batch(
     progress: bool = False,
     cut_off: list | None = None,
 ) -> list[str]:
-    """Replies to many chats: sorted by length so each batch pads little, left-padded, returned in
-    the input order. `cut_off`, a list, receives per reply whether it stopped at max_new_tokens."""
-    import torch
+    """Replies to many chats: sorted by length so each batch pads little, returned in the input
+    order. `cut_off`, a list, receives per reply whether it stopped at max_new_tokens.
+
+    Greedy (temperature 0) runs the translator's pruned loop: a finished reply leaves its batch, and
+    the tokens every chat starts with (template, system prompt) are forwarded once. Sampling runs
+    transformers' generate."""
     from tqdm.auto import tqdm
 
     if not getattr(tokenizer, "chat_template", None):
         raise ModelError("the tokenizer has no chat template: pass a chat model or a template file")
     texts = [tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in chats]
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    replies: list[str] = [""] * len(texts)
-    stopped = [False] * len(texts)
-    end_ids = sorted(_stop_ids(model, tokenizer))
-    bar = tqdm(total=len(texts), desc="generate", unit="reply", disable=not progress)
+    prompts = tokenizer(texts, add_special_tokens=False)["input_ids"]
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    replies: list[str] = [""] * len(prompts)
+    stopped = [False] * len(prompts)
+    end_ids = _stop_ids(model, tokenizer)
+    prefix = _shared_prefix(prompts) if temperature <= 0 else None
+    bar = tqdm(total=len(prompts), desc="generate", unit="reply", disable=not progress)
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
-        encoded = tokenizer(
-            [texts[i] for i in chunk], return_tensors="pt", padding=True, add_special_tokens=False
-        ).to(model.device)
-        with torch.inference_mode():
-            output = model.generate(
-                **encoded,
-                max_new_tokens=max_new_tokens,
-                pad_token_id=tokenizer.pad_token_id,
-                **_sampling(temperature),
+        if temperature <= 0:
+            new = _greedy(model, tokenizer, [prompts[i] for i in chunk], max_new_tokens, end_ids, prefix)
+        else:
+            new = _sampled(
+                model, tokenizer, [prompts[i] for i in chunk], max_new_tokens, temperature, end_ids
             )
-        new = output[:, encoded["input_ids"].shape[1] :]
-        decoded = tokenizer.batch_decode(new, skip_special_tokens=True)
-        ended = (
-            torch.isin(new, torch.tensor(end_ids, device=new.device)).any(dim=1).tolist() if end_ids else []
-        )
-        for index, text, done in zip(chunk, decoded, ended or [False] * len(chunk)):
-            replies[index] = text.strip()
-            stopped[index] = bool(done)
+        for index, ids in zip(chunk, new):
+            replies[index] = tokenizer.decode(ids, skip_special_tokens=True).strip()
+            stopped[index] = bool(ids) and ids[-1] in end_ids
         bar.update(len(chunk))
     bar.close()
     if cut_off is not None:
         cut_off[:] = [not done for done in stopped]
     return replies
+
+
+def _shared_prefix(prompts: list[list[int]]):
+    """The PromptPrefix of the tokens every prompt starts with (one short of the shortest, so each
+    goes on after it), or None when they share too little to be worth a cache."""
+    from lingualift.translate.backends.pruned import PromptPrefix
+
+    if len(prompts) < 2:
+        return None
+    size = min(len(p) for p in prompts) - 1
+    first = prompts[0]
+    for other in prompts[1:]:
+        size = next((i for i in range(size) if other[i] != first[i]), size)
+    return PromptPrefix(first[:size]) if size >= 8 else None
+
+
+def _greedy(model, tokenizer, prompts: list[list[int]], max_new_tokens: int, end_ids: set[int], prefix):
+    """Generated ids per prompt (pruned.greedy_pruned: the same tokens as greedy generate)."""
+    from lingualift.hardware import pack_prefill
+    from lingualift.translate.backends.pruned import greedy_pruned
+
+    if prefix is not None:
+        prompts = [p[len(prefix.ids) :] for p in prompts]
+    encoded = tokenizer.pad({"input_ids": prompts}, return_tensors="pt", padding_side="left").to(model.device)
+    return greedy_pruned(
+        model,
+        encoded["input_ids"],
+        encoded["attention_mask"],
+        max_new_tokens=[max_new_tokens] * len(prompts),
+        end_ids=end_ids,
+        prefix=prefix,
+        packed=pack_prefill(str(model.device)),
+    )
+
+
+def _sampled(
+    model, tokenizer, prompts: list[list[int]], max_new_tokens: int, temperature: float, end_ids: set[int]
+):
+    """Generated ids per prompt from transformers' generate (left-padded batch), each up to and
+    including the token that ended it, as greedy_pruned returns them."""
+    import torch
+
+    encoded = tokenizer.pad({"input_ids": prompts}, return_tensors="pt", padding_side="left").to(model.device)
+    with torch.inference_mode():
+        output = model.generate(
+            **encoded,
+            max_new_tokens=max_new_tokens,
+            pad_token_id=tokenizer.pad_token_id,
+            **_sampling(temperature),
+        )
+    rows = output[:, encoded["input_ids"].shape[1] :].tolist()
+    return [row[: next((i + 1 for i, t in enumerate(row) if t in end_ids), len(row))] for row in rows]
 
 
 def with_system(messages: list[dict], system: str | None) -> list[dict]:

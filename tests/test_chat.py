@@ -160,3 +160,29 @@ def test_bad_batch_rows_are_one_clear_error_before_loading(content, message, tmp
         read_batch(str(source))
     code = main(["chat", "no/such-model", "--input", str(source), "--out", str(tmp_path / "o.jsonl")])
     assert code == 2 and message in capsys.readouterr().err
+
+
+def test_greedy_batches_give_each_chat_the_reply_it_gets_alone(demo_model_path):
+    """generate_batch's pruned loop (finished replies leave the batch, the shared system turn is
+    forwarded once) writes what one greedy generate per chat writes, and knows which were cut off."""
+    from lingualift.chat import generate_batch
+
+    model, tokenizer = load_chat_model(str(demo_model_path))
+    system = {"role": "system", "content": "You are a helpful assistant. Answer in one short sentence."}
+    prompts = [
+        "Hi!",
+        "What is 2+2?",
+        "Name a colour.",
+        "Write a long story about a dragon and a king.",
+        "Bye.",
+    ]
+    chats = [[system, {"role": "user", "content": p}] for p in prompts] + [
+        [{"role": "user", "content": "Say yes."}]  # no system turn: the chats share only the template
+    ]
+    alone = [reply_once(model, tokenizer, chat, max_new_tokens=24) for chat in chats]
+    for some in (chats[:-1], chats):  # with a shared system turn cached once, and without
+        cut: list = []
+        replies = generate_batch(model, tokenizer, some, max_new_tokens=24, batch_size=4, cut_off=cut)
+        assert replies == [reply for reply, *_ in alone[: len(some)]]
+        assert cut == [finish == "length" for *_, finish in alone[: len(some)]]
+    assert {finish for *_, finish in alone} == {"stop", "length"}  # both kinds of ending were compared
