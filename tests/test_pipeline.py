@@ -479,3 +479,69 @@ def test_a_teacher_answers_the_translated_prompts_between_translate_and_threads(
     threads = datasets.load_from_disk(str(work / "threads" / "all"))["train"]
     assert len(threads) == answered["accepted"] > 0
     assert all(m[-1]["content"].startswith("Het weer in Amsterdam") for m in threads["messages"])
+
+
+RECIPE_FLAGS = {  # what a 6-row offline run changes in the preset: the demo model everywhere, tiny budgets
+    "bactrian": ["--set", "translate.backend=llm", "--set", "translate.max_new_tokens=48"],
+    "tagengo": [],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset", ["bactrian", "tagengo"])
+def test_each_teacher_recipe_runs_end_to_end_on_the_demo_model(preset, tmp_path, demo_cache, monkeypatch):
+    """`init --preset bactrian|tagengo`, the teacher filled in (the demo model), six rows: every
+    stage runs, every row is answered or rejected with its reason, threads trains on the accepted."""
+    from lingualift.demo.sample import sample_rows
+
+    monkeypatch.setenv("LINGUALIFT_CACHE", str(demo_cache))
+    english = [r["text"].split("\n")[0][:100] for r in sample_rows() if r.get("lang") == "en"]
+    source = tmp_path / "source.jsonl"
+    if preset == "bactrian":  # English instructions: translated, then answered
+        rows = [{"instruction": english[i], "input": "", "output": english[i + 1]} for i in range(0, 12, 2)]
+    else:  # native prompts, two of them not Dutch (the prompt language filter)
+        dutch = [
+            "Schrijf een korte zin over de zee.",
+            "Noem een kleur van de regenboog.",
+            "Waarom is de lucht blauw?",
+            "Wat eet een konijn?",
+        ]
+        rows = [{"prompt": p} for p in dutch + english[:2]]
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    config = tmp_path / "pipeline.yaml"
+    assert main(["init", str(config), "--preset", preset, "--lang", "nl"]) == 0
+    config.write_text(config.read_text().replace("  # model: ", "  model: demo  # "))
+    work = tmp_path / "w"
+    argv = ["run", str(config), "--work-dir", str(work), "--set", "model=demo", "--set", f"source={source}"]
+    argv += ["--set", "respond.max_new_tokens=96", "--set", "respond.batch_size=6"]
+    argv += [
+        "--set",
+        "train.sft.max_steps=2",
+        "--set",
+        "train.sft.batch_size=2",
+        "--set",
+        "train.sft.grad_accum=1",
+    ]
+    argv += ["--set", "evaluate.holdout=1", "--set", "evaluate.fidelity.limit=1"]
+    argv += ["--set", "evaluate.fidelity.max_new_tokens=8", *RECIPE_FLAGS[preset]]
+    assert main(argv) == 0
+    report = json.loads((work / "respond" / "data" / "respond_report.json").read_text())
+    assert report["teacher"] == "local|demo" and report["rows"] == 6
+    assert (
+        report["accepted"] + report["rejected"]
+        == 6
+        == report["accepted"] + sum(report["rejected_by_reason"].values())
+    )
+    assert report["accepted"] >= 2  # one for training, one held out
+    assert preset != "tagengo" or report["rejected_by_reason"].get("prompt_language") == 2
+    kept = datasets.load_from_disk(str(work / "threads" / "all"))["train"]
+    assert len(kept) == report["accepted"]
+    answered = datasets.load_from_disk(str(work / "respond" / "data"))["train"]
+    assert sorted(m[-1]["content"] for m in kept["messages"]) == sorted(
+        m[-1]["content"] for m in answered["messages"]
+    )
+    assert (work / "train-sft" / "adapter_config.json").exists()
+    steps = ["source", "translate", "respond"] if preset == "bactrian" else ["source", "respond"]
+    assert all((work / step / "stage.json").exists() for step in [*steps, "threads", "train-sft", "evaluate"])
+    assert (work / "translate").exists() == (preset == "bactrian")
+    assert "respond" in (work / "report" / "report.md").read_text()

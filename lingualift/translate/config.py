@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from lingualift.stage import STEP_FOLDER, Link
 
-Format = Literal["auto", "text", "alpaca", "dolly", "openai", "sharegpt", "preference"]
+Format = Literal["auto", "text", "alpaca", "dolly", "openai", "sharegpt", "preference", "prompts"]
 Role = Literal["system", "user", "assistant"]
 Backend = Literal["opus", "mbart", "madlad", "m2m", "nllb", "seamless", "tower", "llm", "openai"]
 SEQ2SEQ = ("opus", "mbart", "madlad", "m2m", "nllb", "seamless")

@@ -31,12 +31,14 @@ FORMAT_FIELDS = {
     "openai": ("messages",),
     "sharegpt": ("conversations",),
     "preference": ("prompt", "chosen", "rejected"),
+    "prompts": ("prompt",),  # prompts only (a teacher answers them: respond)
 }
 COLUMN_ROLES = {
     "alpaca": {"instruction": "user", "input": "user", "output": "assistant"},
     "dolly": {"instruction": "user", "context": "user", "response": "assistant"},
     "openai": {"prompt": "user"},
     "preference": {"prompt": "user", "chosen": "assistant", "rejected": "assistant"},
+    "prompts": {"prompt": "user"},
 }
 
 
@@ -86,7 +88,8 @@ def detect_layout(config: TranslateConfig, columns: list[str]) -> Layout:
     fields = [f for f in FORMAT_FIELDS[fmt] if f in columns]
     if fmt == "openai" and "prompt" in columns:
         fields.append("prompt")  # ultrachat's copy of the first user turn (translated once: dedupe)
-    required = [f for f in FORMAT_FIELDS[fmt] if f not in ("input", "context", "prompt")]
+    optional = ("input", "context") if fmt == "prompts" else ("input", "context", "prompt")
+    required = [f for f in FORMAT_FIELDS[fmt] if f not in optional]
     missing = [f for f in required if f not in columns]
     if missing:
         raise DataError(
@@ -123,12 +126,14 @@ def detect_format(columns: list[str], text_field: str = "text", *, text_named: b
             return found
     except DataError:
         pass
+    if "prompt" in have:
+        return "prompts"
     if text_named:
         raise DataError(f"missing column '{text_field}' (columns: {', '.join(columns)})")
     raise DataError(
         f"cannot tell which columns to translate ({', '.join(columns)}): expected a '{text_field}' "
-        "column, conversations (sharegpt), messages (openai), prompt/chosen/rejected, instruction/input/"
-        "output (alpaca) or instruction/context/response (dolly) — pass --fields or --format"
+        "column, conversations (sharegpt), messages (openai), prompt/chosen/rejected, prompt, "
+        "instruction/input/output (alpaca) or instruction/context/response (dolly) — pass --fields or --format"
     )
 
 

@@ -177,6 +177,21 @@ def test_preference_pairs_translate_in_both_their_forms(shape, tiny_marian, tmp_
             assert [t["role"] for t in got["rejected"]] == ["user", "assistant"]
 
 
+def test_a_prompts_only_dataset_is_translated_for_a_teacher_to_answer(tiny_marian, tmp_path, teacher):
+    """A `prompt` column alone (what respond answers): found as the prompts format, each prompt
+    translated with its source kept, other columns untouched; respond reads the result."""
+    rows = [{"prompt": LINES[i], "category": "qa"} for i in range(4)]
+    report = _translate(_write(tmp_path, "prompts", rows), tmp_path / "out", tiny_marian)
+    assert report["format"] == "prompts" and report["fields"] == ["prompt"]
+    out = datasets.load_from_disk(str(tmp_path / "out"))["train"].to_list()
+    assert [r["source_prompt"] for r in out] == [r["prompt"] for r in rows]
+    assert all(r["prompt"] != g["prompt"] and r["category"] == "qa" for r, g in zip(out, rows))
+    argv = ["respond", str(tmp_path / "out"), "--lang", "nl", "--out", str(tmp_path / "answered")]
+    assert main([*argv, "--base-url", teacher, "--model", "t"]) == 0
+    answered = json.loads((tmp_path / "answered" / "respond_report.json").read_text())
+    assert answered["rows"] == 4
+
+
 def test_image_parts_are_kept_untouched_and_counted(tiny_marian, tmp_path):
     parts = [{"type": "image_url", "text": None, "url": "https://example.org/cat.png"}]
     rows = [
