@@ -76,11 +76,11 @@ def main() -> None:
         seconds = time.perf_counter() - started
         row = {
             "lang": lang,
-            "lines": report["lines"]["training"],
-            "held_out": report["lines"]["held_out"],
-            "added": report["added_tokens"],
-            "before": report["fertility"]["before"]["tokens_per_word"],
-            "after": report["fertility"]["after"]["tokens_per_word"],
+            "lines": report.lines["training"],
+            "held_out": report.lines["held_out"],
+            "added": report.added_tokens,
+            "before": report.fertility["before"]["tokens_per_word"],
+            "after": report.fertility["after"]["tokens_per_word"],
             "seconds": seconds,
         }
         if english:

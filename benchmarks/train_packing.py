@@ -129,11 +129,11 @@ def main() -> None:
         )
         report = run_training(config, echo=lambda *_: None)
         results[name] = {
-            "non_pad_tokens_per_second": report["non_pad_tokens_per_second"],
-            "non_pad_tokens_seen": report["non_pad_tokens_seen"],
-            "train_seconds": report["train_seconds"],
+            "non_pad_tokens_per_second": report.non_pad_tokens_per_second,
+            "non_pad_tokens_seen": report.non_pad_tokens_seen,
+            "train_seconds": report.train_seconds,
             "padding_fraction": round(padding_fraction(config, args.batch_size), 3),
-            "rows": report["data_stats"].get("packed_rows", report["data_stats"]["conversations"]),
+            "rows": report.data_stats.get("packed_rows", report.data_stats["conversations"]),
         }
         print(name, json.dumps(results[name]))
     ratio = results["packed"]["non_pad_tokens_per_second"] / results["padded"]["non_pad_tokens_per_second"]

@@ -10,27 +10,16 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from lingualift.sections import Section
 
 if TYPE_CHECKING:
     from lingualift.stage import Stage
 
 SKIP_PARTS = {"checkpoints", "report"}
-
-
-@dataclass
-class Section:
-    title: str
-    source: str  # the file the section was built from, relative to the run directory
-    produced_by: str  # model, data, settings, versions: how the numbers were made
-    rows: list[tuple[str, str]] = field(default_factory=list)  # figure table
-    figure: bytes | None = None  # PNG
-    extra_html: str = ""
-    extra_md: list[str] = field(default_factory=list)
 
 
 def find_artifacts(run_dir: Path) -> list[tuple[Path, Stage]]:
@@ -56,10 +45,15 @@ def build_sections(run_dir: Path) -> list[Section]:
         where = str(path.relative_to(run_dir))
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as error:
-            sections.append(Section(f"Unreadable: {where}", where, f"could not be read: {error}"))
+            report = stage.report_type.model_validate(data) if stage.report_type else data
+        except (
+            OSError,
+            ValueError,
+        ) as error:  # JSONDecodeError and pydantic's ValidationError are ValueErrors
+            reason = str(error).splitlines()[0]
+            sections.append(Section(f"Unreadable: {where}", where, f"could not be read: {reason}"))
             continue
-        sections.append(stage.section(data, where))
+        sections.append(stage.section(report, where))
     return sections
 
 
@@ -140,47 +134,3 @@ def _versions() -> str:
     found = versions(REPORT_PACKAGES)
     own = found.pop("lingualift", None) or __version__
     return f"report written by lingualift {own} ({', '.join(f'{k} {v}' for k, v in found.items())})"
-
-
-def png(draw, *, size=(6.4, 3.2)) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=size)
-    draw(fig, ax)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    return buffer.getvalue()
-
-
-def fmt(value) -> str:
-    if isinstance(value, float):
-        return f"{value:,.4g}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return (
-        json.dumps(value, ensure_ascii=False, default=str) if isinstance(value, (dict, list)) else str(value)
-    )
-
-
-def pick(data: dict, keys) -> list[tuple[str, str]]:
-    return [(k.replace("_", " "), fmt(data[k])) for k in keys if data.get(k) is not None]
-
-
-def bars(counts: dict, *, title: str, xlabel: str) -> bytes:
-    def draw(fig, ax):
-        ax.barh(range(len(counts)), list(counts.values()), color="#4c72b0")
-        ax.set_yticks(range(len(counts)), list(counts), fontsize=8)
-        ax.invert_yaxis()
-        ax.set_xlabel(xlabel)
-        ax.set_title(title, fontsize=9)
-
-    return png(draw)
-
-
-def short(name: str) -> str:
-    return "+".join(Path(part).name if "/" in part else part for part in name.split("+"))

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
-    from lingualift.report import Section
+    from lingualift.sections import Section
 
 
 VOLATILE = {"resume"}  # options that do not change a stage's result
@@ -78,7 +78,10 @@ class Step:
         return self.stage.pipeline.run(self, work, echo)
 
     def figure(self, summary: dict) -> str:
-        return self.stage.pipeline.figure(summary) if summary else ""
+        if not summary:
+            return ""
+        read = self.stage.pipeline.summary_type or self.stage.report_type
+        return self.stage.pipeline.figure(read.model_validate(summary) if read else summary)
 
 
 @dataclass(frozen=True)
@@ -88,12 +91,14 @@ class Pipeline:
     `fields`: what the stage adds to the pipeline YAML (top-level key → (annotation, Field)).
     `plan(config, plan)`: validate its section and add its steps to the plan (a `pipeline.config.Plan`).
     `run(step, work, echo)`: run one step, return its summary (kept in the step's stage.json).
-    `figure(summary)`: the one figure that matters, for the run's last screen."""
+    `figure(summary)`: the one figure that matters, for the run's last screen, given the summary as
+    `summary_type` (default: the stage's report type; a summary holds some of its fields)."""
 
     fields: dict[str, tuple[Any, Any]]
     plan: Callable
     run: Callable[[Step, Path, Callable], dict]
-    figure: Callable[[dict], str]
+    figure: Callable[[Any], str]
+    summary_type: type[BaseModel] | None = None
 
 
 @dataclass(frozen=True)
@@ -106,7 +111,8 @@ class Stage:
     command_name: str | None = None  # "eval fidelity": under a group; default: the stage name
     flags: dict[str, str] = field(default_factory=dict)  # field → flag spelling, as in options.config_command
     report: str | None = None  # the JSON file a run writes, found by `lingualift report`
-    section: Callable[[Any, str], Section] | None = None  # (the report's data, its path) → the report section
+    report_type: type[BaseModel] | None = None  # what that file holds (a reports.StageReport)
+    section: Callable[[Any, str], Section] | None = None  # (the report, its path) → the report section
     reported: Callable[[Path], bool] = lambda path: True  # whether a found report file gets a section
     pipeline: Pipeline | None = None
 

@@ -117,7 +117,7 @@ def test_the_demo_runs_every_stage_and_writes_a_report(demo_run):
     assert not {r["id"] for r in heldout} & {r["id"] for r in _threads(work)}  # held out of training
     report = json.loads((work / "train-sft" / "training_report.json").read_text())
     assert report["steps"] == 4 and report["mode"] == "lora"
-    fidelity = json.loads((work / "evaluate" / "fidelity.json").read_text())
+    fidelity = json.loads((work / "evaluate" / "fidelity.json").read_text())["models"]
     assert len(fidelity) == 2 and all(r["replies"] == 2 for r in fidelity.values())  # tuned and base
     assert all(
         0 <= r["usable_rate"] <= min(r["pass_rate"], r["not_degenerate_rate"]) for r in fidelity.values()
@@ -339,7 +339,7 @@ def test_several_languages_train_one_model_and_are_measured_each(tmp_path, demo_
     assert stats["mix"] == "uniform" and set(stats["languages"]) == {"nl", "de"}
     sampled = [v["sampled"] for v in stats["languages"].values()]
     assert abs(sampled[0] - sampled[1]) <= 1  # uniform: the same number from each language
-    fidelity = json.loads((work / "evaluate" / "fidelity.json").read_text())
+    fidelity = json.loads((work / "evaluate" / "fidelity.json").read_text())["models"]
     assert {key.rsplit(" ", 1)[-1] for key in fidelity} == {"[nl]", "[de]"} and len(
         fidelity
     ) == 4  # tuned and base

@@ -6,7 +6,7 @@ import json
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -20,6 +20,7 @@ from lingualift.conversations.oasst import (
     preference_pairs,
 )
 from lingualift.errors import ConfigError
+from lingualift.reports import StageReport
 from lingualift.stage import STEP_FOLDER, Link
 
 
@@ -260,7 +261,20 @@ def _renderer(config: ThreadsConfig):
     return lambda messages: render(messages, tokenizer=tokenizer, template=template)
 
 
-def write_threads(config: ThreadsConfig) -> dict:
+class ThreadsReport(StageReport):
+    """threads_report.json: per split its format and counts (threads, pairs, every skipped message
+    by reason as skipped_<reason>, thread_message_ids)."""
+
+    splits: dict[str, dict[str, Union[int, str]]] = Field(default_factory=dict)
+    seconds: Optional[float] = None
+    source: Optional[str] = None
+    out: Optional[str] = None
+    config: dict[str, Any] = Field(default_factory=dict)  # the ThreadsConfig it ran with
+    pairs_out: Optional[str] = None
+    pairs_note: Optional[str] = None  # why no pairs were written
+
+
+def write_threads(config: ThreadsConfig) -> ThreadsReport:
     """Load the source, build threads (and pairs), save them, write the report; return the report."""
     import datasets
 
@@ -272,16 +286,19 @@ def write_threads(config: ThreadsConfig) -> dict:
     data = load_source(source, split=split)
     if isinstance(data, datasets.Dataset):
         data = datasets.DatasetDict({split: data})
-    threads, pairs, report = build_threads(data, config)
-    ids = report.pop("_ids", {})
+    threads, pairs, built = build_threads(data, config)
     out_dir = save_dataset(threads, out)
-    report.update(source=source, out=str(out_dir), config=config.model_dump())
-    if pairs_out:
-        if pairs is None:
-            report["pairs_out"] = None
-            report["pairs_note"] = "no split had two or more ranked answers to one prompt"
-        else:
-            report["pairs_out"] = str(save_dataset(pairs, pairs_out))
-    (Path(out_dir) / "thread_message_ids.json").write_text(json.dumps(ids))
-    (Path(out_dir) / "threads_report.json").write_text(json.dumps(report, indent=2))
+    report = ThreadsReport(
+        splits=built["splits"],
+        seconds=built["seconds"],
+        source=source,
+        out=str(out_dir),
+        config=config.model_dump(),
+    )
+    if pairs_out and pairs is None:
+        report.pairs_note = "no split had two or more ranked answers to one prompt"
+    elif pairs_out:
+        report.pairs_out = str(save_dataset(pairs, pairs_out))
+    (Path(out_dir) / "thread_message_ids.json").write_text(json.dumps(built.get("_ids", {})))
+    report.write(Path(out_dir) / "threads_report.json")
     return report

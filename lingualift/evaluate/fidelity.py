@@ -18,9 +18,13 @@ from __future__ import annotations
 import random
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lingualift.evaluate.config import CONFIDENCE, MIN_CHARS_DENSE, MIN_WORDS
 from lingualift.languages import Language
+from lingualift.reports import StageReport
 from lingualift.translate.quality import DENSE_SCRIPTS
 
 METHOD = f"lid.176-lite|line-level|min_words:{MIN_WORDS}|min_chars_dense:{MIN_CHARS_DENSE}|conf:{CONFIDENCE}"
@@ -162,6 +166,45 @@ def fidelity_summary(
     }
 
 
+class FidelityResult(BaseModel):
+    """One model's replies in one language: the rates with their 95% intervals (usable = in the
+    language and not degenerate; `pass_rate`/`ci95` = in the language), examples, how it was run.
+    Reports written before usable was measured have the in-language rate only."""
+
+    model_config = ConfigDict(extra="allow")
+
+    replies: int = 0
+    usable_rate: Optional[float] = None
+    usable_ci95: Optional[list[float]] = None
+    pass_rate: float = 0.0
+    ci95: list[float] = Field(default_factory=lambda: [0.0, 0.0])
+    not_degenerate_rate: Optional[float] = None
+    not_degenerate_ci95: Optional[list[float]] = None
+    degenerate: dict[str, int] = Field(default_factory=dict)  # verdict -> replies (empty, loop, ...)
+    distinct_2: Optional[float] = None
+    leaked_languages: dict[str, int] = Field(default_factory=dict)
+    replies_without_checkable_lines: Optional[int] = None
+    failure_examples: list[dict[str, Any]] = Field(default_factory=list)  # prompt, reply, leaked
+    degenerate_examples: list[dict[str, Any]] = Field(default_factory=list)  # prompt, reply, reason
+    method: Optional[str] = None  # the language ID method's signature
+    settings: dict[str, Any] = Field(default_factory=dict)  # lang, prompts, limit, system, max_new_tokens
+    replies_text: Optional[list[str]] = None
+
+
+class FidelityReport(StageReport):
+    """fidelity.json: a FidelityResult per model (and language, `MODEL [nl]`, with several)."""
+
+    models: dict[str, FidelityResult] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unversioned(cls, data: Any) -> Any:
+        """Files (and pipeline summaries) written before schema 1 are the models mapping itself."""
+        if isinstance(data, dict) and "schema" not in data and "models" not in data:
+            return {"models": data}
+        return data
+
+
 HEADLINE = (
     "usable_rate",
     "usable_ci95",
@@ -176,17 +219,18 @@ HEADLINE = (
 )
 
 
-def headline(summary: dict) -> str:
+def headline(result: FidelityResult) -> str:
     """'usable 40.0% (95% CI ...); in the language 90.0% (...); not degenerate 45.0% (...)'."""
 
-    def share(key: str, ci: str) -> str:
-        return f"{summary[key]:.1%} (95% CI {summary[ci][0]:.1%}-{summary[ci][1]:.1%})"
+    def share(rate: float, ci: list[float]) -> str:
+        return f"{rate:.1%} (95% CI {ci[0]:.1%}-{ci[1]:.1%})"
 
-    degenerate = ", ".join(f"{n} {reason}" for reason, n in summary["degenerate"].items()) or "none"
+    degenerate = ", ".join(f"{n} {reason}" for reason, n in result.degenerate.items()) or "none"
     return (
-        f"usable {share('usable_rate', 'usable_ci95')} of {summary['replies']} replies; in the language "
-        f"{share('pass_rate', 'ci95')}; not degenerate {share('not_degenerate_rate', 'not_degenerate_ci95')} "
-        f"(degenerate: {degenerate}); distinct-2 {summary['distinct_2']}"
+        f"usable {share(result.usable_rate, result.usable_ci95)} of {result.replies} replies; in the language "
+        f"{share(result.pass_rate, result.ci95)}; not degenerate "
+        f"{share(result.not_degenerate_rate, result.not_degenerate_ci95)} "
+        f"(degenerate: {degenerate}); distinct-2 {result.distinct_2}"
     )
 
 
@@ -286,10 +330,9 @@ def prompts_by_language(spec: str, languages: list, *, limit: int | None = None)
     return {tag: prompts[:limit] if limit else prompts for tag, prompts in wanted.items()}
 
 
-def run_fidelity(config, *, echo=print) -> dict:
+def run_fidelity(config, *, echo=print) -> FidelityReport:
     """Fidelity of the model (+ adapter) and of the baseline on the same prompts; fidelity.json. With
     several languages (`--lang nl,de`), each is measured on the prompts of its own language."""
-    import json
     from pathlib import Path
 
     from lingualift.languages import get_language
@@ -338,18 +381,14 @@ def run_fidelity(config, *, echo=print) -> dict:
                 "max_new_tokens": config.max_new_tokens,
                 "adapter": adapter,
             }
-            summary = {
-                **fidelity_summary(replies, items, language, cut_off=cut_off),
-                "settings": settings,
-                "replies_text": replies,
-            }
+            summary = fidelity_summary(replies, items, language, cut_off=cut_off)
             key = name if len(languages) == 1 else f"{name} [{language.tag}]"
-            results[key] = summary
-            echo(
-                f"{key} ({language.name}): {headline(summary)}; leaked: {summary['leaked_languages'] or 'none'}"
-            )
+            results[key] = FidelityResult(**summary, settings=settings, replies_text=replies)
+            leaked = results[key].leaked_languages or "none"
+            echo(f"{key} ({language.name}): {headline(results[key])}; leaked: {leaked}")
     echo(f"method: {METHOD}")
+    report = FidelityReport(models=results)
     if config.out:
         Path(config.out).mkdir(parents=True, exist_ok=True)
-        (Path(config.out) / "fidelity.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
-    return results
+        report.write(Path(config.out) / "fidelity.json")
+    return report

@@ -3,14 +3,14 @@ harness.json for `lingualift report`. Optional: pip install 'lingualift[harness]
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 from pydantic import ConfigDict, Field
 
 from lingualift.errors import ConfigError, ModelError
 from lingualift.models import ModelPlacement
+from lingualift.reports import StageReport
 
 
 class HarnessConfig(ModelPlacement):
@@ -37,7 +37,23 @@ class HarnessConfig(ModelPlacement):
     out: Optional[str] = Field(None, description="Write harness.json here")
 
 
-def run_harness(config: HarnessConfig, *, echo=print) -> dict:
+class HarnessReport(StageReport):
+    """harness.json: lm-evaluation-harness scores and standard errors per task and metric."""
+
+    model: Optional[str] = None
+    model_args: dict[str, Any] = Field(default_factory=dict)
+    tasks: list[str] = Field(default_factory=list)
+    num_fewshot: Optional[int] = None
+    limit: Optional[float] = None
+    scores: dict[str, dict[str, float]] = Field(default_factory=dict)  # task -> metric -> score
+    stderr: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    documents: dict[str, Optional[int]] = Field(default_factory=dict)
+    n_shot: Optional[dict[str, Any]] = None
+    harness_version: Optional[str] = None
+    task_versions: Optional[dict[str, Any]] = None
+
+
+def run_harness(config: HarnessConfig, *, echo=print) -> HarnessReport:
     import importlib.util
 
     from lingualift.models import adapter_base, default_device, resolve_model
@@ -93,19 +109,22 @@ def run_harness(config: HarnessConfig, *, echo=print) -> dict:
         metrics = {k.split(",")[0]: v for k, v in values.items() if "," in k and isinstance(v, (int, float))}
         scores[task] = {k: v for k, v in metrics.items() if not k.endswith("_stderr")}
         stderr[task] = {k.removesuffix("_stderr"): v for k, v in metrics.items() if k.endswith("_stderr")}
-    summary = {
-        "model": f"{config.model}+{adapter}" if config.adapter else config.model,
-        "model_args": model_args,
-        "tasks": tasks,
-        "num_fewshot": config.num_fewshot,
-        "limit": config.limit,
-        "scores": scores,
-        "stderr": stderr,
-        "documents": {t: n.get("effective") for t, n in results.get("n-samples", {}).items()},
-        "n_shot": results.get("n-shot"),
-        "harness_version": lm_eval.__version__,
-        "task_versions": results.get("versions"),
-    }
+    summary = HarnessReport(
+        model=f"{config.model}+{adapter}" if config.adapter else config.model,
+        model_args={
+            k: v if isinstance(v, (str, int, float, bool, type(None))) else str(v)
+            for k, v in model_args.items()
+        },
+        tasks=tasks,
+        num_fewshot=config.num_fewshot,
+        limit=config.limit,
+        scores=scores,
+        stderr=stderr,
+        documents={t: n.get("effective") for t, n in results.get("n-samples", {}).items()},
+        n_shot=results.get("n-shot"),
+        harness_version=lm_eval.__version__,
+        task_versions=results.get("versions"),
+    )
     for task, values in scores.items():
         echo(
             f"  {task}: "
@@ -113,5 +132,5 @@ def run_harness(config: HarnessConfig, *, echo=print) -> dict:
         )
     if config.out:
         Path(config.out).mkdir(parents=True, exist_ok=True)
-        (Path(config.out) / "harness.json").write_text(json.dumps(summary, indent=2, default=str))
+        summary.write(Path(config.out) / "harness.json")
     return summary

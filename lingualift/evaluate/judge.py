@@ -13,11 +13,12 @@ from __future__ import annotations
 import json
 import re
 from concurrent.futures import ThreadPoolExecutor
-from typing import Optional
+from typing import Any, Optional
 
 from pydantic import ConfigDict, Field
 
 from lingualift.models import ModelPlacement
+from lingualift.reports import StageReport
 
 RUBRIC = """You are judging two assistant answers to the same user message. The user writes in {language} \
 and the answer must be in {language}: an answer in another language, or one that switches language, \
@@ -175,7 +176,40 @@ def judge_pairs(
     return {**summary, "pairs": rows}
 
 
-def run_judge(config: JudgeConfig, *, echo=print) -> dict:
+class JudgeReport(StageReport):
+    """judge.json: win/tie/loss rates over the prompts judged in both orders, with 95% intervals, what
+    was not counted and why, and every pair with its verdicts."""
+
+    model: Optional[str] = None
+    baseline: Optional[str] = None
+    judge: Optional[str] = None  # "MODEL @ BASE_URL"
+    lang: Optional[str] = None
+    prompts_source: Optional[str] = None
+    rubric: Optional[str] = None
+    method: Optional[str] = None
+    prompts: int = 0
+    judged: int = 0
+    unjudged: int = 0
+    one_order_only: int = 0
+    no_verdict: int = 0
+    requests: int = 0
+    unparsed_verdicts: int = 0
+    failed_requests: int = 0
+    win_rate: float = 0.0
+    win_ci95: list[float] = Field(default_factory=lambda: [0.0, 0.0])
+    tie_rate: float = 0.0
+    tie_ci95: list[float] = Field(default_factory=lambda: [0.0, 0.0])
+    loss_rate: float = 0.0
+    loss_ci95: list[float] = Field(default_factory=lambda: [0.0, 0.0])
+    order_agreement: Optional[float] = None
+    pairs: list[dict[str, Any]] = Field(default_factory=list)
+
+    def rate(self, outcome: str) -> tuple[float, list[float]]:
+        """(rate, 95% interval) of win, tie or loss."""
+        return getattr(self, f"{outcome}_rate"), getattr(self, f"{outcome}_ci95")
+
+
+def run_judge(config: JudgeConfig, *, echo=print) -> JudgeReport:
     from pathlib import Path
 
     from lingualift.endpoint import ChatEndpoint
@@ -203,42 +237,42 @@ def run_judge(config: JudgeConfig, *, echo=print) -> dict:
         prompts, ours, theirs, endpoint, language=language.name, concurrency=config.concurrency
     )
     name = f"{config.model}+{config.adapter}" if config.adapter else config.model
-    result = {
-        "model": name,
-        "baseline": config.baseline,
-        "judge": f"{config.judge_model} @ {config.judge_base_url}",
-        "lang": language.tag,
-        "prompts_source": config.prompts,
-        "rubric": RUBRIC,
-        "method": "pairwise, both answer orders judged; prompt score = sum of the two verdicts",
+    result = JudgeReport(
+        model=name,
+        baseline=config.baseline,
+        judge=f"{config.judge_model} @ {config.judge_base_url}",
+        lang=language.tag,
+        prompts_source=config.prompts,
+        rubric=RUBRIC,
+        method="pairwise, both answer orders judged; prompt score = sum of the two verdicts",
         **result,
-    }
+    )
     echo(
-        f"{name} vs {config.baseline} on {result['judged']} prompts judged by {config.judge_model}: "
-        f"win {result['win_rate']:.0%} (95% CI {result['win_ci95'][0]:.0%}-{result['win_ci95'][1]:.0%}), "
-        f"tie {result['tie_rate']:.0%}, loss {result['loss_rate']:.0%}; not counted: {result['one_order_only']} prompts "
-        f"with one order's verdict, {result['no_verdict']} with none ({result['unparsed_verdicts']} unparsed verdicts, "
-        f"{result['failed_requests']} failed requests); "
-        f"orders agree on {_share(result['order_agreement'])} of pairs"
+        f"{name} vs {config.baseline} on {result.judged} prompts judged by {config.judge_model}: "
+        f"win {result.win_rate:.0%} (95% CI {result.win_ci95[0]:.0%}-{result.win_ci95[1]:.0%}), "
+        f"tie {result.tie_rate:.0%}, loss {result.loss_rate:.0%}; not counted: {result.one_order_only} prompts "
+        f"with one order's verdict, {result.no_verdict} with none ({result.unparsed_verdicts} unparsed verdicts, "
+        f"{result.failed_requests} failed requests); "
+        f"orders agree on {_share(result.order_agreement)} of pairs"
     )
     if config.out:
         Path(config.out).mkdir(parents=True, exist_ok=True)
-        (Path(config.out) / "judge.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
-    if not result["judged"]:
+        result.write(Path(config.out) / "judge.json")
+    if not result.judged:
         from lingualift.errors import ModelError
 
         first = next(
             (
                 v["judge_reply"]
-                for p in result["pairs"]
+                for p in result.pairs
                 for k, v in p.items()
                 if k.startswith("model_") and isinstance(v, dict)
             ),
             "",
         )
         raise ModelError(
-            f"the judge gave no prompt a verdict in both orders ({result['one_order_only']} with one, "
-            f"{result['no_verdict']} with none; {result['failed_requests']} requests failed): the "
+            f"the judge gave no prompt a verdict in both orders ({result.one_order_only} with one, "
+            f"{result.no_verdict} with none; {result.failed_requests} requests failed): the "
             f"rates mean nothing. First judge reply: {first[:160]!r}"
         )
     return result

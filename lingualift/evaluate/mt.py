@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import resource
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lingualift.errors import DataError
+from lingualift.reports import StageReport
 
 
 class BenchConfig(BaseModel):
@@ -32,7 +32,19 @@ class BenchConfig(BaseModel):
     out: str = Field("runs/bench-mt", description="Directory for bench_mt.json and bench_mt.png")
 
 
-def run_bench(config: BenchConfig, *, echo=print) -> list[dict]:
+class BenchReport(StageReport):
+    """bench_mt.json: per translator its `bleu`, `chrf`, `chrf++` ({score, signature}), segments,
+    seconds, segments_per_second, source_tokens_per_second, peak_memory_mb and hypotheses."""
+
+    results: list[dict[str, Any]] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unversioned(cls, data: Any) -> Any:
+        return {"results": data} if isinstance(data, list) else data  # before schema 1: the list itself
+
+
+def run_bench(config: BenchConfig, *, echo=print) -> BenchReport:
     """Every backend on the pairs: a table on the terminal, bench_mt.json and bench_mt.png in --out."""
     from rich.console import Console
     from rich.table import Table
@@ -67,9 +79,10 @@ def run_bench(config: BenchConfig, *, echo=print) -> list[dict]:
     for name in ("bleu", "chrf", "chrf++"):
         echo(f"{name}: {results[0][name]['signature']}")
     out = Path(config.out)
-    write_outputs(results, out, title=f"{src.name} → {tgt.name} ({count} segments, {config.data})")
+    report = BenchReport(results=results)
+    write_outputs(report, out, title=f"{src.name} → {tgt.name} ({count} segments, {config.data})")
     echo(f"results: {out / 'bench_mt.json'}  chart: {out / 'bench_mt.png'}")
-    return results
+    return report
 
 
 def load_pairs(
@@ -184,15 +197,16 @@ def _peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # process peak RSS (Linux: KiB)
 
 
-def write_outputs(results: list[dict], out: Path, *, title: str) -> None:
-    """results.json (hypotheses included) and a bar chart PNG of the three metrics per system."""
+def write_outputs(report: BenchReport, out: Path, *, title: str) -> None:
+    """bench_mt.json (hypotheses included) and a bar chart PNG of the three metrics per system."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     out.mkdir(parents=True, exist_ok=True)
-    (out / "bench_mt.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    report.write(out / "bench_mt.json")
+    results = report.results
     names = [r["translator"] for r in results]
     metrics = ["bleu", "chrf", "chrf++"]
     width = 0.8 / len(metrics)

@@ -9,14 +9,15 @@ An interval above zero means the source-language loss went up: the model forgot 
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Optional
 
 from pydantic import ConfigDict, Field
 
+from lingualift.evaluate.fidelity import FidelityResult
 from lingualift.models import ModelPlacement
+from lingualift.reports import StageReport
 
 
 class RegressionConfig(ModelPlacement):
@@ -86,7 +87,27 @@ def regression_summary(tuned: list[tuple[float, int]], base: list[tuple[float, i
     }
 
 
-def run_regression(config: RegressionConfig, *, echo=print) -> dict:
+class RegressionReport(StageReport):
+    """regression.json: the tuned model's source-language loss against the baseline's, paired per
+    conversation (`regressed`: the interval of tuned − baseline is above zero), and their fidelity."""
+
+    model: Optional[str] = None
+    baseline: Optional[str] = None
+    data: Optional[str] = None
+    lang: Optional[str] = None
+    max_seq_length: Optional[int] = None
+    conversations: int = 0
+    tuned_loss: Optional[float] = None
+    baseline_loss: Optional[float] = None
+    loss_difference: float = 0.0
+    loss_difference_ci95: list[float] = Field(default_factory=lambda: [0.0, 0.0])
+    tuned_perplexity: Optional[float] = None
+    baseline_perplexity: Optional[float] = None
+    regressed: bool = False
+    fidelity: dict[str, FidelityResult] = Field(default_factory=dict)  # tuned, baseline
+
+
+def run_regression(config: RegressionConfig, *, echo=print) -> RegressionReport:
     from lingualift.errors import DataError
     from lingualift.evaluate.fidelity import HEADLINE, fidelity_summary, headline
     from lingualift.io import first_split, load_source, require_columns
@@ -130,28 +151,28 @@ def run_regression(config: RegressionConfig, *, echo=print) -> dict:
                 cut_off=cut_off,
             )
             summary = fidelity_summary(replies, prompts, language, cut_off=cut_off)
-            fidelity = {k: summary[k] for k in HEADLINE}
+            fidelity = FidelityResult(**{k: summary[k] for k in HEADLINE})
         measured[role] = (losses, fidelity)
         del model
-    result = {
-        "model": tuned_name,
-        "baseline": config.baseline,
-        "data": config.data,
-        "lang": language.tag,
-        "max_seq_length": config.max_seq_length,
+    result = RegressionReport(
+        model=tuned_name,
+        baseline=config.baseline,
+        data=config.data,
+        lang=language.tag,
+        max_seq_length=config.max_seq_length,
         **regression_summary(measured["tuned"][0], measured["baseline"][0]),
-        "fidelity": {role: f for role, (_, f) in measured.items() if f is not None},
-    }
-    low, high = result["loss_difference_ci95"]
-    echo(
-        f"{language.name} loss on {result['conversations']} conversations: tuned {result['tuned_loss']} vs baseline "
-        f"{result['baseline_loss']} — difference {result['loss_difference']:+.4f} (95% CI {low:+.4f} to {high:+.4f}); "
-        f"perplexity {result['tuned_perplexity']} vs {result['baseline_perplexity']}"
-        + ("; REGRESSED: the source-language loss went up" if result["regressed"] else "")
+        fidelity={role: f for role, (_, f) in measured.items() if f is not None},
     )
-    for name, f in result["fidelity"].items():
+    low, high = result.loss_difference_ci95
+    echo(
+        f"{language.name} loss on {result.conversations} conversations: tuned {result.tuned_loss} vs baseline "
+        f"{result.baseline_loss} — difference {result.loss_difference:+.4f} (95% CI {low:+.4f} to {high:+.4f}); "
+        f"perplexity {result.tuned_perplexity} vs {result.baseline_perplexity}"
+        + ("; REGRESSED: the source-language loss went up" if result.regressed else "")
+    )
+    for name, f in result.fidelity.items():
         echo(f"{language.name} replies of {name}: {headline(f)}")
     if config.out:
         Path(config.out).mkdir(parents=True, exist_ok=True)
-        (Path(config.out) / "regression.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
+        result.write(Path(config.out) / "regression.json")
     return result

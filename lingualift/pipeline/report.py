@@ -6,8 +6,8 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from lingualift.report import Section
 from lingualift.report import write_report as write_run_report
+from lingualift.sections import Section
 from lingualift.stage import Step
 
 DEMO_NOTE = (

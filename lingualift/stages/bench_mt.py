@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from lingualift.evaluate.mt import BenchConfig
-from lingualift.report import Section, png, short
+from lingualift.evaluate.mt import BenchConfig, BenchReport
+from lingualift.sections import Section, png, short
 from lingualift.stage import Stage
 
 
@@ -17,7 +17,8 @@ def command(config: BenchConfig) -> None:
     run_bench(config, echo=typer.echo)
 
 
-def section(data: list, where: str) -> Section:
+def section(report: BenchReport, where: str) -> Section:
+    data = report.results
     metrics = ("bleu", "chrf", "chrf++")
     rows = [
         (
@@ -59,5 +60,6 @@ STAGE = Stage(
     command_name="bench-mt",
     flags={"data": "--data", "to": "--to", "source_lang": "--from", "ct2": "--ct2"},
     report="bench_mt.json",
+    report_type=BenchReport,
     section=section,
 )

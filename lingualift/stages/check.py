@@ -6,10 +6,10 @@ from typing import Annotated
 
 import typer
 
-from lingualift.report import Section, bars, fmt
+from lingualift.sections import Section, bars, fmt
 from lingualift.stage import Stage
 from lingualift.stages.arguments import SOURCE_ARGUMENT
-from lingualift.tools.check import CheckConfig
+from lingualift.tools.check import CheckConfig, CheckReport
 
 
 def command(config: CheckConfig, data: Annotated[str, SOURCE_ARGUMENT]) -> None:
@@ -24,28 +24,25 @@ def command(config: CheckConfig, data: Annotated[str, SOURCE_ARGUMENT]) -> None:
     check_dataset(config, echo=typer.echo)
 
 
-def section(data: dict, where: str) -> Section:
-    tokens, cut = data.get("tokens") or {}, data.get("truncated") or {}
-    estimate = data.get("training_estimate") or {}
+def section(report: CheckReport, where: str) -> Section:
+    cut, estimate = report.truncated, report.training_estimate
+    duplicates = {k: v for k, v in report.duplicates.items() if k != "near_examples"}
     rows = [
-        ("conversations", fmt(data.get("conversations"))),
-        ("tokens per conversation", fmt(tokens.get("per_conversation"))),
-        (
-            f"cut at {data.get('max_seq_length')} tokens",
-            f"{cut.get('conversations')} ({fmt(cut.get('share'))})",
-        ),
-        (
-            "duplicates",
-            fmt({k: v for k, v in (data.get("duplicates") or {}).items() if k != "near_examples"}),
-        ),
+        ("conversations", fmt(report.conversations)),
+        ("tokens per conversation", fmt(report.tokens.get("per_conversation"))),
+        (f"cut at {report.max_seq_length} tokens", f"{cut.get('conversations')} ({fmt(cut.get('share'))})"),
+        ("duplicates", fmt(duplicates)),
         ("training tokens", fmt(estimate.get("training_tokens"))),
     ]
     if "this_machine" in estimate:
         rows.append(("measured here", fmt(estimate["this_machine"])))
-    if "translation_cost" in data:
-        rows.append(("translation cost", fmt(data["translation_cost"])))
-    languages = {k: v["turns"] for k, v in list((data.get("languages") or {}).items())[:12]}
-    by = f"check of {data.get('data')} with the tokenizer and chat template of {data.get('model')}; languages by fastText lid.176"
+    if report.translation_cost is not None:
+        rows.append(("translation cost", fmt(report.translation_cost)))
+    languages = {k: v["turns"] for k, v in list(report.languages.items())[:12]}
+    by = (
+        f"check of {report.data} with the tokenizer and chat template of {report.model}; languages by "
+        "fastText lid.176"
+    )
     return Section(
         "Dataset check",
         where,
@@ -56,5 +53,11 @@ def section(data: dict, where: str) -> Section:
 
 
 STAGE = Stage(
-    "check", CheckConfig, command=command, flags={"out": "--out -o"}, report="check.json", section=section
+    "check",
+    CheckConfig,
+    command=command,
+    flags={"out": "--out -o"},
+    report="check.json",
+    report_type=CheckReport,
+    section=section,
 )

@@ -11,7 +11,8 @@ import typer
 from pydantic import BaseModel, ConfigDict, Field
 
 from lingualift.evaluate.config import CONFIDENCE, MIN_CHARS_DENSE, MIN_WORDS, FidelityConfig
-from lingualift.report import Section, fmt, png, short
+from lingualift.evaluate.fidelity import FidelityReport, FidelityResult
+from lingualift.sections import Section, fmt, png, short
 from lingualift.stage import Pipeline, Stage, Step
 
 
@@ -31,25 +32,22 @@ command.__doc__ = f"""Does the model answer in the language, with replies that a
     """
 
 
-def section(data: dict, where: str) -> Section:
-    first = next(iter(data.values()), {})
-    settings = first.get("settings") or {}
+def section(report: FidelityReport, where: str) -> Section:
+    results = report.models
+    first = next(iter(results.values()), FidelityResult())
+    settings = first.settings
     lang = settings.get("lang", "?")
     by = (
         f"eval fidelity, language {lang}, prompts {settings.get('prompts', '?')} (limit {settings.get('limit')}), "
-        f"max {settings.get('max_new_tokens', '?')} new tokens, greedy; {first.get('method', '')}"
+        f"max {settings.get('max_new_tokens', '?')} new tokens, greedy; {first.method or ''}"
     )
     rows = [
-        (short(n), f"{fidelity_line(r)}; leaked {fmt(r.get('leaked_languages') or 'none')}")
-        for n, r in data.items()
+        (short(n), f"{fidelity_line(r)}; leaked {fmt(r.leaked_languages or 'none')}")
+        for n, r in results.items()
     ]
-    failures = [
-        (n, f, ", ".join(f["leaked"])) for n, r in data.items() for f in (r.get("failure_examples") or [])[:3]
-    ]
+    failures = [(n, f, ", ".join(f["leaked"])) for n, r in results.items() for f in r.failure_examples[:3]]
     failures += [
-        (n, d, d["reason"].replace("_", " "))
-        for n, r in data.items()
-        for d in (r.get("degenerate_examples") or [])
+        (n, d, d["reason"].replace("_", " ")) for n, r in results.items() for d in r.degenerate_examples
     ]
     items = "".join(
         f"<li><b>{html.escape(short(n))}</b> ({html.escape(why)}): {html.escape(f['prompt'][:120])} → "
@@ -66,7 +64,7 @@ def section(data: dict, where: str) -> Section:
         where,
         by,
         rows,
-        fidelity_figure(data, title=f"Language fidelity ({lang})"),
+        fidelity_figure(results, title=f"Language fidelity ({lang})"),
         extra,
     )
 
@@ -78,16 +76,16 @@ FIDELITY_RATES = (
 )
 
 
-def fidelity_figure(results: dict, *, title: str) -> bytes:
+def fidelity_figure(results: dict[str, FidelityResult], *, title: str) -> bytes:
     names = list(results)
-    shown = [r for r in FIDELITY_RATES if all(r[0] in results[n] for n in names)]
+    shown = [r for r in FIDELITY_RATES if all(getattr(results[n], r[0]) is not None for n in names)]
 
     def draw(fig, ax):
         height = 0.8 / len(shown)
         for k, ((rate, ci, label), color) in enumerate(zip(shown, ("#4c72b0", "#bbbbbb"))):
-            rates = [results[n][rate] * 100 for n in names]
-            low = [r - results[n][ci][0] * 100 for r, n in zip(rates, names)]
-            high = [results[n][ci][1] * 100 - r for r, n in zip(rates, names)]
+            rates = [getattr(results[n], rate) * 100 for n in names]
+            low = [r - getattr(results[n], ci)[0] * 100 for r, n in zip(rates, names)]
+            high = [getattr(results[n], ci)[1] * 100 - r for r, n in zip(rates, names)]
             ax.barh(
                 [i + k * height for i in range(len(names))],
                 rates,
@@ -111,14 +109,16 @@ def fidelity_figure(results: dict, *, title: str) -> bytes:
     return png(draw, size=(6.4, 1.6 + 0.7 * len(names)))
 
 
-def fidelity_line(r: dict) -> str:
+def fidelity_line(r: FidelityResult) -> str:
     """The fidelity command's own line (usable first); reports written before usable was measured
     have the in-language rate only."""
-    if "usable_rate" in r:
+    if r.usable_rate is not None:
         from lingualift.evaluate.fidelity import headline
 
         return headline(r)
-    return f"in the language {r['pass_rate']:.1%} (95% CI {r['ci95'][0]:.1%}–{r['ci95'][1]:.1%}) of {r['replies']} replies"
+    return (
+        f"in the language {r.pass_rate:.1%} (95% CI {r.ci95[0]:.1%}–{r.ci95[1]:.1%}) of {r.replies} replies"
+    )
 
 
 class EvaluateSection(BaseModel):
@@ -160,16 +160,18 @@ def plan(config, plan) -> None:
 def run(step: Step, work: Path, echo) -> dict:
     from lingualift.evaluate.fidelity import HEADLINE, run_fidelity
 
-    results = run_fidelity(step.config, echo=echo)
-    return {name: {k: r[k] for k in HEADLINE} for name, r in results.items()}
+    report = run_fidelity(step.config, echo=echo)
+    return report.model_dump(
+        mode="json", by_alias=True, include={"schema": True, "models": {"__all__": set(HEADLINE)}}
+    )
 
 
-def figure(summary: dict) -> str:
+def figure(summary: FidelityReport) -> str:
     return "; ".join(
-        f"{Path(name.split('+')[-1]).name or name}: usable {r['usable_rate']:.0%} "
-        f"({r['usable_ci95'][0]:.0%}–{r['usable_ci95'][1]:.0%})"
-        for name, r in summary.items()
-        if isinstance(r, dict) and "usable_rate" in r
+        f"{Path(name.split('+')[-1]).name or name}: usable {r.usable_rate:.0%} "
+        f"({r.usable_ci95[0]:.0%}–{r.usable_ci95[1]:.0%})"
+        for name, r in summary.models.items()
+        if r.usable_rate is not None
     )
 
 
@@ -179,6 +181,7 @@ STAGE = Stage(
     command=command,
     command_name="eval fidelity",
     report="fidelity.json",
+    report_type=FidelityReport,
     section=section,
     pipeline=Pipeline(FIELDS, plan, run, figure),
 )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from lingualift.report import Section, bars, fmt, pick
+from lingualift.sections import Section, bars, fmt, pick
 from lingualift.stage import Stage
 from lingualift.tools.generate import GenerateConfig
+from lingualift.tools.generate.report import GenerateReport
 
 
 def command(config: GenerateConfig) -> None:
@@ -21,15 +22,12 @@ def command(config: GenerateConfig) -> None:
     generate_conversations(config, echo=typer.echo)
 
 
-def section(data: dict, where: str) -> Section:
-    pairs = data.get("pairs") or {}
-    rows = pick(data, ("documents", "documents_kept", "chunks", "replies"))
-    rows += [
-        ("pairs accepted", fmt(pairs.get("accepted"))),
-        ("rejected by reason", fmt(pairs.get("rejected_by_reason"))),
-    ]
-    by = f"generate: {data.get('generator')}, language {data.get('lang')}, chunks of {data.get('chunk_tokens')} tokens"
-    counts = {"accepted": pairs.get("accepted", 0), **(pairs.get("rejected_by_reason") or {})}
+def section(report: GenerateReport, where: str) -> Section:
+    pairs = report.pairs
+    rows = pick(report, ("documents", "documents_kept", "chunks", "replies"))
+    rows += [("pairs accepted", fmt(pairs.accepted)), ("rejected by reason", fmt(pairs.rejected_by_reason))]
+    by = f"generate: {report.generator}, language {report.lang}, chunks of {report.chunk_tokens} tokens"
+    counts = {"accepted": pairs.accepted, **pairs.rejected_by_reason}
     return Section(
         "Generated instructions",
         where,
@@ -45,5 +43,6 @@ STAGE = Stage(
     command=command,
     flags={"out": "--out -o"},
     report="generate_report.json",
+    report_type=GenerateReport,
     section=section,
 )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from lingualift.evaluate.harness import HarnessConfig
-from lingualift.report import Section, fmt, png
+from lingualift.evaluate.harness import HarnessConfig, HarnessReport
+from lingualift.sections import Section, fmt, png
 from lingualift.stage import Stage
 
 
@@ -19,11 +19,11 @@ def command(config: HarnessConfig) -> None:
     run_harness(config, echo=typer.echo)
 
 
-def section(data: dict, where: str) -> Section:
-    scores = data.get("scores") or {}
+def section(report: HarnessReport, where: str) -> Section:
+    scores = report.scores
     by = (
-        f"lm-evaluation-harness {data.get('harness_version', '?')}: model {data.get('model')}, tasks "
-        f"{', '.join(scores)}, {data.get('num_fewshot', 0)}-shot, limit {data.get('limit')}"
+        f"lm-evaluation-harness {report.harness_version or '?'}: model {report.model}, tasks "
+        f"{', '.join(scores)}, {report.num_fewshot}-shot, limit {report.limit}"
     )
     rows = [(task, ", ".join(f"{m} {fmt(v)}" for m, v in values.items())) for task, values in scores.items()]
     main = [(task, next(iter(values.items()))) for task, values in scores.items() if values]
@@ -43,5 +43,6 @@ STAGE = Stage(
     command=command,
     command_name="eval harness",
     report="harness.json",
+    report_type=HarnessReport,
     section=section,
 )

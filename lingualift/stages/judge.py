@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from lingualift.evaluate.judge import JudgeConfig
-from lingualift.report import Section, pick, png, short
+from lingualift.evaluate.judge import JudgeConfig, JudgeReport
+from lingualift.sections import Section, pick, png, short
 from lingualift.stage import Stage
 
 
@@ -19,32 +19,30 @@ def command(config: JudgeConfig) -> None:
     run_judge(config, echo=typer.echo)
 
 
-def section(data: dict, where: str) -> Section:
+def section(report: JudgeReport, where: str) -> Section:
     by = (
-        f"eval judge: {data.get('model')} vs {data.get('baseline')}, judge {data.get('judge')}, language "
-        f"{data.get('lang')}, prompts {data.get('prompts_source')}; {data.get('method')}"
+        f"eval judge: {report.model} vs {report.baseline}, judge {report.judge}, language "
+        f"{report.lang}, prompts {report.prompts_source}; {report.method}"
     )
     names = ("win", "tie", "loss")
 
     def draw(fig, ax):
-        rates = [data[f"{n}_rate"] * 100 for n in names]
+        rates = [report.rate(n)[0] * 100 for n in names]
         errors = [
-            [r - data[f"{n}_ci95"][0] * 100 for r, n in zip(rates, names)],
-            [data[f"{n}_ci95"][1] * 100 - r for r, n in zip(rates, names)],
+            [r - report.rate(n)[1][0] * 100 for r, n in zip(rates, names)],
+            [report.rate(n)[1][1] * 100 - r for r, n in zip(rates, names)],
         ]
         ax.bar(names, rates, yerr=errors, capsize=4, color=["#55a868", "#999999", "#c44e52"])
         ax.set_ylim(0, 100)
         ax.set_ylabel("% of judged prompts, 95% CI")
-        ax.set_title(f"{short(str(data.get('model')))} vs {short(str(data.get('baseline')))}", fontsize=9)
+        ax.set_title(f"{short(str(report.model))} vs {short(str(report.baseline))}", fontsize=9)
 
     rows = [
-        (
-            f"{n} rate",
-            f"{data[f'{n}_rate']:.1%} (95% CI {data[f'{n}_ci95'][0]:.1%}–{data[f'{n}_ci95'][1]:.1%})",
-        )
+        (f"{n} rate", f"{rate:.1%} (95% CI {ci[0]:.1%}–{ci[1]:.1%})")
         for n in names
+        for rate, ci in [report.rate(n)]
     ] + pick(
-        data,
+        report,
         (
             "prompts",
             "judged",
@@ -59,5 +57,11 @@ def section(data: dict, where: str) -> Section:
 
 
 STAGE = Stage(
-    "judge", JudgeConfig, command=command, command_name="eval judge", report="judge.json", section=section
+    "judge",
+    JudgeConfig,
+    command=command,
+    command_name="eval judge",
+    report="judge.json",
+    report_type=JudgeReport,
+    section=section,
 )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from lingualift.evaluate.regression import RegressionConfig
-from lingualift.report import Section, pick
+from lingualift.evaluate.regression import RegressionConfig, RegressionReport
+from lingualift.sections import Section, pick
 from lingualift.stage import Stage
 from lingualift.stages.fidelity import fidelity_line
 
@@ -19,24 +19,24 @@ def command(config: RegressionConfig) -> None:
     run_regression(config, echo=typer.echo)
 
 
-def section(data: dict, where: str) -> Section:
+def section(report: RegressionReport, where: str) -> Section:
     by = (
-        f"eval regression: {data.get('model')} vs {data.get('baseline')} on {data.get('data')} "
-        f"({data.get('lang')}), assistant-turn loss per conversation, paired, bootstrap 95% CI; "
-        f"up to {data.get('max_seq_length')} tokens"
+        f"eval regression: {report.model} vs {report.baseline} on {report.data} "
+        f"({report.lang}), assistant-turn loss per conversation, paired, bootstrap 95% CI; "
+        f"up to {report.max_seq_length} tokens"
     )
-    low, high = data.get("loss_difference_ci95") or (0, 0)
+    low, high = report.loss_difference_ci95
     rows = [
         (
             "loss difference (tuned − baseline)",
-            f"{data.get('loss_difference'):+.4f} (95% CI {low:+.4f} to {high:+.4f})"
-            + (" — regressed" if data.get("regressed") else ""),
+            f"{report.loss_difference:+.4f} (95% CI {low:+.4f} to {high:+.4f})"
+            + (" — regressed" if report.regressed else ""),
         )
     ] + pick(
-        data, ("conversations", "tuned_loss", "baseline_loss", "tuned_perplexity", "baseline_perplexity")
+        report, ("conversations", "tuned_loss", "baseline_loss", "tuned_perplexity", "baseline_perplexity")
     )
-    for role, f in (data.get("fidelity") or {}).items():
-        rows.append((f"{role} replies in {data.get('lang')}", fidelity_line(f)))
+    for role, f in report.fidelity.items():
+        rows.append((f"{role} replies in {report.lang}", fidelity_line(f)))
     return Section("Source-language regression", where, by, rows)
 
 
@@ -46,5 +46,6 @@ STAGE = Stage(
     command=command,
     command_name="eval regression",
     report="regression.json",
+    report_type=RegressionReport,
     section=section,
 )

@@ -8,9 +8,10 @@ from typing import Annotated, Any, Optional
 import typer
 from pydantic import Field
 
-from lingualift.report import Section, bars, fmt, pick
+from lingualift.sections import Section, bars, fmt, pick
 from lingualift.stage import Pipeline, Stage, Step
 from lingualift.tools.respond import RespondConfig
+from lingualift.tools.respond.report import RespondReport
 
 
 def command(
@@ -34,11 +35,11 @@ def command(
     respond(config, echo=typer.echo)
 
 
-def section(data: dict, where: str) -> Section:
-    rows = pick(data, ("rows", "accepted", "rejected", "accepted_turns", "pairs"))
-    rows.append(("rejected by reason", fmt(data.get("rejected_by_reason"))))
-    by = f"respond: teacher {data.get('teacher')}, language {data.get('lang')}"
-    counts = {"accepted": data.get("accepted", 0), **(data.get("rejected_by_reason") or {})}
+def section(report: RespondReport, where: str) -> Section:
+    rows = pick(report, ("rows", "accepted", "rejected", "accepted_turns", "pairs"))
+    rows.append(("rejected by reason", fmt(report.rejected_by_reason)))
+    by = f"respond: teacher {report.teacher}, language {report.lang}"
+    counts = {"accepted": report.accepted, **report.rejected_by_reason}
     figure = bars(counts, title="Conversations", xlabel="conversations") if any(counts.values()) else None
     return Section("Teacher answers", where, by, rows, figure)
 
@@ -78,11 +79,11 @@ def run(step: Step, work: Path, echo) -> dict:
     from lingualift.tools.respond.run import respond
 
     report = respond(step.config, echo=echo, progress=False)
-    return {key: report.get(key) for key in ("teacher", "rows", "accepted", "rejected", "rejected_by_reason")}
+    return report.summary(("teacher", "rows", "accepted", "rejected", "rejected_by_reason"))
 
 
-def figure(summary: dict) -> str:
-    return f"{summary.get('accepted')} of {summary.get('rows')} conversations answered and kept"
+def figure(summary: RespondReport) -> str:
+    return f"{summary.accepted} of {summary.rows} conversations answered and kept"
 
 
 STAGE = Stage(
@@ -91,6 +92,7 @@ STAGE = Stage(
     command=command,
     flags={"out": "--out -o"},
     report="respond_report.json",
+    report_type=RespondReport,
     section=section,
     pipeline=Pipeline(FIELDS, plan, run, figure),
 )

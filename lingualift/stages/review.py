@@ -6,9 +6,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from lingualift.report import Section, pick
+from lingualift.sections import Section, pick
 from lingualift.stage import Stage
-from lingualift.tools.review.decisions import ReviewConfig
+from lingualift.tools.review.decisions import ReviewConfig, ReviewReport
 
 
 def command(
@@ -58,11 +58,18 @@ def command(
         server.server_close()
 
 
-def section(data: dict, where: str) -> Section:
-    by = f"review of {data.get('data')} by hand (decisions in {data.get('decisions')})"
+def section(report: ReviewReport, where: str) -> Section:
+    by = f"review of {report.data} by hand (decisions in {report.decisions})"
     return Section(
-        "Translation review", where, by, pick(data, ("accepted", "edited", "rejected", "unreviewed"))
+        "Translation review", where, by, pick(report, ("accepted", "edited", "rejected", "unreviewed"))
     )
 
 
-STAGE = Stage("review", ReviewConfig, command=command, report="review_report.json", section=section)
+STAGE = Stage(
+    "review",
+    ReviewConfig,
+    command=command,
+    report="review_report.json",
+    report_type=ReviewReport,
+    section=section,
+)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from lingualift.errors import DataError
 from lingualift.stage import Pipeline, Stage, Step
@@ -67,11 +67,20 @@ def run(step: Step, work: Path, echo) -> dict:
     rows = {split: len(part) for split, part in data.items()}
     label = name if fmt == "text" else f"{name} ({fmt} format)"
     echo(f"source: {label} — " + ", ".join(f"{s}: {n} rows" for s, n in rows.items()))
-    return {"source": name, "rows": rows, "format": fmt, "oasst": "parent_id" in columns}
+    return SourceSummary(source=name, rows=rows, format=fmt, oasst="parent_id" in columns).model_dump()
 
 
-def figure(summary: dict) -> str:
-    return ", ".join(f"{split} {n} rows" for split, n in (summary.get("rows") or {}).items())
+class SourceSummary(BaseModel):
+    """The source step's summary (it writes no report): what was read, rows per split, its format."""
+
+    source: str
+    rows: dict[str, int] = Field(default_factory=dict)
+    format: str = "text"
+    oasst: bool = False  # message trees: translate only the messages on best-ranked threads
 
 
-STAGE = Stage("source", pipeline=Pipeline(FIELDS, plan, run, figure))
+def figure(summary: SourceSummary) -> str:
+    return ", ".join(f"{split} {n} rows" for split, n in summary.rows.items())
+
+
+STAGE = Stage("source", pipeline=Pipeline(FIELDS, plan, run, figure, summary_type=SourceSummary))

@@ -4,13 +4,13 @@ with some held out of training as the fidelity prompts."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Optional, Union
 
 import typer
-from pydantic import Field
+from pydantic import BaseModel, Field
 
-from lingualift.conversations.threads import ThreadsConfig
-from lingualift.report import Section, fmt, pick, short
+from lingualift.conversations.threads import ThreadsConfig, ThreadsReport
+from lingualift.sections import Section, fmt, pick, short
 from lingualift.stage import Pipeline, Stage, Step
 from lingualift.stages.arguments import SOURCE_ARGUMENT
 
@@ -32,30 +32,36 @@ def command(
     from lingualift.conversations.threads import write_threads
 
     report = write_threads(config)
-    for name, counts in report["splits"].items():
+    for name, counts in report.splits.items():
         skipped = {k[8:]: v for k, v in counts.items() if k.startswith("skipped_") and v}
         typer.echo(
             f"{name} ({counts['format']}): {counts['threads']} threads, {counts['pairs']} pairs"
             + (f"; skipped {skipped}" if skipped else "")
         )
-    typer.echo(
-        f"threads: {report['out']}" + (f"  pairs: {report.get('pairs_out')}" if config.pairs_out else "")
-    )
+    typer.echo(f"threads: {report.out}" + (f"  pairs: {report.pairs_out}" if config.pairs_out else ""))
 
 
-def section(data: dict, where: str) -> Section:
+def section(report: ThreadsReport, where: str) -> Section:
     rows = []
-    for split, counts in (data.get("splits") or {}).items():
+    for split, counts in report.splits.items():
         rows.append((f"{split}", ", ".join(f"{k.replace('_', ' ')} {fmt(v)}" for k, v in counts.items())))
-    config = data.get("config") or {}
-    by = f"threads: language {config.get('lang')}, strategy {config.get('strategy')}, source {data.get('source')}"
-    language = config.get("lang") or "source-language"
+    lang, strategy = report.config.get("lang"), report.config.get("strategy")
+    by = f"threads: language {lang}, strategy {strategy}, source {report.source}"
     return Section(
-        f"Conversations ({language}): {short(str(data.get('source')))}",
+        f"Conversations ({lang or 'source-language'}): {short(str(report.source))}",
         where,
         by,
-        rows + pick(data, ("pairs_note",)),
+        rows + pick(report, ("pairs_note",)),
     )
+
+
+class ThreadsSummary(BaseModel):
+    """A pipeline threads step's summary: the report's splits and the training/held-out split."""
+
+    splits: dict[str, dict[str, Union[int, str]]] = Field(default_factory=dict)
+    train: Optional[int] = None
+    heldout: Optional[int] = None
+    pairs: int = 0
 
 
 FIELDS = {
@@ -115,15 +121,17 @@ def run(step: Step, work: Path, echo, *, seed: int = 0) -> dict:
     heldout, train = order.select(range(holdout)), order.select(range(holdout, len(order)))
     save_dataset(datasets.DatasetDict({"train": train}), folder / "train")
     save_dataset(datasets.DatasetDict({"test": heldout}), folder / "heldout")
-    pairs = sum(s["pairs"] for s in report["splits"].values())
+    pairs = sum(s["pairs"] for s in report.splits.values())
     echo(
         f"threads ({config.lang}): {len(train)} for training, {len(heldout)} held out, {pairs} preference pairs"
     )
-    return {"splits": report["splits"], "train": len(train), "heldout": len(heldout), "pairs": pairs}
+    return ThreadsSummary(
+        splits=report.splits, train=len(train), heldout=len(heldout), pairs=pairs
+    ).model_dump()
 
 
-def figure(summary: dict) -> str:
-    return f"{summary.get('train')} conversations for training, {summary.get('heldout')} held out"
+def figure(summary: ThreadsSummary) -> str:
+    return f"{summary.train} conversations for training, {summary.heldout} held out"
 
 
 STAGE = Stage(
@@ -132,6 +140,7 @@ STAGE = Stage(
     command=command,
     flags={"no_system_prompt": "--no-system-prompt"},
     report="threads_report.json",
+    report_type=ThreadsReport,
     section=section,
-    pipeline=Pipeline(FIELDS, plan, run, figure),
+    pipeline=Pipeline(FIELDS, plan, run, figure, summary_type=ThreadsSummary),
 )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from lingualift.report import Section, bars, fmt
+from lingualift.sections import Section, bars, fmt
 from lingualift.stage import Stage
-from lingualift.tools.tokenizer import ExtendConfig
+from lingualift.tools.tokenizer import ExtendConfig, TokenizerReport
 
 
 def command(config: ExtendConfig) -> None:
@@ -22,25 +22,22 @@ def command(config: ExtendConfig) -> None:
     extend_tokenizer(config, echo=typer.echo)
 
 
-def section(data: dict, where: str) -> Section:
-    fertility = data.get("fertility") or {}
+def section(report: TokenizerReport, where: str) -> Section:
+    fertility = report.fertility
     before, after = fertility.get("before") or {}, fertility.get("after") or {}
     rows = [
-        (
-            "tokens added",
-            f"{data.get('added_tokens')} (vocabulary {data.get('base_vocab')} → {data.get('new_vocab')})",
-        ),
+        ("tokens added", f"{report.added_tokens} (vocabulary {report.base_vocab} → {report.new_vocab})"),
         (
             "tokens per word, held-out",
             f"{before.get('tokens_per_word')} → {after.get('tokens_per_word')} "
             f"({fmt(fertility.get('reduction'))} fewer)",
         ),
-        ("new tokens used on held-out text", fmt(data.get("pieces_used_on_held_out"))),
-        ("examples", ", ".join(repr(p["piece"]) for p in (data.get("pieces") or [])[:12])),
+        ("new tokens used on held-out text", fmt(report.pieces_used_on_held_out)),
+        ("examples", ", ".join(repr(p["piece"]) for p in report.pieces[:12])),
     ]
     by = (
-        f"tokenizer extend of {data.get('base_model')} ({data.get('kind')}) on {data.get('data')}, language "
-        f"{data.get('lang')}; {(data.get('lines') or {}).get('held_out')} held-out lines"
+        f"tokenizer extend of {report.base_model} ({report.kind}) on {report.data}, language "
+        f"{report.lang}; {report.lines.get('held_out')} held-out lines"
     )
     per_word = {"before": before.get("tokens_per_word") or 0, "after": after.get("tokens_per_word") or 0}
     return Section(
@@ -59,6 +56,7 @@ STAGE = Stage(
     command_name="tokenizer extend",
     flags={"out": "--out -o"},
     report="lingualift_tokenizer.json",
+    report_type=TokenizerReport,
     section=section,
     # a merged model carries its base's vocabulary record along: the extension is reported once, where it ran
     reported=lambda path: not (path.parent / "lingualift_merge.json").exists(),

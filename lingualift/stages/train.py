@@ -9,9 +9,10 @@ from typing import Annotated, Any, Optional
 import typer
 from pydantic import BaseModel, ConfigDict, Field
 
-from lingualift.report import Section, fmt, pick, png
+from lingualift.sections import Section, fmt, pick, png
 from lingualift.stage import Pipeline, Stage, Step
 from lingualift.train.config import TrainConfig
+from lingualift.train.report import TrainingReport
 
 METHODS = ("cpt", "sft", "dpo", "orpo")  # the order training steps run in
 # the figures of training_report.json the report shows; the run's summary keeps them too
@@ -49,10 +50,9 @@ def command(
     run_training(config, echo=typer.echo)
 
 
-def section(data: dict, where: str) -> Section:
-    history = data.get("loss_history") or []
-    config = data.get("config") or {}
-    versions = ", ".join(f"{k} {v}" for k, v in (data.get("versions") or {}).items())
+def section(report: TrainingReport, where: str) -> Section:
+    history, config = report.loss_history, report.config
+    versions = ", ".join(f"{k} {v}" for k, v in report.versions.items())
     settings = ", ".join(
         f"{k}={config[k]}"
         for k in (
@@ -67,10 +67,7 @@ def section(data: dict, where: str) -> Section:
         )
         if k in config
     )
-    by = (
-        f"train {data.get('method')} ({data.get('mode')}) of {data.get('model')} on {data.get('data')}; "
-        f"{settings}; {versions}"
-    )
+    by = f"train {report.method} ({report.mode}) of {report.model} on {report.data}; {settings}; {versions}"
 
     def draw(fig, ax):
         for key, style in (("loss", "-"), ("eval_loss", "o--")):
@@ -80,12 +77,10 @@ def section(data: dict, where: str) -> Section:
         ax.set_xlabel("step")
         ax.set_ylabel("loss")
         ax.legend(fontsize=8)
-        ax.set_title(
-            f"{str(data.get('method', '')).upper()} loss — {Path(str(data.get('model'))).name}", fontsize=9
-        )
+        ax.set_title(f"{str(report.method or '').upper()} loss — {Path(str(report.model)).name}", fontsize=9)
 
-    rows = pick(data, FIGURES)
-    stats = data.get("data_stats") or {}
+    rows = pick(report, FIGURES)
+    stats = report.data_stats
     if stats.get("languages"):
         mix = f" (--mix {stats['mix']})" if stats.get("mix") else ""
         counts = ", ".join(
@@ -105,7 +100,7 @@ def section(data: dict, where: str) -> Section:
         rows.append(
             ("replay conversations", f"{stats['replay_conversations']} ({fmt(stats.get('replay_share'))})")
         )
-    return Section(f"Training: {data.get('method')}", where, by, rows, png(draw) if history else None)
+    return Section(f"Training: {report.method}", where, by, rows, png(draw) if history else None)
 
 
 class TrainSection(BaseModel):
@@ -167,12 +162,11 @@ def run(step: Step, work: Path, echo) -> dict:
     from lingualift.train.run import run_training
 
     report = run_training(step.config, echo=echo)
-    return {key: report.get(key) for key in SUMMARY}
+    return report.summary(SUMMARY)
 
 
-def figure(summary: dict) -> str:
-    first, final = (_round(summary.get(key)) for key in ("first_loss", "final_loss"))
-    return f"loss {first} → {final} in {summary.get('steps')} steps"
+def figure(summary: TrainingReport) -> str:
+    return f"loss {_round(summary.first_loss)} → {_round(summary.final_loss)} in {summary.steps} steps"
 
 
 def _round(value) -> str:
@@ -192,6 +186,7 @@ STAGE = Stage(
         "out": "--out -o",
     },
     report="training_report.json",
+    report_type=TrainingReport,
     section=section,
     pipeline=Pipeline(FIELDS, plan, run, figure),
 )

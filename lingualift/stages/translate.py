@@ -8,10 +8,11 @@ from typing import Annotated, Any, Literal, Union
 import typer
 from pydantic import Field
 
-from lingualift.report import Section, pick, png
+from lingualift.sections import Section, pick, png
 from lingualift.stage import Pipeline, Stage, Step
 from lingualift.stages.arguments import SOURCE_ARGUMENT
 from lingualift.translate.config import TranslateConfig
+from lingualift.translate.report import TranslateReport
 
 # the run's summary keeps these of translate_report.json
 SUMMARY = (
@@ -47,16 +48,16 @@ def command(
     from lingualift.translate.engine import translate_dataset
 
     report = translate_dataset(config, echo=typer.echo)
-    if "rows" in report:
+    if report.rows is not None:  # rank 0, which assembled the dataset
         typer.echo(
-            f"{report['rows']} rows → {out}: {report['rows_by_outcome']}; "
-            f"{report['translated_segments']} segments translated, {report['reused_from_store']} reused, "
-            f"{report['failed_segments']} failed ({report['rows_per_second']} rows/s)"
+            f"{report.rows} rows → {out}: {report.rows_by_outcome}; "
+            f"{report.translated_segments} segments translated, {report.reused_from_store} reused, "
+            f"{report.failed_segments} failed ({report.rows_per_second} rows/s)"
         )
 
 
-def section(data: dict, where: str) -> Section:
-    outcomes, flags = data.get("rows_by_outcome") or {}, data.get("rows_by_flag") or {}
+def section(report: TranslateReport, where: str) -> Section:
+    outcomes, flags = report.rows_by_outcome, report.rows_by_flag
 
     def draw(fig, ax):
         labels = [f"rows: {k}" for k in outcomes] + [f"flag: {k}" for k in flags]
@@ -66,20 +67,18 @@ def section(data: dict, where: str) -> Section:
         ax.set_yticks(range(len(values)), labels, fontsize=8)
         ax.invert_yaxis()
         ax.set_xlabel("rows")
-        ax.set_title(
-            f"Translation outcomes and QE flags ({data.get('backend')} → {data.get('target')})", fontsize=9
-        )
+        ax.set_title(f"Translation outcomes and QE flags ({report.backend} → {report.target})", fontsize=9)
 
     by = (
-        f"translate: backend {data.get('backend')}, model {data.get('model', '?')}, target {data.get('target')}, "
-        f"source {data.get('source')}, {data.get('world_size', 1)} process(es)"
+        f"translate: backend {report.backend}, model {report.model}, target {report.target}, "
+        f"source {report.source}, {report.world_size} process(es)"
     )
     return Section(
         "Translation",
         where,
         by,
         pick(
-            data,
+            report,
             (
                 "rows",
                 "unique_segments",
@@ -146,22 +145,22 @@ def run(step: Step, work: Path, echo) -> dict:
         english = write_threads(
             ThreadsConfig(source=config.source, out=str(folder / "source-threads"), no_system_prompt=True)
         )
-        used = sum(s["thread_message_ids"] for s in english["splits"].values())
-        total = sum(s["messages"] for s in english["splits"].values())
+        used = sum(s["thread_message_ids"] for s in english.splits.values())
+        total = sum(s["messages"] for s in english.splits.values())
         echo(f"threads: {used} of {total} messages are on best-ranked threads; only those are translated")
         config = config.model_copy(
             update={"only_ids": str(folder / "source-threads" / "thread_message_ids.json")}
         )
     report = translate_dataset(config, echo=echo)
     echo(
-        f"translate: {report['rows_by_outcome']} ({report['translated_segments']} segments translated, "
-        f"{report['reused_from_store']} reused) → {config.out}"
+        f"translate: {report.rows_by_outcome} ({report.translated_segments} segments translated, "
+        f"{report.reused_from_store} reused) → {config.out}"
     )
-    return {key: report.get(key) for key in SUMMARY}
+    return report.summary(SUMMARY)
 
 
-def figure(summary: dict) -> str:
-    outcomes = summary.get("rows_by_outcome") or {}
+def figure(summary: TranslateReport) -> str:
+    outcomes = summary.rows_by_outcome
     return ", ".join(f"{n} {outcome.replace('_', ' ')}" for outcome, n in outcomes.items()) + " rows"
 
 
@@ -171,6 +170,7 @@ STAGE = Stage(
     command=command,
     flags={"source_lang": "--from", "quant4": "--quant4", "quant8": "--quant8", "ct2": "--ct2"},
     report="translate_report.json",
+    report_type=TranslateReport,
     section=section,
     pipeline=Pipeline(FIELDS, plan, run, figure),
 )

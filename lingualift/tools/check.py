@@ -16,9 +16,11 @@ import re
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from lingualift.reports import Number, StageReport
 
 # Assumed dense bf16 tensor throughput (fp16 for the T4), from the vendors' data sheets, and the
 # share of it a fine-tuning run typically reaches (model FLOPs utilisation). Training costs about
@@ -286,7 +288,7 @@ def _histogram(per_conversation: list[int], per_turn: list[int], max_seq_length:
     plt.close(figure)
 
 
-def check_dataset(config: CheckConfig, *, echo=print) -> dict:
+def check_dataset(config: CheckConfig, *, echo=print) -> CheckReport:
     from transformers import AutoTokenizer
 
     from lingualift.errors import DataError
@@ -308,45 +310,45 @@ def check_dataset(config: CheckConfig, *, echo=print) -> dict:
     dialogue_turns = [sum(m["role"] != "system" for m in messages) for messages in conversations]
     trained_tokens = sum(min(n, config.max_seq_length) for n in per_conversation)
     unique_turns = set(turns)
-    report = {
-        "data": config.data,
-        "model": config.model,
-        "max_seq_length": config.max_seq_length,
-        "splits": splits,
-        "conversations": len(conversations),
-        "turns": len(turns),
-        "tokens": {
+    report = CheckReport(
+        data=config.data,
+        model=config.model,
+        max_seq_length=config.max_seq_length,
+        splits=splits,
+        conversations=len(conversations),
+        turns=len(turns),
+        tokens={
             "total": sum(per_conversation),
             "per_conversation": percentiles(per_conversation),
             "per_turn": percentiles(per_turn),
         },
-        "truncated": {
+        truncated={
             "conversations": sum(n > config.max_seq_length for n in per_conversation),
             "share": round(
                 sum(n > config.max_seq_length for n in per_conversation) / len(per_conversation), 4
             ),
             "tokens_cut": sum(per_conversation) - trained_tokens,
         },
-        "turns_per_conversation": {
+        turns_per_conversation={
             "distribution": dict(sorted(Counter(dialogue_turns).items())),
             **percentiles(dialogue_turns),
         },
-        "languages": language_mix(turns),
-        "duplicates": duplicate_counts(conversations),
-        "empty_turns": sum(not t.strip() for t in turns),
-        "short_turns": {
+        languages=language_mix(turns),
+        duplicates=duplicate_counts(conversations),
+        empty_turns=sum(not t.strip() for t in turns),
+        short_turns={
             "words_below": config.short_turn_words,
             "turns": sum(0 < word_count(t) < config.short_turn_words for t in turns),
         },
-        "characters": {
+        characters={
             "total": sum(len(t) for t in turns),
             "unique_turns": sum(len(t) for t in unique_turns),
         },
-    }
+    )
     if config.price_per_million_chars is not None:
-        chars = report["characters"]["unique_turns"]  # identical turns are translated once
+        chars = report.characters["unique_turns"]  # identical turns are translated once
         cost = round(chars / 1e6 * config.price_per_million_chars, 2)
-        report["translation_cost"] = {
+        report.translation_cost = {
             "price_per_million_chars": config.price_per_million_chars,
             "characters": chars,
             "cost": cost,
@@ -373,14 +375,36 @@ def check_dataset(config: CheckConfig, *, echo=print) -> dict:
         )
         measured["hours"] = round(estimate["training_tokens"] / measured["tokens_per_second"] / 3600, 5)
         estimate["this_machine"] = measured
-    report["training_estimate"] = estimate
+    report.training_estimate = estimate
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     _histogram(per_conversation, per_turn, config.max_seq_length, out / "token_histogram.png")
-    report["seconds"] = round(time.perf_counter() - started, 2)
-    (out / "check.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    report.seconds = round(time.perf_counter() - started, 2)
+    report.write(out / "check.json")
     print_summary(report, out)
     return report
+
+
+class CheckReport(StageReport):
+    """check.json: what a dataset holds, measured with the model's tokenizer and chat template."""
+
+    data: Optional[str] = None
+    model: Optional[str] = None
+    max_seq_length: Optional[int] = None
+    splits: dict[str, dict[str, Any]] = Field(default_factory=dict)  # rows, format, conversations, left out
+    conversations: Optional[int] = None
+    turns: Optional[int] = None
+    tokens: dict[str, Any] = Field(default_factory=dict)  # total, per_conversation, per_turn (percentiles)
+    truncated: dict[str, Number] = Field(default_factory=dict)  # conversations, share, tokens_cut
+    turns_per_conversation: dict[str, Any] = Field(default_factory=dict)
+    languages: dict[str, dict[str, Number]] = Field(default_factory=dict)  # per turn: turns, share
+    duplicates: dict[str, Any] = Field(default_factory=dict)  # exact, near, near_threshold, near_examples
+    empty_turns: Optional[int] = None
+    short_turns: dict[str, int] = Field(default_factory=dict)
+    characters: dict[str, int] = Field(default_factory=dict)
+    translation_cost: Optional[dict[str, Number]] = None  # with --price-per-million-chars
+    training_estimate: dict[str, Any] = Field(default_factory=dict)
+    seconds: Optional[Number] = None
 
 
 def duration(hours: float) -> str:
@@ -389,21 +413,21 @@ def duration(hours: float) -> str:
     return f"{hours * 60:.1f} min" if hours * 60 >= 1 else f"{hours * 3600:.0f} s"
 
 
-def print_summary(report: dict, out: Path) -> None:
+def print_summary(report: CheckReport, out: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
     console = Console()
-    table = Table(title=f"lingualift check: {report['data']}", show_header=False)
+    table = Table(title=f"lingualift check: {report.data}", show_header=False)
     table.add_column("what", style="bold")
     table.add_column("value")
-    for name, split in report["splits"].items():
+    for name, split in report.splits.items():
         skipped = f"; left out: {split['not_conversations']}" if split["not_conversations"] else ""
         table.add_row(
             f"split {name}",
             f"{split['rows']} rows ({split['format']}) → {split['conversations']} conversations{skipped}",
         )
-    conv, turn = report["tokens"]["per_conversation"], report["tokens"]["per_turn"]
+    conv, turn = report.tokens["per_conversation"], report.tokens["per_turn"]
     table.add_row(
         "tokens / conversation",
         f"mean {conv['mean']}, p50 {conv['p50']}, p95 {conv['p95']}, max {conv['max']}",
@@ -412,30 +436,30 @@ def print_summary(report: dict, out: Path) -> None:
         table.add_row(
             "tokens / turn", f"mean {turn['mean']}, p50 {turn['p50']}, p95 {turn['p95']}, max {turn['max']}"
         )
-    cut = report["truncated"]
+    cut = report.truncated
     table.add_row(
-        f"cut at {report['max_seq_length']} tokens",
+        f"cut at {report.max_seq_length} tokens",
         f"{cut['conversations']} conversations ({cut['share']:.1%}), {cut['tokens_cut']} tokens lost",
     )
-    tpc = report["turns_per_conversation"]
+    tpc = report.turns_per_conversation
     table.add_row("turns / conversation", f"min {tpc['min']}, p50 {tpc['p50']}, max {tpc['max']}")
-    langs = ", ".join(f"{k} {v['share']:.0%}" for k, v in list(report["languages"].items())[:6])
+    langs = ", ".join(f"{k} {v['share']:.0%}" for k, v in list(report.languages.items())[:6])
     table.add_row("languages (per turn)", langs)
-    dup = report["duplicates"]
+    dup = report.duplicates
     table.add_row(
         "duplicates", f"{dup['exact']} exact, {dup['near']} near (Jaccard ≥ {dup['near_threshold']})"
     )
     table.add_row(
         "empty / very short turns",
-        f"{report['empty_turns']} / {report['short_turns']['turns']} (< {report['short_turns']['words_below']} words)",
+        f"{report.empty_turns} / {report.short_turns['turns']} (< {report.short_turns['words_below']} words)",
     )
-    if "translation_cost" in report:
-        cost = report["translation_cost"]
+    if report.translation_cost is not None:
+        cost = report.translation_cost
         table.add_row(
             "translation cost",
             f"{cost['characters']:,} unique characters × {cost['price_per_million_chars']}/M = {cost['cost']}",
         )
-    estimate = report["training_estimate"]
+    estimate = report.training_estimate
     tokens = (
         f"{estimate['training_tokens']:,} ({estimate['tokens_per_epoch']:,} × {estimate['epochs']} epochs)"
     )

@@ -32,11 +32,12 @@ import json
 import random
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from lingualift.errors import ConfigError, DataError, ModelError
+from lingualift.reports import Number, StageReport
 from lingualift.vocabulary import BASE_TOKENIZER, MARKER
 
 
@@ -243,7 +244,33 @@ def _init_embeddings(model, vocabulary: Vocabulary, base_tokenizer) -> None:
                 outputs.weight[new_id] = outputs.weight[ids].mean(dim=0)
 
 
-def extend_tokenizer(config: ExtendConfig, *, echo=print) -> dict:
+class TokenizerReport(StageReport):
+    """lingualift_tokenizer.json (beside the extended model): what was added and the fertility
+    (tokens per word) on held-out lines before and after."""
+
+    base_model: Optional[str] = None
+    lang: Optional[str] = None
+    language: Optional[str] = None
+    data: Optional[str] = None
+    kind: Optional[str] = None  # byte-level BPE, SentencePiece BPE
+    lines: dict[str, int] = Field(default_factory=dict)  # training, held_out
+    added_tokens: int = 0
+    asked: Optional[int] = None
+    base_vocab: Optional[int] = None
+    new_vocab: Optional[int] = None
+    embedding_rows: Optional[int] = None
+    fertility: dict[str, Any] = Field(
+        default_factory=dict
+    )  # before, after (lines, words, tokens, ...), reduction
+    held_out_round_trip_mismatches: int = 0
+    pieces_used_on_held_out: Optional[int] = None
+    pieces: list[dict[str, Any]] = Field(default_factory=list)  # piece, token, id, merge, base_tokens
+    init: Optional[str] = None
+    examples: list[str] = Field(default_factory=list)
+    seconds: Optional[Number] = None
+
+
+def extend_tokenizer(config: ExtendConfig, *, echo=print) -> TokenizerReport:
     """Train pieces on the target text, extend the tokenizer and the model, save both with a report."""
     import torch
     from transformers import AutoTokenizer
@@ -313,26 +340,26 @@ def extend_tokenizer(config: ExtendConfig, *, echo=print) -> dict:
     extended.save_pretrained(out)
     base.save_pretrained(out / BASE_TOKENIZER)
     used = _used_pieces(extended, vocabulary, held_out)
-    report = {
-        "base_model": config.model,
-        "lang": config.lang,
-        "language": language.name,
-        "data": config.data,
-        "kind": "byte-level BPE" if vocabulary.byte_level else "SentencePiece BPE",
-        "lines": {"training": len(training), "held_out": len(held_out)},
-        "added_tokens": len(vocabulary.added),
-        "asked": config.add,
-        "base_vocab": len(base),
-        "new_vocab": len(extended),
-        "embedding_rows": model.get_input_embeddings().weight.shape[0],
-        "fertility": {
+    report = TokenizerReport(
+        base_model=config.model,
+        lang=config.lang,
+        language=language.name,
+        data=config.data,
+        kind="byte-level BPE" if vocabulary.byte_level else "SentencePiece BPE",
+        lines={"training": len(training), "held_out": len(held_out)},
+        added_tokens=len(vocabulary.added),
+        asked=config.add,
+        base_vocab=len(base),
+        new_vocab=len(extended),
+        embedding_rows=model.get_input_embeddings().weight.shape[0],
+        fertility={
             "before": before,
             "after": after,
             "reduction": round(1 - after["tokens_per_word"] / before["tokens_per_word"], 4),
         },
-        "held_out_round_trip_mismatches": 0,
-        "pieces_used_on_held_out": used,
-        "pieces": [
+        held_out_round_trip_mismatches=0,
+        pieces_used_on_held_out=used,
+        pieces=[
             {
                 "piece": _readable(a["piece"], vocabulary, extended),
                 "token": a["piece"],
@@ -342,15 +369,15 @@ def extend_tokenizer(config: ExtendConfig, *, echo=print) -> dict:
             }
             for a in vocabulary.added
         ],
-        "init": "mean of the base sub-token embeddings",
-        "examples": held_out[:3],
-        "seconds": round(time.perf_counter() - started, 2),
-    }
-    (out / MARKER).write_text(json.dumps(report, indent=2, ensure_ascii=False))
+        init="mean of the base sub-token embeddings",
+        examples=held_out[:3],
+        seconds=round(time.perf_counter() - started, 2),
+    )
+    report.write(out / MARKER)
     echo(
         f"added {len(vocabulary.added)} tokens ({len(base)} → {len(extended)}); tokens per word on held-out "
         f"{config.lang}: {before['tokens_per_word']} → {after['tokens_per_word']} "
-        f"({report['fertility']['reduction']:.0%} fewer tokens) → {out}"
+        f"({report.fertility['reduction']:.0%} fewer tokens) → {out}"
     )
     return report
 

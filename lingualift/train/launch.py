@@ -8,12 +8,15 @@ the command line asked for.
 from __future__ import annotations
 
 import importlib.util
-import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
+
+if TYPE_CHECKING:
+    from lingualift.train.report import TrainingReport
 
 from lingualift.errors import ConfigError, LinguaLiftError
 from lingualift.train.config import TrainConfig
@@ -73,7 +76,7 @@ def launch_command(config: TrainConfig, stored: Path, machine=None) -> list[str]
     return command + ["-m", "lingualift.train.worker", str(stored)]
 
 
-def launch(config: TrainConfig, *, echo=print) -> dict:
+def launch(config: TrainConfig, *, echo=print) -> TrainingReport:
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     stored = out / "launch_config.json"
@@ -85,4 +88,6 @@ def launch(config: TrainConfig, *, echo=print) -> dict:
     finished = subprocess.run(command)
     if finished.returncode != 0:
         raise LinguaLiftError(f"accelerate launch exited with {finished.returncode}: see the output above")
-    return json.loads((out / "training_report.json").read_text())
+    from lingualift.train.report import TrainingReport
+
+    return TrainingReport.load(out / "training_report.json")

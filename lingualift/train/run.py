@@ -12,6 +12,7 @@ from pathlib import Path
 
 from lingualift.train import inputs
 from lingualift.train.config import TrainConfig
+from lingualift.train.report import TrainingReport
 
 
 def _check_device(config: TrainConfig) -> str:
@@ -36,7 +37,7 @@ def _last_checkpoint(directory: Path) -> str | None:
     return str(max(complete, key=lambda p: int(p.name.split("-")[-1]))) if complete else None
 
 
-def run_training(config: TrainConfig, *, echo=print) -> dict:
+def run_training(config: TrainConfig, *, echo=print) -> TrainingReport | None:
     """Arguments (which set up the launch's processes) → tokenizer and data → model and adapters →
     trainer → train (resuming) → save and report."""
     device = _check_device(config)  # before anything loads
@@ -87,24 +88,23 @@ def run_training(config: TrainConfig, *, echo=print) -> dict:
     setup.optimizer_groups = parts.optimizer_groups(trainer.optimizer, trainer.model)
     ranks_in_save = _save(trainer, out)
     if not trainer.is_world_process_zero():  # rank 0 writes everything but the weights
-        return {}
+        return None
     _record_adapter_base(out, model_path)
     tokenizer.padding_side = "left"  # for generation with the saved tokenizer
     tokenizer.save_pretrained(str(out))
     report = _report(config, trainer, result, stats, started, device)
-    report.update(
-        precision=precision, distributed=distributed, ranks_in_save=ranks_in_save, setup=setup.as_dict()
-    )
-    (out / "training_report.json").write_text(json.dumps(report, indent=2))
+    report.precision, report.distributed, report.ranks_in_save = precision, distributed, ranks_in_save
+    report.setup = setup.as_dict()
+    report.write(out / "training_report.json")
     _loss_curve(trainer.state.log_history, out / "loss_curve.png", title=f"{config.method} {config.model}")
     echo(
-        f"{config.method}: {report['steps']} steps, final loss {report['final_loss']}, "
-        f"{report['non_pad_tokens_per_second']} tokens/s → {out}"
+        f"{config.method}: {report.steps} steps, final loss {report.final_loss}, "
+        f"{report.non_pad_tokens_per_second} tokens/s → {out}"
     )
     if config.push_to_hub:
         from lingualift.train.hub import push_model
 
-        url = push_model(out, config.push_to_hub, report, private=config.private)
+        url = push_model(out, config.push_to_hub, report.model_dump(), private=config.private)
         echo(f"pushed to {url}")
     return report
 
@@ -329,7 +329,7 @@ def _checkpointing_arguments(*, reentrant: bool = False) -> dict:
     return {name: True, f"{name}_kwargs": {"use_reentrant": reentrant}}
 
 
-def _report(config, trainer, result, stats, started, device) -> dict:
+def _report(config, trainer, result, stats, started, device) -> TrainingReport:
     import resource
 
     import torch
@@ -348,34 +348,34 @@ def _report(config, trainer, result, stats, started, device) -> dict:
         if device.startswith("cuda")
         else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     )
-    return {
-        "method": config.method,
-        "model": config.model,
-        "data": config.data,
-        "mode": "full" if config.full else ("qlora" if config.quant4 or config.quant8 else "lora"),
-        "data_stats": stats,
-        "steps": trainer.state.global_step,
-        "world_size": trainer.args.world_size,
-        "epochs": round(trainer.state.epoch or 0, 3),
-        "first_loss": losses[0] if losses else None,
-        "final_loss": losses[-1] if losses else None,
-        "final_eval_loss": eval_losses[-1] if eval_losses else None,
-        "best_eval_loss": min(eval_losses) if eval_losses else None,
-        "non_pad_tokens_seen": tokens,
-        "non_pad_tokens_per_second": round(tokens / seconds, 1) if seconds else None,
-        "trainable_parameters": trainable,
-        "total_parameters": total,
-        "peak_memory_mb": round(peak, 1),
-        "train_seconds": round(seconds, 2),
-        "wall_seconds": round(time.perf_counter() - started, 2),
-        "loss_history": [
+    return TrainingReport(
+        method=config.method,
+        model=config.model,
+        data=config.data,
+        mode="full" if config.full else ("qlora" if config.quant4 or config.quant8 else "lora"),
+        data_stats=stats,
+        steps=trainer.state.global_step,
+        world_size=trainer.args.world_size,
+        epochs=round(trainer.state.epoch or 0, 3),
+        first_loss=losses[0] if losses else None,
+        final_loss=losses[-1] if losses else None,
+        final_eval_loss=eval_losses[-1] if eval_losses else None,
+        best_eval_loss=min(eval_losses) if eval_losses else None,
+        non_pad_tokens_seen=tokens,
+        non_pad_tokens_per_second=round(tokens / seconds, 1) if seconds else None,
+        trainable_parameters=trainable,
+        total_parameters=total,
+        peak_memory_mb=round(peak, 1),
+        train_seconds=round(seconds, 2),
+        wall_seconds=round(time.perf_counter() - started, 2),
+        loss_history=[
             {k: h[k] for k in ("step", "epoch", "loss", "eval_loss") if k in h}
             for h in history
             if "loss" in h or "eval_loss" in h
         ],
-        "config": config.model_dump(),
-        "versions": {"python": platform.python_version(), **versions()},
-    }
+        config=config.model_dump(),
+        versions={"python": platform.python_version(), **versions()},
+    )
 
 
 def _loss_curve(history: list[dict], path: Path, *, title: str) -> None:

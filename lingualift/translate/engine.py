@@ -20,6 +20,7 @@ from lingualift.models import quantization_config, require_cuda_for_quantization
 from lingualift.translate import formats
 from lingualift.translate.config import SEQ2SEQ, TranslateConfig
 from lingualift.translate.quality import loop_free_prefixes, segment_flags
+from lingualift.translate.report import TranslateReport
 from lingualift.translate.segment import PLACEHOLDER_RE
 from lingualift.translate.store import Result, Segment, TranslationStore
 
@@ -37,7 +38,7 @@ def default_backend(tgt: Language) -> str:
     raise LanguageError(f"no MT family supports {tgt.name} ({tgt.tag}): use --backend llm or openai")
 
 
-def translate_dataset(config: TranslateConfig, *, echo=print, progress: bool = True) -> dict:
+def translate_dataset(config: TranslateConfig, *, echo=print, progress: bool = True) -> TranslateReport:
     """Translate `config.source` into `config.out` (save_to_disk), resuming from the store; the report."""
     if config.out is None:
         raise ConfigError("translate needs --out (where the translated dataset goes)")
@@ -85,28 +86,27 @@ def translate_dataset(config: TranslateConfig, *, echo=print, progress: bool = T
     if pending:
         stats = _translate_pending(config, backend, tgt, store, pending, failures, progress=progress)
     (work / f"done-{rank}-of-{world}.json").write_text(json.dumps({"translated": stats.get("segments", 0)}))
-    report = {
-        "rank": rank,
-        "world_size": world,
-        "backend": backend,
-        "model": config.model,
-        "target": tgt.tag,
-        "unique_segments": planned,
-        "reused_from_store": planned - pending,
-        "translated_segments": stats.get("segments", 0),
-        "failed_segments": stats.get("failed", 0),
-        "failures_by_reason": dict(failures.failed.most_common()),
-        "salvaged_from_repetition": stats.get("salvaged", 0),
-        "retried_for_repetition": stats.get("retried", 0),
-        "still_looping_after_retry": stats.get("still_looping", 0),
-        "cut_by_tokens": stats.get("cut_by_tokens", 0),
-        "translation_seconds": round(stats.get("seconds", 0.0), 2),
-        "retry_seconds": round(stats.get("retry_seconds", 0.0), 2),
-        "tokens_per_second": round(stats["tokens"] / stats["seconds"], 1) if stats.get("seconds") else None,
-        "segments_per_second": round(stats["segments"] / stats["seconds"], 2)
-        if stats.get("seconds")
-        else None,
-    }
+    seconds = stats.get("seconds", 0.0)
+    report = TranslateReport(
+        rank=rank,
+        world_size=world,
+        backend=backend,
+        model=config.model,
+        target=tgt.tag,
+        unique_segments=planned,
+        reused_from_store=planned - pending,
+        translated_segments=stats.get("segments", 0),
+        failed_segments=stats.get("failed", 0),
+        failures_by_reason=dict(failures.failed.most_common()),
+        salvaged_from_repetition=stats.get("salvaged", 0),
+        retried_for_repetition=stats.get("retried", 0),
+        still_looping_after_retry=stats.get("still_looping", 0),
+        cut_by_tokens=stats.get("cut_by_tokens", 0),
+        translation_seconds=round(seconds, 2),
+        retry_seconds=round(stats.get("retry_seconds", 0.0), 2),
+        tokens_per_second=round(stats["tokens"] / seconds, 1) if seconds else None,
+        segments_per_second=round(stats["segments"] / seconds, 2) if seconds else None,
+    )
     store.close()
     if rank != 0:
         echo(f"rank {rank} finished its shard; rank 0 assembles the dataset")
@@ -125,28 +125,25 @@ def translate_dataset(config: TranslateConfig, *, echo=print, progress: bool = T
     rows = sum(before.values())
     flags = {key.split(":", 1)[1]: n for key, n in sorted(tally.rows.items()) if key.startswith("flag:")}
     outcomes = {key: n for key, n in tally.rows.items() if not key.startswith("flag:")}
-    report.update(
-        format=layout.format,
-        fields=list(layout.fields),
-        roles=sorted(layout.roles) if layout.roles else None,
-        rows=rows,
-        rows_per_split=before,
-        rows_by_outcome=outcomes,
-        rows_by_flag=flags,
-        **(
-            {
-                "strings_by_field": {f: dict(c) for f, c in tally.strings.items()},
-                "turns_by_outcome": dict(tally.turns),
-            }
-            if layout.kind == "fields"
-            else {}
-        ),
-        seconds=round(seconds, 2),
-        rows_per_second=round(rows / seconds, 2),
-        source=config.source,
-        out=out,
+    fields = layout.kind == "fields"
+    report = report.model_copy(
+        update=dict(
+            format=layout.format,
+            fields=list(layout.fields),
+            roles=sorted(layout.roles) if layout.roles else None,
+            rows=rows,
+            rows_per_split=before,
+            rows_by_outcome=outcomes,
+            rows_by_flag=flags,
+            strings_by_field={f: dict(c) for f, c in tally.strings.items()} if fields else None,
+            turns_by_outcome=dict(tally.turns) if fields else None,
+            seconds=round(seconds, 2),
+            rows_per_second=round(rows / seconds, 2),
+            source=config.source,
+            out=out,
+        )
     )
-    (Path(out) / "translate_report.json").write_text(json.dumps(report, indent=2))
+    report.write(Path(out) / "translate_report.json")
     if failures.failed:
         echo(
             f"warning: {failures.summary()}; their rows are flagged failed (a rerun of the same command retries them)"

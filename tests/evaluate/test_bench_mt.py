@@ -53,7 +53,7 @@ def test_bench_mt_command_on_a_pair_file(tiny_marian, tmp_path, capsys):
     )
     printed = capsys.readouterr().out
     assert "BLEU" in printed and "nrefs:1|case:mixed" in printed
-    result = json.loads((out / "bench_mt.json").read_text())[0]
+    result = json.loads((out / "bench_mt.json").read_text())["results"][0]
     expected = score(result["hypotheses"], [r for _, r in PAIRS])  # the printed numbers are sacrebleu's
     assert {k: result[k] for k in ("bleu", "chrf", "chrf++")} == expected
     assert result["segments"] == 4 and result["segments_per_second"] > 0 and result["peak_memory_mb"] > 0

@@ -70,7 +70,7 @@ def test_fidelity_end_to_end_with_the_demo_model(demo_model_path, use_demo_cache
     assert code == 0
     out = capsys.readouterr().out
     assert out.startswith("demo (Dutch): usable ") and "in the language" in out and "distinct-2" in out
-    result = json.loads((tmp_path / "o" / "fidelity.json").read_text())
+    result = json.loads((tmp_path / "o" / "fidelity.json").read_text())["models"]
     assert result["demo"]["replies"] == 2 and len(result["demo"]["replies_text"]) == 2
     assert {"usable_rate", "usable_ci95", "not_degenerate_rate", "degenerate", "distinct_2"} <= set(
         result["demo"]
@@ -123,7 +123,7 @@ def test_fidelity_with_a_lora_adapter_against_its_base(tiny_chat_model, tmp_path
         )
         == 0
     )
-    result = json.loads((tmp_path / "o" / "fidelity.json").read_text())
+    result = json.loads((tmp_path / "o" / "fidelity.json").read_text())["models"]
     assert set(result) == {f"{tiny_chat_model}+{adapter}", str(tiny_chat_model)}
 
 

@@ -190,7 +190,7 @@ def test_fidelity_is_measured_per_language_on_that_language_s_prompts(tiny_chat_
         )
         == 0
     )
-    result = json.loads((out / "fidelity.json").read_text())
+    result = json.loads((out / "fidelity.json").read_text())["models"]
     assert set(result) == {f"{tiny_chat_model} [nl]", f"{tiny_chat_model} [de]"}
     assert (
         result[f"{tiny_chat_model} [nl]"]["replies"] == 4

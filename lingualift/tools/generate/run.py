@@ -18,10 +18,11 @@ from lingualift.tools.generate.generators import (
     token_counter,
 )
 from lingualift.tools.generate.replies import complete_in, parse_pairs, validate_pair
+from lingualift.tools.generate.report import GenerateReport, PairCounts
 from lingualift.tools.generate.store import ReplyStore, chunk_key
 
 
-def generate_conversations(config: GenerateConfig, *, echo=print, progress: bool = True) -> dict:
+def generate_conversations(config: GenerateConfig, *, echo=print, progress: bool = True) -> GenerateReport:
     from tqdm.auto import tqdm
 
     from lingualift.languages import get_language
@@ -88,33 +89,33 @@ def generate_conversations(config: GenerateConfig, *, echo=print, progress: bool
     finally:
         store.close()
     report = _assemble(config, language, chunks, replies, generator)
-    report.update(
-        documents=len(docs),
-        documents_kept=len(kept),
-        cleaning=cleaning,
-        chunks=len(chunks),
-        generated_this_run=len(todo),
-        reused_from_store=len(texts) - len(todo),
-        chunk_tokens=config.chunk_tokens,
-        token_measure=token_measure,
-        seconds=round(time.perf_counter() - started, 2),
+    report = report.model_copy(
+        update=dict(
+            documents=len(docs),
+            documents_kept=len(kept),
+            cleaning=cleaning,
+            chunks=len(chunks),
+            generated_this_run=len(todo),
+            reused_from_store=len(texts) - len(todo),
+            chunk_tokens=config.chunk_tokens,
+            token_measure=token_measure,
+            seconds=round(time.perf_counter() - started, 2),
+        )
     )
-    (Path(config.out) / "generate_report.json").write_text(
-        json.dumps(report, indent=2, ensure_ascii=False) + "\n"
-    )
+    report.write(Path(config.out) / "generate_report.json")
     if failures.failed:
         echo(f"warning: {failures.summary()}; a rerun of the same command retries them")
     if failures.all_failed():
         raise DataError(f"every request failed ({failures.summary()}): no conversations were written")
-    pairs = report["pairs"]
+    pairs = report.pairs
     echo(
-        f"{pairs['accepted']} conversations → {config.out} (and chat.jsonl); rejected {pairs['rejected']} "
-        f"{pairs['rejected_by_reason']}; replies {report['replies']}"
+        f"{pairs.accepted} conversations → {config.out} (and chat.jsonl); rejected {pairs.rejected} "
+        f"{pairs.rejected_by_reason}; replies {report.replies}"
     )
     return report
 
 
-def _assemble(config: GenerateConfig, language, chunks, replies, generator: str) -> dict:
+def _assemble(config: GenerateConfig, language, chunks, replies, generator: str) -> GenerateReport:
     import datasets
 
     from lingualift.io import dataset_from_rows, save_dataset
@@ -198,9 +199,9 @@ def _assemble(config: GenerateConfig, language, chunks, replies, generator: str)
     with open(out / "chat.jsonl", "w", encoding="utf-8") as handle:
         for row in accepted:
             handle.write(json.dumps({"messages": row["messages"]}, ensure_ascii=False) + "\n")
-    return {
-        "generator": json.loads(generator)[0],
-        "lang": language.tag,
-        "replies": dict(reply_counts),
-        "pairs": {"accepted": len(accepted), "rejected": len(rejected), "rejected_by_reason": dict(reasons)},
-    }
+    return GenerateReport(
+        generator=json.loads(generator)[0],
+        lang=language.tag,
+        replies=dict(reply_counts),
+        pairs=PairCounts(accepted=len(accepted), rejected=len(rejected), rejected_by_reason=dict(reasons)),
+    )

@@ -16,6 +16,7 @@ from lingualift.database import open_database
 from lingualift.errors import ConfigError, DataError
 from lingualift.tools.respond import filters
 from lingualift.tools.respond.config import RespondConfig
+from lingualift.tools.respond.report import RespondReport
 
 SETTINGS_VERSION = 1
 SHAREGPT = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
@@ -232,7 +233,7 @@ def request_key(teacher: str, chat: list[dict]) -> str:
 # -- the run -----------------------------------------------------------------------------------------
 
 
-def respond(config: RespondConfig, *, echo=print, progress: bool = True) -> dict:
+def respond(config: RespondConfig, *, echo=print, progress: bool = True) -> RespondReport:
     from tqdm.auto import tqdm
 
     from lingualift.endpoint import FailureTally
@@ -327,22 +328,17 @@ def respond(config: RespondConfig, *, echo=print, progress: bool = True) -> dict
         bar.close()
         store.close()
     report = _write(config, lang, teacher, conversations, left_out)
-    report.update(
-        requests={"this_run": sum(requests.values()), **requests, "reused_from_store": reused},
-        estimate={k: v for k, v in estimate.items() if k != "line"},
-        answering_seconds=round(answering, 2),
-        seconds=round(time.perf_counter() - started, 2),
-    )
-    (Path(config.out) / "respond_report.json").write_text(
-        json.dumps(report, indent=2, ensure_ascii=False) + "\n"
-    )
+    report.requests = {"this_run": sum(requests.values()), **requests, "reused_from_store": reused}
+    report.estimate = {k: v for k, v in estimate.items() if k != "line"}
+    report.answering_seconds = round(answering, 2)
+    report.seconds = round(time.perf_counter() - started, 2)
+    report.write(Path(config.out) / "respond_report.json")
     if failures.failed:
         echo(f"warning: {failures.summary()}; a rerun of the same command retries them")
     if failures.all_failed() and not reused:  # answers from an earlier run were still written
         raise DataError(f"every request failed ({failures.summary()}): no answers were written")
     echo(
-        f"{report['accepted']} conversations → {config.out}; rejected {report['rejected']} "
-        f"{report['rejected_by_reason']}"
+        f"{report.accepted} conversations → {config.out}; rejected {report.rejected} {report.rejected_by_reason}"
     )
     return report
 
@@ -360,7 +356,7 @@ def _estimate(config: RespondConfig, conversations: list[Conversation], requests
 
 def _write(
     config: RespondConfig, lang, teacher: str, conversations: list[Conversation], left_out: list[dict]
-) -> dict:
+) -> RespondReport:
     import datasets
 
     from lingualift.io import dataset_from_rows, save_dataset
@@ -407,22 +403,22 @@ def _write(
         ),
         out,
     )
-    report = {
-        "teacher": json.loads(teacher)[0],
-        "settings": {"max_new_tokens": config.max_new_tokens, "temperature": config.temperature},
-        "lang": lang.tag,
-        "rows": len(conversations) + len(left_out),
-        "accepted": len(accepted),
-        "rejected": len(rejected),
-        "rejected_by_reason": dict(reasons.most_common()),
-        "accepted_turns": sum(len(c.answers) for c in conversations if c.reason is None),
-    }
+    report = RespondReport(
+        teacher=json.loads(teacher)[0],
+        settings={"max_new_tokens": config.max_new_tokens, "temperature": config.temperature},
+        lang=lang.tag,
+        rows=len(conversations) + len(left_out),
+        accepted=len(accepted),
+        rejected=len(rejected),
+        rejected_by_reason=dict(reasons.most_common()),
+        accepted_turns=sum(len(c.answers) for c in conversations if c.reason is None),
+    )
     if config.pairs_out and config.rejected_from:
         pairs = _pairs_from_model(config, lang, [c for c in conversations if c.reason is None])
     if config.pairs_out:
         pair = datasets.Features({"prompt": message, "chosen": message, "rejected": message})
         save_dataset(datasets.DatasetDict({"train": dataset_from_rows(pairs, pair)}), config.pairs_out)
-        report["pairs"] = len(pairs)
+        report.pairs = len(pairs)
     return report
 
 

@@ -9,7 +9,6 @@ loses nothing that was answered.
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lingualift.database import open_database
 from lingualift.errors import DataError
+from lingualift.reports import StageReport
 
 ACTIONS = ("accept", "edit", "reject")
 SCHEMA = """CREATE TABLE IF NOT EXISTS decisions (
@@ -111,7 +111,18 @@ def load_review_data(data: str, config: ReviewConfig):
     return dataset
 
 
-def apply_decisions(data: str, out: str, config: ReviewConfig, *, echo=print) -> dict:
+class ReviewReport(StageReport):
+    """review_report.json: how many rows each decision covered when `review export` applied them."""
+
+    data: Optional[str] = None
+    decisions: Optional[str] = None  # the SQLite file of decisions
+    accepted: int = 0
+    edited: int = 0
+    rejected: int = 0  # moved to the `rejected` split with their reason
+    unreviewed: int = 0  # kept as translated
+
+
+def apply_decisions(data: str, out: str, config: ReviewConfig, *, echo=print) -> ReviewReport:
     """Write the reviewed dataset: edited text replaces the translation, rejected rows move to a
     `rejected` split (with `source_split`, `source_row` and `reject_reason`), every kept row gets a
     `review` column (accepted, edited, unreviewed)."""
@@ -176,8 +187,8 @@ def apply_decisions(data: str, out: str, config: ReviewConfig, *, echo=print) ->
     )
     kept["rejected"] = dataset_from_rows(rejected, rejected_features)
     save_dataset(datasets.DatasetDict(kept), out)
-    report = {"data": data, "decisions": str(db), **counts}
-    (Path(out) / "review_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    report = ReviewReport(data=data, decisions=str(db), **counts)
+    report.write(Path(out) / "review_report.json")
     echo(
         f"{out}: {counts['accepted']} accepted, {counts['edited']} edited, {counts['unreviewed']} unreviewed kept; "
         f"{counts['rejected']} rejected → split `rejected`"
