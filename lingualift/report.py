@@ -46,10 +46,8 @@ def build_sections(run_dir: Path) -> list[Section]:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             report = stage.report_type.model_validate(data) if stage.report_type else data
-        except (
-            OSError,
-            ValueError,
-        ) as error:  # JSONDecodeError and pydantic's ValidationError are ValueErrors
+        # JSONDecodeError and pydantic's ValidationError are ValueErrors
+        except (OSError, ValueError) as error:
             reason = str(error).splitlines()[0]
             sections.append(Section(f"Unreadable: {where}", where, f"could not be read: {reason}"))
             continue
