@@ -1,5 +1,5 @@
-"""Who writes the pairs: a local model (batched) or an OpenAI-compatible endpoint (concurrent
-requests), with the prompt, the token counter that sizes chunks, and the settings that key the store."""
+"""What the model that writes the pairs (lingualift.teacher) is asked, the token counter that sizes
+chunks, and the settings that key the store."""
 
 from __future__ import annotations
 
@@ -20,56 +20,6 @@ Text:
 def prompt(chunk: str, config: GenerateConfig, language_name: str) -> list[dict]:
     text = PROMPT.format(language=language_name, pairs=config.pairs_per_chunk, chunk=chunk)
     return [{"role": "user", "content": text}]
-
-
-def local_generator(config: GenerateConfig):
-    from lingualift.chat import generate_batch
-    from lingualift.models import default_device, load_chat_model
-
-    model, tokenizer = load_chat_model(
-        config.model,
-        device=default_device(config.device),
-        trust_remote_code=config.trust_remote_code,
-        quantization=config.quantization(),
-    )
-
-    def run(chats: list[list[dict]]):
-        replies = generate_batch(
-            model,
-            tokenizer,
-            chats,
-            max_new_tokens=config.max_new_tokens,
-            batch_size=len(chats),
-            temperature=config.temperature,
-        )
-        return [(reply, None) for reply in replies]
-
-    return run, config.batch_size, tokenizer
-
-
-def endpoint_generator(config: GenerateConfig):
-    from concurrent.futures import ThreadPoolExecutor
-
-    from lingualift.endpoint import ChatEndpoint, EndpointError
-
-    endpoint = ChatEndpoint(
-        config.base_url,
-        config.model or "default",
-        api_key_env=config.api_key_env,
-        needed_by="generate --base-url",
-    )
-    pool = ThreadPoolExecutor(config.concurrency)
-
-    def one(chat):
-        try:
-            return endpoint.chat(chat, max_tokens=config.max_new_tokens, temperature=config.temperature), None
-        except EndpointError as error:
-            return None, str(error)
-
-    def run(chats: list[list[dict]]):
-        return list(pool.map(one, chats))
-
-    return run, config.concurrency, None
 
 
 def token_counter(config: GenerateConfig, tokenizer):

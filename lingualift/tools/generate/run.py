@@ -8,12 +8,11 @@ from collections import Counter
 from pathlib import Path
 
 from lingualift.errors import DataError
+from lingualift.teacher import load_teacher
 from lingualift.tools.generate.config import GenerateConfig
 from lingualift.tools.generate.documents import chunk_document, clean_documents, load_documents
 from lingualift.tools.generate.generators import (
-    endpoint_generator,
     generator_id,
-    local_generator,
     prompt,
     token_counter,
 )
@@ -44,11 +43,9 @@ def generate_conversations(config: GenerateConfig, *, echo=print, progress: bool
             f"{config.docs}: every document was skipped ({Counter(cleaning['skipped'].values())}) — "
             "lower --min-doc-chars or give longer documents"
         )
-    if config.base_url:
-        generate, group, tokenizer = endpoint_generator(config)
-    else:
-        generate, group, tokenizer = local_generator(config)
-    count_tokens, token_measure = token_counter(config, tokenizer)
+    asker = load_teacher(config, needed_by="generate --base-url")
+    group = asker.in_flight
+    count_tokens, token_measure = token_counter(config, asker.tokenizer)
     chunks = [
         (doc_id, n, chunk, chunk_key(chunk))
         for doc_id, text in kept
@@ -73,8 +70,14 @@ def generate_conversations(config: GenerateConfig, *, echo=print, progress: bool
         bar = tqdm(total=len(todo), unit="chunk", desc=f"generate ({language.name})", disable=not progress)
         for start in range(0, len(todo), group):
             keys = todo[start : start + group]
-            results = generate([prompt(texts[k], config, language.name) for k in keys])
-            for key, (reply, error) in zip(keys, results):
+            results: dict[int, tuple] = {}
+
+            def keep(index, reply, error, _cut_off, results=results):  # the reply's JSON is judged later
+                results[index] = (reply, error)
+
+            asker.ask([prompt(texts[k], config, language.name) for k in keys], keep)
+            for index, key in enumerate(keys):
+                reply, error = results[index]
                 store.save(key, generator, reply, error)
                 failures.record(error)
             bar.update(len(keys))

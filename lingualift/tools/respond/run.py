@@ -8,12 +8,12 @@ import json
 import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lingualift.database import open_database
 from lingualift.errors import ConfigError, DataError
+from lingualift.teacher import load_teacher
 from lingualift.tools.respond import filters
 from lingualift.tools.respond.config import RespondConfig
 from lingualift.tools.respond.report import RespondReport
@@ -120,67 +120,6 @@ def teacher_id(config: RespondConfig, system: str) -> str:
     return json.dumps([source, config.max_new_tokens, config.temperature, system, SETTINGS_VERSION])
 
 
-def local_teacher(config: RespondConfig):
-    """Length-sorted batches on one model (chat.generate_batch), cut-off known per reply."""
-    from lingualift.chat import generate_batch
-    from lingualift.models import default_device, load_chat_model
-
-    model, tokenizer = load_chat_model(
-        config.model,
-        device=default_device(config.device),
-        trust_remote_code=config.trust_remote_code,
-        quantization=config.quantization(),
-    )
-
-    def run(chats: list[list[dict]], save, stop) -> None:
-        for start in range(0, len(chats), config.batch_size * 4):
-            group = chats[start : start + config.batch_size * 4]
-            cut: list = []
-            replies = generate_batch(
-                model,
-                tokenizer,
-                group,
-                max_new_tokens=config.max_new_tokens,
-                batch_size=config.batch_size,
-                temperature=config.temperature,
-                cut_off=cut,
-            )
-            for index, (reply, stopped) in enumerate(zip(replies, cut)):
-                save(start + index, reply, None, stopped)
-
-    return run
-
-
-def endpoint_teacher(config: RespondConfig):
-    """--concurrency requests in flight all the time; each reply saved as it arrives."""
-    from lingualift.endpoint import ChatEndpoint, EndpointError
-
-    endpoint = ChatEndpoint(
-        config.base_url,
-        config.model or "default",
-        api_key_env=config.api_key_env,
-        needed_by="respond --base-url",
-    )
-
-    def one(index, chat, save, stop):
-        if stop():  # the first requests all failed the same way: the rest are not sent (nor saved)
-            return
-        try:
-            reply, cut_off = endpoint.complete(
-                chat, max_tokens=config.max_new_tokens, temperature=config.temperature
-            )
-            save(index, reply, None, cut_off)
-        except EndpointError as error:
-            save(index, None, str(error), False)
-
-    def run(chats: list[list[dict]], save, stop) -> None:
-        with ThreadPoolExecutor(config.concurrency) as pool:
-            for future in [pool.submit(one, i, chat, save, stop) for i, chat in enumerate(chats)]:
-                future.result()
-
-    return run
-
-
 class ReplyStore:
     """One row per (teacher settings, conversation so far), committed as it arrives."""
 
@@ -273,7 +212,7 @@ def respond(config: RespondConfig, *, echo=print, progress: bool = True) -> Resp
             f"this run may need {at_most} requests and --max-requests is {config.max_requests}: raise it, "
             "or answer fewer conversations (--limit)"
         )
-    generate = endpoint_teacher(config) if config.base_url else local_teacher(config)
+    asker = load_teacher(config, needed_by="respond --base-url")
     failures, requests, reused, answering = FailureTally(), Counter(), 0, 0.0
     tally = threading.Lock()
     bar = tqdm(total=turns_left, unit="turn", desc=f"respond ({lang.name})", disable=not progress)
@@ -292,7 +231,7 @@ def respond(config: RespondConfig, *, echo=print, progress: bool = True) -> Resp
                     requests["failed" if error else "answered"] += 1
 
             began = time.perf_counter()
-            generate([chats[k] for k in todo], save, failures.hopeless)
+            asker.ask([chats[k] for k in todo], save, failures.hopeless)
             answering += time.perf_counter() - began
             if failures.hopeless():
                 raise DataError(

@@ -1,0 +1,89 @@
+"""Who writes a reply for `respond` and `generate`: a local chat model (greedy batches of like
+length, chat.generate_batch) or any OpenAI-compatible endpoint (`concurrency` requests in flight).
+Both hand every reply to `save(index, reply, error, cut_off)` as it is ready, so the caller can
+store it before the next one comes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+Save = Callable[[int, "str | None", "str | None", bool], None]
+
+
+class LocalTeacher:
+    """A chat model loaded here; `batch_size` chats are generated together, and a group of four
+    batches is saved before the next is started."""
+
+    def __init__(self, config):
+        from lingualift.models import default_device, load_chat_model
+
+        self.config = config
+        self.model, self.tokenizer = load_chat_model(
+            config.model,
+            device=default_device(config.device),
+            trust_remote_code=config.trust_remote_code,
+            quantization=config.quantization(),
+        )
+        self.in_flight = config.batch_size
+
+    def ask(self, chats: list[list[dict]], save: Save, stop: Callable[[], bool] = lambda: False) -> None:
+        from lingualift.chat import generate_batch
+
+        config, group = self.config, self.config.batch_size * 4
+        for start in range(0, len(chats), group):
+            cut: list = []
+            replies = generate_batch(
+                self.model,
+                self.tokenizer,
+                chats[start : start + group],
+                max_new_tokens=config.max_new_tokens,
+                batch_size=config.batch_size,
+                temperature=config.temperature,
+                cut_off=cut,
+            )
+            for index, (reply, cut_off) in enumerate(zip(replies, cut)):
+                save(start + index, reply, None, cut_off)
+
+
+class EndpointTeacher:
+    """An OpenAI-compatible endpoint (lingualift.endpoint: retries, loud failures); `concurrency`
+    requests in flight all the time. Once `stop()` says so, requests not yet sent are skipped."""
+
+    tokenizer = None  # the endpoint's own: not known here
+
+    def __init__(self, config, *, needed_by: str):
+        from lingualift.endpoint import ChatEndpoint
+
+        self.config = config
+        self.endpoint = ChatEndpoint(
+            config.base_url, config.model or "default", api_key_env=config.api_key_env, needed_by=needed_by
+        )
+        self.in_flight = config.concurrency
+
+    def ask(self, chats: list[list[dict]], save: Save, stop: Callable[[], bool] = lambda: False) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from lingualift.endpoint import EndpointError
+
+        config = self.config
+
+        def one(index: int, chat: list[dict]) -> None:
+            if stop():
+                return
+            try:
+                reply, cut_off = self.endpoint.complete(
+                    chat, max_tokens=config.max_new_tokens, temperature=config.temperature
+                )
+            except EndpointError as error:
+                save(index, None, str(error), False)
+                return
+            save(index, reply, None, cut_off)
+
+        with ThreadPoolExecutor(config.concurrency) as pool:
+            for future in [pool.submit(one, i, chat) for i, chat in enumerate(chats)]:
+                future.result()
+
+
+def load_teacher(config, *, needed_by: str) -> LocalTeacher | EndpointTeacher:
+    """The endpoint at `config.base_url` when there is one, else the local `config.model`."""
+    return EndpointTeacher(config, needed_by=needed_by) if config.base_url else LocalTeacher(config)
