@@ -429,13 +429,14 @@ class Checks:
         return figures
 
     def chat_serve(self) -> dict:
-        """The chat model on its default device in the policy's dtype; `serve` answering plain and
-        streamed requests over HTTP."""
+        """The chat model on its default device in the policy's dtype; greedy batches (the pruned
+        loop respond, generate and eval fidelity use) against one generate per chat; `serve`
+        answering plain and streamed requests over HTTP."""
         import threading
         import urllib.request
 
         from lingualift import hardware as hw
-        from lingualift.chat import reply_once
+        from lingualift.chat import generate_batch, reply_once
         from lingualift.models import load_chat_model
         from lingualift.serve.config import ServeConfig
         from lingualift.serve.server import start_server
@@ -448,6 +449,12 @@ class Checks:
             )
         messages = [{"role": "user", "content": "Say hello."}]
         reply = reply_once(model, tokenizer, messages, max_new_tokens=16)[0]
+        system = {"role": "system", "content": "Answer in one short sentence, in Dutch."}
+        chats = [[system, {"role": "user", "content": f"Question {i}: " + "why? " * i}] for i in range(12)]
+        batched = generate_batch(model, tokenizer, chats, max_new_tokens=16, batch_size=4)
+        alone = [reply_once(model, tokenizer, chat, max_new_tokens=16)[0] for chat in chats]
+        if len(batched) != len(chats):
+            raise RuntimeError(f"generate_batch returned {len(batched)} replies for {len(chats)} chats")
         del model
         server = start_server(ServeConfig(model=str(self.llama()), port=0), echo=lambda *_: None)
         threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -478,6 +485,8 @@ class Checks:
                 "device": str(served.device),
                 "dtype": str(served.dtype),
                 "reply": reply[:60],
+                # batched vs alone in the GPU dtype: equal on CPU in float32; padding may move a near-tie here
+                "batched_equal_to_alone": sum(b == a for b, a in zip(batched, alone)) / len(chats),
                 "plain": plain["choices"][0]["message"]["content"][:60],
                 "streamed": text[:60],
                 "chunks": len(chunks),

@@ -65,6 +65,7 @@ def test_each_part_runs_its_cpu_checks_and_says_what_it_skipped(part, tmp_path):
         assert checks["merge_bf16"]["figures"]["dtypes"] == ["BF16"]
         served = checks["chat_serve"]["figures"]
         assert served["device"] == "cpu" and served["chunks"] > 1 and served["plain"] == served["streamed"]
+        assert served["batched_equal_to_alone"] == 1.0  # float32 on a CPU: the same tokens
     else:
         assert checks["ct2_seq2seq"]["figures"]["translator"][0].endswith(":ct2-int8")
         assert checks["ct2_chat"]["figures"]["translator"][0].startswith("llm:")
