@@ -32,11 +32,39 @@ class BenchConfig(BaseModel):
     out: str = Field("runs/bench-mt", description="Directory for bench_mt.json and bench_mt.png")
 
 
-class BenchReport(StageReport):
-    """bench_mt.json: per translator its `bleu`, `chrf`, `chrf++` ({score, signature}), segments,
-    seconds, segments_per_second, source_tokens_per_second, peak_memory_mb and hypotheses."""
+METRICS = ("bleu", "chrf", "chrf++")
 
-    results: list[dict[str, Any]] = Field(default_factory=list)
+
+class MTScore(BaseModel):
+    score: float
+    signature: str  # sacrebleu's: nrefs|case|eff|tok|smooth|version
+
+
+class MTResult(BaseModel):
+    """One translator on the pairs: its scores, speed, peak memory and every hypothesis."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="allow")  # a newer file's keys are kept
+
+    translator: str
+    bleu: MTScore
+    chrf: MTScore
+    chrf_plus: MTScore = Field(alias="chrf++")
+    segments: int
+    seconds: float
+    segments_per_second: Optional[float] = None
+    source_tokens_per_second: Optional[float] = None
+    peak_memory_mb: Optional[float] = None
+    hypotheses: list[str] = Field(default_factory=list)
+
+    def metric(self, name: str) -> MTScore:
+        """bleu, chrf or chrf++."""
+        return self.chrf_plus if name == "chrf++" else getattr(self, name)
+
+
+class BenchReport(StageReport):
+    """bench_mt.json: one MTResult per translator."""
+
+    results: list[MTResult] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
@@ -65,21 +93,19 @@ def run_bench(config: BenchConfig, *, echo=print) -> BenchReport:
     table = Table(title=f"{src.name} → {tgt.name}: {count} segments")
     for column in ("translator", "BLEU", "chrF", "chrF++", "seg/s", "tok/s", "peak MB"):
         table.add_column(column)
-    for r in results:
+    report = BenchReport(results=[MTResult.model_validate(r) for r in results])
+    for r in report.results:
         table.add_row(
-            r["translator"],
-            f"{r['bleu']['score']:.2f}",
-            f"{r['chrf']['score']:.2f}",
-            f"{r['chrf++']['score']:.2f}",
-            str(r["segments_per_second"]),
-            str(r["source_tokens_per_second"]),
-            str(r["peak_memory_mb"]),
+            r.translator,
+            *(f"{r.metric(m).score:.2f}" for m in METRICS),
+            str(r.segments_per_second),
+            str(r.source_tokens_per_second),
+            str(r.peak_memory_mb),
         )
     Console().print(table)
-    for name in ("bleu", "chrf", "chrf++"):
-        echo(f"{name}: {results[0][name]['signature']}")
+    for name in METRICS:
+        echo(f"{name}: {report.results[0].metric(name).signature}")
     out = Path(config.out)
-    report = BenchReport(results=results)
     write_outputs(report, out, title=f"{src.name} → {tgt.name} ({count} segments, {config.data})")
     echo(f"results: {out / 'bench_mt.json'}  chart: {out / 'bench_mt.png'}")
     return report
@@ -207,13 +233,13 @@ def write_outputs(report: BenchReport, out: Path, *, title: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     report.write(out / "bench_mt.json")
     results = report.results
-    names = [r["translator"] for r in results]
-    metrics = ["bleu", "chrf", "chrf++"]
+    names = [r.translator for r in results]
+    metrics = METRICS
     width = 0.8 / len(metrics)
     fig, ax = plt.subplots(figsize=(max(6, 2 + 1.6 * len(names)), 4))
     for i, metric in enumerate(metrics):
         positions = [j + i * width for j in range(len(names))]
-        ax.bar(positions, [r[metric]["score"] for r in results], width, label=metric)
+        ax.bar(positions, [r.metric(metric).score for r in results], width, label=metric)
     ax.set_xticks(
         [j + width for j in range(len(names))],
         [n.split(":", 1)[0] + "\n" + n.split("/")[-1][-28:] for n in names],
@@ -222,9 +248,7 @@ def write_outputs(report: BenchReport, out: Path, *, title: str) -> None:
     ax.set_ylabel("score")
     ax.set_title(title, fontsize=9)
     ax.legend()
-    fig.text(
-        0.01, 0.01, results[0]["bleu"]["signature"] + "  |  " + results[0]["chrf++"]["signature"], fontsize=6
-    )
+    fig.text(0.01, 0.01, results[0].bleu.signature + "  |  " + results[0].chrf_plus.signature, fontsize=6)
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     fig.savefig(out / "bench_mt.png", dpi=120)
     plt.close(fig)

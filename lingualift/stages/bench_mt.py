@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from lingualift.evaluate.mt import BenchConfig, BenchReport
+from lingualift.evaluate.mt import METRICS, BenchConfig, BenchReport
 from lingualift.sections import Section, png, short
 from lingualift.stage import Stage
 
@@ -19,32 +19,30 @@ def command(config: BenchConfig) -> None:
 
 def section(report: BenchReport, where: str) -> Section:
     data = report.results
-    metrics = ("bleu", "chrf", "chrf++")
     rows = [
         (
-            r["translator"],
-            ", ".join(f"{m} {r[m]['score']}" for m in metrics)
-            + f"; {r.get('segments_per_second')} seg/s, peak {r.get('peak_memory_mb')} MB",
+            r.translator,
+            ", ".join(f"{m} {r.metric(m).score}" for m in METRICS)
+            + f"; {r.segments_per_second} seg/s, peak {r.peak_memory_mb} MB",
         )
         for r in data
     ]
-    signatures = sorted({r[m]["signature"] for r in data for m in metrics})
-    by = (
-        f"bench-mt on {data[0].get('segments') if data else 0} segments; sacrebleu signatures: "
-        + " | ".join(signatures)
+    signatures = sorted({r.metric(m).signature for r in data for m in METRICS})
+    by = f"bench-mt on {data[0].segments if data else 0} segments; sacrebleu signatures: " + " | ".join(
+        signatures
     )
 
     def draw(fig, ax):
-        width = 0.8 / len(metrics)
-        for i, metric in enumerate(metrics):
+        width = 0.8 / len(METRICS)
+        for i, metric in enumerate(METRICS):
             ax.bar(
                 [j + i * width for j in range(len(data))],
-                [r[metric]["score"] for r in data],
+                [r.metric(metric).score for r in data],
                 width,
                 label=metric,
             )
         ax.set_xticks(
-            [j + width for j in range(len(data))], [short(r["translator"])[-30:] for r in data], fontsize=7
+            [j + width for j in range(len(data))], [short(r.translator)[-30:] for r in data], fontsize=7
         )
         ax.set_ylabel("score")
         ax.legend(fontsize=8)
