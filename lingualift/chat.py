@@ -123,7 +123,8 @@ def generate_batch(
     order. `cut_off`, a list, receives per reply whether it stopped at max_new_tokens.
 
     Greedy (temperature 0) runs the translator's pruned loop: a finished reply leaves its batch, and
-    the tokens every chat starts with (template, system prompt) are forwarded once. Sampling runs
+    the tokens every chat starts with (template, system prompt) are forwarded once. Sampling, and a
+    model whose generation config changes greedy decoding (a repetition penalty, ...), run
     transformers' generate."""
     from tqdm.auto import tqdm
 
@@ -135,11 +136,12 @@ def generate_batch(
     replies: list[str] = [""] * len(prompts)
     stopped = [False] * len(prompts)
     end_ids = _stop_ids(model, tokenizer)
-    prefix = _shared_prefix(prompts) if temperature <= 0 else None
+    pruned = temperature <= 0 and plain_greedy(getattr(model, "generation_config", None))
+    prefix = _shared_prefix(prompts) if pruned else None
     bar = tqdm(total=len(prompts), desc="generate", unit="reply", disable=not progress)
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
-        if temperature <= 0:
+        if pruned:
             new = _greedy(model, tokenizer, [prompts[i] for i in chunk], max_new_tokens, end_ids, prefix)
         else:
             new = _sampled(
@@ -153,6 +155,32 @@ def generate_batch(
     if cut_off is not None:
         cut_off[:] = [not done for done in stopped]
     return replies
+
+
+# generation-config settings under which greedy generate is not plain argmax (value: what leaves it plain)
+GREEDY_CHANGERS = {
+    "repetition_penalty": (None, 1.0),
+    "encoder_repetition_penalty": (None, 1.0),
+    "no_repeat_ngram_size": (None, 0),
+    "min_length": (None, 0),
+    "min_new_tokens": (None, 0),
+    "num_beams": (None, 1),
+    "forced_bos_token_id": (None,),
+    "forced_eos_token_id": (None,),
+    "exponential_decay_length_penalty": (None,),
+    "bad_words_ids": (None, []),
+    "suppress_tokens": (None, []),
+    "begin_suppress_tokens": (None, []),
+    "sequence_bias": (None, {}),
+}
+
+
+def plain_greedy(generation_config) -> bool:
+    """Whether greedy generate under this config is plain argmax, which the pruned loop reproduces
+    (Qwen2.5's config, for one, carries repetition_penalty 1.05 that generate applies)."""
+    return generation_config is None or all(
+        getattr(generation_config, key, None) in plain for key, plain in GREEDY_CHANGERS.items()
+    )
 
 
 def _shared_prefix(prompts: list[list[int]]):

@@ -186,3 +186,45 @@ def test_greedy_batches_give_each_chat_the_reply_it_gets_alone(demo_model_path):
         assert replies == [reply for reply, *_ in alone[: len(some)]]
         assert cut == [finish == "length" for *_, finish in alone[: len(some)]]
     assert {finish for *_, finish in alone} == {"stop", "length"}  # both kinds of ending were compared
+
+
+@pytest.mark.parametrize(
+    "settings, plain",
+    [
+        ({}, True),
+        ({"repetition_penalty": 1.0, "no_repeat_ngram_size": 0, "num_beams": 1}, True),
+        ({"repetition_penalty": 1.05}, False),  # Qwen2.5-Instruct's generation_config
+        ({"no_repeat_ngram_size": 3}, False),
+        ({"min_new_tokens": 4}, False),
+        ({"num_beams": 4}, False),
+        ({"suppress_tokens": [5]}, False),
+        ({"forced_eos_token_id": 2}, False),
+    ],
+)
+def test_greedy_batches_use_the_pruned_loop_only_where_generate_would_be_plain_argmax(settings, plain):
+    from transformers import GenerationConfig
+
+    from lingualift.chat import plain_greedy
+
+    assert plain_greedy(GenerationConfig(**settings)) is plain
+    assert plain_greedy(None)
+
+
+def test_a_model_whose_config_penalises_repeats_gets_generate_s_replies(loaded):
+    """With a repetition penalty in the generation config, greedy batches go through generate (which
+    applies it), so a reply is what one greedy generate gives that chat, penalty included."""
+    from lingualift.chat import generate_batch
+
+    model, tokenizer = loaded
+    chat = [{"role": "user", "content": "Hoi, hoe gaat het?"}]
+    before = model.generation_config.repetition_penalty
+    try:
+        model.generation_config.repetition_penalty = 5.0
+        penalised = generate_batch(model, tokenizer, [chat], max_new_tokens=12)
+        assert penalised == [reply_once(model, tokenizer, chat, max_new_tokens=12)[0]]
+        model.generation_config.repetition_penalty = None
+        plain = generate_batch(model, tokenizer, [chat], max_new_tokens=12)
+    finally:
+        model.generation_config.repetition_penalty = before
+    assert plain == [reply_once(model, tokenizer, chat, max_new_tokens=12)[0]]
+    assert penalised != plain  # the penalty changed the reply: the test can tell the two paths apart
