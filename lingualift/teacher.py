@@ -84,6 +84,11 @@ class EndpointTeacher:
                 future.result()
 
 
+def teacher_source(config) -> str:
+    """Who answers, as stores and reports name it: "BASE_URL|MODEL" or "local|MODEL"."""
+    return f"{config.base_url}|{config.model}" if config.base_url else f"local|{config.model}"
+
+
 def load_teacher(config, *, needed_by: str) -> LocalTeacher | EndpointTeacher:
     """The endpoint at `config.base_url` when there is one, else the local `config.model`."""
     return EndpointTeacher(config, needed_by=needed_by) if config.base_url else LocalTeacher(config)

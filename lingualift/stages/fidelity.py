@@ -161,9 +161,7 @@ def run(step: Step, work: Path, echo) -> dict:
     from lingualift.evaluate.fidelity import HEADLINE, run_fidelity
 
     report = run_fidelity(step.config, echo=echo)
-    return report.model_dump(
-        mode="json", by_alias=True, include={"schema": True, "models": {"__all__": set(HEADLINE)}}
-    )
+    return report.model_dump(mode="json", by_alias=True, include={"models": {"__all__": set(HEADLINE)}})
 
 
 def figure(summary: FidelityReport) -> str:

@@ -37,7 +37,9 @@ def token_counter(config: GenerateConfig, tokenizer):
 
 
 def generator_id(config: GenerateConfig) -> str:
-    source = f"{config.base_url}|{config.model}" if config.base_url else f"local|{config.model}"
+    from lingualift.teacher import teacher_source
+
+    source = teacher_source(config)
     settings = (
         source,
         config.lang,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from lingualift.database import open_database
 from lingualift.errors import ConfigError, DataError
-from lingualift.teacher import load_teacher
+from lingualift.teacher import load_teacher, teacher_source
 from lingualift.tools.respond import filters
 from lingualift.tools.respond.config import RespondConfig
 from lingualift.tools.respond.report import RespondReport
@@ -116,7 +116,7 @@ def load_conversations(config: RespondConfig) -> tuple[list[Conversation], list[
 
 
 def teacher_id(config: RespondConfig, system: str) -> str:
-    source = f"{config.base_url}|{config.model}" if config.base_url else f"local|{config.model}"
+    source = teacher_source(config)
     return json.dumps([source, config.max_new_tokens, config.temperature, system, SETTINGS_VERSION])
 
 
