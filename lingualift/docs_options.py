@@ -1,8 +1,8 @@
-"""The options tables of docs/<command>.md, written from the CLI itself (so from each stage's config,
+"""The options lists of docs/<command>.md, written from the CLI itself (so from each stage's config,
 the registry being the one source): `python -m lingualift.docs_options` rewrites them, `--check`
 lists the stale ones (the test suite runs it).
 
-A page holds one table per command between `<!-- options: COMMAND -->` and `<!-- /options -->`;
+A page holds one options list per command between `<!-- options: COMMAND -->` and `<!-- /options -->`;
 a command whose page has none gets an "Options" section appended."""
 
 from __future__ import annotations
@@ -34,22 +34,25 @@ def _cell(text: str) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
-def table(command) -> str:
-    rows = ["| option | default | meaning |", "| --- | --- | --- |"]
+def options_list(command) -> str:
+    """The options as a list, one item (and paragraph) an option: flags, default, meaning."""
+    items = []
     for param in command.params:
         if param.name == "help":
             continue
         if param.param_type_name == "argument":
-            rows.append(
-                f"| `{param.name.upper()}` | (required) | {_cell(getattr(param, 'help', '') or '')} |"
-            )
+            items.append(f"- `{param.name.upper()}` (required): {_cell(getattr(param, 'help', '') or '')}")
             continue
         flags = " / ".join(f"`{o}`" for o in [*param.opts, *param.secondary_opts])
         default = (
-            "(required)" if param.required else "" if param.default in (None, "") else f"`{param.default}`"
+            " (required)"
+            if param.required
+            else ""
+            if param.default in (None, "")
+            else f" (default `{param.default}`)"
         )
-        rows.append(f"| {flags} | {_cell(default)} | {_cell(param.help or '')} |")
-    return "\n".join(rows)
+        items.append(f"- {flags}{default}: {_cell(param.help or '')}")
+    return "\n\n".join(items)
 
 
 def page_for(command: str) -> Path:
@@ -61,7 +64,7 @@ def page_for(command: str) -> Path:
 
 
 def rendered() -> dict[Path, str]:
-    """Every page's text with its tables as the CLI has them now."""
+    """Every page's text with its options lists as the CLI has them now."""
     pages: dict[Path, str] = {}
     for name, command in sorted(commands().items()):
         if name in ("run", "init", "report", "demo") or not command.params:
@@ -70,7 +73,7 @@ def rendered() -> dict[Path, str]:
         if not path.is_file():
             continue
         text = pages.get(path) or path.read_text(encoding="utf-8")
-        block = f"<!-- options: {name} -->\n{table(command)}\n<!-- /options -->"
+        block = f"<!-- options: {name} -->\n\n{options_list(command)}\n\n<!-- /options -->"
         pattern = re.compile(rf"<!-- options: {re.escape(name)} -->\n.*?<!-- /options -->", re.S)
         if pattern.search(text):
             text = pattern.sub(lambda _, block=block: block, text)
@@ -86,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     if "--check" in argv:
         for path in stale:
             print(
-                f"stale options table: {path.relative_to(DOCS.parent)} (run python -m lingualift.docs_options)"
+                f"stale options list: {path.relative_to(DOCS.parent)} (run python -m lingualift.docs_options)"
             )
         return 1 if stale else 0
     for path, text in rendered().items():

@@ -125,12 +125,12 @@ def test_the_readme_lists_every_command_once_with_a_page_in_docs():
 
     root = Path(__file__).resolve().parents[1]
     readme = (root / "README.md").read_text(encoding="utf-8")
-    first_cells = [line.split("|")[1] for line in readme.splitlines() if line.startswith("| [`")]
+    first_cells = [line.split("): ", 1)[0] for line in readme.splitlines() if line.startswith("- [`")]
     listed = [name for cell in first_cells for name in re.findall(r"`([a-z -]+)`", cell)]
     commands = {" ".join(path) for path in _cli_paths()}
     assert sorted(listed) == sorted(commands)  # each command once, no command that does not exist
-    for cell in first_cells:  # and each links its page
-        assert re.search(r"\]\(docs/[a-z-]+\.md\)", cell), cell
+    for line in (line for line in readme.splitlines() if line.startswith("- [`")):  # each links its page
+        assert re.search(r"\]\(docs/[a-z-]+\.md\)", line), line
     for page in re.findall(r"\]\((docs/[^)]+\.md)\)", readme):
         assert (root / page).is_file(), page
 
