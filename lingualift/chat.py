@@ -30,12 +30,19 @@ class ChatConfig(ModelPlacement):
     batch_size: int = Field(8, gt=0, description="Batch: prompts generated together")
 
 
-def _inputs(tokenizer, messages: list[dict]):
+def _inputs(tokenizer, messages: list[dict], thinking: bool | None = None):
+    from lingualift.chat_model import render
+
+    _require_template(tokenizer)
+    text = render(tokenizer, messages, generation_prompt=True, thinking=thinking)
+    return tokenizer(text, add_special_tokens=False, return_tensors="pt")
+
+
+def _require_template(tokenizer) -> None:
     if not getattr(tokenizer, "chat_template", None):
-        raise ModelError("the tokenizer has no chat template: pass a chat model or a template file")
-    return tokenizer.apply_chat_template(
-        messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
-    )
+        raise ModelError(
+            "the tokenizer has no chat template (a base model?): pass --chat-template chatml or a Jinja file"
+        )
 
 
 def _sampling(temperature: float) -> dict:
@@ -63,6 +70,7 @@ def stream_reply(
                     streamer=streamer,
                     max_new_tokens=max_new_tokens,
                     pad_token_id=tokenizer.pad_token_id,
+                    eos_token_id=sorted(_stop_ids(model, tokenizer)),
                     **_sampling(temperature),
                 )
         except BaseException as error:  # noqa: BLE001 — re-raised in the caller's thread below
@@ -89,6 +97,7 @@ def reply_once(
             **inputs,
             max_new_tokens=max_new_tokens,
             pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=sorted(_stop_ids(model, tokenizer)),
             **_sampling(temperature),
         )
     new = output[0][inputs["input_ids"].shape[1] :]
@@ -103,9 +112,9 @@ def reply_once(
 
 
 def _stop_ids(model, tokenizer) -> set[int]:
-    eos = model.generation_config.eos_token_id
-    ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
-    return ids | ({tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set())
+    from lingualift.chat_model import stop_ids
+
+    return stop_ids(model, tokenizer)
 
 
 def generate_batch(
@@ -118,6 +127,7 @@ def generate_batch(
     temperature: float = 0.0,
     progress: bool = False,
     cut_off: list | None = None,
+    thinking: bool | None = None,
 ) -> list[str]:
     """Replies to many chats: sorted by length so each batch pads little, returned in the input
     order. `cut_off`, a list, receives per reply whether it stopped at max_new_tokens.
@@ -125,12 +135,13 @@ def generate_batch(
     Greedy (temperature 0) runs the translator's pruned loop: a finished reply leaves its batch, and
     the tokens every chat starts with (template, system prompt) are forwarded once. Sampling, and a
     model whose generation config changes greedy decoding (a repetition penalty, ...), run
-    transformers' generate."""
+    transformers' generate. `thinking` goes to a thinking template (False: answer without reasoning)."""
     from tqdm.auto import tqdm
 
-    if not getattr(tokenizer, "chat_template", None):
-        raise ModelError("the tokenizer has no chat template: pass a chat model or a template file")
-    texts = [tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in chats]
+    from lingualift.chat_model import render
+
+    _require_template(tokenizer)
+    texts = [render(tokenizer, c, generation_prompt=True, thinking=thinking) for c in chats]
     prompts = tokenizer(texts, add_special_tokens=False)["input_ids"]
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     replies: list[str] = [""] * len(prompts)
@@ -229,6 +240,7 @@ def _sampled(
             **encoded,
             max_new_tokens=max_new_tokens,
             pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=sorted(end_ids),
             **_sampling(temperature),
         )
     rows = output[:, encoded["input_ids"].shape[1] :].tolist()
@@ -326,7 +338,11 @@ def run_chat(config: ChatConfig, *, echo=print) -> None:
         raise ConfigError("--prompt and --input exclude each other")
     chats = read_batch(config.input) if config.input else None  # bad input is reported before loading
     model, tokenizer = load_chat_model(
-        config.model, device=config.device, adapter=config.adapter, quantization=config.quantization()
+        config.model,
+        device=config.device,
+        adapter=config.adapter,
+        quantization=config.quantization(),
+        chat_template=config.chat_template,
     )
     if config.prompt:
         for piece in stream_reply(

@@ -69,6 +69,12 @@ def merge_adapter(config: MergeConfig, *, echo=print) -> Path:
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_source)
     check_vocabulary(merged, tokenizer, str(out))
     tokenizer.save_pretrained(out)
+    from lingualift.chat_model import save_generation_config
+
+    if getattr(tokenizer, "chat_template", None):
+        save_generation_config(
+            out, merged, tokenizer
+        )  # transformers, vLLM and llama.cpp stop at the turn's end
     from lingualift.vocabulary import keep_extension_record
 
     keep_extension_record(base_path, out)

@@ -71,6 +71,18 @@ def default_device(machine: Machine, requested: str | None = None) -> str:
     return f"cuda:{machine.local_rank}" if machine.world_size > 1 else "cuda"
 
 
+# Families trained in bfloat16 whose float16 activations overflow (inf/NaN): where bfloat16 is not
+# native (T4, V100) they run in float32 instead of float16.
+BF16_ONLY_FAMILIES = frozenset(
+    {"t5", "mt5", "umt5", "gemma2", "gemma3", "gemma3_text", "gemma3n", "gemma3n_text"}
+)
+
+
+def bf16_only(model_type: str | None) -> bool:
+    """Whether a model of this `config.model_type` must not compute in float16."""
+    return model_type in BF16_ONLY_FAMILIES
+
+
 def inference_dtype(machine: Machine, device: str, *, bf16_only: bool = False) -> DtypeName:
     """Weights and activations for generation: float32 on CPU; bfloat16 on a GPU that has it, else
     float16 — or float32 for models trained in bfloat16 whose activations overflow float16 (T5/MADLAD)."""
@@ -78,7 +90,7 @@ def inference_dtype(machine: Machine, device: str, *, bf16_only: bool = False) -
         return "float32"
     if machine.native_bf16:
         return "bfloat16"
-    return "float32" if bf16_only else "float16"
+    return "float32" if bf16_only or not machine.cuda else "float16"
 
 
 def overlap_generation(device: str, backend: str) -> bool:
@@ -136,9 +148,12 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def quant_compute_dtype(machine: Machine) -> DtypeName:
-    """bitsandbytes 4-bit compute dtype (and the dtype of the layers it leaves unquantized)."""
-    return "bfloat16" if machine.native_bf16 else "float16"
+def quant_compute_dtype(machine: Machine, *, bf16_only: bool = False) -> DtypeName:
+    """bitsandbytes 4-bit compute dtype (and the dtype of the layers it leaves unquantized); float32
+    for a bf16-only family where bfloat16 is not native, and on the CPU (bitsandbytes' CPU backend)."""
+    if machine.native_bf16:
+        return "bfloat16"
+    return "float32" if bf16_only or not machine.cuda else "float16"
 
 
 def quant_storage_dtype(machine: Machine, distributed: Distributed) -> DtypeName | None:
@@ -147,15 +162,17 @@ def quant_storage_dtype(machine: Machine, distributed: Distributed) -> DtypeName
     return quant_compute_dtype(machine) if distributed in ("fsdp", "zero3") else None
 
 
-def training_precision(machine: Machine, device: str) -> Precision:
+def training_precision(machine: Machine, device: str, *, bf16_only: bool = False) -> Precision:
     """Mixed precision for the Trainer and `accelerate launch`: bf16 where native, else fp16 (with the
-    Trainer's loss scaling) on a GPU, none on CPU."""
+    Trainer's loss scaling) on a GPU — none for a bf16-only family there — none on CPU."""
     if not is_cuda(device):
         return "no"
-    return "bf16" if machine.native_bf16 else "fp16"
+    if machine.native_bf16:
+        return "bf16"
+    return "no" if bf16_only else "fp16"
 
 
-def training_load_dtype(machine: Machine, device: str, mode: str) -> DtypeName:
+def training_load_dtype(machine: Machine, device: str, mode: str, *, bf16_only: bool = False) -> DtypeName:
     """The dtype the base weights are loaded in for training (`mode`: full, lora, quant4, quant8).
 
     Full training keeps float32 master weights on every GPU: the Trainer's bf16/fp16 mixed precision
@@ -165,8 +182,8 @@ def training_load_dtype(machine: Machine, device: str, mode: str) -> DtypeName:
     if not is_cuda(device) or mode == "full":
         return "float32"
     if mode in ("quant4", "quant8"):
-        return quant_compute_dtype(machine)
-    return "bfloat16" if machine.native_bf16 else "float16"
+        return quant_compute_dtype(machine, bf16_only=bf16_only)
+    return inference_dtype(machine, device, bf16_only=bf16_only)
 
 
 def trainable_dtype(precision: Precision, distributed: Distributed, quantized: bool) -> DtypeName | None:
@@ -196,8 +213,8 @@ def load_device_map(machine: Machine, device: str, distributed: Distributed, *, 
     to the launcher (FSDP's cpu_ram_efficient_loading, ZeRO-3's zero.Init), which needs None."""
     if sharded(distributed):
         return None
-    if quantized:
-        return {"": machine.local_rank}
+    if quantized:  # bitsandbytes places its layers on the device the map names: the CPU, or this rank's GPU
+        return {"": machine.local_rank} if is_cuda(device) else {"": "cpu"}
     return {"": device} if is_cuda(device) else None
 
 
@@ -238,6 +255,34 @@ def one_gpu_note(gpus: int, distributed: Distributed) -> str | None:
         f"this machine has {gpus} GPUs and training runs on the first one; to train on all of them: "
         f"--accelerate-config ddp --num-processes {gpus}"
     )
+
+
+# bitsandbytes runs 4-bit (NF4) on the CPU from this version on (its CPU backend).
+BNB_CPU_4BIT = (0, 49)
+
+
+def quantization_refusal(
+    machine: Machine, device: str, *, quant4: bool, quant8: bool, bnb_version: str | None
+) -> str | None:
+    """Why --quant4/--quant8 cannot run here (None: they can): bitsandbytes missing, 8-bit off a GPU,
+    or 4-bit on the CPU with a bitsandbytes older than its CPU backend."""
+    if not (quant4 or quant8):
+        return None
+    if bnb_version is None:
+        return (
+            "--quant4/--quant8 need the bitsandbytes package: pip install 'lingualift[gpu]' (or bitsandbytes)"
+        )
+    if is_cuda(device) and machine.cuda:
+        return None
+    if quant8:
+        return "--quant8 runs on a CUDA GPU only (bitsandbytes); on the CPU use --quant4, or drop the flag"
+    found = tuple(int(part) for part in bnb_version.split(".")[:2] if part.isdigit())
+    if found < BNB_CPU_4BIT:
+        return (
+            f"--quant4 on the CPU needs bitsandbytes {'.'.join(map(str, BNB_CPU_4BIT))} or newer (this is "
+            f"{bnb_version}): pip install -U bitsandbytes, or drop the flag"
+        )
+    return None
 
 
 def unsupported_combination(distributed: Distributed, *, quant4: bool, quant8: bool) -> str | None:

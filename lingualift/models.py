@@ -20,13 +20,19 @@ class ModelPlacement(BaseModel):
     )
     quant4: bool = Field(
         False,
-        description="Load the model in 4 bits (bitsandbytes NF4, CUDA only): an 8B model on a 16 GB card",
+        description="Load the model in 4 bits (bitsandbytes NF4): an 8B model on a 16 GB card; on the CPU "
+        "too (slow: small models and tests)",
         json_schema_extra={"flag": "--quant4"},
     )
     quant8: bool = Field(
         False,
         description="Load the model in 8 bits (bitsandbytes, CUDA only)",
         json_schema_extra={"flag": "--quant8"},
+    )
+    chat_template: Optional[str] = Field(
+        None,
+        description="For a model without one (a base checkpoint): chatml, llama3, gemma, or a Jinja file "
+        "(a tuned model keeps the template it was trained with)",
     )
 
     @model_validator(mode="after")
@@ -42,26 +48,38 @@ class ModelPlacement(BaseModel):
 
 
 def require_cuda_for_quantization(quant4: bool, quant8: bool, device: str | None = None) -> None:
-    """bitsandbytes 4/8-bit needs CUDA and the bitsandbytes package: one clear error before anything loads."""
+    """--quant4/--quant8 refused in one line before anything loads where they cannot run here
+    (hardware.quantization_refusal); 4-bit on the CPU runs, slowly, with one line saying so."""
     if not (quant4 or quant8):
         return
-    import importlib.util
+    import sys
+    from importlib.metadata import PackageNotFoundError, version
 
-    import torch
+    from lingualift import hardware
 
-    if (device or "").startswith("cpu"):
-        raise ConfigError("--quant4/--quant8 run on a CUDA GPU, not on --device cpu: drop one of the two")
-    if not torch.cuda.is_available():
-        raise ConfigError(
-            "--quant4/--quant8 need a CUDA GPU (bitsandbytes); this machine has none — drop the flag"
+    machine = hardware.Machine.here()
+    device = hardware.default_device(machine, device)
+    try:
+        bnb = version("bitsandbytes")
+    except PackageNotFoundError:
+        bnb = None
+    refusal = hardware.quantization_refusal(machine, device, quant4=quant4, quant8=quant8, bnb_version=bnb)
+    if refusal:
+        raise ConfigError(refusal)
+    if not hardware.is_cuda(device) and not _said_slow:
+        _said_slow.append(True)
+        print(
+            "note: 4-bit on the CPU (bitsandbytes' CPU backend) is slow: meant for small models and tests",
+            file=sys.stderr,
         )
-    if importlib.util.find_spec("bitsandbytes") is None:
-        raise ConfigError(
-            "--quant4/--quant8 need the bitsandbytes package: pip install 'lingualift[gpu]' (or bitsandbytes)"
-        )
 
 
-def quantization_config(quant4: bool, quant8: bool, machine=None, distributed: str = "single"):
+_said_slow: list[bool] = []
+
+
+def quantization_config(
+    quant4: bool, quant8: bool, machine=None, distributed: str = "single", *, bf16_only: bool = False
+):
     """The BitsAndBytesConfig for --quant4 (NF4, 16-bit compute) or --quant8; None for neither."""
     if not (quant4 or quant8):
         return None
@@ -75,7 +93,7 @@ def quantization_config(quant4: bool, quant8: bool, machine=None, distributed: s
         return BitsAndBytesConfig(
             load_in_4bit=True,
             bnb_4bit_quant_type="nf4",
-            bnb_4bit_compute_dtype=torch_dtype(quant_compute_dtype(machine)),
+            bnb_4bit_compute_dtype=torch_dtype(quant_compute_dtype(machine, bf16_only=bf16_only)),
             **({"bnb_4bit_quant_storage": torch_dtype(storage)} if storage else {}),
         )
     return BitsAndBytesConfig(load_in_8bit=True)
@@ -95,6 +113,27 @@ def inference_dtype(device: str, *, bf16_only: bool = False):
     return hardware.torch_dtype(
         hardware.inference_dtype(hardware.Machine.here(), device, bf16_only=bf16_only)
     )
+
+
+def family_bf16_only(model_id: str) -> bool:
+    """Whether the model (or an adapter's base) is of a family that must not compute in float16
+    (hardware.BF16_ONLY_FAMILIES), read from its config.json."""
+    import json
+
+    from lingualift.hardware import bf16_only
+
+    path = resolve_model(model_id)
+    while (base := adapter_base(path)) is not None:
+        path = resolve_model(base)
+    config = Path(path) / "config.json"
+    if config.is_file():
+        return bf16_only(json.loads(config.read_text()).get("model_type"))
+    try:
+        from transformers import AutoConfig
+
+        return bf16_only(AutoConfig.from_pretrained(path).model_type)
+    except (OSError, ValueError):  # not reachable now: the load that follows says why
+        return False
 
 
 def resolve_model(model_id: str) -> str:
@@ -157,6 +196,10 @@ def attach_adapter(model, adapter: str):
     resized vocabulary, attached to the original base) are one line instead of a size-mismatch trace."""
     from peft import PeftModel
 
+    grown = _adapter_vocabulary(adapter)
+    if grown and grown > model.get_input_embeddings().weight.shape[0]:
+        # trained with --chat-template's new tokens: the adapter holds the grown embeddings whole
+        model.resize_token_embeddings(grown, mean_resizing=False)
     try:
         return PeftModel.from_pretrained(model, adapter)
     except RuntimeError as error:
@@ -168,6 +211,18 @@ def attach_adapter(model, adapter: str):
             "trained on a model with another vocabulary size — use that model as the base (for a "
             "`lingualift tokenizer extend` output, the directory it names in adapter_config.json)"
         ) from error
+
+
+def _adapter_vocabulary(adapter: str) -> int | None:
+    """Embedding rows an adapter saved whole was trained with (None where it saved none)."""
+    import json
+
+    settings = json.loads((Path(adapter) / "adapter_config.json").read_text())
+    if not settings.get("modules_to_save") or not (Path(adapter) / "tokenizer_config.json").exists():
+        return None
+    from transformers import AutoTokenizer
+
+    return len(AutoTokenizer.from_pretrained(adapter))
 
 
 def cache_argument(model) -> str:
@@ -199,6 +254,8 @@ def load_chat_model(
     quantization=None,
     adapter: str | None = None,
     dtype: str | None = None,
+    chat_template: str | None = None,
+    needs_template: bool = True,
 ):
     """(model, tokenizer) for a causal chat LM (+ a LoRA adapter), in eval mode, padding on the left.
 
@@ -221,7 +278,9 @@ def load_chat_model(
         # the layers bitsandbytes leaves unquantized take the same dtype
         kwargs = {
             "trust_remote_code": trust_remote_code,
-            "dtype": torch_dtype(dtype) if dtype else inference_dtype(device),
+            "dtype": torch_dtype(dtype)
+            if dtype
+            else inference_dtype(device, bf16_only=family_bf16_only(path)),
         }
         if quantization is not None:
             kwargs["quantization_config"] = quantization
@@ -236,6 +295,14 @@ def load_chat_model(
         if not (Path(adapter) / "adapter_config.json").exists():
             raise ModelError(f"{adapter}: not a LoRA adapter directory (no adapter_config.json)")
         model = attach_adapter(model, adapter)
+    from lingualift.chat_model import use_chat_template
+
+    own = getattr(tokenizer, "chat_template", None)  # a tuned model keeps the template it learned
+    if needs_template or chat_template:  # log-likelihood scoring (harness) takes a base model as it is
+        if use_chat_template(tokenizer, None if own else chat_template, where=adapter or model_id):
+            # an untrained base asked to chat in a template it lacks the tokens of (eval's "before"
+            # run): rows at the mean embedding, as training starts them
+            model.resize_token_embeddings(len(tokenizer), mean_resizing=True)
     check_vocabulary(model, tokenizer, model_id)
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:

@@ -6,8 +6,41 @@ store it before the next one comes."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Optional
+
+from pydantic import BaseModel, Field, field_validator
 
 Save = Callable[[int, "str | None", "str | None", bool], None]
+
+
+class Thinking(BaseModel):
+    """How a thinking teacher (Qwen3, R1 distills) is asked: without reasoning unless told; its
+    `<think>` block is removed from every reply either way (see chat_model.without_reasoning)."""
+
+    thinking: bool = Field(
+        False,
+        description="Let a local thinking teacher reason first (its template's enable_thinking); the "
+        "reasoning is removed from the answer either way",
+    )
+    chat_template_kwargs: Optional[str] = Field(
+        None,
+        description="JSON passed to the endpoint as chat_template_kwargs (vLLM, SGLang), e.g. "
+        "'{\"enable_thinking\": false}'",
+    )
+
+    @field_validator("chat_template_kwargs")
+    @classmethod
+    def _json_object(cls, value):
+        import json
+
+        if value is not None:
+            try:
+                parsed = json.loads(value)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"not JSON ({error.msg})") from None
+            if not isinstance(parsed, dict):
+                raise ValueError("must be a JSON object")
+        return value
 
 
 class LocalTeacher:
@@ -23,6 +56,7 @@ class LocalTeacher:
             device=default_device(config.device),
             trust_remote_code=config.trust_remote_code,
             quantization=config.quantization(),
+            chat_template=config.chat_template,
         )
         self.in_flight = config.batch_size
 
@@ -40,6 +74,7 @@ class LocalTeacher:
                 batch_size=config.batch_size,
                 temperature=config.temperature,
                 cut_off=cut,
+                thinking=getattr(config, "thinking", False),
             )
             for index, (reply, cut_off) in enumerate(zip(replies, cut)):
                 save(start + index, reply, None, cut_off)
@@ -61,18 +96,22 @@ class EndpointTeacher:
         self.in_flight = config.concurrency
 
     def ask(self, chats: list[list[dict]], save: Save, stop: Callable[[], bool] = lambda: False) -> None:
+        import json
         from concurrent.futures import ThreadPoolExecutor
 
         from lingualift.endpoint import EndpointError
 
         config = self.config
+        extra = {}
+        if getattr(config, "chat_template_kwargs", None):
+            extra["chat_template_kwargs"] = json.loads(config.chat_template_kwargs)
 
         def one(index: int, chat: list[dict]) -> None:
             if stop():
                 return
             try:
                 reply, cut_off = self.endpoint.complete(
-                    chat, max_tokens=config.max_new_tokens, temperature=config.temperature
+                    chat, max_tokens=config.max_new_tokens, temperature=config.temperature, **extra
                 )
             except EndpointError as error:
                 save(index, None, str(error), False)

@@ -94,7 +94,7 @@ def test_installed_console_script_runs():
 )
 @pytest.mark.parametrize(
     "flags, message",
-    [(["--quant4"], "need a CUDA GPU"), (["--quant8", "--device", "cpu"], "not on --device cpu")],
+    [(["--quant8"], "runs on a CUDA GPU only"), (["--quant8", "--device", "cpu"], "runs on a CUDA GPU only")],
 )
 def test_every_command_that_loads_a_model_takes_the_device_and_quantization_flags(
     argv, flags, message, tmp_path, capsys, monkeypatch

@@ -29,7 +29,7 @@ def test_default_device_is_this_process_gpu_else_cpu(machine, requested, device)
 @pytest.mark.parametrize(
     "machine, native, chat, t5, quant_compute, precision",
     [
-        (CPU, False, "float32", "float32", "float16", "no"),
+        (CPU, False, "float32", "float32", "float32", "no"),
         (V100, False, "float16", "float32", "float16", "fp16"),
         (T4, False, "float16", "float32", "float16", "fp16"),
         (RANK3_OF_4_T4, False, "float16", "float32", "float16", "fp16"),
@@ -74,6 +74,7 @@ def test_training_weights_dtype_lets_fp16_scale_and_bf16_run_native(machine, mod
     "machine, device, distributed, quantized, device_map, storage",
     [
         (CPU, "cpu", "single", False, None, None),
+        (CPU, "cpu", "single", True, {"": "cpu"}, None),  # 4-bit on bitsandbytes' CPU backend
         (T4, "cuda", "single", True, {"": 0}, None),
         (T4, "cuda", "single", False, {"": "cuda"}, None),
         (H100, "cuda:1", "single", False, {"": "cuda:1"}, None),
@@ -302,3 +303,42 @@ def test_ctranslate2_splits_a_chat_models_batch_into_like_length_calls_on_a_cpu_
 )
 def test_models_that_generate_load_straight_onto_the_gpu_asked_for(device, device_map):
     assert hw.inference_device_map(device) == device_map
+
+
+@pytest.mark.parametrize(
+    "machine, device, quant4, quant8, bnb, refused",
+    [
+        (CPU, "cpu", False, False, None, None),
+        (CPU, "cpu", True, False, "0.50.2", None),  # bitsandbytes' CPU backend
+        (CPU, "cpu", True, False, "0.48.1", "needs bitsandbytes 0.49 or newer"),
+        (CPU, "cpu", False, True, "0.50.2", "--quant8 runs on a CUDA GPU only"),
+        (CPU, "cpu", True, False, None, "need the bitsandbytes package"),
+        (T4, "cuda", True, False, "0.45.0", None),
+        (T4, "cuda", False, True, "0.45.0", None),
+        (H100, "cpu", False, True, "0.50.2", "--quant8 runs on a CUDA GPU only"),  # --device cpu on a GPU box
+        (RANK2_OF_4_H100, "cuda:2", True, False, None, "need the bitsandbytes package"),
+    ],
+)
+def test_quantization_runs_where_bitsandbytes_can(machine, device, quant4, quant8, bnb, refused):
+    reason = hw.quantization_refusal(machine, device, quant4=quant4, quant8=quant8, bnb_version=bnb)
+    assert (reason is None) if refused is None else (refused in reason)
+
+
+@pytest.mark.parametrize(
+    "machine, inference, quant_compute, precision, lora_load",
+    [
+        (T4, "float32", "float32", "no", "float32"),  # no native bf16: float16 would overflow
+        (V100, "float32", "float32", "no", "float32"),
+        (A100, "bfloat16", "bfloat16", "bf16", "bfloat16"),
+        (H100, "bfloat16", "bfloat16", "bf16", "bfloat16"),
+        (CPU, "float32", "float32", "no", "float32"),
+    ],
+)
+def test_bf16_only_families_never_compute_in_float16(machine, inference, quant_compute, precision, lora_load):
+    device = hw.default_device(machine)
+    assert all(hw.bf16_only(family) for family in ("gemma2", "gemma3", "gemma3_text", "t5"))
+    assert not hw.bf16_only("llama") and not hw.bf16_only(None)
+    assert hw.inference_dtype(machine, device, bf16_only=True) == inference
+    assert hw.quant_compute_dtype(machine, bf16_only=True) == quant_compute
+    assert hw.training_precision(machine, device, bf16_only=True) == precision
+    assert hw.training_load_dtype(machine, device, "lora", bf16_only=True) == lora_load

@@ -278,13 +278,16 @@ def generate_replies(
     adapter: str | None = None,
     quantization=None,
     cut_off: list | None = None,
+    chat_template: str | None = None,
 ) -> list[str]:
     """Greedy replies with the model's chat template, batched by length. `system`: one system prompt for
     every prompt, or one per prompt; `cut_off` receives whether each reply stopped at the length limit."""
     from lingualift.chat import generate_batch, with_system
     from lingualift.models import load_chat_model
 
-    model, tokenizer = load_chat_model(model_id, device=device, adapter=adapter, quantization=quantization)
+    model, tokenizer = load_chat_model(
+        model_id, device=device, adapter=adapter, quantization=quantization, chat_template=chat_template
+    )
     systems = system if isinstance(system, list) else [system] * len(prompts)
     chats = [with_system([{"role": "user", "content": p}], s) for p, s in zip(prompts, systems)]
     return generate_batch(
@@ -365,6 +368,7 @@ def run_fidelity(config, *, echo=print) -> FidelityReport:
             adapter=adapter,
             device=config.device,
             quantization=config.quantization(),
+            chat_template=config.chat_template,
             cut_off=all_cut_off,
         )
         start = 0

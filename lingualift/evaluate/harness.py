@@ -93,7 +93,13 @@ def run_harness(config: HarnessConfig, *, echo=print) -> HarnessReport:
     # loaded here, as every other command loads it (adapter, quantization, placement), and handed to
     # lm-eval as a model: its `model_args` path passes a quantization_config to from_pretrained twice
     model, tokenizer = load_chat_model(
-        base, device=device, quantization=quantization, adapter=adapter, dtype=dtype
+        base,
+        device=device,
+        quantization=quantization,
+        adapter=adapter,
+        dtype=dtype,
+        needs_template=False,
+        chat_template=config.chat_template,
     )
     from lm_eval.models.huggingface import HFLM
 

@@ -108,6 +108,7 @@ def judge_pairs(
     concurrency: int = 4,
 ) -> dict:
     """Both orders of every pair sent to the judge; win/tie/loss rates with bootstrap intervals."""
+    from lingualift.chat_model import without_reasoning
     from lingualift.endpoint import EndpointError
     from lingualift.evaluate.fidelity import bootstrap_interval
 
@@ -126,10 +127,17 @@ def judge_pairs(
             reply = endpoint.chat([{"role": "user", "content": text}], max_tokens=200)
         except EndpointError as error:
             return i, order, {"verdict": None, "request_failed": True, "judge_reply": f"error: {error}"[:500]}
+        answer = without_reasoning(reply)  # a verdict is read from the answer, never from the reasoning
+        verdict = None if answer.problem else parse_verdict(answer.text)
         return (
             i,
             order,
-            {"verdict": parse_verdict(reply), "request_failed": False, "judge_reply": reply[:500]},
+            {
+                "verdict": verdict,
+                "request_failed": False,
+                "judge_reply": reply[:500],
+                "reasoning": answer.had_reasoning,
+            },
         )
 
     verdicts: dict[int, dict] = {i: {} for i in range(len(prompts))}
@@ -166,6 +174,7 @@ def judge_pairs(
         "requests": len(jobs),
         "unparsed_verdicts": unparsed,
         "failed_requests": failed,
+        "reasoning_removed": sum(bool(v.get("reasoning")) for v in every),
     }
     for name in ("win", "tie", "loss"):
         hits = [o == name for o in outcomes]
@@ -195,6 +204,7 @@ class JudgeReport(StageReport):
     requests: int = 0
     unparsed_verdicts: int = 0
     failed_requests: int = 0
+    reasoning_removed: int = 0  # judge replies whose <think> block was taken out before reading
     win_rate: float = 0.0
     win_ci95: list[float] = Field(default_factory=lambda: [0.0, 0.0])
     tie_rate: float = 0.0
@@ -230,6 +240,7 @@ def run_judge(config: JudgeConfig, *, echo=print) -> JudgeReport:
         "batch_size": config.batch_size,
         "device": config.device,
         "quantization": config.quantization(),
+        "chat_template": config.chat_template,
     }
     ours = generate_replies(config.model, prompts, adapter=config.adapter, **settings)
     theirs = generate_replies(config.baseline, prompts, **settings)

@@ -135,7 +135,11 @@ def run_regression(config: RegressionConfig, *, echo=print) -> RegressionReport:
         ("baseline", config.baseline, None),
     ):
         model, tokenizer = load_chat_model(
-            model_id, adapter=adapter, device=config.device, quantization=quantization
+            model_id,
+            adapter=adapter,
+            device=config.device,
+            quantization=quantization,
+            chat_template=config.chat_template,
         )
         losses = conversation_losses(model, tokenizer, conversations, max_length=config.max_seq_length)
         fidelity = None

@@ -51,8 +51,11 @@ class Completion:
     """Iterate for the pieces; afterwards `finish_reason` ('stop' or 'length'), `prompt_tokens` and
     `completion_tokens` are set."""
 
-    def __init__(self, model, tokenizer, messages: list[dict], sampling: Sampling):
+    def __init__(
+        self, model, tokenizer, messages: list[dict], sampling: Sampling, thinking: bool | None = None
+    ):
         self.model, self.tokenizer, self.messages, self.sampling = model, tokenizer, messages, sampling
+        self.thinking = thinking
         self.finish_reason: str | None = None
         self.prompt_tokens = 0
         self.completion_tokens = 0
@@ -93,7 +96,7 @@ class Completion:
         from lingualift.models import cache_argument
 
         model, s = self.model, self.sampling
-        inputs = _inputs(self.tokenizer, self.messages).to(model.device)
+        inputs = _inputs(self.tokenizer, self.messages, self.thinking).to(model.device)
         self.prompt_tokens = int(inputs["input_ids"].shape[1])
         end_ids = _stop_ids(model, self.tokenizer)
         generator = torch.Generator().manual_seed(s.seed) if s.seed is not None else None

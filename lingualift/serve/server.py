@@ -83,6 +83,8 @@ class ChatRequest(BaseModel):
     stream: bool = False
     stream_options: Optional[dict] = None
     n: int = Field(1, ge=1, le=1, description="one choice per request")
+    # vLLM's field; this server honours enable_thinking (a thinking template answers without reasoning)
+    chat_template_kwargs: Optional[dict] = None
 
     @model_validator(mode="before")
     @classmethod
@@ -99,7 +101,13 @@ class ChatRequest(BaseModel):
             raise ValueError("top_logprobs: needs logprobs: true")
         if self.stream_options and not self.stream:
             raise ValueError("stream_options: only with stream: true")
+        if set(self.chat_template_kwargs or {}) - {"enable_thinking"}:
+            raise ValueError("chat_template_kwargs: this server takes enable_thinking only")
         return self
+
+    def thinking(self) -> bool | None:
+        value = (self.chat_template_kwargs or {}).get("enable_thinking")
+        return None if value is None else bool(value)
 
     def stops(self) -> tuple[str, ...]:
         given = [self.stop] if isinstance(self.stop, str) else (self.stop or [])
@@ -159,7 +167,7 @@ class ChatService:
             logprobs=request.logprobs,
             top_logprobs=request.top_logprobs or 0,
         )
-        return Completion(self.model, self.tokenizer, self.messages(request), sampling)
+        return Completion(self.model, self.tokenizer, self.messages(request), sampling, request.thinking())
 
 
 def make_handler(service: ChatService, guard):
@@ -338,7 +346,11 @@ def start_server(config: ServeConfig, *, echo=print) -> ThreadingHTTPServer:
         if not api_key:
             raise ConfigError(f"--api-key-env {config.api_key_env}: the variable is not set or empty")
     model, tokenizer = load_chat_model(
-        config.model, device=config.device, adapter=config.adapter, quantization=config.quantization()
+        config.model,
+        device=config.device,
+        adapter=config.adapter,
+        quantization=config.quantization(),
+        chat_template=config.chat_template,
     )
     service = ChatService(config, model, tokenizer, api_key)
     try:

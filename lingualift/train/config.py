@@ -26,13 +26,20 @@ class TrainConfig(BaseModel):
         description="Output directory: adapter or full weights, tokenizer, report"
     )
     full: bool = Field(False, description="Train all weights (--full) or a LoRA adapter (--lora)")
-    quant4: bool = Field(False, description="QLoRA: 4-bit base weights (bitsandbytes, CUDA only)")
+    quant4: bool = Field(
+        False, description="QLoRA: 4-bit base weights (bitsandbytes; on the CPU too, slowly)"
+    )
     quant8: bool = Field(False, description="8-bit base weights (bitsandbytes, CUDA only)")
     lora_r: int = Field(16, gt=0, description="LoRA rank")
     lora_alpha: int = Field(32, gt=0, description="LoRA alpha")
     lora_dropout: float = Field(0.05, ge=0, lt=1, description="LoRA dropout")
     target_modules: str = Field(
         "all-linear", description="LoRA targets: all-linear, or comma-separated names"
+    )
+    chat_template: Optional[str] = Field(
+        None,
+        description="For a model without one (a base checkpoint): chatml, llama3, gemma, or a Jinja file; "
+        "special tokens it needs are added and their embeddings trained; saved with the result",
     )
     train_embeddings: Optional[bool] = Field(
         None,

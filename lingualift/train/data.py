@@ -18,7 +18,8 @@ def _render(tokenizer, messages, *, generation_prompt: bool) -> str:
 
 
 def assistant_spans(tokenizer, messages: list[dict]) -> tuple[str, list[tuple[int, int]]]:
-    """(rendered text, character spans of every assistant turn)."""
+    """(rendered text, character spans of every assistant turn): by prefixes where the template
+    renders prefix by prefix, else by markers (marked_spans)."""
     full = _render(tokenizer, messages, generation_prompt=False)
     spans = []
     for i, message in enumerate(messages):
@@ -27,22 +28,80 @@ def assistant_spans(tokenizer, messages: list[dict]) -> tuple[str, list[tuple[in
         start_text = _render(tokenizer, messages[:i], generation_prompt=True)
         end_text = _render(tokenizer, messages[: i + 1], generation_prompt=False)
         if not full.startswith(end_text) or not end_text.startswith(start_text):
-            raise DataError(
-                "the chat template does not render conversations prefix by prefix, so assistant turns "
-                "cannot be located: train with --all-tokens"
-            )
+            return full, marked_spans(tokenizer, messages, full)
         spans.append((len(start_text), len(end_text)))
     return full, spans
 
 
+def drops_system_prompt(tokenizer, messages: list[dict]) -> bool:
+    """Whether the template renders this conversation the same without its system prompt."""
+    if not messages or messages[0]["role"] != "system":
+        return False
+    return _render(tokenizer, messages, generation_prompt=False) == _render(
+        tokenizer, messages[1:], generation_prompt=False
+    )
+
+
+def marked_spans(tokenizer, messages: list[dict], full: str) -> list[tuple[int, int]]:
+    """Assistant spans for templates that are not prefix-stable (Mistral v0.3 puts the system prompt
+    in the last user turn; thinking templates drop earlier reasoning): render once with each
+    assistant content replaced by a marker; the text between markers is the template's own, so the
+    real render is those pieces joined by the contents (as given, or trimmed where the template
+    trims). A turn's span is its content and the end-of-turn text right after it."""
+    from lingualift.chat_model import MARKER, turn_end_text
+
+    turns = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
+    marked = [
+        {**m, "content": f"{MARKER}{turns.index(i)}{MARKER}"} if i in turns else m
+        for i, m in enumerate(messages)
+    ]
+    rendered = _render(tokenizer, marked, generation_prompt=False)
+    pieces, rest = [], rendered
+    for n in range(len(turns)):
+        tag = f"{MARKER}{n}{MARKER}"
+        if rest.count(tag) != 1:
+            raise DataError(
+                "the chat template does not render each assistant turn once, so assistant turns cannot be "
+                "located: train with --all-tokens"
+            )
+        before, rest = rest.split(tag)
+        pieces.append(before)
+    pieces.append(rest)
+    end = turn_end_text(tokenizer)
+    for shape in (lambda text: text, str.strip):
+        contents = [shape(messages[i]["content"] or "") for i in turns]
+        joined = pieces[0] + "".join(c + p for c, p in zip(contents, pieces[1:]))
+        if joined == full:
+            break
+    else:
+        raise DataError(
+            "the chat template changes assistant turns beyond trimming, so they cannot be located: train "
+            "with --all-tokens"
+        )
+    spans, position = [], len(pieces[0])
+    closing = end.lstrip()
+    for content, after in zip(contents, pieces[1:]):
+        tail = after.index(closing) + len(closing) if closing and after.lstrip().startswith(closing) else 0
+        spans.append((position, position + len(content) + tail))
+        position += len(content) + len(after)
+    return spans
+
+
 def tokenize_conversation(tokenizer, messages: list[dict], *, max_length: int, assistant_only: bool) -> dict:
-    text, spans = assistant_spans(tokenizer, messages)
+    if assistant_only:
+        text, spans = assistant_spans(tokenizer, messages)
+    else:  # every token learns: no spans to find (a template need not be prefix-stable)
+        text, spans = _render(tokenizer, messages, generation_prompt=False), []
     encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     ids = encoded["input_ids"]
     labels = list(ids)
     if assistant_only:
         labels = [
-            token if any(start <= offset[0] < end for start, end in spans) else IGNORE
+            # a token learns when it carries text of a turn (" Goed" starts at the space a template
+            # writes before the content, as Mistral's does)
+            token
+            if any(offset[0] < end and start < max(offset[1], offset[0] + 1) for start, end in spans)
+            else IGNORE
             for token, offset in zip(ids, encoded["offset_mapping"])
         ]
     truncated = len(ids) > max_length

@@ -92,9 +92,14 @@ def sft_dataset(config: TrainConfig, tokenizer, split: str | None = None):
         remove_columns=with_answer.column_names,
         desc="tokenize",
     )
+    from lingualift.train.data import drops_system_prompt
+
     stats = {
         "conversations": len(train),
         "without_assistant_turn": len(train) - len(with_answer),
+        "system_prompts_dropped_by_template": sum(
+            drops_system_prompt(tokenizer, row["messages"]) for row in with_answer
+        ),
         "truncated": int(sum(tokenized["truncated"])),
         **data_stats,
     }
@@ -166,6 +171,11 @@ def training_data(config: TrainConfig, tokenizer, echo):
     """(train, eval or None, stats) for the method."""
     if config.method == "sft":
         dataset, stats = sft_dataset(config, tokenizer)
+        if stats["system_prompts_dropped_by_template"]:
+            echo(
+                f"warning: the chat template drops the system prompt of {stats['system_prompts_dropped_by_template']} "
+                "conversations (Mistral v0.3's keeps it in a final user turn only): they train without it"
+            )
         if stats["truncated"] > stats["conversations"] / 2:
             echo(
                 f"warning: {stats['truncated']} of {stats['conversations']} conversations are longer than "

@@ -61,7 +61,11 @@ def launch_command(config: TrainConfig, stored: Path, machine=None) -> list[str]
         raise ConfigError(
             f"--accelerate-config {config.accelerate_config} needs CUDA GPUs; on CPU use cpu-ddp"
         )
-    precision = training_precision(machine, "cpu" if on_cpu else "cuda")
+    from lingualift.models import family_bf16_only
+
+    precision = training_precision(
+        machine, "cpu" if on_cpu else "cuda", bf16_only=family_bf16_only(config.model)
+    )
     command = [
         sys.executable,
         "-m",

@@ -35,28 +35,38 @@ def mode(config: TrainConfig) -> str:
 
 
 def load_tokenizer(config: TrainConfig):
+    """(tokenizer, special tokens added for --chat-template). Conversations need a chat template:
+    the model's own, or --chat-template for a base model (cpt trains on raw text and needs none)."""
     from transformers import AutoTokenizer
 
+    from lingualift.chat_model import use_chat_template
     from lingualift.models import resolve_model
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_model(config.model))
+    added = []
+    if config.method != "cpt" or config.chat_template:
+        own = getattr(tokenizer, "chat_template", None)
+        spec = config.chat_template if config.chat_template or not own else None
+        added = use_chat_template(tokenizer, spec, where=config.model)
     if tokenizer.pad_token is None:  # never a real token id like 0 (LLaMa2lang's trap): use the eos token
         tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer
+    return tokenizer, added
 
 
-def load_model(config: TrainConfig, tokenizer, device: str, machine, distributed: str):
+def load_model(config: TrainConfig, tokenizer, device: str, machine, distributed: str, *, grow: bool = False):
     """(model, Setup) in the precision policy's dtype for this GPU and mode, placed by
     hardware.load_device_map. Called after the TrainingArguments exist, so that a launch's process
     group, FSDP's cpu_ram_efficient_loading and ZeRO-3's zero.Init are in force while it loads.
     A LoRA adapter directory as --model (e.g. the output of `train cpt`) is merged into its base
-    first, so the new run trains on top of it."""
+    first, so the new run trains on top of it. `grow`: the tokenizer gained a chat template's special
+    tokens, whose embedding rows are added (at the mean of the others) to be trained."""
     import torch
 
     from lingualift.hardware import load_device_map, torch_dtype, training_load_dtype
     from lingualift.models import (
         adapter_base,
         check_vocabulary,
+        family_bf16_only,
         load_causal_lm,
         quantization_config,
         resolve_model,
@@ -69,38 +79,79 @@ def load_model(config: TrainConfig, tokenizer, device: str, machine, distributed
             f"{config.model} is a LoRA adapter: a quantized base cannot take it merged; train the "
             "first stage with --full, or without --quant4/--quant8"
         )
-    dtype = training_load_dtype(machine, device, mode(config))
+    only_bf16 = family_bf16_only(config.model)
+    dtype = training_load_dtype(machine, device, mode(config), bf16_only=only_bf16)
     device_map = load_device_map(machine, device, distributed, quantized=quantized)
     kwargs = {"dtype": torch_dtype(dtype)}
     if quantized:
         kwargs["quantization_config"] = quantization_config(
-            config.quant4, config.quant8, machine, distributed
+            config.quant4, config.quant8, machine, distributed, bf16_only=only_bf16
         )
     if device_map is not None:
         kwargs["device_map"] = device_map
     ready = torch.distributed.is_available() and torch.distributed.is_initialized()
     model = load_causal_lm(path, **kwargs)
+    if grow and len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
+        model.resize_token_embeddings(len(tokenizer), mean_resizing=True)
     check_vocabulary(model, tokenizer, config.model)
     return model, Setup(dtype, str(device_map) if device_map is not None else None, ready)
 
 
-def lora_config(config: TrainConfig, model=None):
+def lora_config(config: TrainConfig, model=None, *, new_tokens: bool = False):
     """LoRA settings; with `model` and embeddings to train, its embedding and output layers are saved
-    whole (modules_to_save), tied ones kept tied."""
+    whole (modules_to_save), tied ones kept tied. `new_tokens`: a chat template's tokens were added,
+    whose rows must learn (unless --no-train-embeddings)."""
     from peft import LoraConfig
 
     targets = config.target_modules
-    whole = embedding_modules(model) if model is not None and trains_embeddings(config) else []
+    trains = trains_embeddings(config) or (new_tokens and config.train_embeddings is not False)
+    whole = embedding_modules(model) if model is not None and trains else []
     tied = bool(whole) and getattr(model.config, "tie_word_embeddings", False)
+    if targets == "all-linear":
+        targets = (text_only_targets(model) if model is not None else None) or targets
+    else:
+        targets = [t.strip() for t in targets.split(",")]
     return LoraConfig(
         r=config.lora_r,
         lora_alpha=config.lora_alpha,
         lora_dropout=config.lora_dropout,
-        target_modules=targets if targets == "all-linear" else [t.strip() for t in targets.split(",")],
+        target_modules=targets,
         task_type="CAUSAL_LM",
         modules_to_save=whole or None,
         ensure_weight_tying=tied,
     )
+
+
+# Submodules of multimodal checkpoints (Gemma 3 4B+, Llava-style) that see no text-only gradient.
+NOT_TEXT = (
+    "vision_tower",
+    "vision_model",
+    "multi_modal_projector",
+    "audio_tower",
+    "embed_vision",
+    "embed_audio",
+)
+
+
+def text_only_targets(model) -> str | None:
+    """For a multimodal checkpoint, a regex of its language model's linear layers: `all-linear` would
+    put LoRA on the vision tower, which gets no gradient on text (and fails DDP at step 2). None for a
+    text model."""
+    import torch
+
+    names = dict(model.named_modules())
+    if not any(part in name.split(".") for name in names for part in NOT_TEXT):
+        return None
+    leaves = sorted(
+        {
+            name.rsplit(".", 1)[-1]
+            for name, module in names.items()
+            if isinstance(module, torch.nn.Linear) and "language_model" in name.split(".")
+        }
+    )
+    if not leaves:
+        return None
+    return rf".*\.language_model\..*\.({'|'.join(leaves)})$"
 
 
 def trains_embeddings(config: TrainConfig) -> bool:

@@ -61,14 +61,21 @@ def run_training(config: TrainConfig, *, echo=print) -> TrainingReport | None:
     # state the process was in (the demo's tuned usable rate moved 57-83% between identical runs)
     set_seed(config.seed)
     machine, distributed = Machine.here(), distributed_kind()
-    precision = training_precision(machine, device)
+    from lingualift.models import family_bf16_only
+
+    precision = training_precision(machine, device, bf16_only=family_bf16_only(config.model))
     _estimate_memory(config, device, echo)
     args = _training_arguments(config, device, precision, distributed, echo)
-    tokenizer = parts.load_tokenizer(config)
+    tokenizer, added = parts.load_tokenizer(config)
+    if added:
+        echo(
+            f"--chat-template {config.chat_template}: {', '.join(added)} added to the vocabulary; "
+            "their embedding rows train with the model"
+        )
     tokenizer.padding_side = "right"
     dataset, eval_dataset, stats = inputs.training_data(config, tokenizer, echo)
-    model, setup = parts.load_model(config, tokenizer, device, machine, distributed)
-    peft_config = None if config.full else parts.lora_config(config, model)
+    model, setup = parts.load_model(config, tokenizer, device, machine, distributed, grow=bool(added))
+    peft_config = None if config.full else parts.lora_config(config, model, new_tokens=bool(added))
     model = parts.attach_adapters(
         model, config, peft_config, setup, distributed, _reentrant(config, distributed)
     )
@@ -83,7 +90,7 @@ def run_training(config: TrainConfig, *, echo=print) -> TrainingReport | None:
     from lingualift.models import resolve_model
 
     model_path = resolve_model(config.model)
-    stats.update(_vocabulary_stats(config, tokenizer, peft_config, model_path))
+    stats.update(_vocabulary_stats(config, tokenizer, peft_config, model_path, added))
     result = _train(config, trainer, device, echo)
     setup.optimizer_groups = parts.optimizer_groups(trainer.optimizer, trainer.model)
     ranks_in_save = _save(trainer, out)
@@ -92,6 +99,9 @@ def run_training(config: TrainConfig, *, echo=print) -> TrainingReport | None:
     _record_adapter_base(out, model_path)
     tokenizer.padding_side = "left"  # for generation with the saved tokenizer
     tokenizer.save_pretrained(str(out))
+    from lingualift.chat_model import save_generation_config
+
+    save_generation_config(out, trainer.model, tokenizer)  # stops at the template's end of turn
     report = _report(config, trainer, result, stats, started, device)
     report.precision, report.distributed, report.ranks_in_save = precision, distributed, ranks_in_save
     report.setup = setup.as_dict()
@@ -277,18 +287,20 @@ class TrainingProgress(_progress_callback_base()):
             self.bar.close()
 
 
-def _vocabulary_stats(config: TrainConfig, tokenizer, peft_config, model_path: str) -> dict:
-    """For the report: a vocabulary grown by `tokenizer extend`, and whether the embeddings learned."""
+def _vocabulary_stats(config: TrainConfig, tokenizer, peft_config, model_path: str, added: list) -> dict:
+    """For the report: a vocabulary grown by `tokenizer extend` or --chat-template, and whether the
+    embeddings learned."""
     from lingualift.vocabulary import extended_vocabulary
 
     extended = extended_vocabulary(model_path)
     whole = bool(peft_config is not None and peft_config.modules_to_save)
-    if not extended and not whole:
+    if not extended and not whole and not added:
         return {}
     return {
         "vocabulary": {
             "tokens": len(tokenizer),
             "added_by_tokenizer_extend": extended["added_tokens"] if extended else 0,
+            "added_by_chat_template": list(added),
             "embeddings_trained": config.full or whole,
         }
     }

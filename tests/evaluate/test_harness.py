@@ -141,10 +141,10 @@ def test_an_adapter_is_loaded_by_lingualift_and_scored_as_the_merged_model(
     assert result["scores"]["lingualift_nl_mc"]["acc"] == pytest.approx(_accuracy_by_hand(merged))
 
 
-def test_quant4_without_a_gpu_is_one_line_before_lm_eval_loads(tiny_chat_model, task_dir, capsys):
+def test_quant8_without_a_gpu_is_one_line_before_lm_eval_loads(tiny_chat_model, task_dir, capsys):
     if torch.cuda.is_available():
-        pytest.skip("this machine has a GPU: scripts/gpu_check.py runs --quant4 there")
+        pytest.skip("this machine has a GPU: scripts/gpu_check.py runs --quant8 there")
     argv = ["eval", "harness", "--model", str(tiny_chat_model), "--tasks", "lingualift_nl_mc"]
-    assert main([*argv, "--include-path", str(task_dir), "--quant4"]) == 2
+    assert main([*argv, "--include-path", str(task_dir), "--quant8"]) == 2
     err = capsys.readouterr().err.strip()
-    assert "--quant4/--quant8 need a CUDA GPU" in err and len(err.splitlines()) == 1
+    assert "--quant8 runs on a CUDA GPU only" in err and len(err.splitlines()) == 1

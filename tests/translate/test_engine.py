@@ -416,7 +416,7 @@ def test_two_process_torchrun_shards_equal_a_single_process_run(tiny_marian, tmp
     [
         (["--to", "xx"], "unknown language 'xx'"),
         (["--to", "zh-Hant", "--backend", "m2m"], "m2m does not support Chinese (Traditional)"),
-        (["--to", "nl", "--quant4"], "--quant4/--quant8 need a CUDA GPU"),
+        (["--to", "nl", "--quant8", "--device", "cpu"], "--quant8 runs on a CUDA GPU only"),
         (["--to", "nl", "--text-field", "body"], "missing column 'body'"),
         (["--to", "nl", "--backend", "llm"], "backend llm needs --model"),
         (["--to", "nl", "--shard", "2/2"], "shard index must be in 0..1"),

@@ -7,9 +7,10 @@ from typing import Optional
 from pydantic import ConfigDict, Field, model_validator
 
 from lingualift.models import ModelPlacement
+from lingualift.teacher import Thinking
 
 
-class GenerateConfig(ModelPlacement):
+class GenerateConfig(ModelPlacement, Thinking):
     model_config = ConfigDict(extra="forbid")
 
     docs: str = Field(

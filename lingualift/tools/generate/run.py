@@ -7,6 +7,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from lingualift.chat_model import without_reasoning
 from lingualift.errors import DataError
 from lingualift.teacher import load_teacher
 from lingualift.tools.generate.config import GenerateConfig
@@ -145,7 +146,17 @@ def _assemble(config: GenerateConfig, language, chunks, replies, generator: str)
                 }
             )
             continue
-        items, how = parse_pairs(reply)
+        answer = without_reasoning(reply)  # reasoning never reaches the training data
+        if answer.had_reasoning:
+            reply_counts["reasoning_removed"] += 1
+        if answer.problem:
+            reply_counts[answer.problem] += 1
+            reasons[answer.problem] += 1
+            rejected.append(
+                {**base, "question": None, "answer": None, "reply": reply, "reason": answer.problem}
+            )
+            continue
+        items, how = parse_pairs(answer.text)
         reply_counts[how] += 1
         if items is None:
             reasons["unparsed"] += 1

@@ -8,9 +8,10 @@ from pydantic import ConfigDict, Field, model_validator
 
 from lingualift.models import ModelPlacement
 from lingualift.stage import STEP_FOLDER, Link
+from lingualift.teacher import Thinking
 
 
-class RespondConfig(ModelPlacement):
+class RespondConfig(ModelPlacement, Thinking):
     model_config = ConfigDict(extra="forbid")
 
     data: Annotated[str, Link("the translate step's output")] = Field(

@@ -23,5 +23,6 @@ class RespondReport(StageReport):
     estimate: dict[str, Number] = Field(
         default_factory=dict
     )  # requests_at_most, tokens_at_most, cost_at_most
+    reasoning_removed: int = 0  # answers a thinking teacher's <think> block was taken out of
     answering_seconds: Optional[Number] = None
     seconds: Optional[Number] = None

@@ -175,6 +175,7 @@ def request_key(teacher: str, chat: list[dict]) -> str:
 def respond(config: RespondConfig, *, echo=print, progress: bool = True) -> RespondReport:
     from tqdm.auto import tqdm
 
+    from lingualift.chat_model import without_reasoning
     from lingualift.endpoint import FailureTally
     from lingualift.languages import get_language
 
@@ -213,7 +214,7 @@ def respond(config: RespondConfig, *, echo=print, progress: bool = True) -> Resp
             "or answer fewer conversations (--limit)"
         )
     asker = load_teacher(config, needed_by="respond --base-url")
-    failures, requests, reused, answering = FailureTally(), Counter(), 0, 0.0
+    failures, requests, reused, answering, reasoning_removed = FailureTally(), Counter(), 0, 0.0, 0
     tally = threading.Lock()
     bar = tqdm(total=turns_left, unit="turn", desc=f"respond ({lang.name})", disable=not progress)
     try:
@@ -245,6 +246,12 @@ def respond(config: RespondConfig, *, echo=print, progress: bool = True) -> Resp
                 if error is not None:
                     conv.reason, conv.reply, conv.turn = f"request_failed: {error}", None, turn
                     continue
+                answer = without_reasoning(reply)  # reasoning never reaches the training data
+                reasoning_removed += answer.had_reasoning
+                if answer.problem:
+                    conv.reason, conv.reply, conv.turn = answer.problem, reply, turn
+                    continue
+                reply = answer.text
                 reason = filters.answer_reason(
                     reply,
                     conv.users[turn],
@@ -270,6 +277,7 @@ def respond(config: RespondConfig, *, echo=print, progress: bool = True) -> Resp
     report.requests = {"this_run": sum(requests.values()), **requests, "reused_from_store": reused}
     report.estimate = {k: v for k, v in estimate.items() if k != "line"}
     report.answering_seconds = round(answering, 2)
+    report.reasoning_removed = reasoning_removed
     report.seconds = round(time.perf_counter() - started, 2)
     report.write(Path(config.out) / "respond_report.json")
     if failures.failed:

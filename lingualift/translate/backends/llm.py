@@ -32,9 +32,13 @@ def check_prompt_template(template: str) -> str:
 
 
 def clean_output(raw: str, source: str, tgt: Language) -> Translation:
-    """Strip what an LLM adds around a translation; flag `commentary` when something was cut."""
-    text = raw.strip()
-    flags = []
+    """Strip what an LLM adds around a translation; flag `commentary` when something was cut, and
+    `reasoning` where a thinking model's `<think>` block was removed (or was all there was)."""
+    from lingualift.chat_model import without_reasoning
+
+    answer = without_reasoning(raw)
+    text = answer.text.strip()
+    flags = ["reasoning"] if answer.had_reasoning else []
     label = re.compile(rf"^\s*{re.escape(tgt.name)}\s*:\s*", re.IGNORECASE)
     for pattern in (COMMENTARY, label):
         stripped = pattern.sub("", text, count=1)
@@ -91,11 +95,14 @@ class LLMTranslator:
         return [len(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
 
     def prompts(self, texts: list[str], src: Language, tgt: Language) -> list[str]:
-        return [
-            self.tokenizer.apply_chat_template(
+        from lingualift.chat_model import render
+
+        return [  # a thinking model translates without reasoning first
+            render(
+                self.tokenizer,
                 [{"role": "user", "content": self.template.format(src=src.name, tgt=tgt.name, text=t)}],
-                add_generation_prompt=True,
-                tokenize=False,
+                generation_prompt=True,
+                thinking=False,
             )
             for t in texts
         ]
@@ -163,6 +170,9 @@ class LLMTranslator:
             "max_new_tokens": max_new_tokens,
             "do_sample": False,
             "pad_token_id": self.tokenizer.pad_token_id,
+            "eos_token_id": sorted(
+                end_token_ids(getattr(self.model, "generation_config", None), self.tokenizer)
+            ),
         }
         start = encoded["input_ids"].shape[1]
         if strict:  # penalise repeats of generated tokens only: the prompt holds the end-of-turn token,
