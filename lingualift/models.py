@@ -213,16 +213,16 @@ def attach_adapter(model, adapter: str):
         ) from error
 
 
+GROWN_BY_TEMPLATE = "lingualift_chat_template.json"  # written by train when --chat-template added tokens
+
+
 def _adapter_vocabulary(adapter: str) -> int | None:
-    """Embedding rows an adapter saved whole was trained with (None where it saved none)."""
+    """Embedding rows an adapter trained with --chat-template's new tokens has (saved whole in it);
+    None for any other adapter (one trained on a `tokenizer extend` base names that base instead)."""
     import json
 
-    settings = json.loads((Path(adapter) / "adapter_config.json").read_text())
-    if not settings.get("modules_to_save") or not (Path(adapter) / "tokenizer_config.json").exists():
-        return None
-    from transformers import AutoTokenizer
-
-    return len(AutoTokenizer.from_pretrained(adapter))
+    record = Path(adapter) / GROWN_BY_TEMPLATE
+    return json.loads(record.read_text())["rows"] if record.is_file() else None
 
 
 def cache_argument(model) -> str:
@@ -234,10 +234,21 @@ def cache_argument(model) -> str:
     return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
 
 
+def full_shape(parameter):
+    """A parameter's real shape, also under ZeRO-3's zero.Init, which leaves an empty tensor in its
+    place and the shape in `ds_shape`."""
+    return getattr(parameter, "ds_shape", None) or parameter.shape
+
+
+def full_numel(parameter) -> int:
+    """A parameter's real element count (ZeRO-3: `ds_numel`)."""
+    return int(getattr(parameter, "ds_numel", None) or parameter.numel())
+
+
 def check_vocabulary(model, tokenizer, where: str) -> None:
     """A tokenizer with more tokens than the model has embedding rows produces ids the model cannot
     look up (an index error deep inside a forward pass): one line instead."""
-    rows = model.get_input_embeddings().weight.shape[0]
+    rows = full_shape(model.get_input_embeddings().weight)[0]
     if len(tokenizer) > rows:
         raise ModelError(
             f"{where}: the tokenizer has {len(tokenizer)} tokens but the model's embeddings only {rows} "

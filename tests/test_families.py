@@ -230,7 +230,12 @@ def test_each_family_trains_lora_and_dpo_and_merges_to_a_model_that_stops(family
     data = save_dataset(datasets.Dataset.from_list(pairs), tmp_path / "pairs")
     dpo = tmp_path / "dpo"
     assert main(["train", "dpo", "--model", str(base), "--data", str(data), "--out", str(dpo), *common]) == 0
-    assert json.loads((dpo / "training_report.json").read_text())["steps"] == 2
+    report = json.loads((dpo / "training_report.json").read_text())
+    assert report["steps"] == 2
+    assert (
+        report["setup"]["gradient_checkpointing"] is None
+    )  # trl's DPO default (on) does not win over the flag
+    assert not (dpo / "ref").exists()  # only the trained adapter is saved
 
     merged = tmp_path / "merged"
     assert main(["export", "merge", "--adapter", str(sft), "--out", str(merged)]) == 0

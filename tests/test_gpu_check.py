@@ -122,3 +122,27 @@ def test_the_wheelhouse_installs_with_pip_or_by_unzipping_where_there_is_none(
 def test_an_empty_wheelhouse_is_one_line_naming_the_script(tmp_path):
     with pytest.raises(SystemExit, match="scripts/gpu_wheels.sh"):
         gpu_check.install_wheels(tmp_path, tmp_path / "site")
+
+
+def test_the_import_check_names_every_package_lingualift_imports():
+    """Each third-party package any lingualift module imports is in a part's import check, so a
+    package missing on the lent machine fails there in one line, before a check needs it. gguf is
+    `export gguf` only, which the GPU check does not run; sentencepiece is imported by tokenizers'
+    slow classes, not by our code."""
+    import ast
+    import sys
+    from pathlib import Path
+
+    from scripts.gpu_check import MODULES
+
+    root = Path(__file__).resolve().parents[1] / "lingualift"
+    imported = set()
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    third_party = {n for n in imported if n not in sys.stdlib_module_names and n != "lingualift"} - {"gguf"}
+    checked = {name.split(".")[0] for part in MODULES.values() for name in part} | {"torch"}
+    assert third_party - checked == set()

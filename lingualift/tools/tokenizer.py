@@ -335,8 +335,10 @@ def extend_tokenizer(config: ExtendConfig, *, echo=print) -> TokenizerReport:
     before, after = fertility(base, held_out), fertility(extended, held_out)
     echo(f"loading {config.model} to resize its embeddings")
     model = load_causal_lm(path, dtype=torch.float32, trust_remote_code=config.trust_remote_code)
-    _init_embeddings(model, vocabulary, base)
-    model.save_pretrained(out)
+    _init_embeddings(model, vocabulary, base)  # new rows computed in float32, saved in the base's dtype
+    from lingualift.export import saved_dtype
+
+    model.to(getattr(torch, saved_dtype("auto", path))).save_pretrained(out)
     extended.save_pretrained(out)
     base.save_pretrained(out / BASE_TOKENIZER)
     used = _used_pieces(extended, vocabulary, held_out)

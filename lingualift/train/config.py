@@ -46,6 +46,11 @@ class TrainConfig(BaseModel):
         description="LoRA: also train the embedding and output layers (modules_to_save); default: on for a "
         "model whose vocabulary `lingualift tokenizer extend` grew (its new rows must learn)",
     )
+    text_unit: Literal["files", "paragraphs", "lines"] = Field(
+        "files",
+        description="cpt on .txt/.md: what one document is (an eos follows each): a whole file, a "
+        "blank-line-separated paragraph, or a line",
+    )
     max_seq_length: int = Field(
         512, gt=8, description="Tokens per sample (LLaMa2lang's 512); warns when most samples are cut"
     )

@@ -127,9 +127,14 @@ class PadCollator:
         batch = {"input_ids": [], "attention_mask": [], "labels": []}
         for f in features:
             gap = width - len(f["input_ids"])
+            given = {  # raw text blocks (cpt) carry only their ids: every token attends and learns
+                "input_ids": f["input_ids"],
+                "attention_mask": f.get("attention_mask") or [1] * len(f["input_ids"]),
+                "labels": f.get("labels") or f["input_ids"],
+            }
             for key, value in (("input_ids", self.pad_id), ("attention_mask", 0), ("labels", IGNORE)):
                 padding = [value] * gap
-                batch[key].append(padding + list(f[key]) if self.left else list(f[key]) + padding)
+                batch[key].append(padding + list(given[key]) if self.left else list(given[key]) + padding)
         return {k: torch.tensor(v) for k, v in batch.items()}
 
 
@@ -189,6 +194,19 @@ class PackedCollator:
             batch["labels"].append(list(f["labels"]) + [IGNORE] * gap)
             batch["position_ids"].append(list(f["position_ids"]) + list(range(gap)))
         return {**{k: torch.tensor(v) for k, v in batch.items()}, "use_cache": False}
+
+
+def packed_real_tokens(input_ids, position_ids, pad_id: int) -> int:
+    """Tokens of a packed batch that are not its right padding: per row, the trailing run that
+    restarts at position 0 and is all pad ids (PackedCollator's padding) is left out. The Trainer's
+    own non-padding count needs an attention mask, which packed rows must not carry."""
+    real = 0
+    for ids, positions in zip(input_ids.tolist(), position_ids.tolist()):
+        starts = [i for i, p in enumerate(positions) if p == 0]
+        tail = starts[-1] if starts else len(ids)
+        padding = len(ids) - tail if len(starts) > 1 and all(t == pad_id for t in ids[tail:]) else 0
+        real += len(ids) - padding
+    return real
 
 
 def shorten_prompt(tokenizer, prompt, limit: int):

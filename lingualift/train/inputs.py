@@ -118,35 +118,139 @@ def sft_dataset(config: TrainConfig, tokenizer, split: str | None = None):
     return tokenized, stats
 
 
-def cpt_dataset(config: TrainConfig, tokenizer):
-    """Raw text (files or a dataset with `text`), tokenized and packed into max_seq_length blocks."""
-    import datasets
+def cpt_texts(config: TrainConfig) -> tuple[list[str], str | None]:
+    """(the .txt/.md files, None) for a file or folder of text, else ([], the dataset source)."""
+    path = Path(config.data)
+    if path.is_file() and path.suffix in (".txt", ".md"):
+        return [str(path)], None
+    if (
+        path.is_dir()
+        and not (path / "dataset_dict.json").exists()
+        and not (path / "dataset_info.json").exists()
+    ):
+        files = sorted(str(p) for p in path.rglob("*") if p.suffix in (".txt", ".md") and p.is_file())
+        if files:
+            return files, None
+    return [], config.data
 
+
+def documents(files, unit: str):
+    """The documents of text files: each file, each blank-line-separated paragraph, or each line."""
+    import re
+
+    for name in files:
+        text = Path(name).read_text(encoding="utf-8")
+        if unit == "files":
+            parts = [text]
+        elif unit == "paragraphs":
+            parts = re.split(r"\n\s*\n", text)
+        else:
+            parts = text.splitlines()
+        yield from (part.strip() for part in parts if part.strip())
+
+
+def packed_blocks(texts, tokenizer, block: int, batch: int = 1000):
+    """Rows of `block` tokens from documents joined by eos, carried over from one tokenizer batch to
+    the next so no token is lost; the last, shorter block is kept. Each row says how many documents
+    end in it (`documents`), for the report; labels are the ids themselves (PadCollator adds them)."""
+    eos = tokenizer.eos_token_id
+    carry: list[int] = []
+    ended = 0
+
+    backend = getattr(
+        tokenizer, "backend_tokenizer", None
+    )  # the Rust tokenizer: ids without the wrapper's copies
+
+    def encode(chunk: list[str]) -> list[list[int]]:
+        if backend is not None:
+            return [e.ids for e in backend.encode_batch(chunk, add_special_tokens=False)]
+        return tokenizer(chunk, add_special_tokens=False)["input_ids"]
+
+    def tokenized():
+        chunk = []
+        for text in texts:
+            chunk.append(text)
+            if len(chunk) == batch:
+                yield from encode(chunk)
+                chunk = []
+        if chunk:
+            yield from encode(chunk)
+
+    for ids in tokenized():
+        carry.extend(ids)
+        carry.append(eos)
+        ended += 1
+        start = 0
+        while len(carry) - start >= block:
+            row = carry[start : start + block]
+            start += block
+            yield {"input_ids": row, "documents": ended}
+            ended = 0
+        del carry[:start]
+    if carry:
+        yield {"input_ids": carry, "documents": ended}
+
+
+def _file_blocks(files: tuple[str, ...], unit: str, tokenizer, block: int, stamp=None):
+    yield from packed_blocks(documents(files, unit), tokenizer, block)
+
+
+def _column_blocks(source: str, tokenizer, block: int, stamp=None):
     from lingualift.io import first_split, load_source, require_columns
 
-    path = Path(config.data)
-    if path.suffix == ".txt" or (path.is_dir() and any(path.glob("*.txt"))):
-        files = [str(path)] if path.is_file() else sorted(str(p) for p in path.glob("*.txt"))
-        data = datasets.load_dataset("text", data_files={"train": files})["train"]
-    else:
-        loaded = load_source(config.data)
-        data = first_split(loaded)
-    require_columns(data, ["text"], where=config.data)
+    data = first_split(load_source(source))
+    require_columns(data, ["text"], where=source)
+    yield from packed_blocks((t for t in data["text"] if t and t.strip()), tokenizer, block)
+
+
+def cpt_dataset(config: TrainConfig, tokenizer):
+    """Raw text tokenized once and packed into max_seq_length blocks with no token lost: documents
+    are files, paragraphs or lines of .txt/.md (--text-unit) or the rows of a `text` column, each
+    followed by eos. Built by the main process first and cached, so the other ranks of a launch
+    read it instead of tokenizing the corpus again. Stats count documents, tokens, blocks and the
+    final, shorter block."""
+    import datasets
+    import pyarrow.compute as pc
+    from accelerate import PartialState
+
     block = config.max_seq_length
-    eos = tokenizer.eos_token_id
-
-    def pack(batch):
-        ids = []
-        for text in batch["text"]:
-            if text and text.strip():
-                ids.extend(tokenizer(text, add_special_tokens=False)["input_ids"] + [eos])
-        blocks = [ids[i : i + block] for i in range(0, len(ids) - block + 1, block)] or ([ids] if ids else [])
-        return {"input_ids": blocks, "attention_mask": [[1] * len(b) for b in blocks], "labels": blocks}
-
-    packed = data.map(pack, batched=True, batch_size=1000, remove_columns=data.column_names, desc="pack")
+    files, source = cpt_texts(config)
+    generator, kwargs = (
+        (_file_blocks, {"files": tuple(files), "unit": config.text_unit})  # a list would be sharded
+        if files
+        else (_column_blocks, {"source": source})
+    )
+    features = datasets.Features(
+        {
+            "input_ids": datasets.List(datasets.Value("int32")),  # labels and mask: PadCollator
+            "documents": datasets.Value("int64"),
+        }
+    )
+    # the cache key: datasets hashes gen_kwargs, so the files' sizes and times are in it
+    stamp = tuple(
+        (str(p), p.stat().st_mtime_ns, p.stat().st_size)
+        for p in map(Path, files or [config.data])
+        if p.exists()
+    )
+    with PartialState().main_process_first():
+        packed = datasets.Dataset.from_generator(
+            generator,
+            gen_kwargs={**kwargs, "tokenizer": tokenizer, "block": block, "stamp": stamp},
+            features=features,
+        )
     if len(packed) == 0:
         raise DataError(f"{config.data}: no text to train on")
-    return packed, {"documents": len(data), "blocks": len(packed), "block_tokens": block}
+    lengths = pc.list_value_length(packed.data.column("input_ids"))
+    last = int(lengths[-1].as_py())
+    stats = {
+        "documents": int(pc.sum(packed.data.column("documents")).as_py()),
+        "text_unit": config.text_unit if files else "rows",
+        "tokens": int(pc.sum(lengths).as_py()),
+        "blocks": len(packed),
+        "block_tokens": block,
+        "final_block_tokens": last,  # shorter than a block when the corpus does not fill the last one; kept
+    }
+    return packed.remove_columns(["documents"]), stats
 
 
 def pairs_dataset(config: TrainConfig, tokenizer, split: str | None = None):

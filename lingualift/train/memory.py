@@ -14,6 +14,8 @@ from pathlib import Path
 FULL_BYTES = 16
 BASE_WEIGHT_BYTES = {"cpu": 4, "cuda": 2}
 QUANT_BYTES = {"quant4": 0.55, "quant8": 1.1}
+# per logit: the 16-bit logits, their float32 copy for the loss, its log-softmax and the gradient
+LOGIT_BYTES = 2 + 4 + 4 + 4
 
 
 @dataclass(frozen=True)
@@ -43,12 +45,15 @@ def estimate(
     unquantized: int = 0,
     trained_whole: int = 0,
     checkpointing: bool = False,
+    vocab: int = 0,
 ) -> MemoryEstimate:
     """`unquantized`: parameters bitsandbytes leaves whole (embeddings, output layer), which peft's
     prepare_model_for_kbit_training casts to float32 for QLoRA (~2 GiB for Llama-3-8B's embeddings).
     `trained_whole`: parameters LoRA trains whole (modules_to_save: the embeddings after `tokenizer
     extend`), each a float32 copy with its gradient and Adam moments beside the frozen original.
-    `checkpointing`: activations kept only at each layer's input, one layer's recomputed at a time."""
+    `checkpointing`: activations kept only at each layer's input, one layer's recomputed at a time.
+    `vocab`: the logits and the loss's float32 buffers, batch x seq x vocab each — several GiB at
+    Llama 3's 128k or Gemma 3's 262k vocabulary, whatever the checkpointing."""
     if mode == "full":
         weights, trainable = parameters * FULL_BYTES / 4, parameters
         state = parameters * FULL_BYTES * 3 / 4
@@ -60,6 +65,7 @@ def estimate(
             weights += unquantized * (4 - per_param)
     per_layer = seq * batch * hidden * (34 + 5 * heads * seq / hidden)
     activations = per_layer + seq * batch * hidden * 2 * layers if checkpointing else per_layer * layers
+    activations += seq * batch * vocab * LOGIT_BYTES
     gb = 1024**3
     return MemoryEstimate(parameters, trainable, weights / gb, state / gb, activations / gb)
 
@@ -138,6 +144,7 @@ def check_fits(
         unquantized=sum(whole.values()),
         trained_whole=sum(whole.values()) if trains_embeddings and mode != "full" else 0,
         checkpointing=checkpointing,
+        vocab=getattr(text, "vocab_size", 0) or 0,
     )
     available = available_gb if available_gb is not None else visible_memory_gb(device)
     if result.total_gb > 0.9 * available:

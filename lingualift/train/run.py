@@ -93,6 +93,12 @@ def run_training(config: TrainConfig, *, echo=print) -> TrainingReport | None:
     stats.update(_vocabulary_stats(config, tokenizer, peft_config, model_path, added))
     result = _train(config, trainer, device, echo)
     setup.optimizer_groups = parts.optimizer_groups(trainer.optimizer, trainer.model)
+    name = _checkpointing_name()  # the report says what the trainer really did, not what the flag asked
+    if not getattr(trainer.args, name):
+        setup.gradient_checkpointing = None
+    elif setup.gradient_checkpointing is None:
+        reentrant = (getattr(trainer.args, f"{name}_kwargs") or {}).get("use_reentrant", True)
+        setup.gradient_checkpointing = "reentrant" if reentrant else "non-reentrant"
     ranks_in_save = _save(trainer, out)
     if not trainer.is_world_process_zero():  # rank 0 writes everything but the weights
         return None
@@ -102,6 +108,11 @@ def run_training(config: TrainConfig, *, echo=print) -> TrainingReport | None:
     from lingualift.chat_model import save_generation_config
 
     save_generation_config(out, trainer.model, tokenizer)  # stops at the template's end of turn
+    if added and not config.full:  # the base grows to these rows when the adapter is attached
+        from lingualift.models import GROWN_BY_TEMPLATE
+
+        rows = trainer.model.get_input_embeddings().weight.shape[0]
+        (out / GROWN_BY_TEMPLATE).write_text(json.dumps({"added_tokens": added, "rows": int(rows)}, indent=2))
     report = _report(config, trainer, result, stats, started, device)
     report.precision, report.distributed, report.ranks_in_save = precision, distributed, ranks_in_save
     report.setup = setup.as_dict()
@@ -168,8 +179,10 @@ def _training_arguments(config: TrainConfig, device: str, precision: str, distri
         ddp_find_unused_parameters=False,  # every LoRA/full parameter is used
         eval_strategy="epoch" if evaluates else "no",
     )
-    if config.gradient_checkpointing:
-        common.update(_checkpointing_arguments(reentrant=_reentrant(config, distributed)))
+    # always passed: trl's DPO/ORPO configs default to checkpointing on, whatever the flag says
+    common.update(
+        _checkpointing_arguments(config.gradient_checkpointing, reentrant=_reentrant(config, distributed))
+    )
     if config.method in ("sft", "cpt"):
         from transformers import TrainingArguments as ArgsClass
     elif config.method == "dpo":
@@ -202,7 +215,7 @@ def _trainer(config: TrainConfig, args, model, tokenizer, dataset, eval_dataset)
         from lingualift.train.data import PackedCollator, PadCollator
 
         collator = PackedCollator(tokenizer) if config.packing else PadCollator(tokenizer)
-        trainer_class = with_embedding_lr(Trainer)
+        trainer_class = with_embedding_lr(_counting_packed_tokens(Trainer, tokenizer.pad_token_id))
         trainer = trainer_class(
             model=model, args=args, train_dataset=dataset, eval_dataset=eval_dataset, data_collator=collator
         )
@@ -227,6 +240,26 @@ def _trainer(config: TrainConfig, args, model, tokenizer, dataset, eval_dataset)
         trainer.remove_callback(PrinterCallback)
         trainer.add_callback(TrainingProgress(config.method))
     return trainer
+
+
+def _counting_packed_tokens(trainer_class, pad_id: int):
+    """`trainer_class` whose non-pad token count also holds for packed batches (no attention mask,
+    so the Trainer would count their padding): data.packed_real_tokens."""
+
+    class PackedCount(trainer_class):
+        def _track_num_input_tokens(self, inputs):
+            if "attention_mask" in inputs or "position_ids" not in inputs:
+                return super()._track_num_input_tokens(inputs)
+            import torch
+
+            from lingualift.train.data import packed_real_tokens
+
+            real = packed_real_tokens(inputs["input_ids"], inputs["position_ids"], pad_id)
+            count = torch.tensor(real, device=inputs["input_ids"].device, dtype=torch.int64)
+            self.state.num_input_tokens_seen += int(self.accelerator.gather(count).sum().item())
+
+    PackedCount.__name__ = PackedCount.__qualname__ = trainer_class.__name__
+    return PackedCount
 
 
 def _train(config: TrainConfig, trainer, device: str, echo):
@@ -312,6 +345,10 @@ def _save(trainer, out: Path) -> int:
     rank 0 writes. Returns how many processes took part."""
     import torch
 
+    model = trainer.model
+    extra = [name for name in getattr(model, "peft_config", {}) if name != "default"]
+    for name in extra:  # trl's DPO/ORPO add a `ref` copy of the adapter: training is over, save ours only
+        model.delete_adapter(name)
     trainer.save_model(str(out))
     if trainer.is_world_process_zero():
         (out / "training_args.bin").unlink(missing_ok=True)  # a pickle of the trainer's arguments: not ours
@@ -331,14 +368,19 @@ def _record_adapter_base(out: Path, model_path: str) -> None:
         config_file.write_text(json.dumps(settings, indent=2))
 
 
-def _checkpointing_arguments(*, reentrant: bool = False) -> dict:
-    """Activation (gradient) checkpointing, under the name this transformers version uses;
-    non-reentrant (works with frozen LoRA bases) unless the launch needs the reentrant kind."""
+def _checkpointing_arguments(enabled: bool = True, *, reentrant: bool = False) -> dict:
+    """Activation (gradient) checkpointing on or off, under the name this transformers version reads
+    (the old name is only an alias there); non-reentrant (works with frozen LoRA bases) unless the
+    launch needs the reentrant kind."""
+    name = _checkpointing_name()
+    return {name: enabled, f"{name}_kwargs": {"use_reentrant": reentrant} if enabled else None}
+
+
+def _checkpointing_name() -> str:
     from transformers import TrainingArguments
 
     new = "activation_checkpointing" in TrainingArguments.__dataclass_fields__
-    name = "activation_checkpointing" if new else "gradient_checkpointing"
-    return {name: True, f"{name}_kwargs": {"use_reentrant": reentrant}}
+    return "activation_checkpointing" if new else "gradient_checkpointing"
 
 
 def _report(config, trainer, result, stats, started, device) -> TrainingReport:
@@ -351,8 +393,10 @@ def _report(config, trainer, result, stats, started, device) -> TrainingReport:
     history = trainer.state.log_history
     losses = [h["loss"] for h in history if "loss" in h]
     eval_losses = [h["eval_loss"] for h in history if "eval_loss" in h]
-    trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
-    total = sum(p.numel() for p in trainer.model.parameters())
+    from lingualift.models import full_numel
+
+    trainable = sum(full_numel(p) for p in trainer.model.parameters() if p.requires_grad)
+    total = sum(full_numel(p) for p in trainer.model.parameters())
     seconds = result.metrics.get("train_runtime") or (time.perf_counter() - started)
     tokens = int(trainer.state.num_input_tokens_seen or 0)
     peak = (

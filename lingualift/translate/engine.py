@@ -571,21 +571,39 @@ def _generate(translator, batch: list[Segment], src: Language, tgt: Language, ca
     """The translator's outputs for a batch (`cap`: one cap on generated tokens, or one per segment); on
     failure it is split in halves down to single segments, and a single segment's failure becomes its
     error message (a str) in place of an output."""
+    failure = None
     try:
         outputs = translator.translate([s.source for s in batch], src, tgt, max_new_tokens=cap, strict=strict)
         if len(outputs) != len(batch):
             raise RuntimeError(f"translator returned {len(outputs)} outputs for {len(batch)} inputs")
     except LinguaLiftError:
         raise  # a configuration problem, not a data problem: stop with its message
-    except Exception as error:
-        if len(batch) == 1:
-            return [f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:500]]
-        middle = len(batch) // 2
-        first, second = (cap, cap) if isinstance(cap, int) else (cap[:middle], cap[middle:])
-        return _generate(translator, batch[:middle], src, tgt, first, strict=strict) + _generate(
-            translator, batch[middle:], src, tgt, second, strict=strict
-        )
-    return outputs
+    except Exception as error:  # noqa: BLE001 — any failure of the model call is this batch's
+        failure = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:500]
+    if failure is None:
+        return outputs
+    # retried outside the except block: its traceback held the failed call's frames (KV cache,
+    # logits), so an out-of-memory batch's halves ran out of memory again down to single rows
+    release_memory()
+    if len(batch) == 1:
+        return [failure]
+    middle = len(batch) // 2
+    first, second = (cap, cap) if isinstance(cap, int) else (cap[:middle], cap[middle:])
+    return _generate(translator, batch[:middle], src, tgt, first, strict=strict) + _generate(
+        translator, batch[middle:], src, tgt, second, strict=strict
+    )
+
+
+def release_memory() -> None:
+    """Give the memory of a failed generation back before the retry: collect its objects and return
+    the GPU allocator's cached blocks (where torch is loaded and has CUDA)."""
+    import gc
+    import sys
+
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def _results(

@@ -433,3 +433,23 @@ def test_the_report_shows_the_extension(base_model, extended, tmp_path):
     )
     assert "Vocabulary extension" in page and f"{before} → {after}" in page
     assert f"{report['base_vocab']} → {report['new_vocab']}" in page
+
+
+def test_an_extended_model_is_saved_in_its_base_dtype(base_model, tmp_path):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    base = tmp_path / "bf16"
+    AutoModelForCausalLM.from_pretrained(base_model["path"], dtype=torch.bfloat16).save_pretrained(base)
+    from transformers import AutoTokenizer
+
+    AutoTokenizer.from_pretrained(base_model["path"]).save_pretrained(base)
+    out = tmp_path / "extended"
+    args = ["--data", str(base_model["text"]), "--lang", "nl", "--add", "40", "--out", str(out)]
+    assert main(["tokenizer", "extend", "--model", str(base), *args]) == 0
+    saved = json.loads((out / "config.json").read_text())
+    assert (saved.get("dtype") or saved.get("torch_dtype")) == "bfloat16"  # not float32: twice the size
+    assert (
+        AutoModelForCausalLM.from_pretrained(out, dtype="auto").get_input_embeddings().weight.dtype
+        == torch.bfloat16
+    )

@@ -86,3 +86,11 @@ def test_the_warning_counts_trained_embeddings(tiny_chat_model):
         trains_embeddings=True,
     )
     assert with_embeddings.trainable > without.trainable
+
+
+@pytest.mark.parametrize("vocab, low, high", [(128_256, 3.0, 4.0), (262_144, 6.0, 7.5)])
+def test_the_logits_of_a_large_vocabulary_are_counted(vocab, low, high):
+    # Llama 3 (128k) and Gemma 3 (262k): batch 4 x 512 tokens of logits, their float32 copies and gradient
+    without = estimate(**EIGHT_B, mode="lora", device="cuda")
+    with_logits = estimate(**EIGHT_B, mode="lora", device="cuda", vocab=vocab)
+    assert low < with_logits.activations_gb - without.activations_gb < high

@@ -128,3 +128,38 @@ def test_packing_is_refused_for_preference_training(tmp_path, capsys):
     )
     assert code == 2
     assert "packing applies to sft" in capsys.readouterr().err
+
+
+def test_packed_training_counts_its_real_tokens_not_its_padding(tiny_chat_model, tmp_path):
+    """One epoch of packed rows (no attention mask): the report's non-pad tokens are exactly the
+    conversations' tokens, though the batches are right-padded to their longest row."""
+    import datasets
+    from transformers import AutoTokenizer
+
+    from lingualift.io import save_dataset
+    from lingualift.train.data import tokenize_conversation
+
+    rows = [{"messages": CONVERSATIONS[i % len(CONVERSATIONS)][: 2 + 2 * (i % 2)]} for i in range(11)]
+    rows = [r for r in rows if r["messages"][-1]["role"] == "assistant"]
+    data = save_dataset(datasets.Dataset.from_list(rows), tmp_path / "threads")
+    out = tmp_path / "packed"
+    args = ["--model", str(tiny_chat_model), "--data", str(data), "--out", str(out), "--epochs", "1"]
+    assert main(["train", "sft", "--packing", *args, "--max-seq-length", "96", "--batch-size", "2"]) == 0
+    tokenizer = AutoTokenizer.from_pretrained(tiny_chat_model)
+    expected = sum(
+        len(tokenize_conversation(tokenizer, r["messages"], max_length=96, assistant_only=True)["input_ids"])
+        for r in rows
+    )
+    assert json.loads((out / "training_report.json").read_text())["non_pad_tokens_seen"] == expected
+
+
+def test_the_real_tokens_of_a_packed_batch_leave_out_its_padding():
+    import torch
+
+    from lingualift.train.data import packed_real_tokens
+
+    pad = 0
+    ids = torch.tensor([[5, 6, 7, 8, 9, 0, 0], [5, 6, 0, 7, 8, 9, 4], [3, 4, 5, 6, 7, 8, 0]])
+    positions = torch.tensor([[0, 1, 2, 0, 1, 0, 1], [0, 1, 2, 0, 1, 2, 3], [0, 1, 2, 3, 4, 5, 0]])
+    # row 1: two examples + 2 padding; row 2: an example holding a pad id, no padding; row 3: 1 padding
+    assert packed_real_tokens(ids, positions, pad) == 5 + 7 + 6

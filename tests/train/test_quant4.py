@@ -84,3 +84,33 @@ def test_chat_loads_a_4bit_model_on_the_cpu(llama3, tmp_path, capsys, monkeypatc
     assert main(args) == 0
     assert "4-bit on the CPU" in capsys.readouterr().err  # said once, in one line
     assert "reply" in json.loads(replies.read_text())
+
+
+def test_dpo_trains_on_a_4bit_base_on_the_cpu(llama3, tmp_path):
+    pairs = [
+        {
+            "prompt": [c[0]],
+            "chosen": [c[1]],
+            "rejected": [{"role": "assistant", "content": "I do not know."}],
+        }
+        for c in CONVERSATIONS
+    ]
+    data = save_dataset(datasets.Dataset.from_list(pairs), tmp_path / "pairs")
+    out = tmp_path / "dpo"
+    args = ["--model", str(llama3), "--data", str(data), "--out", str(out), "--quant4", "--max-steps", "2"]
+    assert main(["train", "dpo", *args, "--batch-size", "2"]) == 0
+    report = json.loads((out / "training_report.json").read_text())
+    assert report["mode"] == "qlora" and report["steps"] == 2 and not (out / "ref").exists()
+
+
+def test_translate_with_a_4bit_llm_on_the_cpu(llama3, tmp_path):
+    source = tmp_path / "a.jsonl"
+    source.write_text(
+        "".join(json.dumps({"text": t, "lang": "en"}) + "\n" for t in ("Good morning.", "Thank you."))
+    )
+    out = tmp_path / "nl"
+    args = ["translate", str(source), "--to", "nl", "--backend", "llm", "--model", str(llama3), "--quant4"]
+    assert main([*args, "--out", str(out)]) == 0
+    rows = datasets.load_from_disk(str(out))["train"].to_list()
+    assert [r["source_text"] for r in rows] == ["Good morning.", "Thank you."]
+    assert all(r["translator"].startswith("llm:") for r in rows)  # every row went through the 4-bit model

@@ -182,6 +182,59 @@ def test_cpt_trains_on_raw_text(tiny_chat_model, tmp_path):
     assert report["steps"] == 3 and report["data_stats"]["blocks"] > 3
 
 
+@pytest.mark.parametrize("unit, documents", [("files", 2), ("paragraphs", 5), ("lines", 7)])
+def test_cpt_blocks_hold_every_token_of_the_corpus_once(tiny_chat_model, tmp_path, unit, documents):
+    """Wrapped prose is not a document per line, and no token is dropped between tokenizer batches
+    (1,000 documents each) or after the last full block: the blocks, joined, are the corpus's own
+    tokens with one eos after each document."""
+    from transformers import AutoTokenizer
+
+    from lingualift.train.config import TrainConfig
+    from lingualift.train.inputs import cpt_dataset
+
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    first = "Het weer is mooi vandaag\nen we gaan naar het park.\n\nDaar spelen de kinderen.\n"
+    second = "Een tweede tekst.\n\nMet twee alinea's\nover meerdere regels\n\nen nog een.\n"
+    (folder / "a.txt").write_text(first)
+    (folder / "b.md").write_text(second)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_chat_model)
+    config = TrainConfig(
+        method="cpt", model="m", data=str(folder), out="o", max_seq_length=16, text_unit=unit
+    )
+    packed, stats = cpt_dataset(config, tokenizer)
+    rows = packed.to_dict()["input_ids"]
+    tokens = [t for row in rows for t in row]
+    parts = {
+        "files": [first, second],
+        "paragraphs": [p for text in (first, second) for p in text.split("\n\n")],
+        "lines": [line for text in (first, second) for line in text.splitlines()],
+    }[unit]
+    expected = []
+    for part in (p.strip() for p in parts if p.strip()):
+        expected += tokenizer(part, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    assert tokens == expected and stats["tokens"] == len(expected) and stats["documents"] == documents
+    assert [len(row) for row in rows[:-1]] == [16] * (len(rows) - 1)
+    assert stats["final_block_tokens"] == len(rows[-1]) == len(expected) - 16 * (len(rows) - 1)
+
+
+def test_cpt_carries_tokens_across_tokenizer_batches(tiny_chat_model):
+    from transformers import AutoTokenizer
+
+    from lingualift.train.inputs import packed_blocks
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_chat_model)
+    texts = [f"Zin nummer {i} over het weer." for i in range(25)]
+    rows = list(packed_blocks(texts, tokenizer, block=7, batch=4))
+    expected = [
+        t
+        for text in texts
+        for t in tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    ]
+    assert [t for row in rows for t in row["input_ids"]] == expected
+    assert sum(row["documents"] for row in rows) == 25
+
+
 def test_sft_on_top_of_a_cpt_adapter_merges_it_first(tiny_chat_model, threads_dir, tmp_path):
     """The Dutch recipe: continued pre-training, then SFT starting from its output."""
     import torch

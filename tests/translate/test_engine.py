@@ -601,3 +601,42 @@ def test_batches_generating_together_count_their_seconds_once(spans, busy):
     from lingualift.translate.engine import _busy_seconds
 
     assert _busy_seconds(spans) == busy
+
+
+def test_an_out_of_memory_batch_is_retried_in_halves_after_its_memory_is_given_back():
+    """A translator that runs out of memory above two segments a batch, holding (like generate's
+    KV cache and logits) a buffer in its frame when it raises: each retry must see the failed
+    call's buffer freed, so the halves succeed instead of failing down to single segments."""
+    import weakref
+
+    from lingualift.languages import get_language
+    from lingualift.translate.backends.base import Translation
+    from lingualift.translate.engine import _generate
+
+    class Buffer:
+        pass
+
+    class OutOfMemoryError(RuntimeError):  # torch.cuda.OutOfMemoryError is a RuntimeError too
+        pass
+
+    class Translator:
+        name = "oom-above-2"
+
+        def __init__(self):
+            self.held, self.seen_alive, self.sizes = [], [], []
+
+        def translate(self, texts, src, tgt, *, max_new_tokens, strict=False):
+            self.seen_alive.append(sum(ref() is not None for ref in self.held))
+            self.sizes.append(len(texts))
+            cache = Buffer()  # what the failed generate call holds until its frames are released
+            self.held.append(weakref.ref(cache))
+            if len(texts) > 2:
+                raise OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+            return [Translation(t.upper(), []) for t in texts]
+
+    translator = Translator()
+    batch = [Segment(str(i), f"zin {i}", "en", "nl") for i in range(8)]
+    outputs = _generate(translator, batch, get_language("en"), get_language("nl"), 16)
+    assert [o.text for o in outputs] == [f"ZIN {i}" for i in range(8)]  # every segment translated
+    assert translator.sizes == [8, 4, 2, 2, 4, 2, 2]
+    assert translator.seen_alive == [0] * 7  # no retry ran while a failed call's memory was held
