@@ -111,8 +111,13 @@ def main() -> None:
     data = corpus(folder, args.mb)
     tokenizer_dir = str(demo_model_dir())
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
-    lines = [line for line in data.read_text(encoding="utf-8").splitlines() if line.strip()]
-    in_corpus = sum(len(ids) + 1 for ids in tokenizer(lines, add_special_tokens=False)["input_ids"])
+    lines = [line.strip() for line in data.read_text(encoding="utf-8").splitlines() if line.strip()]
+    backend = tokenizer.backend_tokenizer
+    in_corpus = sum(  # counted in chunks: the whole corpus's ids at once would be GBs
+        len(e.ids) + 1
+        for start in range(0, len(lines), 10_000)
+        for e in backend.encode_batch(lines[start : start + 10_000], add_special_tokens=False)
+    )
     results = {}
     for which in ("old", "new"):
         command = [

@@ -16,26 +16,26 @@ from lingualift.models import load_chat_model
 
 
 @pytest.fixture(scope="module")
-def loaded(tiny_chat_model):
-    return load_chat_model(str(tiny_chat_model))
+def loaded(talkative_chat_model):
+    return load_chat_model(str(talkative_chat_model))
 
 
-def test_the_repl_keeps_the_conversation_and_obeys_its_commands(loaded, tiny_chat_model):
+def test_the_repl_keeps_the_conversation_and_obeys_its_commands(loaded, talkative_chat_model):
     model, tokenizer = loaded
     lines = iter(
         ["Hoi, hoe gaat het?", "Wat eet je?", "/system Antwoord kort.", "Noem een kleur.", "/reset", "/exit"]
     )
     shown: list[str] = []
-    config = ChatConfig(model=str(tiny_chat_model), max_new_tokens=6)
+    config = ChatConfig(model=str(talkative_chat_model), max_new_tokens=6)
     repl(
         model,
         tokenizer,
         config,
         read=lambda prompt: next(lines),
-        write=lambda *a, **k: shown.append("".join(a)),
+        write=lambda *a, end="\n", **k: shown.append("".join(a) + end),
     )
-    text = "".join(s if s.startswith("model> ") or not s else s + "\n" for s in shown)
-    replies = [line[len("model> ") :] for line in text.splitlines() if line.startswith("model> ")]
+    text = "".join(shown)
+    replies = [line[len("model> ") :] for line in text.split("\n") if line.startswith("model> ")]
     assert len(replies) == 3
     first = reply_once(
         model, tokenizer, [{"role": "user", "content": "Hoi, hoe gaat het?"}], max_new_tokens=6
@@ -50,6 +50,8 @@ def test_the_repl_keeps_the_conversation_and_obeys_its_commands(loaded, tiny_cha
         ],
         max_new_tokens=6,
     )[0]
+    alone = reply_once(model, tokenizer, [{"role": "user", "content": "Wat eet je?"}], max_new_tokens=6)[0]
+    assert first and second and len({first, second, alone}) == 3  # replies carry text, per prompt
     assert replies[0].strip() == first and replies[1].strip() == second  # the history was sent
     third = reply_once(
         model,
@@ -57,6 +59,10 @@ def test_the_repl_keeps_the_conversation_and_obeys_its_commands(loaded, tiny_cha
         [{"role": "system", "content": "Antwoord kort."}, {"role": "user", "content": "Noem een kleur."}],
         max_new_tokens=6,
     )[0]
+    without = reply_once(
+        model, tokenizer, [{"role": "user", "content": "Noem een kleur."}], max_new_tokens=6
+    )[0]
+    assert third != without  # the system prompt reaches the model
     assert replies[2].strip() == third  # /system set the prompt and started a new conversation
     assert (
         "(system prompt: Antwoord kort.; conversation cleared)" in text and "(conversation cleared)" in text
@@ -101,16 +107,19 @@ def test_the_repl_on_a_real_terminal_streams_replies_and_exits(tiny_chat_model):
         os.close(leader)
 
 
-def test_one_shot_prompt_prints_the_reply(tiny_chat_model, capfd):
-    assert main(["chat", str(tiny_chat_model), "--prompt", "Noem een kleur.", "--max-new-tokens", "5"]) == 0
-    model, tokenizer = load_chat_model(str(tiny_chat_model))
+def test_one_shot_prompt_prints_the_reply(talkative_chat_model, loaded, capfd):
+    assert (
+        main(["chat", str(talkative_chat_model), "--prompt", "Noem een kleur.", "--max-new-tokens", "5"]) == 0
+    )
+    model, tokenizer = loaded
     expected = reply_once(
         model, tokenizer, [{"role": "user", "content": "Noem een kleur."}], max_new_tokens=5
     )[0]
+    assert expected  # a reply with text: printing nothing would fail
     assert capfd.readouterr().out.strip() == expected
 
 
-def test_batch_mode_answers_every_row_in_input_order(tiny_chat_model, tmp_path, loaded):
+def test_batch_mode_answers_every_row_in_input_order(talkative_chat_model, tmp_path, loaded):
     rows = [
         {"prompt": "Hoi"},
         {"messages": [{"role": "user", "content": "Wat is de hoofdstad van Nederland?"}]},
@@ -123,7 +132,7 @@ def test_batch_mode_answers_every_row_in_input_order(tiny_chat_model, tmp_path, 
         main(
             [
                 "chat",
-                str(tiny_chat_model),
+                str(talkative_chat_model),
                 "--input",
                 str(source),
                 "--out",
@@ -139,10 +148,14 @@ def test_batch_mode_answers_every_row_in_input_order(tiny_chat_model, tmp_path, 
     written = [json.loads(line) for line in out.read_text().splitlines()]
     assert [{k: v for k, v in w.items() if k != "reply"} for w in written] == rows
     model, tokenizer = loaded
-    alone = reply_once(model, tokenizer, [{"role": "user", "content": "Noem een kleur."}], max_new_tokens=4)[
-        0
+    chats = [
+        [{"role": "user", "content": "Hoi"}],
+        rows[1]["messages"],
+        [{"role": "user", "content": "Noem een kleur."}],
     ]
-    assert written[2]["reply"] == alone  # batching and sorting did not mix replies up
+    alone = [reply_once(model, tokenizer, chat, max_new_tokens=4)[0] for chat in chats]
+    assert all(alone) and len(set(alone)) == 3  # each reply has text of its own
+    assert [w["reply"] for w in written] == alone  # batching and sorting did not mix replies up
 
 
 @pytest.mark.parametrize(

@@ -15,9 +15,9 @@ from lingualift.serve.server import start_server
 
 
 @pytest.fixture(scope="module")
-def server(tiny_chat_model):
-    instance = start_server(
-        ServeConfig(model=str(tiny_chat_model), port=0, max_tokens_limit=64, max_queue=8),
+def server(talkative_chat_model):
+    instance = start_server(  # a model whose replies carry text, different per prompt
+        ServeConfig(model=str(talkative_chat_model), port=0, max_tokens_limit=64, max_queue=8),
         echo=lambda *_: None,
     )
     thread = threading.Thread(target=instance.serve_forever, daemon=True)
@@ -59,6 +59,7 @@ def test_models_and_a_plain_completion_through_the_openai_client(server):
     assert [m.id for m in client.models.list().data] == [server.service.name]
     completion = client.chat.completions.create(model="any", messages=MESSAGES, max_tokens=6)
     expected = reply_once(server.service.model, server.service.tokenizer, MESSAGES, max_new_tokens=6)
+    assert expected[0]  # a reply with text: the comparison below means something
     assert (
         completion.choices[0].message.content.strip() == expected[0]
     )  # our decoding loop = generate's greedy
@@ -120,6 +121,7 @@ def test_concurrent_requests_are_all_answered(server):
                 prompts,
             )
         )
+    assert all(r.strip() for r in replies) and len(set(replies)) == len(replies)  # crossing them would show
     for prompt, reply in zip(prompts, replies):
         alone = reply_once(
             server.service.model,
@@ -269,7 +271,12 @@ def test_content_as_text_parts_is_read_like_a_string(server):
         {"role": "system", "content": [{"type": "text", "text": "Antwoord in het Nederlands."}]},
         {"role": "user", "content": [{"type": "text", "text": "Hoi!"}]},
     ]
-    assert _both(server, messages=parts, max_tokens=6) == _both(server, messages=MESSAGES, max_tokens=6)
+    as_parts, as_strings = (
+        _both(server, messages=parts, max_tokens=6),
+        _both(server, messages=MESSAGES, max_tokens=6),
+    )
+    other = _both(server, messages=[{"role": "user", "content": "Iets anders."}], max_tokens=6)
+    assert as_parts == as_strings and as_parts != other  # text that depends on the content read
 
 
 def test_logprobs_are_the_model_own_and_cover_the_reply(server):

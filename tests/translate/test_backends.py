@@ -61,26 +61,6 @@ def test_ct2_flag_through_the_command(tiny_marian, monkeypatch, tmp_path):
     assert set(rows["translator"]) == {f"opus:{tiny_marian}:ct2-int8"}
 
 
-@pytest.fixture(scope="module")
-def talkative_chat_model(tiny_chat_model, tmp_path_factory):
-    """The tiny chat model with larger random weights and its special tokens' (tied) embeddings
-    zeroed, so that greedy decoding writes text instead of ending at once."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    model = AutoModelForCausalLM.from_pretrained(tiny_chat_model)
-    tokenizer = AutoTokenizer.from_pretrained(tiny_chat_model)
-    torch.manual_seed(1)
-    with torch.no_grad():
-        for weight in (p for p in model.parameters() if p.dim() > 1):
-            weight.normal_(0, 0.5)
-        model.get_input_embeddings().weight[tokenizer.all_special_ids] = 0
-    path = tmp_path_factory.mktemp("talkative-chat-model")
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
-
-
 CHAT_TEXTS = [*TEXTS, "Two lines:\nthe second one.", "ha ha ha ha ha ha ha ha"]
 
 
