@@ -391,6 +391,15 @@ def verify_gguf(
         f"max |logit difference| {max_diff:.4g}, tokenizer in the GGUF encodes the prompts "
         f"{'identically' if tokenizer_identical else 'DIFFERENTLY'}"
     )
+    if gguf_tokenizer is not None and not tokenizer_identical:
+        gguf.unlink()  # a model that reads its prompts differently must not be shipped by mistake
+        raise ModelError(
+            f"{gguf}: the GGUF's tokenizer encodes the prompts differently from {source}, so llama.cpp "
+            "would feed the model other tokens than it was trained on (the converter guessed the "
+            "vocabulary: a SentencePiece model saved without its tokenizer.model, as after `tokenizer "
+            "extend`); the file was removed — keep tokenizer.model beside tokenizer.json, or export "
+            "the model without the extension"
+        )
     if config.type == "f32" and same != total:
         raise ModelError(
             f"{gguf}: the f32 GGUF does not reproduce the source model's greedy output "

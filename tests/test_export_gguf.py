@@ -245,3 +245,63 @@ def test_a_model_with_an_extended_vocabulary_exports_and_its_gguf_uses_the_new_t
     new_ids = {p["id"] for p in report["pieces"]}
     assert len(from_gguf) == report["new_vocab"]
     assert any(i in new_ids for i in from_gguf(report["examples"][0])["input_ids"])  # the new tokens are used
+
+
+def _file_type(path) -> int:
+    from gguf import GGUFReader
+
+    field = GGUFReader(str(path)).fields["general.file_type"]
+    return int(field.parts[field.data[0]][0])
+
+
+@pytest.mark.parametrize(
+    "kind, file_type", [(None, 1), ("bf16", 32), ("auto", 1)]
+)  # 1 MOSTLY_F16, 32 MOSTLY_BF16
+def test_the_16_bit_types_convert_and_verify(tiny_llama, tmp_path, capsys, kind, file_type):
+    """The default --type f16, bf16, and auto (a float32 source: f16), each verified with
+    --verify-tokens 4 (4 tokens for each verify prompt)."""
+    from lingualift.export import VERIFY_PROMPTS
+
+    out = tmp_path / "m.gguf"
+    args = ["export", "gguf", "--model", str(tiny_llama), "--out", str(out), "--verify-tokens", "4"]
+    assert main([*args, *(["--type", kind] if kind else [])]) == 0
+    said = capsys.readouterr().out
+    assert _file_type(out) == file_type
+    compared = said.split("greedy tokens identical ")[1].split(" ")[0]
+    assert compared.endswith(f"/{4 * len(VERIFY_PROMPTS)}") and "encodes the prompts identically" in said
+
+
+def test_an_adapter_directory_as_the_model_is_merged_into_its_base(
+    tiny_llama, tiny_adapter, tmp_path, capsys
+):
+    from transformers import AutoModelForCausalLM
+
+    out = tmp_path / "a.gguf"
+    assert main(["export", "gguf", "--model", str(tiny_adapter), "--out", str(out), "--type", "f32"]) == 0
+    assert f"merging {tiny_adapter} into its base first" in capsys.readouterr().out
+    ids = torch.tensor([[1, 2, 3, 4]])
+    reloaded = AutoModelForCausalLM.from_pretrained(tmp_path, gguf_file=out.name)
+    base = AutoModelForCausalLM.from_pretrained(tiny_llama)
+    assert not torch.allclose(_logits(reloaded, ids), _logits(base, ids), atol=1e-3)  # the adapter is in it
+
+
+def test_a_gguf_that_tokenizes_differently_from_its_source_is_an_error(tiny_llama, tmp_path, capsys):
+    """The source's tokenizer lowercases (as a vocabulary the converter guessed would differ): the
+    weights agree, the tokens do not — an error, and the file is not left to be shipped."""
+    import json
+    import shutil
+
+    from lingualift.export import GGUFConfig, verify_gguf
+
+    out = tmp_path / "m.gguf"
+    assert main(["export", "gguf", "--model", str(tiny_llama), "--out", str(out), "--no-verify"]) == 0
+    source = tmp_path / "source"
+    shutil.copytree(tiny_llama, source)
+    spec = json.loads((source / "tokenizer.json").read_text())
+    spec["normalizer"] = {"type": "Lowercase"}
+    (source / "tokenizer.json").write_text(json.dumps(spec))
+    from lingualift.errors import ModelError
+
+    with pytest.raises(ModelError, match="encodes the prompts differently"):
+        verify_gguf(str(source), out, GGUFConfig(model=str(source), out=str(out)), echo=lambda *_: None)
+    assert not out.exists()
