@@ -30,7 +30,7 @@ class ChatConfig(ModelPlacement):
     batch_size: int = Field(8, gt=0, description="Batch: prompts generated together")
 
 
-def _inputs(tokenizer, messages: list[dict], thinking: bool | None = None):
+def _inputs(tokenizer, messages: list[dict], thinking: bool | None = False):
     from lingualift.chat_model import render
 
     _require_template(tokenizer)
@@ -127,7 +127,7 @@ def generate_batch(
     temperature: float = 0.0,
     progress: bool = False,
     cut_off: list | None = None,
-    thinking: bool | None = None,
+    thinking: bool | None = False,
 ) -> list[str]:
     """Replies to many chats: sorted by length so each batch pads little, returned in the input
     order. `cut_off`, a list, receives per reply whether it stopped at max_new_tokens.
@@ -135,13 +135,15 @@ def generate_batch(
     Greedy (temperature 0) runs the translator's pruned loop: a finished reply leaves its batch, and
     the tokens every chat starts with (template, system prompt) are forwarded once. Sampling, and a
     model whose generation config changes greedy decoding (a repetition penalty, ...), run
-    transformers' generate. `thinking` goes to a thinking template (False: answer without reasoning)."""
+    transformers' generate. `thinking` goes to a thinking template: off unless asked (a model we tuned
+    learned to answer after an empty reasoning block), None for the template's own default."""
     from tqdm.auto import tqdm
 
-    from lingualift.chat_model import render
+    from lingualift.chat_model import render, thinks, without_reasoning
 
     _require_template(tokenizer)
     texts = [render(tokenizer, c, generation_prompt=True, thinking=thinking) for c in chats]
+    thinks_now = thinks(tokenizer)
     prompts = tokenizer(texts, add_special_tokens=False)["input_ids"]
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     replies: list[str] = [""] * len(prompts)
@@ -160,6 +162,8 @@ def generate_batch(
             )
         for index, ids in zip(chunk, new):
             replies[index] = tokenizer.decode(ids, skip_special_tokens=True).strip()
+            if thinks_now:  # the answer, never the reasoning (Qwen3's <think> is not a special token)
+                replies[index] = without_reasoning(replies[index]).text
             stopped[index] = bool(ids) and ids[-1] in end_ids
         bar.update(len(chunk))
     bar.close()

@@ -97,6 +97,19 @@ def languages(
                 code = f"[red]unsupported[/red]: {str(error).split(' — ', 1)[-1]}"
             table.add_row(name, code)
         console.print(table)
+        from lingualift.language_id import identifier
+
+        checks = Table(title="language identifiers (fidelity, respond, translate's flags, check, generate)")
+        checks.add_column("--lid")
+        checks.add_column(f"knows {language.name}")
+        for spec in ("lid.176", "heliport"):
+            try:
+                known = "yes" if identifier(spec).knows(language.tag) else "[red]no[/red]"
+            except LinguaLiftError as error:
+                known = f"not installed: {str(error).split(': ', 1)[-1]}"
+            checks.add_row(spec, known)
+        checks.add_row("FILE", "a fastText LID model file: GlotLID (2,000+ languages), OpenLID (201)")
+        console.print(checks)
         return
     names = [backend] if backend else list(registry.MT_FAMILIES)
     for name in names:

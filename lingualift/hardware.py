@@ -285,6 +285,21 @@ def quantization_refusal(
     return None
 
 
+def flash_attention_refusal(machine: Machine, *, installed: bool) -> str | None:
+    """Why --attn-implementation flash_attention_2 cannot run here (None: it can): it needs the
+    flash-attn package and an Ampere or newer GPU (A100, H100; not a T4 or V100)."""
+    if not machine.cuda:
+        return "flash_attention_2 runs on a CUDA GPU only: use sdpa (the default) on this machine"
+    if machine.capability < (8, 0):
+        return (
+            f"flash_attention_2 needs an Ampere or newer GPU (compute capability 8.0+); this one is "
+            f"{machine.capability[0]}.{machine.capability[1]}: use sdpa (the default)"
+        )
+    if not installed:
+        return "flash_attention_2 needs the flash-attn package (pip install flash-attn), or use sdpa"
+    return None
+
+
 def unsupported_combination(distributed: Distributed, *, quant4: bool, quant8: bool) -> str | None:
     """A launch that cannot work, as the reason to refuse it before anything loads; None when fine."""
     if quant8 and distributed in ("fsdp", "zero3"):

@@ -92,7 +92,7 @@ FAMILIES = [
     ),
     Family(
         "qwen3",
-        ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"],
+        ["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
         None,
         "<|im_end|>",
         "<|endoftext|>",
@@ -152,13 +152,18 @@ def _tokenizer(family: Family, extra_text: list[str]):
         vocab_size=700, special_tokens=family.special, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
     )
     tokenizer.train_from_iterator(corpus() + extra_text, trainer=trainer)
-    return PreTrainedTokenizerFast(
+    fast = PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
         bos_token=family.bos,
         eos_token=family.eos,
         pad_token=family.pad,
         chat_template=family.template,
     )
+    if family.thinks:  # as in Qwen3's vocabulary: added, but not special (decoding keeps them)
+        from tokenizers import AddedToken
+
+        fast.add_tokens([AddedToken("<think>", special=False), AddedToken("</think>", special=False)])
+    return fast
 
 
 def _config(family: Family, tokenizer):

@@ -20,6 +20,12 @@ SCRIPT = {
     "Write a very long story": "Er was eens een koning die in een groot kasteel woonde en elke dag",
     "Break the server": None,
 }
+# a thinking model behind a server without a reasoning parser: <think> inside `content`
+THINKING = {
+    "Think first": f"<think>\nThe user asks about the weather; answer in Dutch.\n</think>\n\n{DUTCH}",
+    "Only think": "<think>\nI will answer in Dutch once I know more.\n</think>",
+    "Think forever": "<think>\nLet me consider every possible kind of weather there is, one by one",
+}
 
 
 class Teacher(BaseHTTPRequestHandler):
@@ -31,11 +37,12 @@ class Teacher(BaseHTTPRequestHandler):
         Teacher.seen.append(payload)
         time.sleep(Teacher.delay)
         prompt = payload["messages"][-1]["content"]
-        if prompt in SCRIPT and SCRIPT[prompt] is None:
+        script = {**SCRIPT, **THINKING}
+        if prompt in script and script[prompt] is None:
             self.send_response(400)
             self.end_headers()
             return
-        reply = SCRIPT.get(prompt, f"{DUTCH} Antwoord {len(payload['messages']) // 2}.")
+        reply = script.get(prompt, f"{DUTCH} Antwoord {len(payload['messages']) // 2}.")
         finish = "length" if prompt == "Write a very long story" else "stop"
         body = json.dumps(
             {"choices": [{"message": {"role": "assistant", "content": reply}, "finish_reason": finish}]}

@@ -342,3 +342,19 @@ def test_bf16_only_families_never_compute_in_float16(machine, inference, quant_c
     assert hw.quant_compute_dtype(machine, bf16_only=True) == quant_compute
     assert hw.training_precision(machine, device, bf16_only=True) == precision
     assert hw.training_load_dtype(machine, device, "lora", bf16_only=True) == lora_load
+
+
+@pytest.mark.parametrize(
+    "machine, installed, refused",
+    [
+        (CPU, True, "runs on a CUDA GPU only"),
+        (T4, True, "needs an Ampere or newer GPU"),
+        (V100, True, "needs an Ampere or newer GPU"),
+        (A100, False, "needs the flash-attn package"),
+        (A100, True, None),
+        (H100, True, None),
+    ],
+)
+def test_flash_attention_runs_where_the_gpu_and_package_allow(machine, installed, refused):
+    reason = hw.flash_attention_refusal(machine, installed=installed)
+    assert (reason is None) if refused is None else (refused in reason)

@@ -288,6 +288,13 @@ def test_init_writes_a_commented_preset_that_validates(preset, tmp_path, capsys)
     assert config.language == "de" and "train-sft" in steps
     assert preset != "bactrian" or steps[:4] == ["source", "translate", "respond", "threads"]
     assert preset != "tagengo" or steps[:3] == ["source", "respond", "threads"]  # native prompts
+    sft = next(step.config for step in plan_steps(config) if step.name == "train-sft")
+    seeds = {  # the numbers each seed document gives (shared/seeds/), where the preset cites them
+        "cpt-sft": {"scheduler": "cosine", "warmup_ratio": 0.03, "adam_beta2": 0.95, "lr": 2e-4, "epochs": 2},
+        "tagengo": {"scheduler": "cosine", "warmup_steps": 10},
+        "bactrian": {"group_by_length": True, "lr": 3e-4, "lora_r": 16, "max_seq_length": 512},
+    }
+    assert {k: getattr(sft, k) for k in seeds.get(preset, {})} == seeds.get(preset, {})
     assert main(["init", str(path), "--preset", preset]) == 2  # never overwrites silently
     assert "pass --force" in capsys.readouterr().err
 

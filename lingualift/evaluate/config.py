@@ -6,6 +6,7 @@ from typing import Annotated, Optional
 
 from pydantic import ConfigDict, Field
 
+from lingualift.language_id import LanguageCheck
 from lingualift.models import ModelPlacement
 from lingualift.stage import STEP_FOLDER, Link
 
@@ -17,7 +18,7 @@ MIN_CHARS_DENSE = 10
 CONFIDENCE = 0.3
 
 
-class FidelityConfig(ModelPlacement):
+class FidelityConfig(ModelPlacement, LanguageCheck):
     model_config = ConfigDict(extra="forbid")
 
     model: Annotated[str, Link("the last training step's output")] = Field(

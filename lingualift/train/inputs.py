@@ -305,7 +305,12 @@ def held_out(config: TrainConfig, dataset, load_eval_split):
     """(train, eval): a split of --data named by --eval-split, a --eval-ratio share, or no eval."""
     if config.eval_split:
         return dataset, load_eval_split()
-    if config.eval_ratio:
-        split = dataset.train_test_split(test_size=config.eval_ratio, seed=config.seed)
+    if config.eval_ratio or config.eval_size:
+        held = config.eval_size or config.eval_ratio
+        if config.eval_size and config.eval_size >= len(dataset):
+            raise DataError(
+                f"{config.data}: --eval-size {config.eval_size} leaves nothing to train on ({len(dataset)} rows)"
+            )
+        split = dataset.train_test_split(test_size=held, seed=config.seed)
         return split["train"], split["test"]
     return dataset, None

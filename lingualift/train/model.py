@@ -83,6 +83,8 @@ def load_model(config: TrainConfig, tokenizer, device: str, machine, distributed
     dtype = training_load_dtype(machine, device, mode(config), bf16_only=only_bf16)
     device_map = load_device_map(machine, device, distributed, quantized=quantized)
     kwargs = {"dtype": torch_dtype(dtype)}
+    if config.attn_implementation:
+        kwargs["attn_implementation"] = config.attn_implementation
     if quantized:
         kwargs["quantization_config"] = quantization_config(
             config.quant4, config.quant8, machine, distributed, bf16_only=only_bf16

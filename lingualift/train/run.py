@@ -20,12 +20,37 @@ def _check_device(config: TrainConfig) -> str:
     from lingualift.models import default_device, require_cuda_for_quantization
 
     require_cuda_for_quantization(config.quant4, config.quant8)
+    _check_trainer_options(config)
     refusal = unsupported_combination(distributed_kind(), quant4=config.quant4, quant8=config.quant8)
     if refusal:
         from lingualift.errors import ConfigError
 
         raise ConfigError(refusal)
     return default_device()
+
+
+def _check_trainer_options(config: TrainConfig) -> None:
+    """Options whose package or GPU is missing, one line each before anything loads."""
+    import importlib.util
+
+    from lingualift.errors import ConfigError
+    from lingualift.hardware import Machine, flash_attention_refusal
+
+    if ("8bit" in config.optimizer or "paged" in config.optimizer) and not importlib.util.find_spec(
+        "bitsandbytes"
+    ):
+        raise ConfigError(f"--optimizer {config.optimizer} needs bitsandbytes: pip install 'lingualift[gpu]'")
+    if config.attn_implementation == "flash_attention_2":
+        refusal = flash_attention_refusal(
+            Machine.here(), installed=importlib.util.find_spec("flash_attn") is not None
+        )
+        if refusal:
+            raise ConfigError(refusal)
+    if config.report_to != "none" and not importlib.util.find_spec(config.report_to):
+        extra = "tracking" if config.report_to == "tensorboard" else "wandb"
+        raise ConfigError(
+            f"--report-to {config.report_to} needs the {config.report_to} package: pip install 'lingualift[{extra}]'"
+        )
 
 
 def _last_checkpoint(directory: Path) -> str | None:
@@ -157,7 +182,7 @@ def _reentrant(config: TrainConfig, distributed: str) -> bool:
 def _training_arguments(config: TrainConfig, device: str, precision: str, distributed: str, echo):
     """The Trainer's arguments, built before the model loads: building them starts the launch's
     process group and sets this process's GPU, which sharded loading needs."""
-    evaluates = bool(config.eval_split or config.eval_ratio)
+    evaluates = bool(config.eval_split or config.eval_ratio or config.eval_size)
     common = dict(
         output_dir=str(Path(config.out) / "checkpoints"),
         per_device_train_batch_size=config.batch_size,
@@ -169,7 +194,15 @@ def _training_arguments(config: TrainConfig, device: str, precision: str, distri
         logging_steps=1,
         save_steps=config.save_steps,
         save_total_limit=2,
-        report_to=[],
+        report_to=[] if config.report_to == "none" else [config.report_to],
+        optim=config.optimizer,
+        lr_scheduler_type=config.scheduler,
+        warmup_steps=config.warmup_ratio or config.warmup_steps,  # a float below 1 is a ratio
+        adam_beta1=config.adam_beta1,
+        adam_beta2=config.adam_beta2,
+        weight_decay=config.weight_decay,
+        max_grad_norm=config.max_grad_norm,
+        train_sampling_strategy="group_by_length" if config.group_by_length else "random",
         seed=config.seed,
         use_cpu=device == "cpu",
         remove_unused_columns=False,
@@ -177,7 +210,8 @@ def _training_arguments(config: TrainConfig, device: str, precision: str, distri
         bf16=precision == "bf16",
         fp16=precision == "fp16",
         ddp_find_unused_parameters=False,  # every LoRA/full parameter is used
-        eval_strategy="epoch" if evaluates else "no",
+        eval_strategy=("steps" if config.eval_steps else "epoch") if evaluates else "no",
+        eval_steps=config.eval_steps,
     )
     # always passed: trl's DPO/ORPO configs default to checkpointing on, whatever the flag says
     common.update(
@@ -333,8 +367,8 @@ def _vocabulary_stats(config: TrainConfig, tokenizer, peft_config, model_path: s
         "vocabulary": {
             "tokens": len(tokenizer),
             "added_by_tokenizer_extend": extended["added_tokens"] if extended else 0,
-            "added_by_chat_template": list(added),
             "embeddings_trained": config.full or whole,
+            **({"added_by_chat_template": list(added)} if added else {}),
         }
     }
 
@@ -425,7 +459,7 @@ def _report(config, trainer, result, stats, started, device) -> TrainingReport:
         train_seconds=round(seconds, 2),
         wall_seconds=round(time.perf_counter() - started, 2),
         loss_history=[
-            {k: h[k] for k in ("step", "epoch", "loss", "eval_loss") if k in h}
+            {k: h[k] for k in ("step", "epoch", "loss", "eval_loss", "learning_rate") if k in h}
             for h in history
             if "loss" in h or "eval_loss" in h
         ],

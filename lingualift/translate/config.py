@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from typing import Annotated, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from lingualift.language_id import LanguageCheck
 from lingualift.stage import STEP_FOLDER, Link
 
 Format = Literal["auto", "text", "alpaca", "dolly", "openai", "sharegpt", "preference", "prompts"]
@@ -19,7 +20,7 @@ CT2ComputeType = Literal[
 CT2_BACKENDS = (*SEQ2SEQ, "tower", "llm")  # ctranslate2.Translator for seq2seq, Generator for chat LMs
 
 
-class TranslateConfig(BaseModel):
+class TranslateConfig(LanguageCheck):
     model_config = ConfigDict(extra="forbid")
 
     source: Annotated[str, Link("the source step's data")] = Field(

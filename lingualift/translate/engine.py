@@ -46,9 +46,14 @@ def translate_dataset(config: TranslateConfig, *, echo=print, progress: bool = T
     import datasets
 
     from lingualift.io import load_source, require_columns
+    from lingualift.language_id import unknown_target, use
 
+    use(config.lid)
     started = time.perf_counter()
     tgt = get_language(config.to)
+    language_check = unknown_target(tgt.tag, tgt.name)
+    if language_check:  # without this, every good translation would be flagged wrong_language
+        echo(f"warning: no wrong_language flags: {language_check}")
     backend = config.backend or default_backend(tgt)
     if backend in SEQ2SEQ or backend == "tower":
         backend_code(tgt, backend)  # fail before anything loads
@@ -106,6 +111,7 @@ def translate_dataset(config: TranslateConfig, *, echo=print, progress: bool = T
         retry_seconds=round(stats.get("retry_seconds", 0.0), 2),
         tokens_per_second=round(stats["tokens"] / seconds, 1) if seconds else None,
         segments_per_second=round(stats["segments"] / seconds, 2) if seconds else None,
+        language_check=f"skipped: {language_check}" if language_check else use(config.lid).name,
     )
     store.close()
     if rank != 0:

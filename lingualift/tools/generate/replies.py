@@ -87,8 +87,10 @@ def validate_pair(
     }
     if not pair["question"] or not pair["answer"]:
         return pair, "empty_field"
-    found = detect_language(pair["answer"])
-    if found and found[0] != lang_code:
+    from lingualift.language_id import active, normal
+
+    found = detect_language(pair["answer"]) if active().knows(lang_code) else None  # unknown: said once
+    if found and found[0] != normal(lang_code):
         return pair, f"wrong_language:{found[0]}"
     if grounding(pair["answer"], chunk) < min_grounding:
         return pair, "ungrounded"

@@ -29,6 +29,12 @@ def generate_conversations(config: GenerateConfig, *, echo=print, progress: bool
 
     started = time.perf_counter()
     language = get_language(config.lang)
+    from lingualift.language_id import unknown_target, use
+
+    use(config.lid)
+    language_check = unknown_target(language.tag, language.name)
+    if language_check:
+        echo(f"warning: answers are not checked for wrong_language: {language_check}")
     if not config.base_url:
         config.quantization()  # a flag this machine cannot honour is refused before any work
     docs = load_documents(config)
@@ -147,7 +153,7 @@ def _assemble(config: GenerateConfig, language, chunks, replies, generator: str)
             )
             continue
         answer = without_reasoning(reply)  # reasoning never reaches the training data
-        if answer.had_reasoning:
+        if answer.had_reasoning and not answer.problem:
             reply_counts["reasoning_removed"] += 1
         if answer.problem:
             reply_counts[answer.problem] += 1

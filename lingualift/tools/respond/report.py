@@ -23,6 +23,7 @@ class RespondReport(StageReport):
     estimate: dict[str, Number] = Field(
         default_factory=dict
     )  # requests_at_most, tokens_at_most, cost_at_most
+    language_check: Optional[str] = None  # the identifier, or why the language filters were skipped
     reasoning_removed: int = 0  # answers a thinking teacher's <think> block was taken out of
     answering_seconds: Optional[Number] = None
     seconds: Optional[Number] = None

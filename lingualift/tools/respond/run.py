@@ -181,6 +181,12 @@ def respond(config: RespondConfig, *, echo=print, progress: bool = True) -> Resp
 
     started = time.perf_counter()
     lang = get_language(config.lang)
+    from lingualift.language_id import unknown_target, use
+
+    use(config.lid)
+    language_check = unknown_target(lang.tag, lang.name)
+    if language_check:
+        echo(f"warning: the language filters are skipped: {language_check}")
     if not config.base_url:
         config.quantization()  # a flag this machine cannot honour is refused before any work
     system = filters.system_prompt(lang, config.system_prompt)
@@ -247,11 +253,10 @@ def respond(config: RespondConfig, *, echo=print, progress: bool = True) -> Resp
                     conv.reason, conv.reply, conv.turn = f"request_failed: {error}", None, turn
                     continue
                 answer = without_reasoning(reply)  # reasoning never reaches the training data
-                reasoning_removed += answer.had_reasoning
                 if answer.problem:
                     conv.reason, conv.reply, conv.turn = answer.problem, reply, turn
                     continue
-                reply = answer.text
+                reply, reasoning_removed = answer.text, reasoning_removed + answer.had_reasoning
                 reason = filters.answer_reason(
                     reply,
                     conv.users[turn],
@@ -278,6 +283,7 @@ def respond(config: RespondConfig, *, echo=print, progress: bool = True) -> Resp
     report.estimate = {k: v for k, v in estimate.items() if k != "line"}
     report.answering_seconds = round(answering, 2)
     report.reasoning_removed = reasoning_removed
+    report.language_check = f"skipped: {language_check}" if language_check else use(config.lid).name
     report.seconds = round(time.perf_counter() - started, 2)
     report.write(Path(config.out) / "respond_report.json")
     if failures.failed:
