@@ -10,6 +10,19 @@ import json
 from lingualift.demo.sample import sample_rows
 
 
+def preference_pairs(conversations: list[list[dict]]) -> list[dict]:
+    """DPO/ORPO rows from conversations: the last user turn as the prompt, its answer chosen, a
+    non-answer rejected."""
+    return [
+        {
+            "prompt": [{"role": "user", "content": c[-2]["content"]}],
+            "chosen": [{"role": "assistant", "content": c[-1]["content"]}],
+            "rejected": [{"role": "assistant", "content": "I do not know."}],
+        }
+        for c in conversations
+    ]
+
+
 def corpus() -> list[str]:
     lines = []
     for row in sample_rows():

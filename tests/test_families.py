@@ -18,6 +18,7 @@ from lingualift.chat_model import (
 from lingualift.cli import main
 from lingualift.io import save_dataset
 from lingualift.train.data import IGNORE, tokenize_conversation
+from tests.builders import preference_pairs
 from tests.families import FAMILIES, build_family
 
 SYSTEM = "Antwoord altijd in het Nederlands."
@@ -216,14 +217,7 @@ def test_each_family_trains_lora_and_dpo_and_merges_to_a_model_that_stops(family
     if family.chat_template_option:  # new tokens: their embedding rows were trained and saved
         assert any("embed_tokens" in n for n in names)
 
-    pairs = [
-        {
-            "prompt": [{"role": "user", "content": c[-2]["content"]}],
-            "chosen": [{"role": "assistant", "content": c[-1]["content"]}],
-            "rejected": [{"role": "assistant", "content": "I do not know."}],
-        }
-        for c in CONVERSATIONS
-    ]
+    pairs = preference_pairs(CONVERSATIONS)
     data = save_dataset(datasets.Dataset.from_list(pairs), tmp_path / "pairs")
     dpo = tmp_path / "dpo"
     assert main(["train", "dpo", "--model", str(base), "--data", str(data), "--out", str(dpo), *common]) == 0
@@ -243,3 +237,27 @@ def test_each_family_trains_lora_and_dpo_and_merges_to_a_model_that_stops(family
     )
     model = AutoModelForCausalLM.from_pretrained(merged)
     assert model.get_input_embeddings().weight.shape[0] >= len(tokenizer)
+
+
+def test_a_base_model_as_translator_needs_and_takes_a_chat_template(tmp_path, capsys):
+    base = build_family(FAMILIES[1], tmp_path / "base", TEXTS)  # Llama base: no template
+    source = tmp_path / "en.jsonl"
+    source.write_text(json.dumps({"text": "Good morning", "lang": "en"}) + "\n")
+    args = [
+        "translate",
+        str(source),
+        "--to",
+        "nl",
+        "--backend",
+        "llm",
+        "--model",
+        str(base),
+        "--max-new-tokens",
+        "4",
+    ]
+    capsys.readouterr()
+    assert main([*args, "--out", str(tmp_path / "a")]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error")]
+    assert len(errors) == 1 and "--chat-template chatml" in errors[0]  # beside the progress bar
+    assert main([*args, "--out", str(tmp_path / "b"), "--chat-template", "chatml"]) == 0
+    assert datasets.load_from_disk(str(tmp_path / "b"))["train"][0]["source_text"] == "Good morning"

@@ -135,18 +135,27 @@ def cpt_texts(config: TrainConfig) -> tuple[list[str], str | None]:
 
 
 def documents(files, unit: str):
-    """The documents of text files: each file, each blank-line-separated paragraph, or each line."""
-    import re
-
+    """The documents of text files: each file, each blank-line-separated paragraph, or each line;
+    paragraphs and lines are read as a stream, so memory stays flat whatever the corpus size."""
     for name in files:
-        text = Path(name).read_text(encoding="utf-8")
         if unit == "files":
-            parts = [text]
-        elif unit == "paragraphs":
-            parts = re.split(r"\n\s*\n", text)
-        else:
-            parts = text.splitlines()
-        yield from (part.strip() for part in parts if part.strip())
+            text = Path(name).read_text(encoding="utf-8").strip()
+            if text:
+                yield text
+            continue
+        with open(name, encoding="utf-8") as handle:
+            paragraph: list[str] = []
+            for line in handle:
+                if unit == "lines":
+                    if line.strip():
+                        yield line.strip()
+                elif line.strip():
+                    paragraph.append(line.rstrip("\n"))
+                elif paragraph:
+                    yield "\n".join(paragraph).strip()
+                    paragraph = []
+            if paragraph:
+                yield "\n".join(paragraph).strip()
 
 
 def packed_blocks(texts, tokenizer, block: int, batch: int = 1000):

@@ -65,7 +65,7 @@ class TranslateConfig(LanguageCheck):
     segment_chars: int = Field(500, ge=50, description="Sentences longer than this are cut at clauses/words")
     num_beams: int = Field(1, ge=1, le=16, description="Beam size for seq2seq models (1 = greedy)")
     device: str | None = Field(None, description="cpu, cuda, cuda:1 ...; default: cuda when available")
-    quant4: bool = Field(False, description="Load the model in 4-bit (bitsandbytes, CUDA only)")
+    quant4: bool = Field(False, description="Load the model in 4-bit (bitsandbytes; on the CPU too, slowly)")
     quant8: bool = Field(False, description="Load the model in 8-bit (bitsandbytes, CUDA only)")
     ct2: bool = Field(
         False, description="Use CTranslate2 (seq2seq families, llm and tower; converted once, cached)"
@@ -80,6 +80,10 @@ class TranslateConfig(LanguageCheck):
     api_key_env: str | None = Field(None, description="Environment variable holding the endpoint's API key")
     concurrency: int = Field(8, ge=1, le=256, description="openai: requests in flight")
     prompt_template: str | None = Field(None, description="LLM prompt with {src}, {tgt}, {text}")
+    chat_template: str | None = Field(
+        None,
+        description="llm: for a model without one (a base checkpoint): chatml, llama3, gemma, or a Jinja file",
+    )
     only_ids: Annotated[str | None, Link("the source threads' message ids")] = Field(
         None, description="JSON file of message ids to translate (threads' thread_message_ids.json)"
     )

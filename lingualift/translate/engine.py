@@ -245,6 +245,7 @@ def build_translator(config: TranslateConfig, backend: str, model: str):
         prompt_template=config.prompt_template,
         quantization=quantization,
         trust_remote_code=config.trust_remote_code,
+        chat_template=config.chat_template,
     )
 
 

@@ -148,3 +148,26 @@ def test_quant8_without_a_gpu_is_one_line_before_lm_eval_loads(tiny_chat_model, 
     assert main([*argv, "--include-path", str(task_dir), "--quant8"]) == 2
     err = capsys.readouterr().err.strip()
     assert "--quant8 runs on a CUDA GPU only" in err and len(err.splitlines()) == 1
+
+
+def test_quant4_on_the_cpu_scores_the_4bit_model(task_dir, tmp_path):
+    """--quant4 through bitsandbytes' CPU backend: lm-eval scores the 4-bit model lingualift loads."""
+    pytest.importorskip("bitsandbytes", reason="the dev extra installs bitsandbytes (its CPU backend)")
+    from tests.builders import build_tiny_llama3
+
+    model = build_tiny_llama3(tmp_path / "llama3")  # dimensions bitsandbytes' kernels take
+    out = tmp_path / "harness"
+    argv = [
+        "eval",
+        "harness",
+        "--model",
+        str(model),
+        "--tasks",
+        "lingualift_nl_mc",
+        "--include-path",
+        str(task_dir),
+    ]
+    assert main([*argv, "--quant4", "--out", str(out)]) == 0
+    result = json.loads((out / "harness.json").read_text())
+    assert result["model_args"]["quantization"] == "4bit" and result["documents"] == {"lingualift_nl_mc": 5}
+    assert 0.0 <= result["scores"]["lingualift_nl_mc"]["acc"] <= 1.0

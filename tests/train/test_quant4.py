@@ -114,3 +114,16 @@ def test_translate_with_a_4bit_llm_on_the_cpu(llama3, tmp_path):
     rows = datasets.load_from_disk(str(out))["train"].to_list()
     assert [r["source_text"] for r in rows] == ["Good morning.", "Thank you."]
     assert all(r["translator"].startswith("llm:") for r in rows)  # every row went through the 4-bit model
+
+
+@pytest.mark.slow
+def test_two_cpu_processes_train_qlora_each_on_its_own_4bit_copy(llama3, threads, tmp_path):
+    """The cpu-ddp launch with --quant4: each rank loads its own 4-bit copy on the CPU (device_map
+    {'': 'cpu'}, hardware.load_device_map) and the two train one adapter together."""
+    out = tmp_path / "ddp"
+    args = ["--model", str(llama3), "--data", threads, "--out", str(out), "--quant4", "--max-steps", "2"]
+    args += ["--batch-size", "1", "--accelerate-config", "cpu-ddp", "--num-processes", "2"]
+    assert main(["train", "sft", *args]) == 0
+    report = json.loads((out / "training_report.json").read_text())
+    assert report["world_size"] == 2 and report["steps"] == 2 and report["mode"] == "qlora"
+    assert report["setup"]["device_map"] == "{'': 'cpu'}" and (out / "adapter_model.safetensors").is_file()

@@ -8,6 +8,7 @@ import pytest
 from lingualift.cli import main
 from lingualift.io import save_dataset
 from lingualift.train.data import IGNORE, tokenize_conversation
+from tests.builders import preference_pairs
 
 CONVERSATIONS = [
     [
@@ -303,14 +304,7 @@ def test_sft_on_top_of_a_cpt_adapter_merges_it_first(tiny_chat_model, threads_di
 
 @pytest.mark.parametrize("method", ["dpo", "orpo"])
 def test_preference_methods_run_on_pairs(method, tiny_chat_model, tmp_path):
-    pairs = [
-        {
-            "prompt": [{"role": "user", "content": c[-2]["content"]}],
-            "chosen": [{"role": "assistant", "content": c[-1]["content"]}],
-            "rejected": [{"role": "assistant", "content": "I do not know."}],
-        }
-        for c in CONVERSATIONS
-    ]
+    pairs = preference_pairs(CONVERSATIONS)
     data = save_dataset(datasets.Dataset.from_list(pairs), tmp_path / "pairs")
     out = tmp_path / method
     assert (

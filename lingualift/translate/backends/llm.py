@@ -73,11 +73,16 @@ class LLMTranslator:
         prompt_template: str | None = None,
         quantization=None,
         trust_remote_code: bool = False,
+        chat_template: str | None = None,
     ):
         from lingualift.models import load_chat_model
 
         self.model, self.tokenizer = load_chat_model(
-            model, device=device, trust_remote_code=trust_remote_code, quantization=quantization
+            model,
+            device=device,
+            trust_remote_code=trust_remote_code,
+            quantization=quantization,
+            chat_template=chat_template,
         )
         self.name = f"{backend}:{model}"
         self.device = device
