@@ -411,7 +411,7 @@ def run_fidelity(config, *, echo=print) -> FidelityReport:
             results[key] = FidelityResult(**summary, settings=settings, replies_text=replies)
             leaked = results[key].leaked_languages or "none"
             echo(f"{key} ({language.name}): {headline(results[key])}; leaked: {leaked}")
-    echo(f"method: {METHOD}")
+    echo(f"method: {method()}")
     report = FidelityReport(models=results)
     if config.out:
         Path(config.out).mkdir(parents=True, exist_ok=True)

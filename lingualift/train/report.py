@@ -31,7 +31,9 @@ class TrainingReport(StageReport):
     peak_memory_mb: Optional[Number] = None
     train_seconds: Optional[Number] = None
     wall_seconds: Optional[Number] = None
-    loss_history: list[dict[str, Number]] = Field(default_factory=list)  # step, epoch, loss, eval_loss
+    loss_history: list[dict[str, Number]] = Field(
+        default_factory=list
+    )  # step, epoch, loss, eval_loss, learning_rate; dpo/orpo: rewards/margins, rewards/accuracies
     config: dict[str, Any] = Field(default_factory=dict)  # the TrainConfig it ran with
     versions: dict[str, str] = Field(default_factory=dict)
     precision: Optional[str] = None

@@ -417,6 +417,19 @@ def _checkpointing_name() -> str:
     return "activation_checkpointing" if new else "gradient_checkpointing"
 
 
+# what each logged step keeps in training_report.json: the losses, the learning rate, and for
+# preference training the chosen-over-rejected margin and how often chosen wins
+HISTORY_KEYS = (
+    "step",
+    "epoch",
+    "loss",
+    "eval_loss",
+    "learning_rate",
+    "rewards/margins",
+    "rewards/accuracies",
+)
+
+
 def _report(config, trainer, result, stats, started, device) -> TrainingReport:
     import resource
 
@@ -459,9 +472,7 @@ def _report(config, trainer, result, stats, started, device) -> TrainingReport:
         train_seconds=round(seconds, 2),
         wall_seconds=round(time.perf_counter() - started, 2),
         loss_history=[
-            {k: h[k] for k in ("step", "epoch", "loss", "eval_loss", "learning_rate") if k in h}
-            for h in history
-            if "loss" in h or "eval_loss" in h
+            {k: h[k] for k in HISTORY_KEYS if k in h} for h in history if "loss" in h or "eval_loss" in h
         ],
         config=config.model_dump(),
         versions={"python": platform.python_version(), **versions()},

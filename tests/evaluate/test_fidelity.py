@@ -77,7 +77,7 @@ def test_fidelity_end_to_end_with_the_demo_model(demo_model_path, use_demo_cache
     )
 
 
-def test_fidelity_with_a_lora_adapter_against_its_base(tiny_chat_model, tmp_path, capsys):
+def test_fidelity_with_a_lora_adapter_against_its_base(talkative_chat_model, tmp_path, capsys):
     """Base + adapter is measured as its own system, the base as the baseline."""
     import torch
     from peft import LoraConfig, get_peft_model
@@ -87,14 +87,14 @@ def test_fidelity_with_a_lora_adapter_against_its_base(tiny_chat_model, tmp_path
 
     torch.manual_seed(0)
     peft_model = get_peft_model(
-        AutoModelForCausalLM.from_pretrained(tiny_chat_model),
+        AutoModelForCausalLM.from_pretrained(talkative_chat_model),
         LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False),
     )
     adapter = tmp_path / "adapter"
     peft_model.save_pretrained(adapter)
-    AutoTokenizer.from_pretrained(tiny_chat_model).save_pretrained(adapter)
-    with_adapter, tokenizer = load_chat_model(str(tiny_chat_model), adapter=str(adapter))
-    base, _ = load_chat_model(str(tiny_chat_model))
+    AutoTokenizer.from_pretrained(talkative_chat_model).save_pretrained(adapter)
+    with_adapter, tokenizer = load_chat_model(str(talkative_chat_model), adapter=str(adapter))
+    base, _ = load_chat_model(str(talkative_chat_model))
     ids = tokenizer("Hallo daar", return_tensors="pt")
     with torch.no_grad():
         assert not torch.allclose(with_adapter(**ids).logits, base(**ids).logits)
@@ -106,11 +106,11 @@ def test_fidelity_with_a_lora_adapter_against_its_base(tiny_chat_model, tmp_path
                 "eval",
                 "fidelity",
                 "--model",
-                str(tiny_chat_model),
+                str(talkative_chat_model),
                 "--adapter",
                 str(adapter),
                 "--baseline",
-                str(tiny_chat_model),
+                str(talkative_chat_model),
                 "--lang",
                 "nl",
                 "--prompts",
@@ -124,7 +124,10 @@ def test_fidelity_with_a_lora_adapter_against_its_base(tiny_chat_model, tmp_path
         == 0
     )
     result = json.loads((tmp_path / "o" / "fidelity.json").read_text())["models"]
-    assert set(result) == {f"{tiny_chat_model}+{adapter}", str(tiny_chat_model)}
+    assert set(result) == {f"{talkative_chat_model}+{adapter}", str(talkative_chat_model)}
+    tuned = result[f"{talkative_chat_model}+{adapter}"]["replies_text"]
+    plain = result[str(talkative_chat_model)]["replies_text"]
+    assert tuned[0] and plain[0] and tuned != plain  # the adapter was measured, not the base twice
 
 
 LOOP = "Het is het hebden.\n\nHet is het hebden.\n\nHet is het hebden."

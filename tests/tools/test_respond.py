@@ -197,14 +197,32 @@ def test_lingualift_serve_is_a_teacher(tiny_chat_model, tmp_path):
 
 @pytest.mark.slow
 def test_the_demo_model_answers_as_a_local_teacher(tmp_path, demo_model_path):
-    rows = [{"prompt": "Wat is de hoofdstad van Nederland?"}, {"prompt": "Noem drie kleuren."}]
+    rows = [
+        {"id": "capital", "prompt": "Wat is de hoofdstad van Nederland?"},
+        {"id": "colours", "prompt": "Noem drie kleuren."},
+    ]
     out = tmp_path / "out"
     assert _respond(_prompts(tmp_path, rows), out, "--model", "demo", "--max-new-tokens", "48") == 0
     report = json.loads((out / "respond_report.json").read_text())
     assert report["rows"] == 2 == report["accepted"] + report["rejected"]
     data = datasets.load_from_disk(str(out))
-    replies = [r["messages"][-1]["content"] for r in data["train"]] + [r["reply"] for r in data["rejected"]]
-    assert len(replies) == 2 and all(isinstance(r, str) for r in replies)
+    replies = {r["id"]: r["messages"][-1]["content"] for r in data["train"]}
+    replies.update({r["id"]: r["reply"] for r in data["rejected"]})
+    assert all(r["reason"] for r in data["rejected"])  # every rejection says why
+    # each answer is the demo model's own greedy reply to its prompt under respond's system prompt,
+    # worked out here through transformers' generate (respond runs the pruned batch loop)
+    from lingualift.chat import reply_once
+    from lingualift.languages import get_language
+    from lingualift.models import load_chat_model
+    from lingualift.tools.respond.filters import system_prompt
+
+    model, tokenizer = load_chat_model("demo")
+    system = system_prompt(get_language("nl"), None)
+    for row in rows:
+        chat = [{"role": "system", "content": system}, {"role": "user", "content": row["prompt"]}]
+        expected = reply_once(model, tokenizer, chat, max_new_tokens=48)[0]
+        assert expected and replies[row["id"]] == expected
+    assert len(set(replies.values())) == 2
 
 
 def test_no_prompts_is_one_line(tmp_path, capsys):

@@ -319,14 +319,20 @@ def test_preference_methods_run_on_pairs(method, tiny_chat_model, tmp_path):
                 "--out",
                 str(out),
                 "--max-steps",
-                "2",
+                "6",
                 "--batch-size",
                 "2",
+                "--lr",
+                "5e-3",
             ]
         )
         == 0
     )
-    assert json.loads((out / "training_report.json").read_text())["steps"] == 2
+    report = json.loads((out / "training_report.json").read_text())
+    assert report["steps"] == 6 and report["final_loss"] < report["first_loss"]  # it learns the preference
+    margins = [h["rewards/margins"] for h in report["loss_history"] if "rewards/margins" in h]
+    assert len(margins) == 6  # the chosen-over-rejected margin of every step is reported
+    assert method != "dpo" or margins[-1] > margins[0]  # DPO: chosen pulls away from rejected
 
 
 @pytest.mark.parametrize(
