@@ -63,12 +63,16 @@ def page_for(command: str) -> Path:
     return DOCS / f"{words[-1]}.md"
 
 
+# commands whose options run.md documents by hand, with the pipeline config they work on
+HAND_WRITTEN = ("run", "init", "demo")
+
+
 def rendered() -> dict[Path, str]:
     """Every page's text with its options lists as the CLI has them now."""
     pages: dict[Path, str] = {}
     for name, command in sorted(commands().items()):
-        if name in ("run", "init", "report", "demo") or not command.params:
-            continue  # documented by hand in run.md/report.md: no stage config behind them
+        if name in HAND_WRITTEN or not command.params:
+            continue
         path = page_for(name)
         if not path.is_file():
             continue
