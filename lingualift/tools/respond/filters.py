@@ -115,7 +115,7 @@ def prompt_reason(prompt: str, lang: Language, confidence: float | None) -> str 
     identifier = active()
     if not identifier.knows(lang.macro):  # said once by respond; never a silent rejection of every prompt
         return None
-    label, score = identifier.identify(prompt)
+    label, score = identifier.identify(" ".join(prompt.split()))
     if label not in (normal(lang.macro), normal(lang.raw)) or score < confidence:
         return "prompt_language"
     return None
