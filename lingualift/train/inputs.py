@@ -241,6 +241,8 @@ def cpt_dataset(config: TrainConfig, tokenizer):
         for p in map(Path, files or [config.data])
         if p.exists()
     )
+    if next(generator(**kwargs, tokenizer=tokenizer, block=block), None) is None:
+        raise DataError(f"{config.data}: no text to train on")
     with PartialState().main_process_first():
         packed = datasets.Dataset.from_generator(
             generator,

@@ -837,3 +837,21 @@ def test_trainer_options_that_cannot_run_are_one_line(tmp_path, capsys, extra, m
     )
     err = capsys.readouterr().err.strip()
     assert code == 2 and message in err and len(err.splitlines()) == 1
+
+
+def test_cpt_on_text_with_no_words_is_one_line(tiny_chat_model, tmp_path, capsys):
+    corpus = tmp_path / "empty.txt"
+    corpus.write_text("\n\n   \n")
+    args = [
+        "train",
+        "cpt",
+        "--model",
+        str(tiny_chat_model),
+        "--data",
+        str(corpus),
+        "--out",
+        str(tmp_path / "o"),
+    ]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines()[-1] == f"error: {corpus}: no text to train on"
