@@ -202,7 +202,6 @@ def _training_arguments(config: TrainConfig, device: str, precision: str, distri
         adam_beta2=config.adam_beta2,
         weight_decay=config.weight_decay,
         max_grad_norm=config.max_grad_norm,
-        train_sampling_strategy="group_by_length" if config.group_by_length else "random",
         seed=config.seed,
         use_cpu=device == "cpu",
         remove_unused_columns=False,
@@ -213,6 +212,7 @@ def _training_arguments(config: TrainConfig, device: str, precision: str, distri
         eval_strategy=("steps" if config.eval_steps else "epoch") if evaluates else "no",
         eval_steps=config.eval_steps,
     )
+    common.update(_sampling_arguments(config.group_by_length))
     # always passed: trl's DPO/ORPO configs default to checkpointing on, whatever the flag says
     common.update(
         _checkpointing_arguments(config.gradient_checkpointing, reentrant=_reentrant(config, distributed))
@@ -408,6 +408,16 @@ def _checkpointing_arguments(enabled: bool = True, *, reentrant: bool = False) -
     launch needs the reentrant kind."""
     name = _checkpointing_name()
     return {name: enabled, f"{name}_kwargs": {"use_reentrant": reentrant} if enabled else None}
+
+
+def _sampling_arguments(group_by_length: bool) -> dict:
+    """Batches of like length, under the name this transformers version reads (`group_by_length`
+    became `train_sampling_strategy`)."""
+    from transformers import TrainingArguments
+
+    if "train_sampling_strategy" in TrainingArguments.__dataclass_fields__:
+        return {"train_sampling_strategy": "group_by_length" if group_by_length else "random"}
+    return {"group_by_length": group_by_length}
 
 
 def _checkpointing_name() -> str:
