@@ -8,6 +8,7 @@ from typing import Optional
 
 from pydantic import ConfigDict, Field
 
+from lingualift.chat_model import stop_ids
 from lingualift.errors import ModelError
 from lingualift.models import ModelPlacement
 
@@ -70,7 +71,7 @@ def stream_reply(
                     streamer=streamer,
                     max_new_tokens=max_new_tokens,
                     pad_token_id=tokenizer.pad_token_id,
-                    eos_token_id=sorted(_stop_ids(model, tokenizer)),
+                    eos_token_id=sorted(stop_ids(model, tokenizer)),
                     **_sampling(temperature),
                 )
         except BaseException as error:  # noqa: BLE001 — re-raised in the caller's thread below
@@ -92,16 +93,17 @@ def reply_once(
     import torch
 
     inputs = _inputs(tokenizer, messages).to(model.device)
+    end_ids = stop_ids(model, tokenizer)
     with torch.inference_mode():
         output = model.generate(
             **inputs,
             max_new_tokens=max_new_tokens,
             pad_token_id=tokenizer.pad_token_id,
-            eos_token_id=sorted(_stop_ids(model, tokenizer)),
+            eos_token_id=sorted(end_ids),
             **_sampling(temperature),
         )
     new = output[0][inputs["input_ids"].shape[1] :]
-    ended = len(new) and int(new[-1]) in _stop_ids(model, tokenizer)
+    ended = len(new) and int(new[-1]) in end_ids
     text = tokenizer.decode(new, skip_special_tokens=True).strip()
     return (
         text,
@@ -109,12 +111,6 @@ def reply_once(
         len(new),
         "stop" if ended or len(new) < max_new_tokens else "length",
     )
-
-
-def _stop_ids(model, tokenizer) -> set[int]:
-    from lingualift.chat_model import stop_ids
-
-    return stop_ids(model, tokenizer)
 
 
 def generate_batch(
@@ -148,7 +144,7 @@ def generate_batch(
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     replies: list[str] = [""] * len(prompts)
     stopped = [False] * len(prompts)
-    end_ids = _stop_ids(model, tokenizer)
+    end_ids = stop_ids(model, tokenizer)
     pruned = temperature <= 0 and plain_greedy(getattr(model, "generation_config", None))
     prefix = _shared_prefix(prompts) if pruned else None
     bar = tqdm(total=len(prompts), desc="generate", unit="reply", disable=not progress)

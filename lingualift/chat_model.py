@@ -141,9 +141,14 @@ def end_of_turn_ids(tokenizer) -> list[int]:
 
 
 def stop_ids(model, tokenizer) -> set[int]:
-    """Every id that ends a reply: the generation config's eos, the tokenizer's, and the template's
-    end of turn (a base model's eos is not where its chat template ends a turn)."""
-    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    """Every id that ends a reply of `model` (its generation config's, see ending_ids)."""
+    return ending_ids(getattr(model, "generation_config", None), tokenizer)
+
+
+def ending_ids(generation_config, tokenizer) -> set[int]:
+    """Every id that ends a reply: the generation config's eos (one or several), the tokenizer's,
+    and the template's end of turn (a base model's eos is not where its chat template ends a turn)."""
+    eos = getattr(generation_config, "eos_token_id", None)
     ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
     if tokenizer.eos_token_id is not None:
         ids.add(tokenizer.eos_token_id)

@@ -74,7 +74,7 @@ class LocalTeacher:
                 batch_size=config.batch_size,
                 temperature=config.temperature,
                 cut_off=cut,
-                thinking=getattr(config, "thinking", False),
+                thinking=config.thinking,
             )
             for index, (reply, cut_off) in enumerate(zip(replies, cut)):
                 save(start + index, reply, None, cut_off)
@@ -103,7 +103,7 @@ class EndpointTeacher:
 
         config = self.config
         extra = {}
-        if getattr(config, "chat_template_kwargs", None):
+        if config.chat_template_kwargs:
             extra["chat_template_kwargs"] = json.loads(config.chat_template_kwargs)
 
         def one(index: int, chat: list[dict]) -> None:

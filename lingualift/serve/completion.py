@@ -92,13 +92,14 @@ class Completion:
     def __iter__(self) -> Iterator[Piece]:
         import torch
 
-        from lingualift.chat import _inputs, _stop_ids
+        from lingualift.chat import _inputs
+        from lingualift.chat_model import stop_ids
         from lingualift.models import cache_argument
 
         model, s = self.model, self.sampling
         inputs = _inputs(self.tokenizer, self.messages, self.thinking).to(model.device)
         self.prompt_tokens = int(inputs["input_ids"].shape[1])
-        end_ids = _stop_ids(model, self.tokenizer)
+        end_ids = stop_ids(model, self.tokenizer)
         generator = torch.Generator().manual_seed(s.seed) if s.seed is not None else None
         longest_stop = max((len(stop) for stop in s.stop), default=0)
         tokens: list[int] = []

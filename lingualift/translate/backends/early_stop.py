@@ -240,13 +240,9 @@ def watch_flags(watch, row: int) -> list[str]:
 
 
 def end_token_ids(generation_config, tokenizer) -> set[int]:
-    """The ids a finished row ends in: eos (one or several, from the model's generation config when it
-    has one), pad, and a chat template's end of turn (a base model's eos is not where its turns end)."""
-    ids = {tokenizer.pad_token_id, tokenizer.eos_token_id}
-    configured = getattr(generation_config, "eos_token_id", None)
-    ids.update(configured if isinstance(configured, list) else [configured])
-    if getattr(tokenizer, "chat_template", None):
-        from lingualift.chat_model import end_of_turn_ids
+    """The ids a finished row ends in: pad, and what ends a reply (chat_model.ending_ids: eos from the
+    generation config and the tokenizer, a chat template's end of turn)."""
+    from lingualift.chat_model import ending_ids
 
-        ids.update(end_of_turn_ids(tokenizer))
+    ids = ending_ids(generation_config, tokenizer) | {tokenizer.pad_token_id}
     return {i for i in ids if i is not None}

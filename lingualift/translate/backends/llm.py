@@ -87,6 +87,8 @@ class LLMTranslator:
         self.name = f"{backend}:{model}"
         self.device = device
         self.set_prompt_and_limits(prompt_template, self.model.config)
+        # found once: the template (and with it the end of turn) does not change after loading
+        self.end_ids = end_token_ids(getattr(self.model, "generation_config", None), self.tokenizer)
 
     def set_prompt_and_limits(self, prompt_template: str | None, config) -> None:
         """The prompt template, and the length limits the model's config allows (also CT2LLMTranslator's)."""
@@ -138,7 +140,7 @@ class LLMTranslator:
         else:
             prefix = None
         encoded = self.tokenizer.pad({"input_ids": prompts}, return_tensors="pt").to(self.device)
-        end_ids = end_token_ids(getattr(self.model, "generation_config", None), self.tokenizer)
+        end_ids = self.end_ids
         stop = None
         if self.early_stop:  # the pruned loop passes generated ids only; generate passes prompt + generated
             start = 0 if self.pruned else encoded["input_ids"].shape[1]
@@ -175,9 +177,7 @@ class LLMTranslator:
             "max_new_tokens": max_new_tokens,
             "do_sample": False,
             "pad_token_id": self.tokenizer.pad_token_id,
-            "eos_token_id": sorted(
-                end_token_ids(getattr(self.model, "generation_config", None), self.tokenizer)
-            ),
+            "eos_token_id": sorted(self.end_ids),
         }
         start = encoded["input_ids"].shape[1]
         if strict:  # penalise repeats of generated tokens only: the prompt holds the end-of-turn token,
