@@ -256,6 +256,11 @@ _add_stage_commands(app)
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: run the app, turn LinguaLiftError into one line and exit code 2."""
+    import sys
+
+    from lingualift import data_push
+
+    data_push.INVOKED[:] = list(sys.argv[1:] if argv is None else argv)  # a pushed dataset's card names it
     try:
         app(args=argv, prog_name="lingualift")  # click handles usage errors itself (exit 2)
     except LinguaLiftError as error:

@@ -1,8 +1,9 @@
-"""Load any dataset source, save it, push it to the hub with a card.
+"""Load any dataset source and save it (lingualift.data_push pushes one to the hub).
 
 Sources: a `save_to_disk` directory, local `.jsonl/.json/.csv/.parquet/.arrow` files (one,
-several, a directory of them or a glob), or a hub dataset id. Every failure is a `DataError`
-that names the file, line or column and what to do.
+several, a directory of them or a glob), or a hub dataset id, with a config as `id:config`
+(`wikimedia/wikipedia:20231101.nl`; a local clone of a hub dataset repo as `DIR:config`). Every
+failure is a `DataError` that names the file, line or column and what to do.
 """
 
 from __future__ import annotations
@@ -39,6 +40,15 @@ def _format_of(path: Path) -> str:
 def _is_saved_dataset(path: Path) -> bool:
     return path.is_dir() and any(
         (path / name).exists() for name in ("dataset_dict.json", "state.json", "dataset_info.json")
+    )
+
+
+def _is_dataset_repo(path: Path) -> bool:
+    """A local clone of a hub dataset repo: a README.md (its configs) and no data files beside it."""
+    return (
+        path.is_dir()
+        and (path / "README.md").is_file()
+        and not any(p.suffix.lower() in FILE_FORMATS for p in path.iterdir())
     )
 
 
@@ -95,11 +105,14 @@ def load_source(
     split: str | None = None,
     *,
     trust_remote_code: bool = False,
+    max_rows: int | None = None,
 ):
     """Load `source` as a DatasetDict (or a Dataset when `split` is given).
 
     Local files become the split named by their file stem when several files are given with
-    distinct names like `train.jsonl`/`test.jsonl`, else one `train` split.
+    distinct names like `train.jsonl`/`test.jsonl`, else one `train` split. `max_rows`: a hub
+    dataset is streamed and only its first `max_rows` rows of each split read (dumps such as
+    Wikipedia); other sources are cut after loading.
     """
     import datasets
 
@@ -107,33 +120,115 @@ def load_source(
     if not sources:
         raise DataError("no dataset source given")
     first = sources[0]
-    if len(sources) == 1 and _is_saved_dataset(Path(first)):
+    name, config = split_config(first)
+    if len(sources) == 1 and config is None and _is_saved_dataset(Path(first)):
         loaded = datasets.load_from_disk(first)
-    elif len(sources) == 1 and _looks_like_hub_id(first):
-        loaded = _load_hub(first, trust_remote_code=trust_remote_code)
+    elif len(sources) == 1 and (
+        config is not None or _looks_like_hub_id(first) or _is_dataset_repo(Path(first))
+    ):
+        loaded = _load_hub(name, config, trust_remote_code=trust_remote_code, split=split, max_rows=max_rows)
     else:
         loaded = _load_files(_expand_files(sources))
     if isinstance(loaded, datasets.Dataset):
-        loaded = datasets.DatasetDict({"train": loaded})
+        loaded = datasets.DatasetDict({split or "train": loaded})
+    if max_rows:
+        loaded = datasets.DatasetDict({k: v.select(range(min(max_rows, len(v)))) for k, v in loaded.items()})
     loaded = _select_split(loaded, split, first)
     _require_rows(loaded, first)
     return loaded
 
 
-def _load_hub(name: str, *, trust_remote_code: bool):
+def split_config(source: str) -> tuple[str, str | None]:
+    """`id:config` (or `DIR:config`, a local clone of a hub dataset repo) -> (id, config); anything
+    else -> (source, None)."""
+    name, colon, config = source.rpartition(":")
+    if not colon or not name or not config or "/" in config or "\\" in config:
+        return source, None
+    if Path(name).is_dir() or _looks_like_hub_id(name):
+        return name, config
+    return source, None
+
+
+def _load_hub(
+    name: str,
+    config: str | None = None,
+    *,
+    trust_remote_code: bool,
+    split: str | None = None,
+    max_rows: int | None = None,
+):
+    """A hub dataset (or a local clone of one), `config` its subset. With `max_rows`: streamed, each
+    split cut at `max_rows` rows, so a dump is never downloaded whole."""
     import datasets
 
     kwargs = {"token": os.environ.get(HF_TOKEN_ENV) or None}
     if trust_remote_code:
         kwargs["trust_remote_code"] = True
+    if Path(name).is_dir():  # datasets caches a local repo by its folder's name and config only (not
+        # its files): another clone named alike, or edited files, would be read from the stale cache
+        kwargs["cache_dir"] = _local_repo_cache(Path(name))
+    label = f"{name}:{config}" if config else name
     try:
-        return datasets.load_dataset(name, **kwargs)
+        if not max_rows:
+            return datasets.load_dataset(name, config, split=split, **kwargs)
+        streamed = datasets.load_dataset(name, config, split=split, streaming=True, **kwargs)
+        if isinstance(streamed, datasets.IterableDataset):
+            streamed = {split: streamed}
+        return datasets.DatasetDict(
+            {key: _first_rows(part, max_rows, label) for key, part in streamed.items()}
+        )
     except Exception as error:  # the hub raises many types; the user needs one line
+        message = _first_line(error)
+        if "Config name is missing" in str(error) or "BuilderConfig" in message:
+            raise DataError(_config_problem(name, config, error)) from None
+        if isinstance(error, ValueError) and "split" in message.lower() and split:
+            raise DataError(f"{label}: no split '{split}' ({message})") from None
         raise DataError(
-            f"{name}: not a local path, and loading it from the hub failed "
-            f"({type(error).__name__}: {_first_line(error)}) — check the id, your network, "
+            f"{label}: not a local path, and loading it from the hub failed "
+            f"({type(error).__name__}: {message}) — check the id, your network, "
             f"and {HF_TOKEN_ENV} for gated datasets"
         ) from error
+
+
+def _local_repo_cache(path: Path) -> str:
+    """A datasets cache folder of its own for a local dataset repo: its path and its files' sizes and
+    modification times name it."""
+    import hashlib
+
+    import datasets
+
+    digest = hashlib.sha256(str(path.resolve()).encode())
+    for file in sorted(f for f in path.rglob("*") if f.is_file() and ".git" not in f.parts):
+        stat = file.stat()
+        digest.update(f"{file.relative_to(path)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    return str(Path(datasets.config.HF_DATASETS_CACHE) / "lingualift-local" / digest.hexdigest()[:16])
+
+
+def _first_rows(part, max_rows: int, label: str):
+    """The first `max_rows` rows of a streamed split, as a Dataset with the stream's features."""
+    import itertools
+
+    import datasets
+
+    rows = list(itertools.islice(iter(part), max_rows))
+    if not rows:
+        raise DataError(f"{label}: the dataset is empty (0 rows)")
+    return datasets.Dataset.from_list(rows, features=part.features)
+
+
+def _config_problem(name: str, config: str | None, error: BaseException) -> str:
+    """One line: the dataset needs a config (or has not this one), and which it has."""
+    import datasets
+
+    try:
+        names = datasets.get_dataset_config_names(name, token=os.environ.get(HF_TOKEN_ENV) or None)
+    except Exception:
+        names = []
+    shown = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+    has = f"its configs: {shown}" if names else _first_line(error)
+    if config is None:
+        return f"{name}: this dataset has several configs — name one as {name}:CONFIG ({has})"
+    return f"{name}: no config '{config}' ({has})"
 
 
 def _load_files(files: list[Path]):
@@ -265,28 +360,3 @@ def hub_token() -> str:
     if not token:
         raise DataError(f"pushing to the hub needs a token: set {HF_TOKEN_ENV} in the environment")
     return token
-
-
-def dataset_card(repo_id: str, *, summary: str, languages: Sequence[str], details: dict) -> str:
-    """A dataset card (README.md) with YAML metadata. Never contains a secret."""
-    lines = ["---", "language:"] + [f"- {lang}" for lang in languages]
-    lines += ["tags:", "- lingualift", "---", "", f"# {repo_id}", "", summary, ""]
-    lines += [f"- **{key}**: {value}" for key, value in details.items()]
-    return "\n".join(lines) + "\n"
-
-
-def push_dataset(dataset, repo_id: str, card: str, *, private: bool = True) -> None:
-    """Push to the hub with the token from HF_TOKEN and upload the card as README.md."""
-    token = hub_token()
-    if token in card:
-        raise DataError("refusing to push: the dataset card contains the hub token")
-    try:
-        from huggingface_hub import DatasetCard
-
-        dataset.push_to_hub(repo_id, token=token, private=private)
-        DatasetCard(card).push_to_hub(repo_id, token=token)
-    except DataError:
-        raise
-    except Exception as error:
-        message = _first_line(error).replace(token, "***")
-        raise DataError(f"push to {repo_id} failed: {message}") from error

@@ -71,7 +71,9 @@ def write_report(
     out_dir = Path(out_dir) if out_dir else run_dir / "report"
     out_dir.mkdir(parents=True, exist_ok=True)
     sections = (leading or []) + build_sections(run_dir)
-    if not any(s.rows or s.figure for s in sections):
+    if not any(
+        s.rows or s.figure or s.extra_html for s in sections
+    ):  # the pipeline's plan: a run --until source
         from lingualift.stages import registry
 
         names = ", ".join(s.report for s in registry() if s.report)

@@ -4,13 +4,7 @@ import datasets
 import pytest
 
 from lingualift.errors import DataError
-from lingualift.io import (
-    dataset_card,
-    load_source,
-    push_dataset,
-    require_columns,
-    save_dataset,
-)
+from lingualift.io import load_source, require_columns, save_dataset
 
 ROWS = [
     {"message_id": "a", "text": "Hello there", "lang": "en"},
@@ -141,36 +135,62 @@ def test_hub_id_offline_is_one_clear_error(monkeypatch):
         load_source("OpenAssistant/oasst1")
 
 
-def test_push_needs_a_token_from_the_environment(monkeypatch):
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    with pytest.raises(DataError, match="set HF_TOKEN"):
-        push_dataset(datasets.Dataset.from_list(ROWS), "me/data", "card")
+def dataset_repo(root, configs: dict[str, list[dict]]):
+    """A local clone of a hub dataset repo: one folder per config, its README declaring them (the
+    layout of Bactrian-X, wikimedia/wikipedia: datasets reads it as it reads the hub's)."""
+    lines = ["---", "configs:"]
+    for name, rows in configs.items():
+        (root / name).mkdir(parents=True)
+        (root / name / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        lines += [f"- config_name: {name}", "  data_files:", "  - split: train", f"    path: {name}/*.jsonl"]
+    (root / "README.md").write_text("\n".join(lines + ["---", "", "# a dataset", ""]))
+    return root
 
 
-def test_push_never_sends_a_card_holding_the_token(monkeypatch):
-    secret = "hf_secret_value_123"
-    monkeypatch.setenv("HF_TOKEN", secret)
-    card = dataset_card("me/data", summary=f"oops {secret}", languages=["nl"], details={})
-    with pytest.raises(DataError, match="contains the hub token") as caught:
-        push_dataset(datasets.Dataset.from_list(ROWS), "me/data", card)
-    assert secret not in str(caught.value)
+def test_a_config_is_named_as_id_colon_config_and_a_missing_one_lists_those_that_exist(tmp_path):
+    repo = dataset_repo(
+        tmp_path / "repo", {"nl": ROWS, "ig": [{"message_id": "z", "text": "Ndewo", "lang": "ig"}]}
+    )
+    assert list(load_source(f"{repo}:ig")["train"]["text"]) == ["Ndewo"]
+    assert list(load_source(f"{repo}:nl", split="train")["text"]) == [r["text"] for r in ROWS]
+    with pytest.raises(
+        DataError,
+        match=rf"^{repo}: this dataset has several configs — name one as {repo}:CONFIG \(its configs: nl, ig\)$",
+    ):
+        load_source(str(repo))
+    with pytest.raises(DataError, match=r"no config 'xx' \(its configs: nl, ig\)"):
+        load_source(f"{repo}:xx")
+    with pytest.raises(DataError, match=r":nl: no split 'test'"):
+        load_source(f"{repo}:nl", split="test")
 
 
-def test_push_failure_message_hides_the_token(monkeypatch):
-    secret = "hf_secret_value_456"
-    monkeypatch.setenv("HF_TOKEN", secret)
+def test_max_rows_streams_a_config_and_reads_only_the_first_rows(tmp_path, monkeypatch):
+    many = [{"message_id": str(i), "text": f"row {i}", "lang": "nl"} for i in range(50)]
+    repo = dataset_repo(tmp_path / "repo", {"nl": many})
+    streamed = []
+    real = datasets.load_dataset
 
-    def failing_push(self, repo_id, token=None, private=True):  # the hub is unreachable here
-        raise RuntimeError(f"401 Unauthorized for token {token}")
+    def watch(*args, **kwargs):
+        streamed.append(kwargs.get("streaming", False))
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(datasets.Dataset, "push_to_hub", failing_push)
-    card = dataset_card("me/data", summary="Dutch oasst1", languages=["nl"], details={"rows": 3})
-    with pytest.raises(DataError) as caught:
-        push_dataset(datasets.Dataset.from_list(ROWS), "me/data", card)
-    assert secret not in str(caught.value) and "***" in str(caught.value)
+    monkeypatch.setattr(datasets, "load_dataset", watch)
+    data = load_source(f"{repo}:nl", max_rows=3)
+    assert list(data["train"]["text"]) == ["row 0", "row 1", "row 2"] and streamed == [True]
+    cut = load_source(str(write_rows(tmp_path / "rows.jsonl")), max_rows=2)
+    assert list(cut["train"]["message_id"]) == ["a", "b"]
 
 
-def test_dataset_card_has_language_metadata():
-    card = dataset_card("me/data", summary="Dutch oasst1", languages=["nl"], details={"rows": 3})
-    assert card.startswith("---\nlanguage:\n- nl\n")
-    assert "- **rows**: 3" in card
+def test_a_path_with_a_colon_that_is_no_config_is_still_a_path(tmp_path):
+    folder = tmp_path / "a:b"
+    folder.mkdir()
+    path = write_rows(folder / "rows.jsonl")
+    assert len(load_source(str(path))["train"]) == 3
+
+
+def test_two_local_repos_named_alike_are_never_read_from_each_others_cache(tmp_path):
+    """datasets caches a local repo by folder name and config: lingualift keys it by its files too."""
+    first = dataset_repo(tmp_path / "one" / "data", {"nl": [{"text": "Hallo"}]})
+    second = dataset_repo(tmp_path / "two" / "data", {"nl": [{"text": "hallo"}]})  # same size
+    assert list(load_source(f"{first}:nl")["train"]["text"]) == ["Hallo"]
+    assert list(load_source(f"{second}:nl")["train"]["text"]) == ["hallo"]

@@ -504,8 +504,14 @@ def test_each_teacher_recipe_runs_end_to_end_on_the_demo_model(preset, tmp_path,
     monkeypatch.setenv("LINGUALIFT_CACHE", str(demo_cache))
     english = [r["text"].split("\n")[0][:100] for r in sample_rows() if r.get("lang") == "en"]
     source = tmp_path / "source.jsonl"
-    if preset == "bactrian":  # English instructions: translated, then answered
-        rows = [{"instruction": english[i], "input": "", "output": english[i + 1]} for i in range(0, 12, 2)]
+    sources = f"source: {source}"
+    if (
+        preset == "bactrian"
+    ):  # English instructions from Alpaca and Dolly (one repeated): translated, answered
+        rows = [{"instruction": english[i], "input": "", "output": english[i + 1]} for i in range(0, 8, 2)]
+        dolly = [{"instruction": english[i], "context": "", "response": english[i + 1]} for i in (6, 8, 10)]
+        (tmp_path / "dolly.jsonl").write_text("".join(json.dumps(r) + "\n" for r in dolly))
+        sources = f"source:\n- {source}\n- {tmp_path / 'dolly.jsonl'}"
     else:  # native prompts, two of them not Dutch (the prompt language filter)
         dutch = [
             "Schrijf een korte zin over de zee.",
@@ -517,9 +523,11 @@ def test_each_teacher_recipe_runs_end_to_end_on_the_demo_model(preset, tmp_path,
     source.write_text("".join(json.dumps(r) + "\n" for r in rows))
     config = tmp_path / "pipeline.yaml"
     assert main(["init", str(config), "--preset", preset, "--lang", "nl"]) == 0
-    config.write_text(config.read_text().replace("  # model: ", "  model: demo  # "))
+    text = config.read_text().replace("  # model: ", "  model: demo  # ")
+    text = re.sub(r"^source:.*\n(- .*\n)*", sources + "\n", text, flags=re.M)
+    config.write_text(text)
     work = tmp_path / "w"
-    argv = ["run", str(config), "--work-dir", str(work), "--set", "model=demo", "--set", f"source={source}"]
+    argv = ["run", str(config), "--work-dir", str(work), "--set", "model=demo"]
     argv += ["--set", "respond.max_new_tokens=96", "--set", "respond.batch_size=6"]
     argv += [
         "--set",
@@ -540,6 +548,10 @@ def test_each_teacher_recipe_runs_end_to_end_on_the_demo_model(preset, tmp_path,
         == report["accepted"] + sum(report["rejected_by_reason"].values())
     )
     assert report["accepted"] >= 2  # one for training, one held out
+    if preset == "bactrian":  # dolly's first row repeats alpaca's last instruction
+        summary = json.loads((work / "source" / "stage.json").read_text())["summary"]
+        assert summary["by_source"] == {str(source): 4, str(tmp_path / "dolly.jsonl"): 2}
+        assert summary["duplicates_across_sources"] == 1
     assert preset != "tagengo" or report["rejected_by_reason"].get("prompt_language") == 2
     kept = datasets.load_from_disk(str(work / "threads" / "all"))["train"]
     assert len(kept) == report["accepted"]
@@ -552,3 +564,44 @@ def test_each_teacher_recipe_runs_end_to_end_on_the_demo_model(preset, tmp_path,
     assert all((work / step / "stage.json").exists() for step in [*steps, "threads", "train-sft", "evaluate"])
     assert (work / "translate").exists() == (preset == "bactrian")
     assert "respond" in (work / "report" / "report.md").read_text()
+
+
+def test_several_sources_are_one_dataset_with_a_source_column_and_duplicates_counted(tmp_path, capsys):
+    """Bactrian-X's Alpaca *and* Dolly in one run: `source:` a list (a file and a hub-style repo with
+    a config), rows become messages with their source, a prompt Dolly repeats from Alpaca is dropped
+    and counted, an empty Dolly answer is left out and counted, `limit` applies to each source."""
+    from tests.test_io import dataset_repo
+
+    alpaca = tmp_path / "alpaca.jsonl"
+    alpaca_rows = [
+        {"instruction": "Name a colour.", "input": "", "output": "Blue."},
+        {"instruction": "Add the numbers.", "input": "2 and 3", "output": "5"},
+        {"instruction": "Say yes.", "input": "", "output": "Yes."},
+        {"instruction": "Not read: past the limit.", "input": "", "output": "-"},
+    ]
+    alpaca.write_text("".join(json.dumps(r) + "\n" for r in alpaca_rows))
+    dolly_rows = [
+        {"instruction": "Name a colour.", "context": "", "response": "Blue.", "category": "open_qa"},
+        {"instruction": "Say nothing.", "context": "", "response": "", "category": "open_qa"},
+        {"instruction": "Who wrote Hamlet?", "context": "", "response": "Shakespeare.", "category": "qa"},
+        {"instruction": "Not read: past the limit.", "context": "", "response": "-", "category": "qa"},
+    ]
+    repo = dataset_repo(tmp_path / "dolly", {"en": dolly_rows})
+    config = tmp_path / "pipeline.yaml"
+    config.write_text(f"source:\n- {alpaca}\n- {repo}:en\nsource_lang: en\nlimit: 3\n")
+    work = tmp_path / "w"
+    assert main(["run", str(config), "--work-dir", str(work), "--until", "source"]) == 0
+    rows = list(datasets.load_from_disk(str(work / "source" / "data"))["train"])
+    assert [(r["source"], r["messages"][0]["content"]) for r in rows] == [
+        (str(alpaca), "Name a colour."),
+        (str(alpaca), "Add the numbers.\n\n2 and 3"),
+        (str(alpaca), "Say yes."),
+        (f"{repo}:en", "Who wrote Hamlet?"),
+    ]  # of dolly's three rows within the limit, one repeats alpaca's and one has an empty answer
+    assert rows[-1]["messages"][1] == {"role": "assistant", "content": "Shakespeare."}
+    summary = json.loads((work / "source" / "stage.json").read_text())["summary"]
+    assert summary["by_source"] == {str(alpaca): 3, f"{repo}:en": 1}
+    assert summary["duplicates_across_sources"] == 1
+    assert list(summary["left_out"].values()) == [1] and f"{repo}:en" in next(iter(summary["left_out"]))
+    out = capsys.readouterr().out
+    assert "1 rows repeating an earlier source's dropped" in out

@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from lingualift.conversations import formats
 from lingualift.conversations.oasst import (
@@ -19,12 +19,13 @@ from lingualift.conversations.oasst import (
     index_columns,
     preference_pairs,
 )
+from lingualift.data_push import DataPush
 from lingualift.errors import ConfigError
 from lingualift.reports import StageReport
 from lingualift.stage import STEP_FOLDER, Link
 
 
-class ThreadsConfig(BaseModel):
+class ThreadsConfig(DataPush):
     """Options of `lingualift threads` (and the pipeline's `threads:` section)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -272,17 +273,20 @@ class ThreadsReport(StageReport):
     config: dict[str, Any] = Field(default_factory=dict)  # the ThreadsConfig it ran with
     pairs_out: Optional[str] = None
     pairs_note: Optional[str] = None  # why no pairs were written
+    pushed_to: Optional[str] = None  # --push-to-hub: the dataset repo's URL
 
 
 def write_threads(config: ThreadsConfig) -> ThreadsReport:
     """Load the source, build threads (and pairs), save them, write the report; return the report."""
     import datasets
 
+    from lingualift.data_push import push_data, require_token
     from lingualift.io import load_source, save_dataset
 
     if config.source is None or config.out is None:
         raise ConfigError("threads needs a source dataset and --out (where the threads go)")
     source, out, pairs_out, split = config.source, config.out, config.pairs_out, config.split
+    require_token(config)
     data = load_source(source, split=split)
     if isinstance(data, datasets.Dataset):
         data = datasets.DatasetDict({split: data})
@@ -301,4 +305,22 @@ def write_threads(config: ThreadsConfig) -> ThreadsReport:
         report.pairs_out = str(save_dataset(pairs, pairs_out))
     (Path(out_dir) / "thread_message_ids.json").write_text(json.dumps(built.get("_ids", {})))
     report.write(Path(out_dir) / "threads_report.json")
+    if config.push_to_hub:
+        langs = sorted(
+            {lang for part in threads.values() if "lang" in part.column_names for lang in part["lang"]}
+        )
+        report.pushed_to = push_data(
+            config,
+            out_dir,
+            what=f"Conversations ({config.strategy} threads)",
+            source=source,
+            made_by="lingualift threads",
+            languages=[x for x in langs if x] or ([config.lang] if config.lang else []),
+            counts={
+                f"{name} {key}": value
+                for name, counts in built["splits"].items()
+                for key, value in counts.items()
+            },
+        )
+        report.write(Path(out_dir) / "threads_report.json")
     return report

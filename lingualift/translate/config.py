@@ -7,6 +7,7 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from lingualift.data_push import DataPush
 from lingualift.language_id import LanguageCheck
 from lingualift.stage import STEP_FOLDER, Link
 
@@ -20,11 +21,11 @@ CT2ComputeType = Literal[
 CT2_BACKENDS = (*SEQ2SEQ, "tower", "llm")  # ctranslate2.Translator for seq2seq, Generator for chat LMs
 
 
-class TranslateConfig(LanguageCheck):
+class TranslateConfig(LanguageCheck, DataPush):
     model_config = ConfigDict(extra="forbid")
 
     source: Annotated[str, Link("the source step's data")] = Field(
-        description="Dataset: hub id, save_to_disk dir, or jsonl/csv/parquet files"
+        description="Dataset: hub id (id:config for a subset), save_to_disk dir, or jsonl/csv/parquet files"
     )
     to: Annotated[str, Link("language")] = Field(description="Target language (code or English name)")
     out: Annotated[str | None, Link(STEP_FOLDER)] = Field(

@@ -45,10 +45,12 @@ def translate_dataset(config: TranslateConfig, *, echo=print, progress: bool = T
     out = config.out
     import datasets
 
+    from lingualift.data_push import require_token
     from lingualift.io import load_source, require_columns
     from lingualift.language_id import unknown_target, use
 
     use(config.lid)
+    require_token(config)
     started = time.perf_counter()
     tgt = get_language(config.to)
     language_check = unknown_target(tgt.tag, tgt.name)
@@ -159,6 +161,19 @@ def translate_dataset(config: TranslateConfig, *, echo=print, progress: bool = T
             f"every segment failed ({failures.summary()}): nothing was translated; {out} keeps the rows "
             "flagged failed"
         )
+    if config.push_to_hub:
+        from lingualift.data_push import push_data
+
+        url = push_data(
+            config,
+            out,
+            what=f"A translation into {tgt.name} ({report.format} format)",
+            source=config.source,
+            made_by=f"translated by {report.backend} `{report.model}`",
+            languages=sorted({tgt.tag, *([config.source_lang] if config.source_lang else [])}),
+            counts={"rows by outcome": outcomes, "rows by quality flag": flags or "none"},
+        )
+        echo(f"pushed to {url}")
     return report
 
 

@@ -6,12 +6,13 @@ from typing import Optional
 
 from pydantic import ConfigDict, Field, model_validator
 
+from lingualift.data_push import DataPush
 from lingualift.language_id import LanguageCheck
 from lingualift.models import ModelPlacement
 from lingualift.teacher import Thinking
 
 
-class GenerateConfig(ModelPlacement, Thinking, LanguageCheck):
+class GenerateConfig(ModelPlacement, Thinking, LanguageCheck, DataPush):
     model_config = ConfigDict(extra="forbid")
 
     docs: str = Field(

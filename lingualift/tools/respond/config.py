@@ -6,13 +6,14 @@ from typing import Annotated, Optional
 
 from pydantic import ConfigDict, Field, model_validator
 
+from lingualift.data_push import DataPush
 from lingualift.language_id import LanguageCheck
 from lingualift.models import ModelPlacement
 from lingualift.stage import STEP_FOLDER, Link
 from lingualift.teacher import Thinking
 
 
-class RespondConfig(ModelPlacement, Thinking, LanguageCheck):
+class RespondConfig(ModelPlacement, Thinking, LanguageCheck, DataPush):
     model_config = ConfigDict(extra="forbid")
 
     data: Annotated[str, Link("the translate step's output")] = Field(

@@ -184,6 +184,9 @@ def respond(config: RespondConfig, *, echo=print, progress: bool = True) -> Resp
     from lingualift.language_id import unknown_target, use
 
     use(config.lid)
+    from lingualift.data_push import require_token
+
+    require_token(config)
     language_check = unknown_target(lang.tag, lang.name)
     if language_check:
         echo(f"warning: the language filters are skipped: {language_check}")
@@ -293,6 +296,19 @@ def respond(config: RespondConfig, *, echo=print, progress: bool = True) -> Resp
     echo(
         f"{report.accepted} conversations → {config.out}; rejected {report.rejected} {report.rejected_by_reason}"
     )
+    if config.push_to_hub:
+        from lingualift.data_push import push_data
+
+        url = push_data(
+            config,
+            config.out,
+            what=f"Answers in {lang.name} (accepted in `train`, rejected with their reason in `rejected`)",
+            source=config.data,
+            made_by=f"answered by the teacher `{config.model}`",
+            languages=[lang.tag],
+            counts={"accepted": report.accepted, "rejected by reason": report.rejected_by_reason or "none"},
+        )
+        echo(f"pushed to {url}")
     return report
 
 
