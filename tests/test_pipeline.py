@@ -605,3 +605,41 @@ def test_several_sources_are_one_dataset_with_a_source_column_and_duplicates_cou
     assert list(summary["left_out"].values()) == [1] and f"{repo}:en" in next(iter(summary["left_out"]))
     out = capsys.readouterr().out
     assert "1 rows repeating an earlier source's dropped" in out
+
+
+def test_keep_where_takes_tagengos_finished_gpt4_answers_as_suzume_did(tmp_path, capsys):
+    """Suzume trained on tagengo's own answers, rows whose answer finished with `stop`:
+    `keep_where: {response[1]: stop, language: Dutch}`, no teacher, threads read the sharegpt rows."""
+
+    def row(prompt, answer, finish, language="Dutch"):
+        turns = [{"from": "human", "value": prompt}, {"from": "gpt", "value": answer}]
+        return {"conversations": turns, "response": [answer, finish], "language": language}
+
+    rows = [
+        row("Wat is de hoofdstad van Frankrijk?", "Parijs.", "stop"),
+        row("Schrijf een lang verhaal.", "Er was eens", "length"),  # cut off: not kept
+        row("Quelle heure est-il ?", "Midi.", "stop", "French"),  # another language
+        row("Noem een kleur.", "Blauw.", "stop"),
+    ]
+    source = tmp_path / "tagengo.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    config = tmp_path / "pipeline.yaml"
+    config.write_text(
+        f"language: nl\nsource: {source}\ntranslate: false\n"
+        "keep_where:\n  response[1]: stop\n  language: Dutch\nevaluate:\n  holdout: 1\n"
+    )
+    work = tmp_path / "w"
+    assert main(["run", str(config), "--work-dir", str(work), "--until", "threads"]) == 0
+    assert (
+        "keep_where: 2 of 4 rows kept (response[1] == 'stop', language == 'Dutch')" in capsys.readouterr().out
+    )
+    threads = datasets.load_from_disk(str(work / "threads" / "all"))["train"]
+    assert sorted(m[-1]["content"] for m in threads["messages"]) == ["Blauw.", "Parijs."]
+    summary = json.loads((work / "source" / "stage.json").read_text())["summary"]
+    assert summary["filtered_out"] == 2
+    config.write_text(config.read_text().replace("response[1]", "answer[1]"))
+    assert main(["run", str(config), "--work-dir", str(work), "--until", "threads"]) == 2
+    assert (
+        "keep_where names no column 'answer' (columns: conversations, response, language)"
+        in capsys.readouterr().err
+    )

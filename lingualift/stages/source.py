@@ -31,6 +31,14 @@ FIELDS = {
             "text", description="Column holding the message text (other formats are found by their columns)"
         ),
     ),
+    "keep_where": (
+        Optional[dict[str, Union[str, int, float, bool]]],
+        Field(
+            None,
+            description="Keep only rows whose columns hold these values; a key may index into a column: "
+            "`response[1]: stop` keeps tagengo rows whose answer finished (Suzume's filter)",
+        ),
+    ),
     "limit": (
         Optional[int],
         Field(
@@ -47,6 +55,8 @@ def plan(config, plan) -> None:
     from lingualift.pipeline.runner import path_fingerprint
 
     settings = {"source": config.source, "limit": config.limit, "text_field": config.text_field}
+    if config.keep_where:  # (only when set: a run from before the option keeps its fingerprint)
+        settings["keep_where"] = config.keep_where
     sources = config.source if isinstance(config.source, list) else [config.source]
     fingerprint = "|".join(path_fingerprint(one) for one in sources)
     plan.steps.append(Step("source", STAGE, None, settings=settings, inputs={"source": fingerprint}))
@@ -71,6 +81,10 @@ def run(step: Step, work: Path, echo) -> dict:
     else:
         name = source[0] if isinstance(source, list) else source
         data = load_source(name, max_rows=limit)
+    kept_where = None
+    if step.settings.get("keep_where"):
+        data, kept_where = keep_where(data, step.settings["keep_where"], name)
+        echo(f"keep_where: {kept_where['kept']} of {kept_where['read']} rows kept ({kept_where['rule']})")
     columns = next(iter(data.values())).column_names
     try:  # oasst or any text column, or a chat/instruction/preference format translate reads
         fmt = detect_format(columns, text_field, text_named=text_field != "text")
@@ -83,6 +97,8 @@ def run(step: Step, work: Path, echo) -> dict:
     label = name if fmt == "text" else f"{name} ({fmt} format)"
     echo(f"source: {label} — " + ", ".join(f"{s}: {n} rows" for s, n in rows.items()))
     summary = SourceSummary(source=name, rows=rows, format=fmt, oasst="parent_id" in columns)
+    if kept_where:
+        summary.filtered_out = kept_where["read"] - kept_where["kept"]
     if merged is not None:
         summary.by_source, summary.duplicates_across_sources = merged.by_source, merged.duplicates
         summary.left_out = merged.left_out
@@ -93,6 +109,41 @@ def run(step: Step, work: Path, echo) -> dict:
             + "".join(f"; {n} left out ({reason})" for reason, n in merged.left_out.items())
         )
     return summary.model_dump()
+
+
+def _value_at(row: dict, key: str):
+    """`column`, `column[1]` or `column.field` of a row; a KeyError/IndexError/TypeError if absent."""
+    import re
+
+    column, rest = re.match(r"([^\[.]+)(.*)", key).groups()
+    value = row[column]
+    for index, field in re.findall(r"\[(-?\d+)\]|\.([^\[.]+)", rest):
+        value = value[int(index)] if index else value[field]
+    return value
+
+
+def keep_where(data, rules: dict, name: str):
+    """The rows matching every rule (others counted); (data, {read, kept, rule})."""
+    import datasets
+
+    columns = next(iter(data.values())).column_names
+    for key in rules:
+        column = key.split("[")[0].split(".")[0]
+        if column not in columns:
+            raise DataError(f"{name}: keep_where names no column '{column}' (columns: {', '.join(columns)})")
+
+    def matches(row) -> bool:
+        try:
+            return all(_value_at(row, key) == value for key, value in rules.items())
+        except (KeyError, IndexError, TypeError):
+            return False
+
+    read = sum(len(part) for part in data.values())
+    kept = datasets.DatasetDict({split: part.filter(matches) for split, part in data.items()})
+    if not any(len(part) for part in kept.values()):
+        raise DataError(f"{name}: keep_where kept none of its {read} rows — check the values ({rules})")
+    rule = ", ".join(f"{key} == {value!r}" for key, value in rules.items())
+    return kept, {"read": read, "kept": sum(len(part) for part in kept.values()), "rule": rule}
 
 
 class Combined(BaseModel):
@@ -185,6 +236,7 @@ class SourceSummary(BaseModel):
     by_source: dict[str, int] = Field(default_factory=dict)  # several sources: rows kept from each
     duplicates_across_sources: int = 0  # rows dropped: an earlier source had the same content
     left_out: dict[str, int] = Field(default_factory=dict)  # "source: reason" -> rows (an empty turn)
+    filtered_out: int = 0  # rows keep_where did not keep
 
 
 def figure(summary: SourceSummary) -> str:
