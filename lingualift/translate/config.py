@@ -59,7 +59,7 @@ class TranslateConfig(LanguageCheck, DataPush):
     )
     split: str | None = Field(None, description="Only this split")
     limit: Annotated[int | None, Link("limit (applied by the source step)")] = Field(
-        None, gt=0, description="Only the first N rows of each split"
+        None, gt=0, description="Only the first N rows of each split (a hub dataset is streamed)"
     )
     batch_tokens: int = Field(4096, gt=0, description="Token budget per batch (padded input tokens)")
     max_new_tokens: int | None = Field(None, gt=0, description="Upper bound on generated tokens per segment")

@@ -64,7 +64,7 @@ def translate_dataset(config: TranslateConfig, *, echo=print, progress: bool = T
     work = Path(config.work_dir or f"{out}.work")
     store = TranslationStore(work / f"store-{rank}-of-{world}.sqlite")
 
-    data = load_source(config.source, split=config.split)
+    data = load_source(config.source, split=config.split, max_rows=config.limit)  # a hub dump: streamed
     if isinstance(data, datasets.Dataset):
         data = datasets.DatasetDict({config.split: data})
     if config.limit:

@@ -16,7 +16,8 @@ class GenerateConfig(ModelPlacement, Thinking, LanguageCheck, DataPush):
     model_config = ConfigDict(extra="forbid")
 
     docs: str = Field(
-        description="Documents: a .txt/.md file or a folder of them, jsonl/csv/parquet, save_to_disk dir or hub id"
+        description="Documents: a .txt/.md file or a folder of them, jsonl/csv/parquet, save_to_disk dir, "
+        "or hub id (id:config: wikimedia/wikipedia:20231101.ig)"
     )
     lang: str = Field(description="Language of the documents and of the conversations to write")
     out: str = Field(
@@ -49,7 +50,11 @@ class GenerateConfig(ModelPlacement, Thinking, LanguageCheck, DataPush):
     )
     include_context: bool = Field(False, description="Put the chunk in the user turn (reading comprehension)")
     system_prompt: Optional[str] = Field(None, description="System prompt of the written conversations")
-    limit: Optional[int] = Field(None, gt=0, description="Only the first N documents")
+    limit: Optional[int] = Field(
+        None,
+        gt=0,
+        description="Only the first N documents (a hub dataset is streamed: dumps are not downloaded whole)",
+    )
     trust_remote_code: bool = Field(False, description="Allow the dataset's or model's own code")
 
     @model_validator(mode="after")

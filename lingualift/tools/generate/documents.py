@@ -24,7 +24,9 @@ def load_documents(config: GenerateConfig) -> list[tuple[str, str]]:
     else:
         from lingualift.io import first_split, load_source, require_columns
 
-        data = first_split(load_source(config.docs, trust_remote_code=config.trust_remote_code))
+        data = first_split(  # with --limit a hub dump (wikimedia/wikipedia:20231101.ig) is streamed
+            load_source(config.docs, trust_remote_code=config.trust_remote_code, max_rows=config.limit)
+        )
         require_columns(data, [config.text_field], where=f"{config.docs} (--text-field)")
         ids = data["id"] if "id" in data.column_names else range(len(data))
         docs = [(str(i), text or "") for i, text in zip(ids, data[config.text_field])]
