@@ -11,7 +11,9 @@ from lingualift.data_push import DataPush
 from lingualift.language_id import LanguageCheck
 from lingualift.stage import STEP_FOLDER, Link
 
-Format = Literal["auto", "text", "alpaca", "dolly", "openai", "sharegpt", "preference", "prompts"]
+Format = Literal[
+    "auto", "text", "alpaca", "dolly", "openai", "sharegpt", "preference", "prompts", "multiple_choice"
+]
 Role = Literal["system", "user", "assistant"]
 Backend = Literal["opus", "mbart", "madlad", "m2m", "nllb", "seamless", "tower", "llm", "openai"]
 SEQ2SEQ = ("opus", "mbart", "madlad", "m2m", "nllb", "seamless")
@@ -44,13 +46,15 @@ class TranslateConfig(LanguageCheck, DataPush):
     text_field: Annotated[str, Link("text_field")] = Field("text", description="Column to translate")
     fields: Optional[list[str]] = Field(
         None,
-        description="Columns to translate, comma-separated: strings, or lists of turns translated turn by "
-        "turn (default: from the format)",
+        description="Columns to translate, comma-separated: strings, lists of strings (a benchmark's "
+        "choices) or of turns, each translated on its own; `column.key` for a dict column (choices.text) "
+        "(default: from the format)",
     )
     format: Format = Field(
         "auto",
         description="Which columns hold the text: auto (the --text-field column, else detected from the "
-        "columns), or a named format",
+        "columns), or a named format; multiple_choice: a benchmark's question, passage and choices "
+        "(TruthfulQA, ARC, MMLU, HellaSwag, Belebele), the label untouched",
     )
     roles: Optional[list[Role]] = Field(
         None,

@@ -69,9 +69,10 @@ def translate_dataset(config: TranslateConfig, *, echo=print, progress: bool = T
         data = datasets.DatasetDict({config.split: data})
     if config.limit:
         data = datasets.DatasetDict({k: v.select(range(min(config.limit, len(v)))) for k, v in data.items()})
-    layout = formats.detect_layout(config, next(iter(data.values())).column_names)
+    first = next(iter(data.values()))
+    layout = formats.detect_layout(config, first.column_names, first.features)
     if layout.kind == "fields":
-        require_columns(data, layout.fields, where=config.source)
+        require_columns(data, layout.columns, where=config.source)
         columns = next(iter(data.values())).column_names
         if not config.source_lang and config.lang_field not in columns:
             raise ConfigError(

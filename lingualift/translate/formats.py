@@ -53,6 +53,11 @@ class Layout:
     roles: frozenset[str] | None = None  # None: every turn
     column_roles: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The dataset columns the fields live in (`choices.text` lives in `choices`), in order."""
+        return tuple(dict.fromkeys(name.split(".")[0] for name in self.fields))
+
     def describe(self) -> str:
         roles = f", roles {','.join(sorted(self.roles))}" if self.roles else ""
         return f"format {self.format}: translating {', '.join(self.fields)}{roles}"
@@ -62,18 +67,29 @@ class Layout:
         return self.roles is None or role is None or role in self.roles
 
 
-def detect_layout(config: TranslateConfig, columns: list[str]) -> Layout:
-    """The layout from --fields/--format, else from the columns (the text column when it is there)."""
+def detect_layout(config: TranslateConfig, columns: list[str], features=None) -> Layout:
+    """The layout from --fields/--format, else from the columns (the text column when it is there).
+    `features` (the datasets Features) tell a multiple-choice benchmark's shape."""
+    from lingualift import multiple_choice
+
     roles = frozenset(config.roles) if config.roles else None
     fmt = config.format
     if config.fields:
-        missing = [f for f in config.fields if f not in columns]
+        missing = [f for f in config.fields if f.split(".")[0] not in columns]
         if missing:
             raise DataError(
                 f"--fields: no column {', '.join(repr(m) for m in missing)} (columns: {', '.join(columns)})"
             )
         known = COLUMN_ROLES.get(fmt, {}) if fmt != "auto" else _roles_by_name(config.fields)
         return Layout("fields", fmt if fmt != "auto" else "fields", tuple(config.fields), roles, known)
+    shape = multiple_choice.detect(features) if features is not None else None
+    if fmt == "multiple_choice" or (fmt == "auto" and shape and config.text_field not in columns):
+        if shape is None:
+            raise DataError(
+                f"--format multiple_choice: no question/choices/label columns found (columns: {', '.join(columns)}) "
+                "— name the strings with --fields"
+            )
+        return Layout("fields", "multiple_choice", shape.text_fields, roles)
     if fmt == "auto":
         fmt = _detect(config, columns)
     if fmt == "text":
@@ -154,6 +170,23 @@ class Item:
         return self.field if self.turn is None else f"{self.field}[{self.turn}]"
 
 
+def _holder(values: dict, field: str):
+    """(the object holding a field's value, its key there): the row, or a dict column."""
+    column, _, key = field.partition(".")
+    return (values[column], key) if key else (values, column)
+
+
+def _field_value(row: dict, name: str, where: str):
+    """`column` or `column.key` (a dict column) of a row."""
+    column, _, key = name.partition(".")
+    value = row[column]
+    if not key:
+        return value
+    if not isinstance(value, dict) or key not in value:
+        raise DataError(f"{where}, field '{name}': column '{column}' has no key '{key}'")
+    return value[key]
+
+
 def _turn_key(turn: dict) -> str | None:
     return "content" if "content" in turn else "value" if "value" in turn else None
 
@@ -168,14 +201,20 @@ def row_items(layout: Layout, row: dict, where: str) -> list[Item]:
     the row and field; a turn whose content is not a string (image parts) is an unselected item."""
     items = []
     for name in layout.fields:
-        value = row[name]
+        value = _field_value(row, name, where)
         if value is None or isinstance(value, str):
             items.append(Item(name, None, value, layout.selects(layout.column_roles.get(name))))
             continue
         if not isinstance(value, list):
             raise DataError(
-                f"{where}, field '{name}': a {type(value).__name__}, expected a string or a list of turns"
+                f"{where}, field '{name}': a {type(value).__name__}, expected a string, a list of strings "
+                "or a list of turns (a dict column: name its key, e.g. choices.text)"
             )
+        strings = all(v is None or isinstance(v, str) for v in value)
+        if strings and layout.format in ("multiple_choice", "fields"):  # answer lists, a benchmark's choices
+            selected = layout.selects(layout.column_roles.get(name))
+            items += [Item(name, index, text, selected) for index, text in enumerate(value)]
+            continue
         for index, turn in enumerate(value):
             if not isinstance(turn, dict) or _turn_key(turn) is None:
                 kind = type(turn).__name__ if not isinstance(turn, dict) else "dict without content/value"
@@ -308,13 +347,13 @@ def _owner(key: str, world: int) -> int:
 
 
 def _planning_columns(layout: Layout, config: TranslateConfig, columns: list[str]) -> list[str]:
-    return [c for c in (*layout.fields, config.lang_field, config.id_field) if c in columns]
+    return [c for c in dict.fromkeys((*layout.columns, config.lang_field, config.id_field)) if c in columns]
 
 
 def _row_plans(layout: Layout, planner: Planner, batch: dict, index: int, where: str):
     """(item, plan) for every string of one row of a batch."""
     config = planner.config
-    row = {name: batch[name][index] for name in layout.fields}
+    row = {name: batch[name][index] for name in layout.columns}
     lang = batch[config.lang_field][index] if config.lang_field in batch else None
     row_id = batch[config.id_field][index] if config.id_field in batch else None
     if layout.kind == "text":
@@ -338,7 +377,7 @@ def plan_segments(
         start = 0
         for batch in part.select_columns(columns).iter(batch_size=PLAN_BATCH_ROWS):
             queue = []
-            count = len(batch[layout.fields[0]])
+            count = len(batch[layout.columns[0]])
             for i in range(count):
                 for _, plan in _row_plans(layout, planner, batch, i, f"{split} row {start + i}"):
                     for key, text in planner.keys(plan):
@@ -421,12 +460,16 @@ def assemble(data, layout: Layout, planner: Planner, stores: list[TranslationSto
     def _write_fields(batch, rows, found, langs):
         import copy
 
-        out = {name: [] for name in layout.fields}
+        out = {name: [] for name in layout.columns}
         field_flags = {name: [] for name in layout.fields}
         translators, row_flags, lang_out = [], [], []
         for index, (row, lang) in enumerate(zip(rows, langs)):
-            values = {name: copy.deepcopy(batch[name][index]) for name in layout.fields}
-            flags_here = {name: [] if isinstance(values[name], list) else None for name in layout.fields}
+            values = {name: copy.deepcopy(batch[name][index]) for name in layout.columns}
+
+            flags_here = {
+                name: [] if isinstance(_field_value(values, name, ""), list) else None
+                for name in layout.fields
+            }
             used, located, outcomes = set(), [], []
             for item, plan in row:
                 done = resolve(planner, plan, item.text, found)
@@ -436,28 +479,33 @@ def assemble(data, layout: Layout, planner: Planner, stores: list[TranslationSto
                 outcomes.append(done.outcome)
                 used |= done.translators
                 located += [f"{item.where}:{f}" for f in done.flags]
+                parent, key = _holder(values, item.field)
                 if item.turn is None:
-                    values[item.field] = done.text if plan.pieces is not None else values[item.field]
+                    parent[key] = done.text if plan.pieces is not None else parent[key]
                     flags_here[item.field] = done.flags
                 else:
-                    turn = values[item.field][item.turn]
-                    if plan.pieces is not None:
+                    turn = parent[key][item.turn]
+                    if plan.pieces is not None and isinstance(turn, dict):
                         turn[_turn_key(turn)] = done.text
+                    elif plan.pieces is not None:  # a list of strings
+                        parent[key][item.turn] = done.text
                     flags_here[item.field].append(done.flags)
             outcome = _row_outcome(outcomes)
             tally.rows[outcome] += 1
             tally.rows.update(f"flag:{f.split(':', 2)[1]}" for f in located)  # rows per flag reason
-            for name in layout.fields:
+            for name in layout.columns:
                 out[name].append(values[name])
+            for name in layout.fields:
                 field_flags[name].append(flags_here[name] or [])
             translators.append("+".join(sorted(used)) or "none")
             row_flags.append(located)
             lang_out.append(
                 tgt.tag if outcome in ("translated", "flagged", "failed", "already_target") else lang
             )
-        for name in layout.fields:
+        for name in layout.columns:
             batch[f"source_{name}"] = batch[name]
             batch[name] = out[name]
+        for name in layout.fields:
             batch[f"qe_flags_{name}"] = field_flags[name]
         batch["translator"], batch["qe_flags"] = translators, row_flags
         batch[config.lang_field] = lang_out
@@ -472,16 +520,19 @@ def assemble(data, layout: Layout, planner: Planner, stores: list[TranslationSto
             features[column] = datasets.Value("string")
             features["source_text"] = part.features[column]
         else:
-            for name in layout.fields:
+            for name in layout.columns:
                 features[f"source_{name}"] = part.features[name]
                 if part.features[name] == datasets.Value("null"):
                     features[name] = datasets.Value("string")
-                kinds = (
-                    list,
-                    datasets.Sequence,
-                    getattr(datasets, "List", datasets.Sequence),
-                )  # List: datasets 4+
-                listed = isinstance(part.features[name], kinds)
+            kinds = (
+                list,
+                datasets.Sequence,
+                getattr(datasets, "List", datasets.Sequence),
+            )  # List: datasets 4+
+            for name in layout.fields:
+                column, _, key = name.partition(".")
+                feature = part.features[column][key] if key else part.features[column]
+                listed = isinstance(feature, kinds)
                 features[f"qe_flags_{name}"] = datasets.Sequence(strings) if listed else strings
         features["translator"] = datasets.Value("string")
         features["qe_flags"] = strings
