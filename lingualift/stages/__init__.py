@@ -28,6 +28,7 @@ NAMES = (
     "regression",
     "bench_mt",
     "harness",
+    "benchmark",
     "merge",
     "gguf",
     "chat",

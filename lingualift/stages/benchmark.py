@@ -1,0 +1,72 @@
+"""`lingualift eval benchmark`: a multiple-choice benchmark (a translated one) scored by log-likelihood."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from lingualift.evaluate.benchmark import BenchmarkConfig, BenchmarkReport
+from lingualift.sections import Section, fmt, png
+from lingualift.stage import Stage
+
+
+def command(
+    config: BenchmarkConfig,
+    data: Annotated[
+        str,
+        typer.Argument(
+            help="Multiple-choice dataset: a `translate` output, files, a save_to_disk dir or a hub id (id:config)."
+        ),
+    ],
+) -> None:
+    """Score a multiple-choice dataset (TruthfulQA, ARC, MMLU, HellaSwag or Belebele shaped, e.g.
+    translated by `lingualift translate`) by log-likelihood through lm-evaluation-harness: the model
+    (+ adapter), optionally --compare (the base you tuned) and --original (the source-language
+    dataset) side by side. Items translate flagged are left out and counted; accuracy and
+    length-normalised accuracy with 95% intervals and the chance level go to benchmark.json.
+    Needs the harness extra: pip install 'lingualift[harness]'."""
+    from lingualift.evaluate.benchmark import run_benchmark
+
+    run_benchmark(config, echo=typer.echo)
+
+
+def section(report: BenchmarkReport, where: str) -> Section:
+    left = ", ".join(f"{k} {v}" for k, v in report.left_out.items()) or "none"
+    by = (
+        f"lm-evaluation-harness {report.harness_version or '?'}, log-likelihood of each choice, 0-shot: "
+        f"{report.items} {report.shape} items of {report.data}; left out: {left}"
+    )
+
+    def interval(values) -> str:
+        return f" (95% {fmt(values[0])}–{fmt(values[1])})" if values else ""
+
+    rows = [("chance (guessing)", fmt(report.chance))]
+    rows += [
+        (f"{s.model} on {s.data}", f"acc {fmt(s.acc)}{interval(s.acc_ci95)}, acc_norm {fmt(s.acc_norm)}")
+        for s in report.scores
+    ]
+
+    def draw(fig, ax):
+        names = [s.model for s in report.scores]
+        ax.barh(range(len(names)), [s.acc for s in report.scores], color="#4c72b0")
+        errors = [(s.acc_stderr or 0) * 1.96 for s in report.scores]
+        ax.errorbar([s.acc for s in report.scores], range(len(names)), xerr=errors, fmt="none", ecolor="#222")
+        ax.axvline(report.chance or 0, color="#c44e52", linestyle="--", label="chance")
+        ax.set_yticks(range(len(names)), names, fontsize=8)
+        ax.set_xlim(0, 1)
+        ax.legend(fontsize=8)
+        ax.set_title(f"Accuracy on {report.shape} ({report.items} items), 95% intervals", fontsize=9)
+
+    return Section("Translated benchmark", where, by, rows, png(draw) if report.scores else None)
+
+
+STAGE = Stage(
+    "benchmark",
+    BenchmarkConfig,
+    command=command,
+    command_name="eval benchmark",
+    report="benchmark.json",
+    report_type=BenchmarkReport,
+    section=section,
+)
