@@ -1,7 +1,8 @@
 """Load any dataset source and save it (lingualift.data_push pushes one to the hub).
 
 Sources: a `save_to_disk` directory, local `.jsonl/.json/.csv/.parquet/.arrow` files (one,
-several, a directory of them or a glob), or a hub dataset id, with a config as `id:config`
+several, a directory of them or a glob), documents (a `.txt`/`.md` file or a folder of them: one
+row each, `id` and `text`), or a hub dataset id, with a config as `id:config`
 (`wikimedia/wikipedia:20231101.nl`; a local clone of a hub dataset repo as `DIR:config`). Every
 failure is a `DataError` that names the file, line or column and what to do.
 """
@@ -44,12 +45,44 @@ def _is_saved_dataset(path: Path) -> bool:
 
 
 def _is_dataset_repo(path: Path) -> bool:
-    """A local clone of a hub dataset repo: a README.md (its configs) and no data files beside it."""
-    return (
-        path.is_dir()
-        and (path / "README.md").is_file()
-        and not any(p.suffix.lower() in FILE_FORMATS for p in path.iterdir())
+    """A local clone of a hub dataset repo: a README.md whose metadata declares its data (configs or
+    dataset_info), and no data files beside it."""
+    card = path / "README.md"
+    if not (path.is_dir() and card.is_file()) or any(
+        p.suffix.lower() in FILE_FORMATS for p in path.iterdir()
+    ):
+        return False
+    head = card.read_text(encoding="utf-8", errors="replace")
+    return head.startswith("---") and any(
+        key in head.split("---", 2)[1] for key in ("configs:", "dataset_info:")
     )
+
+
+DOCUMENT_SUFFIXES = (".txt", ".md")
+
+
+def document_files(path: Path) -> list[Path]:
+    """A .txt/.md file, or a folder holding such documents (at any depth) and no dataset files:
+    its documents in order; else []."""
+    if path.is_file():
+        return [path] if path.suffix.lower() in DOCUMENT_SUFFIXES else []
+    if not path.is_dir() or _is_saved_dataset(path) or _is_dataset_repo(path):
+        return []
+    if any(p.suffix.lower() in FILE_FORMATS for p in path.rglob("*")):
+        return []
+    return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in DOCUMENT_SUFFIXES)
+
+
+def _load_documents(path: Path, files: list[Path]):
+    """One row per document: `id` (its path under the folder) and `text` (the whole file)."""
+    import datasets
+
+    base = path if path.is_dir() else path.parent
+    rows = [
+        {"id": str(f.relative_to(base)), "text": f.read_text(encoding="utf-8", errors="replace")}
+        for f in files
+    ]
+    return datasets.DatasetDict({"train": datasets.Dataset.from_list(rows)})
 
 
 def _expand_files(sources: Sequence[str]) -> list[Path]:
@@ -127,6 +160,8 @@ def load_source(
         config is not None or _looks_like_hub_id(first) or _is_dataset_repo(Path(first))
     ):
         loaded = _load_hub(name, config, trust_remote_code=trust_remote_code, split=split, max_rows=max_rows)
+    elif len(sources) == 1 and document_files(Path(first)):  # a folder of .txt/.md: one row a document
+        loaded = _load_documents(Path(first), document_files(Path(first)))
     else:
         loaded = _load_files(_expand_files(sources))
     if isinstance(loaded, datasets.Dataset):

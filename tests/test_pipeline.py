@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import datasets
@@ -269,7 +270,7 @@ def test_an_invalid_config_is_one_error_naming_the_key_path_before_anything_load
     assert not (tmp_path / "w").exists()
 
 
-@pytest.mark.parametrize("preset", ["demo", "llama2lang", "bactrian", "tagengo", "cpt-sft"])
+@pytest.mark.parametrize("preset", ["demo", "llama2lang", "bactrian", "tagengo", "cpt-sft", "globalinstruct"])
 def test_init_writes_a_commented_preset_that_validates(preset, tmp_path, capsys):
     from lingualift.pipeline import load_config, plan_steps
 
@@ -278,16 +279,20 @@ def test_init_writes_a_commented_preset_that_validates(preset, tmp_path, capsys)
     text = path.read_text()
     assert "# " in text and "{language}" not in text
     config = load_config(path)
-    if preset in ("bactrian", "tagengo"):  # a teacher is the one thing it cannot guess: the dry run names it
+    if preset in ("bactrian", "tagengo", "globalinstruct"):  # a teacher it cannot guess: the dry run names it
         assert main(["run", str(path), "--dry-run"]) == 2
         err = capsys.readouterr().err.strip()
-        assert err.startswith("error: respond") and "needs a teacher" in err and len(err.splitlines()) == 1
+        stage = "generate" if preset == "globalinstruct" else "respond"
+        assert err.startswith(f"error: {stage}") and "needs a teacher" in err and len(err.splitlines()) == 1
         path.write_text(text.replace("  # base_url:", "  base_url:").replace("  # model:", "  model:"))
         config = load_config(path)
     steps = [step.name for step in plan_steps(config)]
     assert config.language == "de" and "train-sft" in steps
     assert preset != "bactrian" or steps[:4] == ["source", "translate", "respond", "threads"]
     assert preset != "tagengo" or steps[:3] == ["source", "respond", "threads"]  # native prompts
+    assert preset != "globalinstruct" or (
+        steps[:3] == ["source", "generate", "threads"] and "benchmark" in steps
+    )
     sft = next(step.config for step in plan_steps(config) if step.name == "train-sft")
     seeds = {  # the numbers each seed document gives (shared/seeds/), where the preset cites them
         "cpt-sft": {"scheduler": "cosine", "warmup_ratio": 0.03, "adam_beta2": 0.95, "lr": 2e-4, "epochs": 2},
@@ -643,3 +648,109 @@ def test_keep_where_takes_tagengos_finished_gpt4_answers_as_suzume_did(tmp_path,
         "keep_where names no column 'answer' (columns: conversations, response, language)"
         in capsys.readouterr().err
     )
+
+
+IGBO_DOCS = {
+    "igbo.txt": "Igbo bụ asụsụ ndị Igbo na-asụ na mpaghara ndịda ọwụwa anyanwụ Naịjirịa. Ọ bụ otu n'ime "
+    "asụsụ ndị kachasị ukwuu na mba ahụ, ọtụtụ nde mmadụ na-asụkwa ya n'ụlọ na n'ahịa.",
+    "enugwu.txt": "Enugwu bụ isi obodo Steeti Enugwu. Ọ dị n'ugwu, ndị mmadụ na-akpọkwa ya obodo ọkụ n'ihi "
+    "icheku ọkụ a na-egwu n'ebe ahụ na mgbe ochie, tupu ụgbọ oloko ebido ibuga ya n'ọdụ ụgbọ mmiri.",
+    "oji.txt": "Oji dị mkpa n'omenala ndị Igbo. A na-eji ya anabata ọbịa n'ụlọ, onye kachasị okenye na-agọzi ya "
+    "tupu e kewaa ya, ndị niile nọ n'ebe ahụ na-erikwa ya ọnụ dịka ihe ịrịba ama nke udo.",
+    "ahia.txt": "Ahịa Ọnwụrụ Ọnịcha bụ otu n'ime ahịa kachasị ukwuu n'Afrịka. Ndị ahịa si n'ọtụtụ obodo na-abịa "
+    "ebe ahụ ịzụ na ire akwa, ngwa ọrụ na nri, ahịa ahụ na-emekwa kwa ụbọchị ma e wezụga ụbọchị Ụka.",
+}
+
+
+class IgboGenerator(BaseHTTPRequestHandler):
+    """A scripted teacher for `generate`: two pairs per chunk in Igbo, each answer a sentence of it."""
+
+    def do_POST(self):  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        chunk = body["messages"][-1]["content"].split("Text:\n", 1)[1]
+        sentences = [s.strip() + "." for s in chunk.split(".") if len(s.strip()) > 20]
+        pairs = [
+            {"question": f"Gịnị ka ederede a kwuru banyere {s.split()[0]}?", "answer": s}
+            for s in sentences[:2]
+        ]
+        reply = json.dumps({"choices": [{"message": {"role": "assistant", "content": json.dumps(pairs)}}]})
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(reply.encode())
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.slow
+def test_the_globalinstruct_preset_runs_from_igbo_documents_to_a_benchmark_score(
+    tmp_path, demo_cache, monkeypatch
+):
+    """`init --preset globalinstruct --lang ig` on a folder of Igbo documents: generate (a scripted
+    teacher) writes the pairs, heliport checks them (lid.176 has no Igbo), the demo model trains,
+    fidelity is measured, and an Igbo multiple-choice set is scored tuned beside base and chance."""
+    from tests.fixtures_teacher import local_server
+
+    monkeypatch.setenv("LINGUALIFT_CACHE", str(demo_cache))
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in IGBO_DOCS.items():
+        (docs / name).write_text(text + "\n")
+    bench = tmp_path / "mc-ig.jsonl"
+    items = [
+        ("Ebee ka Enugwu dị?", ["N'ugwu", "N'osimiri", "N'ọzara"]),
+        ("Gịnị ka a na-eji anabata ọbịa?", ["Oji", "Akwa", "Ụgbọ"]),
+        ("Kedu asụsụ ndị Igbo na-asụ?", ["Igbo", "Hausa", "Yoruba"]),
+    ]
+    bench.write_text(
+        "".join(
+            json.dumps({"question": q, "choices": {"text": c, "label": ["A", "B", "C"]}, "answerKey": "A"})
+            + "\n"
+            for q, c in items
+        )
+    )
+    config = tmp_path / "pipeline.yaml"
+    assert main(["init", str(config), "--preset", "globalinstruct", "--lang", "ig"]) == 0
+    with local_server(IgboGenerator) as url:
+        work = tmp_path / "w"
+        argv = ["run", str(config), "--work-dir", str(work), "--set", "model=demo", "--set", f"source={docs}"]
+        argv += ["--set", f"generate.base_url={url}", "--set", "generate.model=scripted"]
+        argv += ["--set", "generate.min_doc_chars=50", "--set", "generate.chunk_tokens=64"]
+        argv += [
+            "--set",
+            "train.sft.max_steps=2",
+            "--set",
+            "train.sft.batch_size=2",
+            "--set",
+            "train.sft.grad_accum=1",
+        ]
+        argv += ["--set", "train.sft.max_seq_length=256", "--set", "evaluate.holdout=1"]
+        argv += ["--set", "evaluate.fidelity.limit=1", "--set", "evaluate.fidelity.max_new_tokens=8"]
+        argv += ["--set", f"evaluate.benchmark.source={bench}", "--set", "evaluate.benchmark.source_lang=ig"]
+        argv += [
+            "--set",
+            "evaluate.benchmark.split=train",
+            "--set",
+            "evaluate.benchmark.translate.backend=llm",
+        ]
+        argv += ["--set", "evaluate.benchmark.translate.model=demo", "--set", "limit=100"]
+        assert main(argv) == 0
+    source = json.loads((work / "source" / "stage.json").read_text())["summary"]
+    assert source["rows"] == {"train": 4}  # one row a document
+    generated = json.loads((work / "generate" / "data" / "generate_report.json").read_text())
+    assert generated["documents_kept"] == 4 and generated["pairs"]["accepted"] >= 4
+    assert generated["language_check"].startswith("heliport")  # the pipeline's `lid:` reached it
+    threads = datasets.load_from_disk(str(work / "threads" / "all"))["train"]
+    assert len(threads) == generated["pairs"]["accepted"] and {"ig"} == set(threads["lang"])
+    assert (work / "train-sft" / "adapter_config.json").exists()
+    fidelity = json.loads((work / "evaluate" / "fidelity.json").read_text())
+    assert "heliport" in json.dumps(fidelity) and "not measurable" not in json.dumps(fidelity)
+    benchmark = json.loads((work / "benchmark" / "benchmark.json").read_text())
+    assert benchmark["items"] == 3 and benchmark["chance"] == pytest.approx(1 / 3)
+    assert [s["model"] for s in benchmark["scores"]] == [
+        str(work / "train-sft"),
+        "demo",
+        str(work / "train-sft"),
+    ]
+    assert "Translated benchmark" in (work / "report" / "report.md").read_text()

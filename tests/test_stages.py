@@ -49,6 +49,8 @@ SECTIONS = {
     "train": "train.sft",
     "fidelity": "evaluate.fidelity",
     "merge": "export.merge",
+    "generate": "generate",
+    "benchmark": "evaluate.benchmark",
 }
 
 

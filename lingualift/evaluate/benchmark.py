@@ -8,13 +8,14 @@ import hashlib
 import json
 import math
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from lingualift.errors import DataError
 from lingualift.models import ModelPlacement
 from lingualift.reports import StageReport
+from lingualift.stage import STEP_FOLDER, Link
 
 Z95 = 1.959964  # a normal 95% interval from the harness's standard error
 
@@ -22,23 +23,27 @@ Z95 = 1.959964  # a normal 95% interval from the harness's standard error
 class BenchmarkConfig(ModelPlacement):
     model_config = ConfigDict(extra="forbid")
 
-    data: str = Field(
+    data: Annotated[str, Link("the benchmark's translation")] = Field(
         description="Multiple-choice dataset (TruthfulQA, ARC, MMLU, HellaSwag, Belebele shapes): a "
         "`translate` output, files, a save_to_disk dir or a hub id (id:config)"
     )
-    model: str = Field(description="Model: hub id, local directory, `demo`, or a LoRA adapter directory")
+    model: Annotated[str, Link("the last trained model")] = Field(
+        description="Model: hub id, local directory, `demo`, or a LoRA adapter directory"
+    )
     adapter: Optional[str] = Field(None, description="LoRA adapter on top of --model")
-    compare: Optional[str] = Field(
+    compare: Annotated[Optional[str], Link("model")] = Field(
         None,
         description="Also score this model (the base you tuned, or a LoRA adapter directory), side by side",
     )
-    original: Optional[str] = Field(
+    original: Annotated[Optional[str], Link("evaluate.benchmark.source")] = Field(
         None, description="The source-language dataset the data was translated from, scored by --model too"
     )
     split: Optional[str] = Field(None, description="Split to score (default: test, else the first)")
     limit: Optional[int] = Field(None, gt=0, description="Only the first N items (a quick look)")
     batch_size: int = Field(8, gt=0, description="Requests per forward pass")
-    out: str = Field(description="Write benchmark.json (and the task files) here")
+    out: Annotated[str, Link(STEP_FOLDER)] = Field(
+        description="Write benchmark.json (and the task files) here"
+    )
 
 
 class Scored(BaseModel):

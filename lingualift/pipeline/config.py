@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
@@ -33,6 +33,11 @@ class PipelineBase(BaseModel):
     )
     model: str = Field("demo", description="Base chat model to teach: hub id, local directory, or `demo`")
     work_dir: str = Field("runs/demo", description="One folder per stage under here")
+    lid: Optional[str] = Field(
+        None,
+        description="Language identifier for every stage that checks a language (translate, respond, generate, "
+        "evaluate): lid.176, heliport (Igbo, Yoruba, Swahili ...) or a fastText LID file; a section's own `lid` wins",
+    )
 
 
 PipelineConfig = create_model(
@@ -78,6 +83,8 @@ class Plan:
         problems recorded) when invalid."""
         linked = linked_fields(config_cls)
         assert set(links) <= set(linked), f"{config_cls.__name__}: unmarked links {set(links) - set(linked)}"
+        if "lid" in config_cls.model_fields and self.config.lid and "lid" not in section:
+            section = {**section, "lid": self.config.lid}  # the pipeline's identifier, once for every stage
         taken = sorted(set(section) & set(linked))
         self.problems.extend(f"{where}.{key}: set by the pipeline, remove it" for key in taken)
         try:

@@ -15,8 +15,8 @@ from lingualift.stage import Stage
 
 NAMES = (
     "check",
-    "generate",
     "source",
+    "generate",
     "translate",
     "review",
     "respond",

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from lingualift.evaluate.benchmark import BenchmarkConfig, BenchmarkReport
 from lingualift.sections import Section, fmt, png
-from lingualift.stage import Stage
+from lingualift.stage import Pipeline, Stage, Step
 
 
 def command(
@@ -61,6 +62,59 @@ def section(report: BenchmarkReport, where: str) -> Section:
     return Section("Translated benchmark", where, by, rows, png(draw) if report.scores else None)
 
 
+def plan(config, plan) -> None:
+    """`evaluate.benchmark`: per language, the benchmark translated (multiple-choice format) and scored
+    with the last trained model, beside the base and the original."""
+    from lingualift.translate.config import TranslateConfig
+
+    if config.evaluate.benchmark is None:
+        return
+    section = dict(config.evaluate.benchmark)
+    translate = dict(section.pop("translate", None) or {})
+    source, source_lang = section.pop("source", None), section.pop("source_lang", "en")
+    if not source:
+        plan.problems.append(
+            "evaluate.benchmark.source: name the multiple-choice dataset (e.g. truthfulqa/truthful_qa:multiple_choice)"
+        )
+    trained = plan.of("train")[-1:]
+    for tag in plan.tags:
+        name = f"benchmark{plan.suffix(tag)}"
+        links = {"source": source or "", "to": tag, "out": str(plan.work / name / "translated")}
+        links |= {"source_lang": source_lang, "limit": section.get("limit")}
+        options = {"format": "multiple_choice", "split": section.get("split"), **translate}
+        translation = plan.build("evaluate.benchmark.translate", TranslateConfig, options, links)
+        links = {
+            "data": str(plan.work / name / "translated"),
+            "model": plan.model,
+            "compare": config.model if trained else None,
+            "original": source,
+            "out": str(plan.work / name),
+        }
+        built = plan.build("evaluate.benchmark", BenchmarkConfig, section, links)
+        if built is not None and translation is not None and source:
+            settings = {"translate": translation.model_dump(mode="json")}
+            plan.steps.append(
+                Step(name, STAGE, built, upstream=tuple(s.name for s in trained), settings=settings)
+            )
+
+
+def run(step: Step, work: Path, echo) -> dict:
+    from lingualift.evaluate.benchmark import run_benchmark
+    from lingualift.translate.config import TranslateConfig
+    from lingualift.translate.engine import translate_dataset
+
+    translation = TranslateConfig(**step.settings["translate"])
+    translated = translate_dataset(translation, echo=echo, progress=False)
+    echo(f"benchmark translated: {translated.rows_by_outcome} → {translation.out}")
+    report = run_benchmark(step.config, echo=echo)
+    return report.model_dump(mode="json", include={"shape", "items", "left_out", "chance", "scores"})
+
+
+def figure(summary: BenchmarkReport) -> str:
+    scores = ", ".join(f"{Path(s.model).name or s.model} {s.acc:.0%}" for s in summary.scores)
+    return f"{summary.items} {summary.shape} items: {scores} (chance {summary.chance or 0:.0%})"
+
+
 STAGE = Stage(
     "benchmark",
     BenchmarkConfig,
@@ -69,4 +123,5 @@ STAGE = Stage(
     report="benchmark.json",
     report_type=BenchmarkReport,
     section=section,
+    pipeline=Pipeline({}, plan, run, figure, summary_type=BenchmarkReport),
 )

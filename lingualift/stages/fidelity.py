@@ -128,6 +128,12 @@ class EvaluateSection(BaseModel):
     fidelity: Optional[dict[str, Any]] = Field(
         default_factory=dict, description="Fidelity before (base) and after (tuned) on the held-out prompts"
     )
+    benchmark: Optional[dict[str, Any]] = Field(
+        None,
+        description="A multiple-choice benchmark translated into the language and scored, tuned beside base "
+        "and the original (`lingualift eval benchmark`): `source` (e.g. truthfulqa/truthful_qa:multiple_choice), "
+        "`split`, `limit`, `source_lang` (en), `translate` (its translator options)",
+    )
 
 
 FIELDS = {"evaluate": (EvaluateSection, Field(default_factory=EvaluateSection))}

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any, Optional
+
 import typer
+from pydantic import Field
 
 from lingualift.sections import Section, bars, fmt, pick
-from lingualift.stage import Stage
+from lingualift.stage import Pipeline, Stage, Step
 from lingualift.tools.generate import GenerateConfig
 from lingualift.tools.generate.report import GenerateReport
 
@@ -37,6 +41,52 @@ def section(report: GenerateReport, where: str) -> Section:
     )
 
 
+FIELDS = {
+    "generate": (
+        Optional[dict[str, Any]],
+        Field(
+            None,
+            description="`lingualift generate` options: a teacher writes question-answer conversations from "
+            "the source documents, already in the language (with `translate: false`); needs `model` or `base_url`",
+        ),
+    )
+}
+
+
+def plan(config, plan) -> None:
+    """One step per language on the source step's documents (GlobalInstruct: Wikipedia, news)."""
+    if config.generate is None:
+        return
+    if config.translate is not False:
+        plan.problems.append("generate: the documents are in the language already — set `translate: false`")
+    if config.respond is not None:
+        plan.problems.append("generate: the teacher writes the answers itself — remove `respond:`")
+    source = plan.of("source")[0]
+    for tag in plan.tags:
+        name = f"generate{plan.suffix(tag)}"
+        links = {
+            "docs": str(plan.work / source.name / "data"),
+            "lang": tag,
+            "out": str(plan.work / name / "data"),
+        }
+        built = plan.build("generate", GenerateConfig, dict(config.generate), links)
+        if built is not None:
+            plan.steps.append(Step(name, STAGE, built, upstream=(source.name,)))
+
+
+def run(step: Step, work: Path, echo) -> dict:
+    from lingualift.tools.generate.run import generate_conversations
+
+    report = generate_conversations(step.config, echo=echo, progress=False)
+    return report.summary(("generator", "documents", "documents_kept", "chunks", "pairs"))
+
+
+def figure(summary: GenerateReport) -> str:
+    return (
+        f"{summary.pairs.accepted} question-answer conversations kept from {summary.documents_kept} documents"
+    )
+
+
 STAGE = Stage(
     "generate",
     GenerateConfig,
@@ -45,4 +95,5 @@ STAGE = Stage(
     report="generate_report.json",
     report_type=GenerateReport,
     section=section,
+    pipeline=Pipeline(FIELDS, plan, run, figure),
 )

@@ -76,6 +76,7 @@ def plan(config, plan) -> None:
     holdout = config.evaluate.holdout if config.evaluate.fidelity is not None else 0
     translated = {step.config.to: step for step in plan.of("translate")}
     answered = {step.config.lang: step for step in plan.of("respond")}  # the teacher's answers
+    answered.update({step.config.lang: step for step in plan.of("generate")})  # or written from documents
     source = plan.of("source")[0]
     for tag in plan.tags:
         upstream = answered.get(tag) or translated.get(tag) or (source if config.translate is False else None)

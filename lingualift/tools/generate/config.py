@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Annotated, Optional
 
 from pydantic import ConfigDict, Field, model_validator
 
 from lingualift.data_push import DataPush
 from lingualift.language_id import LanguageCheck
 from lingualift.models import ModelPlacement
+from lingualift.stage import STEP_FOLDER, Link
 from lingualift.teacher import Thinking
 
 
 class GenerateConfig(ModelPlacement, Thinking, LanguageCheck, DataPush):
     model_config = ConfigDict(extra="forbid")
 
-    docs: str = Field(
+    docs: Annotated[str, Link("the source step's data")] = Field(
         description="Documents: a .txt/.md file or a folder of them, jsonl/csv/parquet, save_to_disk dir, "
         "or hub id (id:config: wikimedia/wikipedia:20231101.ig)"
     )
-    lang: str = Field(description="Language of the documents and of the conversations to write")
-    out: str = Field(
+    lang: Annotated[str, Link("language")] = Field(
+        description="Language of the documents and of the conversations to write"
+    )
+    out: Annotated[str, Link(STEP_FOLDER)] = Field(
         description="Output directory: DatasetDict (train, rejected), chat.jsonl, generate_report.json"
     )
     model: Optional[str] = Field(
@@ -61,6 +64,7 @@ class GenerateConfig(ModelPlacement, Thinking, LanguageCheck, DataPush):
     def _one_generator(self) -> GenerateConfig:
         if not self.model and not self.base_url:
             raise ValueError(
-                "give --model (a local model or `demo`) or --base-url (an OpenAI-compatible endpoint)"
+                "needs a teacher: --model / model (a local model or `demo`) or --base-url / base_url (an "
+                "OpenAI-compatible endpoint, e.g. vllm serve on a GPU box)"
             )
         return self

@@ -30,4 +30,5 @@ class GenerateReport(StageReport):
     reused_from_store: Optional[int] = None
     chunk_tokens: Optional[int] = None
     token_measure: Optional[str] = None  # tokenizer, or characters / 4 for an endpoint
+    language_check: Optional[str] = None  # the identifier that checked the answers, or why it could not
     seconds: Optional[Number] = None

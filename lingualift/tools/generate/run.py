@@ -112,6 +112,7 @@ def generate_conversations(config: GenerateConfig, *, echo=print, progress: bool
             reused_from_store=len(texts) - len(todo),
             chunk_tokens=config.chunk_tokens,
             token_measure=token_measure,
+            language_check=f"skipped: {language_check}" if language_check else use(config.lid).name,
             seconds=round(time.perf_counter() - started, 2),
         )
     )
