@@ -148,10 +148,10 @@ def test_replies_are_parsed_as_json_repaired_json_or_labelled_lines(reply, how, 
 
 
 def test_cleaning_removes_boilerplate_and_skips_short_and_duplicate_documents():
-    body = "Een lange tekst over de geschiedenis van de stad, met genoeg woorden om te blijven staan. " * 3
-    docs = [(f"d{i}", f"{BOILERPLATE}\n\n{body}{i}\n{'*' * (i + 1)}\n") for i in range(3)]
+    bodies = [text * 2 for text in (DOCS["valid"], DOCS["fenced"], DOCS["labelled"])]  # three distinct texts
+    docs = [(f"d{i}", f"{BOILERPLATE}\n\n{bodies[i]}{i}\n{'*' * (i + 1)}\n") for i in range(3)]
     docs += [
-        ("copy", f"{BOILERPLATE}\n\n{body}0\n"),
+        ("copy", f"{BOILERPLATE}\n\n{bodies[0]}0\n"),
         ("short", f"{BOILERPLATE}\nKort.\n"),
         ("blank", "  \n "),
     ]
@@ -283,7 +283,7 @@ def test_generate_from_jsonl_documents_with_context(tmp_path, generator_url):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--lang", "nl", "--out", "x"], "give --model"),
+        (["--lang", "nl", "--out", "x"], "needs a teacher: --model"),
         (["--lang", "nl", "--out", "x", "--model", "demo", "--text-field", "body"], "missing column 'body'"),
         (["--lang", "xx-nope", "--out", "x", "--model", "demo"], "xx-nope"),
     ],
@@ -365,3 +365,29 @@ def test_generate_with_an_endpoint_nobody_listens_on_fails_loudly(tmp_path, caps
     assert (
         "failed" in err[0] and "Connection refused — is the server running, on this host and port?" in err[0]
     )
+
+
+def test_cleaning_skips_near_duplicates_and_documents_in_another_language():
+    """A document that differs from an earlier one by a word is a near duplicate; an English one among
+    Dutch documents, or one identified with too little confidence, is not the language's."""
+    from lingualift.language_id import use
+
+    body = (
+        "De Rijn ontspringt in de Zwitserse Alpen en stroomt via Duitsland naar Nederland, waar de rivier "
+        "zich splitst in de Waal, de Nederrijn en de IJssel voordat het water de Noordzee bereikt. "
+    ) * 2
+    english = (
+        "The Rhine rises in the Swiss Alps and flows through Germany to the Netherlands, where it splits. "
+        * 2
+    )
+    docs = [("rijn", body), ("rijn-bis", body.replace("Waal", "Maas", 1)), ("english", english)]
+    docs.append(("maas", DOCS["valid"].replace("Rijn", "Maas") + " " + DOCS["fenced"]))
+    kept, report = clean_documents(
+        docs, min_chars=50, boilerplate_docs=3, language=("nl", use(None).identify, 0.5)
+    )
+    assert [doc_id for doc_id, _ in kept] == ["rijn", "maas"]
+    assert report["skipped"] == {"rijn-bis": "near_duplicate", "english": "other_language"}
+    _, strict = clean_documents(
+        docs[:1], min_chars=50, boilerplate_docs=3, language=("nl", lambda t: ("nl", 0.3), 0.5)
+    )
+    assert strict["skipped"] == {"rijn": "low_language_confidence"}

@@ -43,6 +43,13 @@ class GenerateConfig(ModelPlacement, Thinking, LanguageCheck, DataPush):
     chunk_tokens: int = Field(4096, gt=16, description="Tokens per chunk at most")
     min_doc_chars: int = Field(200, ge=0, description="Shorter documents (after cleaning) are skipped")
     boilerplate_docs: int = Field(3, ge=2, description="A line found in this many documents is boilerplate")
+    doc_language_confidence: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="A document identified as another language, or as the language below this confidence, is "
+        "skipped (0: no check)",
+    )
     pairs_per_chunk: int = Field(3, gt=0, le=20, description="Question-answer pairs asked for per chunk")
     max_new_tokens: int = Field(1024, gt=0, description="Reply length")
     temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature (0: greedy)")

@@ -1,10 +1,11 @@
 """Documents in, chunks out: load, clean (whitespace, boilerplate lines repeated across documents,
-too short, duplicate), and cut below a token limit (paragraphs, then sentences, then words)."""
+too short, duplicate or near duplicate, another language), and cut below a token limit (paragraphs, then sentences, then words)."""
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from lingualift.tools.generate.config import GenerateConfig
@@ -39,11 +40,22 @@ def _normalise_whitespace(text: str) -> str:
 
 
 def clean_documents(
-    docs: list[tuple[str, str]], *, min_chars: int, boilerplate_docs: int
+    docs: list[tuple[str, str]],
+    *,
+    min_chars: int,
+    boilerplate_docs: int,
+    language: tuple[str, Callable[[str], tuple[str, float]], float] | None = None,
 ) -> tuple[list, dict]:
     """Cleaned documents and what was removed: whitespace normalised; lines without letters, bare
     URLs, and short lines repeated in `boilerplate_docs` or more documents (menus, cookie notices,
-    footers) removed; documents left too short or identical to an earlier one skipped."""
+    footers) removed; documents left too short, identical to an earlier one, or a near duplicate of
+    one (MinHash over word 3-grams, as `check`) skipped. `language`: (target code, identify, least
+    confidence): a document identified as another language, or below the confidence, is skipped."""
+    from datasketch import MinHash, MinHashLSH
+
+    from lingualift.tools.check import NEAR_DUPLICATE_JACCARD, _shingles
+
+    lsh = MinHashLSH(threshold=NEAR_DUPLICATE_JACCARD, num_perm=128)
     normalised = [(doc_id, _normalise_whitespace(text)) for doc_id, text in docs]
     seen_in = Counter()
     for _, text in normalised:
@@ -62,11 +74,27 @@ def clean_documents(
         cleaned = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
         if len(cleaned) < max(min_chars, 1):
             skipped[doc_id] = "too_short" if cleaned else "empty"
-        elif cleaned in seen:
+            continue
+        if cleaned in seen:
             skipped[doc_id] = "duplicate"
-        else:
-            seen.add(cleaned)
-            kept.append((doc_id, cleaned))
+            continue
+        if language is not None:
+            target, identify, least = language
+            found, score = identify(cleaned)
+            if found != target:
+                skipped[doc_id] = "other_language"
+                continue
+            if score < least:
+                skipped[doc_id] = "low_language_confidence"
+                continue
+        signature = MinHash(num_perm=128, seed=1)
+        signature.update_batch(list(_shingles(cleaned)) or [cleaned.encode()])
+        if lsh.query(signature):
+            skipped[doc_id] = "near_duplicate"
+            continue
+        lsh.insert(doc_id, signature)
+        seen.add(cleaned)
+        kept.append((doc_id, cleaned))
     return kept, {"lines_removed": dict(removed_lines), "skipped": skipped}
 
 

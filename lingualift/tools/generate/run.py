@@ -45,8 +45,13 @@ def generate_conversations(config: GenerateConfig, *, echo=print, progress: bool
         raise DataError(
             f"{config.docs}: no documents found (.txt/.md files, or rows with `{config.text_field}`)"
         )
+    checked = None  # documents in another language are not the language's documents
+    if not language_check and config.doc_language_confidence > 0:
+        from lingualift.language_id import normal
+
+        checked = (normal(language.tag), use(config.lid).identify, config.doc_language_confidence)
     kept, cleaning = clean_documents(
-        docs, min_chars=config.min_doc_chars, boilerplate_docs=config.boilerplate_docs
+        docs, min_chars=config.min_doc_chars, boilerplate_docs=config.boilerplate_docs, language=checked
     )
     if not kept:
         raise DataError(
