@@ -2,13 +2,18 @@
 
     python scripts/gpu_check.py --part A --out gpu_check_A.json [--wheels .gpu-wheels/A] [--deadline 330]
     python scripts/gpu_check.py --part B --out gpu_check_B.json [--wheels .gpu-wheels/B] [--deadline 330]
+    python scripts/gpu_check.py --part C --out gpu_check_C.json [--wheels .gpu-wheels/A] [--deadline 570]
 
 It runs with the Python and torch it finds (no venv, no index): lingualift from this checkout on
 PYTHONPATH, missing packages from a wheelhouse made by scripts/gpu_wheels.sh (installed with
 `pip install --no-index --no-deps --target`, or unzipped where there is no pip), models built here
 from configs (a Llama-3-shaped causal LM, a Marian translator), an empty model cache and the hub
 switched off. Part A needs bitsandbytes (quantized translate, QLoRA, FSDP + QLoRA, a T4 simulated
-on real fp16 CUDA, DPO, lm-eval), part B CTranslate2 (its cuBLAS, then --ct2 on the GPU).
+on real fp16 CUDA, DPO, lm-eval), part B CTranslate2 (its cuBLAS, then --ct2 on the GPU), part C
+real sizes with random weights (a Llama-3.1-8B config: QLoRA and bf16 LoRA at 2048 tokens; an
+NLLB-200-3.3B config: translation), each through our command beside a plain transformers/peft loop
+written here. Speed and memory depend on shapes, not weight values, so no checkpoint is carried;
+on a CPU part C runs the same code at tiny sizes.
 
 Each check runs in its own process under a timeout, and the JSON is rewritten after every check:
 a command killed at its limit still leaves what ran. Without a GPU the GPU-only checks are
@@ -79,6 +84,7 @@ COMMON_MODULES = (
 MODULES = {
     "A": (*COMMON_MODULES, "bitsandbytes", "lm_eval.evaluator", "lm_eval.models.huggingface"),
     "B": (*COMMON_MODULES, "ctranslate2"),
+    "C": (*COMMON_MODULES, "bitsandbytes"),
 }
 
 # (check, seconds it may take): the order they run in, per part
@@ -106,6 +112,66 @@ PARTS = {
         ("ct2_seq2seq", 150),
         ("ct2_chat", 150),
     ),
+    "C": (
+        ("policy", 60),
+        ("imports", 90),
+        ("scale_qlora", 300),
+        ("scale_lora_bf16", 200),
+        ("scale_translate", 200),
+    ),
+}
+# part C's shapes: the real ones on a GPU, tiny ones (the same code) on a CPU
+SCALE = {
+    "real": {
+        "llama": dict(
+            hidden_size=4096,
+            intermediate_size=14336,
+            num_hidden_layers=32,
+            num_attention_heads=32,
+            num_key_value_heads=8,
+            vocab_size=128256,
+            max_position_embeddings=8192,
+        ),
+        "nllb": dict(
+            d_model=2048,
+            encoder_layers=24,
+            decoder_layers=24,
+            encoder_attention_heads=16,
+            decoder_attention_heads=16,
+            encoder_ffn_dim=8192,
+            decoder_ffn_dim=8192,
+            vocab_size=256206,
+            max_position_embeddings=1024,
+        ),
+        "seq": 2048,
+        "steps": 20,
+        "rows": 256,
+    },
+    "tiny": {
+        "llama": dict(
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            vocab_size=1024,
+            max_position_embeddings=1024,
+        ),
+        "nllb": dict(
+            d_model=32,
+            encoder_layers=1,
+            decoder_layers=1,
+            encoder_attention_heads=2,
+            decoder_attention_heads=2,
+            encoder_ffn_dim=64,
+            decoder_ffn_dim=64,
+            vocab_size=1024,
+            max_position_embeddings=256,
+        ),
+        "seq": 256,
+        "steps": 2,
+        "rows": 8,
+    },
 }
 
 
@@ -265,6 +331,256 @@ class Checks:
             raise RuntimeError(f"trained {report['steps']} of {self.steps} steps, final loss {loss}")
         keys = ("mode", "steps", "first_loss", "final_loss", "precision", "peak_memory_mb", "setup")
         return {key: report.get(key) for key in keys}
+
+    # -- part C: real sizes, random weights
+
+    @property
+    def scale(self) -> dict:
+        return SCALE["real" if self.cuda else "tiny"]
+
+    def scaled_llama(self) -> Path:
+        """A Llama-3.1-8B-shaped model (the tiny tokenizer; every embedding row of the real
+        vocabulary, so logits cost what they cost), random bf16 weights built on the device."""
+        import torch
+        from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+        path = self.work / "scaled-llama"
+        if (path / "config.json").exists():
+            return path
+        tokenizer = AutoTokenizer.from_pretrained(self.llama())
+        config = LlamaConfig(
+            **self.scale["llama"],
+            head_dim=self.scale["llama"]["hidden_size"] // self.scale["llama"]["num_attention_heads"],
+            rope_theta=500000.0,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+            tie_word_embeddings=False,
+        )
+        dtype = torch.bfloat16 if self.cuda else torch.float32
+        previous = torch.get_default_dtype()
+        torch.set_default_dtype(dtype)
+        try:
+            with torch.device("cuda" if self.cuda else "cpu"):
+                model = LlamaForCausalLM(config).eval()
+        finally:
+            torch.set_default_dtype(previous)
+        model.save_pretrained(path)
+        tokenizer.save_pretrained(path)
+        del model
+        torch.cuda.empty_cache() if self.cuda else None
+        return path
+
+    def baseline_train(self, model_path: Path, *, quant4: bool) -> dict:
+        """The honest baseline: transformers + peft written plainly (what a user's script does):
+        the same LoRA (r 16, alpha 32, all linear layers), AdamW at 2e-4, gradient checkpointing,
+        batches of one full sequence, the same number of steps."""
+        import torch
+        from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+        from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+        from lingualift import hardware as hw
+
+        device = "cuda" if self.cuda else "cpu"
+        dtype = torch.bfloat16 if self.cuda else torch.float32
+        options = {"dtype": dtype, "device_map": {"": 0} if self.cuda else None}
+        if quant4:
+            options["quantization_config"] = BitsAndBytesConfig(
+                load_in_4bit=True,
+                bnb_4bit_quant_type="nf4",
+                bnb_4bit_compute_dtype=getattr(torch, hw.quant_compute_dtype(self.machine)),
+            )
+        if self.cuda:
+            torch.cuda.reset_peak_memory_stats()
+        model = AutoModelForCausalLM.from_pretrained(model_path, **options)
+        if quant4:
+            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
+        else:
+            model.gradient_checkpointing_enable()
+            model.enable_input_require_grads()
+        model = get_peft_model(
+            model, LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", task_type="CAUSAL_LM")
+        )
+        optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-4)
+        seq, steps = self.scale["seq"], self.scale["steps"]
+        generator = torch.Generator().manual_seed(0)
+        model.train()
+        started = time.perf_counter()
+        for _ in range(steps):
+            ids = torch.randint(0, 600, (1, seq), generator=generator).to(device)
+            loss = model(input_ids=ids, labels=ids).loss
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+        if self.cuda:
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - started
+        figures = {"tokens_per_second": round(steps * seq / seconds, 1), "seconds": round(seconds, 1)}
+        if self.cuda:
+            figures["peak_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+        del model, optimizer
+        return figures
+
+    def ours_train(self, name: str, model_path: Path, *flags: str) -> dict:
+        out = self.work / name
+        cli(
+            "train",
+            "sft",
+            "--model",
+            str(model_path),
+            "--data",
+            str(self.threads()),
+            "--out",
+            str(out),
+            "--max-steps",
+            str(self.scale["steps"]),
+            "--batch-size",
+            "1",
+            "--max-seq-length",
+            str(self.scale["seq"]),
+            "--packing",
+            "--gradient-checkpointing",
+            "--save-steps",
+            "100000",
+            *flags,
+        )
+        report = json.loads((out / "training_report.json").read_text())
+        return {
+            "tokens_per_second": report.get("non_pad_tokens_per_second"),
+            "seconds": report.get("train_seconds"),
+            "peak_memory_mb": report.get("peak_memory_mb"),
+            "steps": report.get("steps"),
+            "final_loss": report.get("final_loss"),
+        }
+
+    def compare_train(self, name: str, quant4: bool) -> dict:
+        """Ours first, then the baseline in a fresh child-free state (each loads from disk)."""
+        import gc
+
+        import torch
+
+        if quant4 and self.cuda:
+            self.needs("bitsandbytes", "gpu")
+        path = self.scaled_llama()
+        ours = self.ours_train(name, path, *(["--quant4"] if quant4 else []))
+        gc.collect()
+        torch.cuda.empty_cache() if self.cuda else None
+        plain = self.baseline_train(path, quant4=quant4)
+        ratio = ours["tokens_per_second"] / plain["tokens_per_second"] if plain["tokens_per_second"] else None
+        return {
+            "shape": "llama-3.1-8b" if self.cuda else "tiny",
+            "seq": self.scale["seq"],
+            "lingualift": ours,
+            "plain_loop": plain,
+            "ratio_tokens_per_second": round(ratio, 2) if ratio else None,
+        }
+
+    def scale_qlora(self) -> dict:
+        return self.compare_train("scale-qlora", quant4=True)
+
+    def scale_lora_bf16(self) -> dict:
+        return self.compare_train("scale-lora", quant4=False)
+
+    def scale_translate(self) -> dict:
+        """An NLLB-200-3.3B-shaped translator (the tiny NLLB tokenizer, the real vocabulary's rows):
+        `lingualift translate` against padded batched generate at the same length cap."""
+        import torch
+        from transformers import AutoTokenizer, M2M100Config, M2M100ForConditionalGeneration
+
+        path = self.work / "scaled-nllb"
+        if not (path / "config.json").exists():
+            from tests.builders import build_tiny_nllb
+
+            tiny = self.work / "tiny-nllb"
+            tiny.mkdir(exist_ok=True)
+            build_tiny_nllb(tiny)
+            tokenizer = AutoTokenizer.from_pretrained(tiny)
+            small = M2M100Config.from_pretrained(tiny)
+            config = M2M100Config(
+                **self.scale["nllb"],
+                decoder_start_token_id=small.decoder_start_token_id,
+                pad_token_id=small.pad_token_id,
+                eos_token_id=small.eos_token_id,
+                bos_token_id=small.bos_token_id,
+                tokenizer_class="NllbTokenizer",
+            )
+            with torch.device("cuda" if self.cuda else "cpu"):
+                model = M2M100ForConditionalGeneration(config).to(
+                    torch.bfloat16 if self.cuda else torch.float32
+                )
+            model.save_pretrained(path)
+            tokenizer.save_pretrained(path)
+            del model
+        rows = self.work / "scale-rows.jsonl"
+        from lingualift.demo.sample import sample_rows
+
+        texts = [r["text"].split("\n")[0][:300] for r in sample_rows() if r.get("lang") == "en"]
+        texts = (texts * (self.scale["rows"] // len(texts) + 1))[: self.scale["rows"]]
+        rows.write_text(
+            "".join(
+                json.dumps({"id": f"r{i}", "text": f"{t} ({i})", "lang": "en"}) + "\n"
+                for i, t in enumerate(texts)
+            )
+        )
+        out = self.work / "scale-translate"
+        started = time.perf_counter()
+        cli(
+            "translate",
+            str(rows),
+            "--to",
+            "nl",
+            "--backend",
+            "nllb",
+            "--model",
+            str(path),
+            "--out",
+            str(out),
+            "--device",
+            self.device,
+            "--max-new-tokens",
+            "64",
+        )
+        ours_s = time.perf_counter() - started
+        report = json.loads((out / "translate_report.json").read_text())
+        # the baseline: rows in order, padded batches of 32, greedy, 64 new tokens, target token forced
+        tokenizer = AutoTokenizer.from_pretrained(path, src_lang="eng_Latn")
+        model = (
+            M2M100ForConditionalGeneration.from_pretrained(
+                path, dtype=torch.bfloat16 if self.cuda else torch.float32
+            )
+            .to(self.device)
+            .eval()
+        )
+        forced = tokenizer.convert_tokens_to_ids("nld_Latn")
+        generated, started = 0, time.perf_counter()
+        with torch.inference_mode():
+            for first in range(0, len(texts), 32):
+                batch = tokenizer(
+                    texts[first : first + 32], return_tensors="pt", padding=True, truncation=True
+                ).to(self.device)
+                output = model.generate(
+                    **batch, max_new_tokens=64, num_beams=1, do_sample=False, forced_bos_token_id=forced
+                )
+                generated += int((output[:, 1:] != tokenizer.pad_token_id).sum())
+        if self.cuda:
+            torch.cuda.synchronize()
+        plain_s = time.perf_counter() - started
+        return {
+            "shape": "nllb-200-3.3b" if self.cuda else "tiny",
+            "rows": len(texts),
+            "lingualift": {
+                "seconds": round(ours_s, 1),
+                "rows_per_second": round(len(texts) / ours_s, 2),
+                "segments_per_second": report.get("segments_per_second"),
+                "tokens_per_second": report.get("tokens_per_second"),
+                "outcomes": report.get("rows_by_outcome"),
+            },
+            "plain_generate": {
+                "seconds": round(plain_s, 1),
+                "rows_per_second": round(len(texts) / plain_s, 2),
+                "tokens_per_second": round(generated / plain_s, 1),
+            },
+        }
 
     # -- part A and B
 
@@ -770,7 +1086,10 @@ def run_child(name: str, part: str, work: Path, steps: int, timeout: float, env:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--part", choices=sorted(PARTS), default="A", help="A: bitsandbytes paths, B: CTranslate2"
+        "--part",
+        choices=sorted(PARTS),
+        default="A",
+        help="A: bitsandbytes paths, B: CTranslate2, C: real sizes (random weights) against plain loops",
     )
     parser.add_argument("--out", help="where to write the JSON (default: gpu_check_<part>.json)")
     parser.add_argument("--wheels", help="a wheelhouse folder from scripts/gpu_wheels.sh to install first")

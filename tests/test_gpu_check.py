@@ -32,6 +32,7 @@ GPU_ONLY = {
         "harness_quant4",
     },
     "B": {"cublas_probe"},
+    "C": set(),  # the same code at tiny sizes
 }
 
 
@@ -46,7 +47,7 @@ def _run(part: str, out: Path, *flags: str) -> tuple[subprocess.CompletedProcess
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("part", ["A", "B"])
+@pytest.mark.parametrize("part", ["A", "B", "C"])
 def test_each_part_runs_its_cpu_checks_and_says_what_it_skipped(part, tmp_path):
     done, summary = _run(part, tmp_path / f"gpu_check_{part}.json")
     checks = summary["checks"]
@@ -66,6 +67,17 @@ def test_each_part_runs_its_cpu_checks_and_says_what_it_skipped(part, tmp_path):
         served = checks["chat_serve"]["figures"]
         assert served["device"] == "cpu" and served["chunks"] > 1 and served["plain"] == served["streamed"]
         assert served["batched_equal_to_alone"] == 1.0  # float32 on a CPU: the same tokens
+    elif part == "C":  # ours and the plain loop measured side by side, each on the same shapes
+        for name in ("scale_qlora", "scale_lora_bf16"):
+            figures = checks[name]["figures"]
+            assert figures["shape"] == "tiny" and figures["lingualift"]["steps"] == 2
+            assert figures["ratio_tokens_per_second"] == pytest.approx(
+                figures["lingualift"]["tokens_per_second"] / figures["plain_loop"]["tokens_per_second"],
+                abs=0.01,
+            )
+        translated = checks["scale_translate"]["figures"]
+        assert translated["rows"] == 8 and sum(translated["lingualift"]["outcomes"].values()) == 8
+        assert translated["plain_generate"]["tokens_per_second"] > 0
     else:
         assert checks["ct2_seq2seq"]["figures"]["translator"][0].endswith(":ct2-int8")
         assert checks["ct2_chat"]["figures"]["translator"][0].startswith("llm:")
