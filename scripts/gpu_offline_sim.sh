@@ -3,7 +3,7 @@
 # a fresh venv with only what that machine has (this machine's CPU torch and Python standing in;
 # transformers 5.17, accelerate 1.15, huggingface-hub 1.33 as there), the wheelhouse for this
 # Python from scripts/gpu_wheels.sh installed with --no-index --no-deps --target, lingualift on
-# PYTHONPATH, an empty model cache, the hub switched off. Both parts must end with none failed.
+# PYTHONPATH, an empty model cache, the hub switched off. Every part must end with none failed.
 #
 #   bash scripts/gpu_offline_sim.sh [WORK]      (default /tmp/lingualift-gpu-sim; about 5 minutes)
 set -euo pipefail
@@ -27,9 +27,9 @@ fi
 rm -rf "$WORK/wheels"
 PIP="$VENV/bin/python -m pip" bash scripts/gpu_wheels.sh "$WORK/wheels" "$PYVER"
 status=0
-for part in A B; do
+for part in A B C; do  # part C takes part A's wheels (bitsandbytes)
   LINGUALIFT_CACHE="$WORK/cache-$part" HF_HOME="$WORK/hf-$part" \
-    "$VENV/bin/python" scripts/gpu_check.py --part "$part" --wheels "$WORK/wheels/$part" \
+    "$VENV/bin/python" scripts/gpu_check.py --part "$part" --wheels "$WORK/wheels/${part/C/A}" \
     --site "$WORK/site-$part" --out "$WORK/gpu_check_$part.json" --deadline 330 || status=1
 done
 du -sm "$WORK"/wheels/* | sed 's/^/gpu_offline_sim: wheelhouse MiB: /'
