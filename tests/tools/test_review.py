@@ -317,3 +317,69 @@ def test_another_web_page_cannot_change_or_read_the_review(review_url):
     )
     assert status == 200 and body["decision"]["action"] == "accept"  # the page's own same-origin JSON call
     assert _call(review_url + "/api/summary")[1]["decided"] == {"accept": 1}
+
+
+PAIRS = [
+    ("Ebee ka Enugwu dị?", "Enugwu dị n'ugwu.", "Enugwu bụ isi obodo Steeti Enugwu. Ọ dị n'ugwu."),
+    ("Gịnị bụ oji?", "Oji bụ mkpụrụ osisi.", "Oji dị mkpa n'omenala ndị Igbo."),
+    ("Kedu ebe ahịa a dị?", "Ọ dị n'Ọnịcha.", "Ahịa Ọnwụrụ Ọnịcha bụ ahịa kachasị ukwuu."),
+]
+
+
+@pytest.fixture
+def generated(tmp_path):
+    """`generate`'s output: question-answer conversations beside their chunk, and its own rejects."""
+    rows = [
+        {
+            "id": f"g{i}",
+            "lang": "ig",
+            "messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}],
+            "context": chunk,
+        }
+        for i, (q, a, chunk) in enumerate(PAIRS)
+    ]
+    rejected = [{"doc_id": "x", "question": None, "answer": None, "reason": "unparsed"}]
+    path = tmp_path / "generated"
+    datasets.DatasetDict(
+        {"train": datasets.Dataset.from_list(rows), "rejected": datasets.Dataset.from_list(rejected)}
+    ).save_to_disk(str(path))
+    return path
+
+
+def test_generated_pairs_are_reviewed_question_and_answer_beside_their_context(generated, tmp_path):
+    """GlobalInstruct's hand correction: a pair shown beside the text it came from, question and
+    answer edited in one box parted by a `---` line, a bad pair rejected; export applies both."""
+    server = start_review(str(generated), ReviewConfig(port=0), echo=lambda *_: None)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host, port = server.server_address[:2]
+    url = f"http://{host}:{port}"
+    TOKENS[url] = server.guard.token
+    try:
+        assert _call(f"{url}/api/summary")[1]["mode"] == "pairs"
+        status, page = _call(f"{url}/api/rows?split=train")
+        assert status == 200 and [r["source"] for r in page["rows"]] == [chunk for _, _, chunk in PAIRS]
+        assert page["rows"][0]["text"] == "Ebee ka Enugwu dị?\n---\nEnugwu dị n'ugwu."
+        edit = {
+            "split": "train",
+            "row": 0,
+            "action": "edit",
+            "text": "Ebee ka Enugwu dị na Naịjirịa?\n---\nN'ugwu.",
+        }
+        assert _call(f"{url}/api/decision", edit)[0] == 200
+        status, error = _call(f"{url}/api/decision", {**edit, "text": "a question and no answer"})
+        assert status == 400 and "a line holding only ---" in error["error"]
+        reject = {"split": "train", "row": 1, "action": "reject", "reason": "not in the text"}
+        assert _call(f"{url}/api/decision", reject)[0] == 200
+    finally:
+        server.shutdown()
+        server.server_close()
+        server.session.store.close()
+    out = tmp_path / "reviewed"
+    assert main(["review", "export", str(generated), "--out", str(out)]) == 0
+    result = datasets.load_from_disk(str(out))
+    assert result["train"]["id"] == ["g0", "g2"] and result["train"]["review"] == ["edited", "unreviewed"]
+    assert result["train"][0]["messages"] == [
+        {"role": "user", "content": "Ebee ka Enugwu dị na Naịjirịa?"},
+        {"role": "assistant", "content": "N'ugwu."},
+    ]
+    assert result["rejected"]["id"] == ["g1"] and result["rejected"]["reject_reason"] == ["not in the text"]

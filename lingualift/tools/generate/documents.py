@@ -1,5 +1,6 @@
 """Documents in, chunks out: load, clean (whitespace, boilerplate lines repeated across documents,
-too short, duplicate or near duplicate, another language), and cut below a token limit (paragraphs, then sentences, then words)."""
+too short, duplicate or near duplicate, another language), and cut below a token limit
+(paragraphs, then sentences, then words)."""
 
 from __future__ import annotations
 

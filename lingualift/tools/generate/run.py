@@ -213,6 +213,7 @@ def _assemble(config: GenerateConfig, language, chunks, replies, generator: str)
                     "messages": messages,
                     "doc_id": doc_id,
                     "chunk": n,
+                    "context": chunk,  # what the pair is grounded in: `review` shows it beside the pair
                     "generator": generator,
                 }
             )
@@ -224,6 +225,7 @@ def _assemble(config: GenerateConfig, language, chunks, replies, generator: str)
             "messages": message,
             "doc_id": datasets.Value("string"),
             "chunk": datasets.Value("int64"),
+            "context": datasets.Value("string"),
             "generator": datasets.Value("string"),
         }
     )

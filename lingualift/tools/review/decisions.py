@@ -102,12 +102,63 @@ class DecisionStore:
         self.db.close()
 
 
+PAIR_SEPARATOR = "\n---\n"  # between the question and the answer of a pair, as the page edits them
+
+
+def review_mode(columns: list[str], config: ReviewConfig) -> str:
+    """translations (a text beside its source), or pairs (conversations: generate's question-answer
+    pairs, the last question and answer of each row edited, its `context` shown beside)."""
+    return "pairs" if "messages" in columns and config.text_field not in columns else "translations"
+
+
+def _last(messages: list[dict], role: str) -> int:
+    return max((i for i, m in enumerate(messages) if m.get("role") == role), default=-1)
+
+
+def row_view(row: dict, mode: str, config: ReviewConfig) -> tuple[str, str]:
+    """(what is shown beside, what is reviewed) of a row: a pair as `question\n---\nanswer`."""
+    if mode == "translations":
+        return row[config.source_field], row[config.text_field]
+    messages = row["messages"] or []
+    question, answer = _last(messages, "user"), _last(messages, "assistant")
+    text = f"{messages[question]['content'] if question >= 0 else ''}{PAIR_SEPARATOR}"
+    text += messages[answer]["content"] if answer >= 0 else ""
+    return row.get("context") or (messages[question]["content"] if question >= 0 else ""), text
+
+
+def split_pair(text: str) -> tuple[str, str] | None:
+    """(question, answer) of an edited pair; None unless one `---` line parts two non-empty halves."""
+    parts = (text or "").replace("\r\n", "\n").split(PAIR_SEPARATOR)
+    if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
+        return None
+    return parts[0].strip(), parts[1].strip()
+
+
+def edited_row(row: dict, mode: str, config: ReviewConfig, text: str) -> dict:
+    if mode == "translations":
+        return {**row, config.text_field: text}
+    question, answer = split_pair(text)
+    messages = [dict(m) for m in row["messages"]]
+    messages[_last(messages, "user")]["content"] = question
+    messages[_last(messages, "assistant")]["content"] = answer
+    return {**row, "messages": messages}
+
+
 def load_review_data(data: str, config: ReviewConfig):
     from lingualift.io import load_source, require_columns
 
     dataset = load_source(data)
+    if "rejected" in dataset and review_mode(dataset["rejected"].column_names, config) != review_mode(
+        next(iter(dataset.values())).column_names, config
+    ):  # generate's and respond's own rejected rows are not under review
+        dataset = type(dataset)({k: v for k, v in dataset.items() if k != "rejected"})
     for name, part in dataset.items():
-        require_columns(part, [config.text_field, config.source_field], where=f"{data} split {name}")
+        needed = (
+            ["messages"]
+            if review_mode(part.column_names, config) == "pairs"
+            else [config.text_field, config.source_field]
+        )
+        require_columns(part, needed, where=f"{data} split {name}")
     return dataset
 
 
@@ -134,6 +185,7 @@ def apply_decisions(data: str, out: str, config: ReviewConfig, *, echo=print) ->
     if not db.exists():
         raise DataError(f"no review decisions at {db} — run `lingualift review {data}` first (or pass --db)")
     dataset = load_review_data(data, config)
+    mode = review_mode(next(iter(dataset.values())).column_names, config)
     if "rejected" in dataset:
         raise DataError(f"{data} already has a `rejected` split: export into a dataset without one")
     store = DecisionStore(db)
@@ -151,9 +203,11 @@ def apply_decisions(data: str, out: str, config: ReviewConfig, *, echo=print) ->
         rows = []
         for index, row in enumerate(part):
             decision = decisions.get((name, index))
-            if decision and decision["source_hash"] != source_hash(row[config.source_field]):
+            shown, _ = row_view(row, mode, config)
+            if decision and decision["source_hash"] != source_hash(shown):
+                what = config.source_field if mode == "translations" else "context"
                 raise DataError(
-                    f"{data} split {name} row {index}: its {config.source_field} changed since the "
+                    f"{data} split {name} row {index}: its {what} changed since the "
                     f"review decision in {db} — the decisions belong to another version of the data"
                 )
             action = decision["action"] if decision else None
@@ -169,7 +223,7 @@ def apply_decisions(data: str, out: str, config: ReviewConfig, *, echo=print) ->
                 )
                 continue
             if action == "edit":
-                row = {**row, config.text_field: decision["text"]}
+                row = edited_row(row, mode, config, decision["text"])
             status = {"accept": "accepted", "edit": "edited", None: "unreviewed"}[action]
             counts[status] += 1
             rows.append({**row, "review": status})

@@ -27,6 +27,9 @@ from lingualift.tools.review.decisions import (
     ReviewConfig,
     default_db,
     load_review_data,
+    review_mode,
+    row_view,
+    split_pair,
 )
 
 PAGE = Path(__file__).with_name("page.html")
@@ -43,14 +46,16 @@ class ReviewSession:
     def __init__(self, data: str, config: ReviewConfig):
         self.data, self.config = data, config
         dataset = load_review_data(data, config)
+        self.mode = review_mode(next(iter(dataset.values())).column_names, config)
         self.columns = {}
         for name, part in dataset.items():
             flags = part[config.flags_field] if config.flags_field in part.column_names else [[]] * len(part)
-            self.columns[name] = {
-                "source": part[config.source_field],
-                "text": part[config.text_field],
-                "flags": [list(f or []) for f in flags],
-            }
+            if self.mode == "translations":
+                source, text = part[config.source_field], part[config.text_field]
+            else:
+                views = [row_view(row, self.mode, config) for row in part]
+                source, text = [v[0] for v in views], [v[1] for v in views]
+            self.columns[name] = {"source": source, "text": text, "flags": [list(f or []) for f in flags]}
         self.db_path = Path(config.db) if config.db else default_db(data)
         self.store = DecisionStore(self.db_path)
 
@@ -64,6 +69,7 @@ class ReviewSession:
             "flags": dict(flags.most_common()),
             "decided": dict(decided),
             "page_size": self.config.page_size,
+            "mode": self.mode,
         }
 
     def rows(self, split: str, selection: str, offset: int, limit: int) -> dict:
@@ -114,6 +120,8 @@ class ReviewSession:
             raise BadRequest(f"no row {decision.split}[{decision.row}] in {self.data}")
         if decision.action == "edit" and not (decision.text or "").strip():
             raise BadRequest("an edit needs the corrected text (to drop the row, reject it)")
+        if decision.action == "edit" and self.mode == "pairs" and split_pair(decision.text) is None:
+            raise BadRequest("an edited pair is the question, a line holding only ---, then the answer")
         self.store.record(decision, self.columns[decision.split]["source"][decision.row])
         saved = self.store.all().get((decision.split, decision.row))
         return {"split": decision.split, "row": decision.row, "decision": _public(saved)}
