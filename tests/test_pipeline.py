@@ -754,3 +754,49 @@ def test_the_globalinstruct_preset_runs_from_igbo_documents_to_a_benchmark_score
         str(work / "train-sft"),
     ]
     assert "Translated benchmark" in (work / "report" / "report.md").read_text()
+
+
+def test_review_true_pauses_after_generate_and_the_next_run_applies_the_decisions(tmp_path, capsys):
+    """GlobalInstruct's hand correction in the pipeline: the first run stops after generate naming the
+    command that opens the page; decisions made there (one edit, one reject) reach the threads."""
+    from lingualift.tools.review.decisions import Decision, DecisionStore, ReviewConfig, default_db, row_view
+    from tests.fixtures_teacher import local_server
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in IGBO_DOCS.items():
+        (docs / name).write_text(text + "\n")
+    config = tmp_path / "pipeline.yaml"
+    work = tmp_path / "w"
+    with local_server(IgboGenerator) as url:
+        config.write_text(
+            f"language: ig\nsource: {docs}\nlid: heliport\ntranslate: false\nreview: true\n"
+            f"generate:\n  base_url: {url}\n  model: scripted\n  min_doc_chars: 50\n  chunk_tokens: 64\n"
+            "evaluate:\n  holdout: 1\n"
+        )
+        argv = ["run", str(config), "--work-dir", str(work), "--until", "threads"]
+        assert main(argv) == 2
+        error = capsys.readouterr().err.strip()
+        generated = work / "generate" / "data"
+        assert error == (
+            f"error: review: the generated pairs wait for you — `lingualift review {generated}` (decide, Ctrl+C), "
+            "then run the same `lingualift run` again"
+        )
+        assert not (work / "threads").exists()
+        pairs = list(datasets.load_from_disk(str(generated))["train"])
+        store = DecisionStore(default_db(str(generated)))  # what the page records
+        shown = [row_view(row, "pairs", ReviewConfig())[0] for row in pairs]
+        store.record(
+            Decision(split="train", row=0, action="edit", text="Kedu ihe Igbo bụ?\n---\nIgbo bụ asụsụ."),
+            shown[0],
+        )
+        store.record(Decision(split="train", row=1, action="reject", reason="not in the text"), shown[1])
+        store.close()
+        assert main(argv) == 0
+    threads = datasets.load_from_disk(str(work / "threads" / "all"))["train"]
+    assert len(threads) == len(pairs) - 1
+    assert ["Kedu ihe Igbo bụ?", "Igbo bụ asụsụ."] in [
+        [m["content"] for m in t[-2:]] for t in threads["messages"]
+    ]
+    review = json.loads((work / "review" / "data" / "review_report.json").read_text())
+    assert (review["edited"], review["rejected"]) == (1, 1)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from pydantic import BaseModel, Field
 
 from lingualift.sections import Section, pick
-from lingualift.stage import Stage
+from lingualift.stage import Pipeline, Stage, Step
 from lingualift.tools.review.decisions import ReviewConfig, ReviewReport
 
 
@@ -65,6 +67,67 @@ def section(report: ReviewReport, where: str) -> Section:
     )
 
 
+FIELDS = {
+    "review": (
+        bool,
+        Field(
+            False,
+            description="Stop after generate for a hand review of the pairs (GlobalInstruct's correction): the "
+            "run names the command that opens the page; the next `lingualift run` applies the decisions",
+        ),
+    )
+}
+
+
+class ReviewStep(BaseModel):
+    """The pipeline's review step: the data under review, where the reviewed data goes, its language."""
+
+    data: str
+    out: str
+    lang: str
+
+
+def plan(config, plan) -> None:
+    """One step per generate step when `review: true`; threads then read the reviewed pairs."""
+    if not config.review:
+        return
+    from lingualift.pipeline.runner import path_fingerprint
+    from lingualift.tools.review.decisions import default_db
+
+    generated = plan.of("generate")
+    if not generated:
+        plan.problems.append("review: true pauses after `generate:` — this config has none")
+    for step in generated:
+        name = f"review{plan.suffix(step.config.lang)}"
+        config_ = ReviewStep(data=step.config.out, out=str(plan.work / name / "data"), lang=step.config.lang)
+        decisions = path_fingerprint(str(default_db(step.config.out)))  # new decisions: applied again
+        plan.steps.append(Step(name, STAGE, config_, upstream=(step.name,), inputs={"decisions": decisions}))
+
+
+def run(step: Step, work: Path, echo) -> dict:
+    from lingualift.errors import DataError
+    from lingualift.tools.review.decisions import DecisionStore, apply_decisions, default_db
+
+    config = step.config
+    db = default_db(config.data)
+    decided = 0
+    if db.exists():
+        store = DecisionStore(db)
+        decided = len(store.all())
+        store.close()
+    if not decided:
+        raise DataError(
+            f"review: the generated pairs wait for you — `lingualift review {config.data}` (decide, Ctrl+C), "
+            "then run the same `lingualift run` again"
+        )
+    report = apply_decisions(config.data, config.out, ReviewConfig(), echo=echo)
+    return report.summary(("accepted", "edited", "rejected", "unreviewed"))
+
+
+def figure(summary: ReviewReport) -> str:
+    return f"{summary.edited} edited, {summary.rejected} rejected, {summary.accepted + summary.unreviewed} kept as written"
+
+
 STAGE = Stage(
     "review",
     ReviewConfig,
@@ -72,4 +135,5 @@ STAGE = Stage(
     report="review_report.json",
     report_type=ReviewReport,
     section=section,
+    pipeline=Pipeline(FIELDS, plan, run, figure),
 )

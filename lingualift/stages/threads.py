@@ -77,6 +77,7 @@ def plan(config, plan) -> None:
     translated = {step.config.to: step for step in plan.of("translate")}
     answered = {step.config.lang: step for step in plan.of("respond")}  # the teacher's answers
     answered.update({step.config.lang: step for step in plan.of("generate")})  # or written from documents
+    answered.update({step.config.lang: step for step in plan.of("review")})  # and reviewed by hand
     source = plan.of("source")[0]
     for tag in plan.tags:
         upstream = answered.get(tag) or translated.get(tag) or (source if config.translate is False else None)
