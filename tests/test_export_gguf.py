@@ -247,6 +247,41 @@ def test_a_model_with_an_extended_vocabulary_exports_and_its_gguf_uses_the_new_t
     assert any(i in new_ids for i in from_gguf(report["examples"][0])["input_ids"])  # the new tokens are used
 
 
+def test_a_sentencepiece_model_with_an_extended_vocabulary_exports_with_its_new_pieces(tmp_path, capsys):
+    """Llama 2, Mistral, Gemma: llama.cpp's converter reads tokenizer.model, not tokenizer.json, so
+    `tokenizer extend` writes the base's SentencePiece model with the new pieces appended; the GGUF
+    then encodes target text with them, exactly as the extended tokenizer does."""
+    import json
+
+    from sentencepiece import SentencePieceProcessor
+    from transformers import AutoTokenizer
+
+    from tests.builders import build_tiny_sentencepiece_llama
+    from tests.tools.test_tokenizer import DUTCH_WORDS, _sentences
+
+    base = build_tiny_sentencepiece_llama(tmp_path / "base")
+    text = tmp_path / "nl.txt"
+    text.write_text("\n".join(_sentences(DUTCH_WORDS, 300, 5)))
+    extended = tmp_path / "extended"
+    argv = ["tokenizer", "extend", "--model", str(base), "--data", str(text), "--lang", "nl"]
+    assert main([*argv, "--add", "60", "--out", str(extended)]) == 0
+    report = json.loads((extended / "lingualift_tokenizer.json").read_text())
+    pieces = SentencePieceProcessor(model_file=str(extended / "tokenizer.model"))
+    assert pieces.get_piece_size() == report["new_vocab"] == 400 + report["added_tokens"]
+    new_ids = [p["id"] for p in report["pieces"]]
+    hf = AutoTokenizer.from_pretrained(extended)
+    assert [pieces.id_to_piece(i) for i in new_ids] == hf.convert_ids_to_tokens(new_ids)  # same ids both ways
+    capsys.readouterr()
+    out = tmp_path / "extended.gguf"
+    assert main(["export", "gguf", "--model", str(extended), "--out", str(out), "--type", "f32"]) == 0
+    assert "encodes the prompts identically" in capsys.readouterr().out
+    from_gguf = AutoTokenizer.from_pretrained(tmp_path, gguf_file=out.name)
+    example = report["examples"][0]
+    ids = from_gguf(example, add_special_tokens=False)["input_ids"]
+    assert ids == hf(example, add_special_tokens=False)["input_ids"]
+    assert any(i >= 400 for i in ids)  # the new pieces are used
+
+
 def _file_type(path) -> int:
     from gguf import GGUFReader
 

@@ -199,6 +199,30 @@ def extend_vocabulary(vocabulary: Vocabulary, pieces: list[str], *, budget: int)
         candidates = waiting
 
 
+def extended_sentencepiece(source: Path, vocabulary: Vocabulary, target: Path) -> bool:
+    """The base's SentencePiece BPE model with the added pieces appended (ids continuing its own,
+    scores below every earlier piece, so they merge after the base's, as the appended BPE merges do):
+    llama.cpp's converter reads tokenizer.model for Llama 2, Mistral and Gemma, not tokenizer.json.
+    False (nothing written) where the base has none, or its pieces do not line up with the ids."""
+    if not source.is_file() or vocabulary.metaspace is None or not vocabulary.added:
+        return False
+    from sentencepiece import sentencepiece_model_pb2 as model_pb2
+
+    proto = model_pb2.ModelProto()
+    proto.ParseFromString(source.read_bytes())
+    bpe = model_pb2.TrainerSpec.ModelType.Value("BPE")
+    if proto.trainer_spec.model_type != bpe or vocabulary.added[0]["id"] != len(proto.pieces):
+        return False
+    normal = model_pb2.ModelProto.SentencePiece.Type.Value("NORMAL")
+    lowest = min((p.score for p in proto.pieces if p.type == normal), default=0.0)
+    for index, added in enumerate(vocabulary.added):
+        piece = proto.pieces.add()
+        piece.piece, piece.score, piece.type = added["piece"], lowest - 1 - index, normal
+    proto.trainer_spec.vocab_size = len(proto.pieces)
+    target.write_bytes(proto.SerializeToString())
+    return True
+
+
 def _is_byte(token: str) -> bool:
     return len(token) == 6 and token.startswith("<0x") and token.endswith(">")
 
@@ -313,13 +337,10 @@ def extend_tokenizer(config: ExtendConfig, *, echo=print) -> TokenizerReport:
     out.mkdir(parents=True, exist_ok=True)
     base.save_pretrained(out)
     (out / "tokenizer.json").write_text(json.dumps(vocabulary.spec, ensure_ascii=False))
-    for stale in (
-        "tokenizer.model",
-        "vocab.json",
-        "merges.txt",
-        "spiece.model",
-    ):  # slow-tokenizer files: old vocab
-        (out / stale).unlink(missing_ok=True)
+    kept = extended_sentencepiece(Path(path) / "tokenizer.model", vocabulary, out / "tokenizer.model")
+    for stale in ("tokenizer.model", "vocab.json", "merges.txt", "spiece.model"):  # slow-tokenizer files
+        if not (stale == "tokenizer.model" and kept):  # the old vocabulary, where not extended here
+            (out / stale).unlink(missing_ok=True)
     extended = AutoTokenizer.from_pretrained(out)
     if len(extended) != len(base) + len(vocabulary.added):
         raise ModelError(
