@@ -212,6 +212,8 @@ def _load_hub(
         return datasets.DatasetDict(
             {key: _first_rows(part, max_rows, label) for key, part in streamed.items()}
         )
+    except DataError:
+        raise
     except Exception as error:  # the hub raises many types; the user needs one line
         message = _first_line(error)
         if "Config name is missing" in str(error) or "BuilderConfig" in message:
