@@ -351,6 +351,17 @@ def build_tiny_seamless(path):
     return _save(model, tokenizer, path)
 
 
+# the layer sizes of the tiny decoder-only models built for the tests (any Llama-like config class)
+TINY_DECODER = dict(
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=256,
+)
+
+
 def build_tiny_sentencepiece_llama(path):
     """A Llama-2-shaped model whose tokenizer is a SentencePiece BPE with byte fallback (tokenizer.model,
     as Llama 2, Mistral and Gemma ship it; transformers builds tokenizer.json from it), random weights."""
@@ -381,16 +392,6 @@ def build_tiny_sentencepiece_llama(path):
         )
     )
     tokenizer = AutoTokenizer.from_pretrained(path)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
-        bos_token_id=1,
-        eos_token_id=2,
-    )
+    config = LlamaConfig(vocab_size=len(tokenizer), **TINY_DECODER, bos_token_id=1, eos_token_id=2)
     torch.manual_seed(0)
     return _save(LlamaForCausalLM(config), tokenizer, path)

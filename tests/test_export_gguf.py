@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from lingualift.cli import main
+from tests.builders import TINY_DECODER
 from tests.conftest import save_random_lora
 
 pytestmark = [
@@ -27,12 +28,7 @@ def tiny_llama(demo_model_path, tmp_path_factory):
     tokenizer = AutoTokenizer.from_pretrained(demo_model_path)
     config = LlamaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
+        **TINY_DECODER,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         tie_word_embeddings=True,
@@ -365,12 +361,7 @@ def test_each_family_the_converter_knows_exports_a_gguf_that_verifies(
     tokenizer = AutoTokenizer.from_pretrained(demo_model_path)
     config = getattr(transformers, config_class)(
         vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
+        **TINY_DECODER,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
