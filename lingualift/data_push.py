@@ -54,7 +54,9 @@ def source_license(source: str | None) -> str | None:
     """The license a source declares: a saved or local dataset's info, or a dataset repo's card."""
     if not source:
         return None
-    path = Path(source.rpartition(":")[0] if ":" in source and not Path(source).exists() else source)
+    from lingualift.io import split_config
+
+    path = Path(split_config(source)[0])
     card = path / "README.md"
     if card.is_file():
         text = card.read_text(errors="replace")
@@ -110,7 +112,7 @@ def dataset_card(
 
     from lingualift.versions import versions
 
-    license_ = source_license(source)
+    license_, grouped = source_license(source), configs(data)
     meta: dict[str, Any] = {"language": languages}
     if license_:
         meta["license"] = license_
@@ -120,7 +122,7 @@ def dataset_card(
             "config_name": name,
             "data_files": [{"split": split, "path": f"data/{split}-*.parquet"} for split in splits],
         }
-        for name, splits in configs(data).items()
+        for name, splits in grouped.items()
     ]
     rows = {
         "source dataset": f"`{source}`" if source else "the embedded demo sample",
@@ -128,7 +130,7 @@ def dataset_card(
         "made by": made_by,
         "languages": ", ".join(languages),
         "rows": ", ".join(f"{split}: {len(part)}" for split, part in data.items()),
-        "configs": "; ".join(f"{name}: {', '.join(splits)}" for name, splits in configs(data).items()),
+        "configs": "; ".join(f"{name}: {', '.join(splits)}" for name, splits in grouped.items()),
         **{key: value for key, value in counts.items() if value not in (None, {}, [])},
         "lingualift": versions(("lingualift",)).get("lingualift", "unknown"),
         "command": f"`{command_line()}`",

@@ -154,14 +154,15 @@ def load_source(
         raise DataError("no dataset source given")
     first = sources[0]
     name, config = split_config(first)
+    documents = document_files(Path(first)) if len(sources) == 1 and config is None else []
     if len(sources) == 1 and config is None and _is_saved_dataset(Path(first)):
         loaded = datasets.load_from_disk(first)
     elif len(sources) == 1 and (
         config is not None or _looks_like_hub_id(first) or _is_dataset_repo(Path(first))
     ):
         loaded = _load_hub(name, config, trust_remote_code=trust_remote_code, split=split, max_rows=max_rows)
-    elif len(sources) == 1 and document_files(Path(first)):  # a folder of .txt/.md: one row a document
-        loaded = _load_documents(Path(first), document_files(Path(first)))
+    elif documents:  # a .txt/.md file or a folder of them: one row a document
+        loaded = _load_documents(Path(first), documents)
     else:
         loaded = _load_files(_expand_files(sources))
     if isinstance(loaded, datasets.Dataset):

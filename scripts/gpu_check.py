@@ -368,7 +368,8 @@ class Checks:
         model.save_pretrained(path)
         tokenizer.save_pretrained(path)
         del model
-        torch.cuda.empty_cache() if self.cuda else None
+        if self.cuda:
+            torch.cuda.empty_cache()
         return path
 
     def baseline_train(self, model_path: Path, *, quant4: bool) -> dict:
@@ -464,7 +465,8 @@ class Checks:
         path = self.scaled_llama()
         ours = self.ours_train(name, path, *(["--quant4"] if quant4 else []))
         gc.collect()
-        torch.cuda.empty_cache() if self.cuda else None
+        if self.cuda:
+            torch.cuda.empty_cache()
         plain = self.baseline_train(path, quant4=quant4)
         ratio = ours["tokens_per_second"] / plain["tokens_per_second"] if plain["tokens_per_second"] else None
         return {

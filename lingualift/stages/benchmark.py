@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from lingualift.evaluate.benchmark import BenchmarkConfig, BenchmarkReport
+from lingualift.evaluate.benchmark import Z95, BenchmarkConfig, BenchmarkReport
 from lingualift.sections import Section, fmt, png
 from lingualift.stage import Pipeline, Stage, Step
 
@@ -51,7 +51,7 @@ def section(report: BenchmarkReport, where: str) -> Section:
     def draw(fig, ax):
         names = [s.model for s in report.scores]
         ax.barh(range(len(names)), [s.acc for s in report.scores], color="#4c72b0")
-        errors = [(s.acc_stderr or 0) * 1.96 for s in report.scores]
+        errors = [(s.acc_stderr or 0) * Z95 for s in report.scores]
         ax.errorbar([s.acc for s in report.scores], range(len(names)), xerr=errors, fmt="none", ecolor="#222")
         ax.axvline(report.chance or 0, color="#c44e52", linestyle="--", label="chance")
         ax.set_yticks(range(len(names)), names, fontsize=8)

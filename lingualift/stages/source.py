@@ -75,6 +75,8 @@ def run(step: Step, work: Path, echo) -> dict:
         from lingualift.demo.sample import load_sample
 
         data, name = load_sample(), "demo sample (English, oasst1 format)"
+        if limit:  # a loaded source is cut as it is read (load_source's max_rows)
+            data = datasets.DatasetDict({k: v.select(range(min(limit, len(v)))) for k, v in data.items()})
     elif isinstance(source, list) and len(source) > 1:
         merged = combine(source, limit, text_field)
         data, name = merged.data, " + ".join(source)
@@ -90,8 +92,6 @@ def run(step: Step, work: Path, echo) -> dict:
         fmt = detect_format(columns, text_field, text_named=text_field != "text")
     except DataError as error:
         raise DataError(f"{name}: {error}") from None
-    if limit and merged is None:
-        data = datasets.DatasetDict({k: v.select(range(min(limit, len(v)))) for k, v in data.items()})
     save_dataset(data, work / step.name / "data")
     rows = {split: len(part) for split, part in data.items()}
     label = name if fmt == "text" else f"{name} ({fmt} format)"

@@ -67,8 +67,6 @@ def translate_dataset(config: TranslateConfig, *, echo=print, progress: bool = T
     data = load_source(config.source, split=config.split, max_rows=config.limit)  # a hub dump: streamed
     if isinstance(data, datasets.Dataset):
         data = datasets.DatasetDict({config.split: data})
-    if config.limit:
-        data = datasets.DatasetDict({k: v.select(range(min(config.limit, len(v)))) for k, v in data.items()})
     first = next(iter(data.values()))
     layout = formats.detect_layout(config, first.column_names, first.features)
     if layout.kind == "fields":
